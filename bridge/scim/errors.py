@@ -24,13 +24,17 @@ ERROR_URN: Final = "urn:ietf:params:scim:api:messages:2.0:Error"
 class ScimError(Exception):
     """Base of every error the bridge answers with (RFC 7644 §3.12)."""
 
-    status: ClassVar[int] = 400
-    scim_type: ClassVar[str | None] = None
+    status: int = 400
+    scim_type: str | None = None
     default_detail: ClassVar[str] = "Bad request."
 
-    def __init__(self, detail: str | None = None, *, retry_after: int | None = None) -> None:
+    def __init__(
+        self, detail: str | None = None, *, retry_after: int | None = None, status: int | None = None
+    ) -> None:
         self.detail = detail or self.default_detail
         self.retry_after = retry_after
+        if status is not None:
+            self.status = status
         super().__init__(self.detail)
 
     def to_body(self) -> dict[str, Any]:

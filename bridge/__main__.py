@@ -1,0 +1,87 @@
+"""The ``scim-bridge`` command line: parse arguments, load settings, configure logging, dispatch."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from bridge import __version__
+from bridge.config import ConfigError, Settings, load_settings
+from bridge.log import configure_logging
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scim-bridge", description=__doc__)
+    parser.add_argument("--log-format", choices=("json", "console"), help="override logging.format")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "-c", "--config", help="config file (default: $SCIM_BRIDGE_CONFIG or scim-bridge.yaml)"
+        )
+        return p
+
+    def with_listen(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--host", help="listen address")
+        p.add_argument("--port", type=int, help="listen port")
+        return p
+
+    with_listen(with_config(sub.add_parser("serve", help="run the bridge")))
+    with_listen(with_config(sub.add_parser("demo", help="run the bridge on an in-process master emulator")))
+    emulator = with_listen(sub.add_parser("emulator", help="run only the Determined master emulator"))
+    emulator.add_argument("--rbac", action="store_true", help="report RBAC enabled, as EE masters do")
+    emulator.add_argument("--initial-password", default="", help="password of admin and determined")
+    emulator.add_argument("--admin-endpoint", action="store_true", help="enable the fault-injection API")
+    with_config(sub.add_parser("check", help="validate config, reach the master, verify the credential"))
+    sub.add_parser("version", help="print the version")
+    return parser
+
+
+def _load(args: argparse.Namespace) -> Settings:
+    settings = load_settings(getattr(args, "config", None))
+    log = settings.logging
+    fmt = args.log_format or log.format
+    level = args.log_level or log.level
+    configure_logging(fmt, level)
+    return settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script and ``python -m bridge``."""
+    args = _parser().parse_args(argv)
+    if args.command == "version":
+        print(f"scim-bridge {__version__}")
+        return 0
+    if args.command == "emulator":
+        from bridge.commands.emulator import run_emulator_command
+
+        configure_logging(args.log_format or "json", args.log_level or "info")
+        return asyncio.run(run_emulator_command(args))
+    try:
+        settings = _load(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"config error: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.command == "serve":
+        from bridge.commands.serve import run_serve
+
+        return asyncio.run(run_serve(settings, host=args.host, port=args.port))
+    if args.command == "demo":
+        from bridge.commands.demo import run_demo
+
+        return asyncio.run(run_demo(settings, host=args.host, port=args.port))
+    if args.command == "check":
+        from bridge.commands.check import run_check
+
+        return asyncio.run(run_check(settings))
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Implementations of the ``scim-bridge`` subcommands, one module each."""

@@ -1,0 +1,23 @@
+"""``scim-bridge emulator``: only the Determined master emulator, e.g. for the real ``det`` CLI."""
+
+from __future__ import annotations
+
+import argparse
+
+from bridge.emulator import EmulatorConfig, create_emulator_app
+from bridge.runner import Listener, serve
+
+
+async def run_emulator_command(args: argparse.Namespace) -> int:
+    """Serve the emulator until SIGTERM/SIGINT."""
+    config = EmulatorConfig(
+        rbac=args.rbac, initial_password=args.initial_password, admin_endpoint=args.admin_endpoint
+    )
+    listener = Listener(
+        create_emulator_app(config),
+        args.host or "127.0.0.1",
+        8081 if args.port is None else args.port,
+        name="emulator",
+    )
+    await serve([listener], shutdown_timeout=5.0)
+    return 0

@@ -1,0 +1,78 @@
+"""Run one or more aiohttp applications until SIGTERM/SIGINT, then shut down gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+from aiohttp import web
+
+_log = structlog.get_logger("bridge.runner")
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """One application and the address it listens on."""
+
+    app: web.Application
+    host: str
+    port: int
+    ssl_context: ssl.SSLContext | None = None
+    name: str = "bridge"
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A listener once bound: the port is known even when 0 was asked for."""
+
+    name: str
+    url: str
+
+
+async def start(listener: Listener, shutdown_timeout: float) -> tuple[web.AppRunner, Started]:
+    """Start one listener; the caller owns the runner and must clean it up."""
+    runner = web.AppRunner(listener.app, access_log=None, shutdown_timeout=shutdown_timeout)
+    await runner.setup()
+    site = web.TCPSite(runner, listener.host, listener.port, ssl_context=listener.ssl_context)
+    await site.start()
+    addresses = runner.addresses
+    port = int(addresses[-1][1]) if addresses else listener.port
+    scheme = "https" if listener.ssl_context else "http"
+    return runner, Started(listener.name, f"{scheme}://{listener.host}:{port}")
+
+
+async def serve(
+    listeners: Sequence[Listener],
+    *,
+    shutdown_timeout: float,
+    on_started: Callable[[list[Started]], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until a signal (or ``stop``); then stop accepting, drain in-flight requests, run cleanups."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runners: list[web.AppRunner] = []
+    try:
+        started = []
+        for listener in listeners:
+            runner, info = await start(listener, shutdown_timeout)
+            runners.append(runner)
+            started.append(info)
+            _log.info("listening", name=info.name, url=info.url)
+        if on_started is not None:
+            on_started(started)
+        await stop.wait()
+        _log.info("shutting_down")
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        # Reverse order: the bridge stops before the emulator it depends on in demo mode.
+        for runner in reversed(runners):
+            await runner.cleanup()
+        _log.info("stopped")

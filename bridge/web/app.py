@@ -1,0 +1,27 @@
+"""The application factory: shared state under AppKeys, lifecycles in cleanup_ctx, middlewares in order."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bridge.config import Settings
+from bridge.web import health
+from bridge.web.context import context_middleware
+from bridge.web.errors import error_middleware
+from bridge.web.keys import SETTINGS
+from bridge.web.readiness import READINESS
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the bridge's web application from validated settings."""
+    app = web.Application(
+        # Outermost first: the context middleware logs every request, even those the error
+        # middleware turns into SCIM errors (auth failures, router 404/405, body-size 413).
+        middlewares=[context_middleware, error_middleware],
+        client_max_size=settings.scim.max_payload_bytes,
+    )
+    app[SETTINGS] = settings
+    app[READINESS] = {}
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    return app

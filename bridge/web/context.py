@@ -1,0 +1,53 @@
+"""Outermost middleware: request id, request-scoped log context, one canonical ``request`` line."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Final
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from bridge.web.keys import CLIENT_NAME, REQUEST_ID
+
+REQUEST_ID_HEADER: Final = "X-Request-ID"
+# Accept a caller's id only if it is short and plain, so it cannot forge log structure.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_log = structlog.get_logger("bridge.request")
+
+
+def _request_id(request: web.Request) -> str:
+    sent = request.headers.get(REQUEST_ID_HEADER, "")
+    return sent if _SAFE_ID.match(sent) else uuid.uuid4().hex
+
+
+@web.middleware
+async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bind ``request_id`` for every log line of this request and emit the canonical line at the end."""
+    request_id = _request_id(request)
+    request[REQUEST_ID] = request_id
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers[REQUEST_ID_HEADER] = request_id
+        return response
+    finally:
+        route = request.match_info.route.resource
+        fields = structlog.contextvars.get_contextvars()
+        _log.info(
+            "request",
+            method=request.method,
+            path=request.path,
+            route=route.canonical if route is not None else None,
+            status=status,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            client=request.get(CLIENT_NAME),
+            **{k: v for k, v in fields.items() if k != "request_id"},
+        )

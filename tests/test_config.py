@@ -1,0 +1,206 @@
+"""Configuration: every error class with its message, env substitution, secret files, the seed example."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bridge.config import ConfigError, Secret, hash_token, load_settings, parse_settings
+
+MINIMAL_MASTER = {"url": "http://127.0.0.1:8081", "token": "t" * 20}
+SEED_SCIM = {"enabled": True, "auth": {"type": "basic", "username": "determined", "password": "password"}}
+
+
+def problems_of(raw: object, environ: dict[str, str] | None = None, base: Path | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_settings(raw, environ or {}, base)
+    return list(info.value.problems)
+
+
+def test_seed_okta_block_works_unchanged() -> None:
+    settings = parse_settings({"scim": SEED_SCIM, "master": MINIMAL_MASTER}, {})
+    (cred,) = settings.scim.auth.basic
+    assert (cred.username, cred.password.reveal()) == ("determined", "password")
+    assert settings.server.base_path == "/scim/v2"
+    assert settings.database.path == "./scim-bridge.db"
+
+
+def test_shipped_config_file_is_valid() -> None:
+    settings = load_settings(Path(__file__).parent.parent / "scim-bridge.yaml", {})
+    assert settings.scim.auth.basic[0].username == "determined"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"scim": SEED_SCIM}, "master.url: required"),
+        (
+            {"scim": SEED_SCIM, "master": {**MINIMAL_MASTER, "url": "ftp://x"}},
+            "master.url: must be an http(s) URL",
+        ),
+        ({"scim": SEED_SCIM, "master": MINIMAL_MASTER, "bogus": 1}, "bogus: unknown key"),
+        ({"scim": SEED_SCIM, "master": {**MINIMAL_MASTER, "colour": "red"}}, "master.colour: unknown key"),
+        (
+            {"scim": SEED_SCIM, "master": MINIMAL_MASTER, "server": {"port": "eighty"}},
+            "server.port: must be an integer",
+        ),
+        (
+            {"scim": SEED_SCIM, "master": MINIMAL_MASTER, "server": {"port": 70000}},
+            "server.port: must be between 0 and 65535",
+        ),
+        (
+            {"scim": SEED_SCIM, "master": MINIMAL_MASTER, "logging": {"format": "xml"}},
+            "logging.format: must be one of: json, console",
+        ),
+        ({"scim": SEED_SCIM, "master": MINIMAL_MASTER, "master_": 1}, "master_: unknown key"),
+        (
+            {"scim": {"auth": {"type": "basic", "username": "u"}}, "master": MINIMAL_MASTER},
+            "scim.auth.password: required",
+        ),
+        (
+            {"scim": {"auth": {"type": "magic"}}, "master": MINIMAL_MASTER},
+            "scim.auth.type: must be one of: basic, bearer, oauth",
+        ),
+        (
+            {"scim": {"auth": {"type": "bearer", "tokens": []}}, "master": MINIMAL_MASTER},
+            "scim.auth.tokens: required: a non-empty list",
+        ),
+        (
+            {
+                "scim": {"auth": {"type": "bearer", "tokens": [{"name": "x", "token": "short"}]}},
+                "master": MINIMAL_MASTER,
+            },
+            "scim.auth.tokens[0].token: must be at least 16 characters",
+        ),
+        (
+            {"scim": {"enabled": True}, "master": MINIMAL_MASTER},
+            "scim.auth: required: at least one credential",
+        ),
+        (
+            {"scim": SEED_SCIM, "master": {"url": "http://m"}},
+            "master.token: required (or master.username and master.password)",
+        ),
+        (
+            {"scim": SEED_SCIM, "master": {"url": "http://m", "username": "svc"}},
+            "master.password: required with master.username",
+        ),
+        (
+            {"scim": SEED_SCIM, "master": {**MINIMAL_MASTER, "verify_tls": "maybe"}},
+            "master.verify_tls: must be a boolean",
+        ),
+        (
+            {"scim": SEED_SCIM, "master": MINIMAL_MASTER, "server": {"tls_cert": "/c.pem"}},
+            "server.tls_key: tls_cert and tls_key go together",
+        ),
+        ([1, 2], "<root>: must be a mapping"),
+    ],
+)
+def test_each_error_class_names_key_and_problem(raw: object, expected: str) -> None:
+    assert expected in problems_of(raw)
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    problems = problems_of({"master": {"url": "nope"}, "extra": True})
+    assert "master.url: must be an http(s) URL" in problems
+    assert "extra: unknown key" in problems
+
+
+def test_env_substitution_and_missing_variable() -> None:
+    raw = {"scim": SEED_SCIM, "master": {"url": "http://m", "token": "${DET_TOKEN}"}}
+    settings = parse_settings(raw, {"DET_TOKEN": "from-env-token-value"})
+    assert settings.master.token is not None
+    assert settings.master.token.reveal() == "from-env-token-value"
+    assert "master.token: environment variable DET_TOKEN is not set" in problems_of(raw, {})
+
+
+def test_secret_files_and_unreadable_secret_file(tmp_path: Path) -> None:
+    (tmp_path / "pw").write_text("s3cret-from-file\n")
+    raw = {
+        "scim": {"auth": {"type": "basic", "username": "okta", "password_file": "pw"}},
+        "master": {"url": "http://m", "token_file": str(tmp_path / "pw")},
+    }
+    settings = parse_settings(raw, {}, tmp_path)
+    assert settings.scim.auth.basic[0].password.reveal() == "s3cret-from-file"
+    raw["master"] = {"url": "http://m", "token_file": str(tmp_path / "missing")}
+    (problem,) = problems_of(raw, {}, tmp_path)
+    assert problem.startswith("master.token_file: cannot read secret file")
+
+
+def test_env_override_with_double_underscore() -> None:
+    settings = parse_settings(
+        {"scim": SEED_SCIM, "master": MINIMAL_MASTER},
+        {"SCIM_BRIDGE_SERVER__PORT": "9999", "SCIM_BRIDGE_LOGGING__FORMAT": "console"},
+    )
+    assert settings.server.port == 9999
+    assert settings.logging.format == "console"
+
+
+def test_bearer_tokens_are_kept_hashed_and_several_credentials_rotate() -> None:
+    raw = {
+        "scim": {
+            "auth": [
+                {"type": "basic", "username": "okta", "password": "p1"},
+                {"type": "basic", "username": "okta", "password": "p2"},
+                {
+                    "type": "bearer",
+                    "tokens": [
+                        {"name": "entra", "token": "x" * 32},
+                        {"name": "next", "token_sha256": "a" * 64},
+                    ],
+                },
+                {
+                    "type": "oauth",
+                    "clients": [{"client_id": "okta-oauth", "client_secret": "cs"}],
+                    "token_ttl": 600,
+                },
+            ]
+        },
+        "master": MINIMAL_MASTER,
+    }
+    auth = parse_settings(raw, {}).scim.auth
+    assert [c.password.reveal() for c in auth.basic] == ["p1", "p2"]
+    assert [b.token_sha256 for b in auth.bearer] == [hash_token("x" * 32), "a" * 64]
+    assert auth.oauth_clients[0].client_id == "okta-oauth"
+    assert auth.oauth_token_ttl == 600
+
+
+def test_secret_repr_never_shows_value() -> None:
+    settings = parse_settings(
+        {"scim": SEED_SCIM, "master": {**MINIMAL_MASTER, "token": "super-secret-token"}}, {}
+    )
+    assert "super-secret-token" not in repr(settings)
+    assert "password" not in repr(Secret("password").__repr__())
+
+
+def test_cli_config_error_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("scim: {auth: {type: basic, username: a, password: b}}\nmaster: {token: abc}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "bridge", "check", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "config error: master.url: required"
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_invalid_yaml_and_missing_file(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("scim: [unclosed\n")
+    for path in (config, tmp_path / "absent.yaml"):
+        result = subprocess.run(
+            [sys.executable, "-m", "bridge", "serve", "-c", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2
+        assert result.stderr.startswith("config error: ")
+        assert "Traceback" not in result.stderr

@@ -1,0 +1,92 @@
+"""Middlewares alone on a bare app: request ids, the canonical log line, SCIM error rendering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from bridge.scim.errors import ERROR_URN, InvalidFilter, ServiceUnavailable
+from bridge.web.context import context_middleware
+from bridge.web.errors import error_middleware
+from tests.conftest import LogReader
+
+
+def bare_app() -> web.Application:
+    async def ok(_: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    async def bad_filter(_: web.Request) -> web.Response:
+        raise InvalidFilter("unexpected token at 7")
+
+    async def down(_: web.Request) -> web.Response:
+        raise ServiceUnavailable(retry_after=7)
+
+    async def crash(_: web.Request) -> web.Response:
+        raise KeyError("password=hunter2-leak")
+
+    app = web.Application(middlewares=[context_middleware, error_middleware], client_max_size=64)
+    app.router.add_get("/ok", ok)
+    app.router.add_get("/filter", bad_filter)
+    app.router.add_get("/down", down)
+    app.router.add_get("/crash", crash)
+    app.router.add_post("/ok", ok)
+    return app
+
+
+async def test_request_id_is_echoed_or_generated(aiohttp_client: Any, captured_logs: LogReader) -> None:
+    client: TestClient[Any, Any] = await aiohttp_client(bare_app())
+    sent = await client.get("/ok", headers={"X-Request-ID": "idp-req-42"})
+    assert sent.headers["X-Request-ID"] == "idp-req-42"
+    generated = await client.get("/ok")
+    assert len(generated.headers["X-Request-ID"]) == 32
+    forged = await client.get("/ok", headers={"X-Request-ID": 'bad id "x": {}'})
+    assert forged.headers["X-Request-ID"] != 'bad id "x": {}'
+    assert len(forged.headers["X-Request-ID"]) == 32
+    lines = [line for line in captured_logs() if line["event"] == "request"]
+    assert [line["request_id"] for line in lines[:2]] == ["idp-req-42", generated.headers["X-Request-ID"]]
+    assert lines[0]["method"] == "GET"
+    assert lines[0]["status"] == 200
+    assert lines[0]["path"] == "/ok"
+    assert isinstance(lines[0]["duration_ms"], float)
+
+
+async def test_scim_errors_render_rfc_body(aiohttp_client: Any) -> None:
+    client: TestClient[Any, Any] = await aiohttp_client(bare_app())
+    response = await client.get("/filter")
+    assert response.status == 400
+    assert response.content_type == "application/scim+json"
+    assert await response.json(content_type=None) == {
+        "schemas": [ERROR_URN],
+        "status": "400",
+        "scimType": "invalidFilter",
+        "detail": "unexpected token at 7",
+    }
+    unavailable = await client.get("/down")
+    assert unavailable.status == 503
+    assert unavailable.headers["Retry-After"] == "7"
+
+
+async def test_router_errors_and_oversized_bodies_are_scim(aiohttp_client: Any) -> None:
+    client: TestClient[Any, Any] = await aiohttp_client(bare_app())
+    for method, path, status in (("GET", "/nope", 404), ("DELETE", "/ok", 405)):
+        response = await client.request(method, path)
+        body = await response.json(content_type=None)
+        assert response.status == status
+        assert body["schemas"] == [ERROR_URN]
+        assert body["status"] == str(status)
+
+
+async def test_unhandled_error_is_generic_500_and_logged_without_secret(
+    aiohttp_client: Any, captured_logs: LogReader
+) -> None:
+    client: TestClient[Any, Any] = await aiohttp_client(bare_app())
+    response = await client.get("/crash", headers={"X-Request-ID": "crash-1"})
+    body = await response.json(content_type=None)
+    assert response.status == 500
+    assert body["detail"] == "Internal server error (request id crash-1)."
+    assert "hunter2" not in str(body)
+    raw = captured_logs.raw()  # type: ignore[attr-defined]
+    assert "unhandled_error" in raw
+    assert "hunter2-leak" not in raw
