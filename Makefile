@@ -32,5 +32,10 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# External SCIM suites (../shared/conformance/run.sh) against the bridge on the emulator, basic and bearer.
+conformance: $(STAMP)
+	PYTHON=$(PYTHON) conformance/setup.sh
+	$(BIN)/python conformance/run_conformance.py
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info
