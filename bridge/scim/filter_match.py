@@ -27,6 +27,11 @@ def matches(f: Filter, doc: Mapping[str, Any], schema: ResourceSchema) -> bool:
     return _eval(f, doc, schema, None)
 
 
+def matches_element(f: Filter, element: Mapping[str, Any], attr: Attribute, schema: ResourceSchema) -> bool:
+    """True when one value (element) of complex attribute `attr` satisfies the value filter `f`."""
+    return _eval(f, element, schema, attr)
+
+
 def _eval(f: Filter, doc: Mapping[str, Any], schema: ResourceSchema, parent: Attribute | None) -> bool:
     if isinstance(f, And):
         # evaluate every item so type errors surface regardless of data (SQL compiles them all too)

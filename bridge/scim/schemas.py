@@ -176,7 +176,14 @@ class ResourceSchema:
         if common is not None:
             return None, common
         core = self.core.attribute(name)
-        return (None, core) if core is not None else None
+        if core is not None:
+            return None, core
+        # Entra documents `path: "manager"` without the enterprise URN: fall back to the extensions.
+        for ext in self.extensions:
+            attr = ext.attribute(name)
+            if attr is not None:
+                return ext.id, attr
+        return None
 
     def split_urn(self, path: str) -> tuple[str | None, str]:
         """Split a URN-qualified path into (URN or None, rest); `rest` is '' for a bare schema URN."""

@@ -1,0 +1,238 @@
+"""Cleaning POST/PUT bodies into canonical documents, and rendering documents for responses (RFC 7643 §2, §7).
+
+Canonical document: attribute names in schema casing, core attributes at the top level, extension attributes
+under their URN, no null/empty values, `schemas` listing the core URN and the extensions present.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bridge.scim.compat import core_urn_present, normalise_body, normalise_schema_urns
+from bridge.scim.errors import InvalidSyntax, InvalidValue
+from bridge.scim.schemas import Attribute, ResourceSchema
+from bridge.scim.values import check_single_primary, coerce
+
+_SERVER_KEYS = frozenset({"id", "meta", "schemas"})
+
+
+def clean_input(body: object, schema: ResourceSchema, *, strict: bool = False) -> dict[str, Any]:
+    """Validate and normalise a POST/PUT body into a canonical document (keeps `password` for the service).
+
+    Tolerant mode (the default) accepts missing or SCIM 1.x `schemas`, ignores unknown attributes and drops
+    client-sent `id`, `meta` and readOnly attributes (idp-traffic §0.9). Strict mode rejects a `schemas`
+    list without the core URN and unknown attributes with 400 invalidSyntax.
+    """
+    if not isinstance(body, Mapping):
+        raise InvalidSyntax("the request body must be a JSON object")
+    body = normalise_body(body)
+    schemas = normalise_schema_urns(_get_ci(body, "schemas"))
+    if strict and not core_urn_present(schemas, schema.core.id):
+        raise InvalidSyntax(f"schemas must contain {schema.core.id}")
+    doc: dict[str, Any] = {}
+    for key, value in body.items():
+        if key.lower() in _SERVER_KEYS:
+            continue
+        urn, rest = schema.split_urn(key)
+        if urn is not None and not rest:
+            _clean_extension(doc, schema, urn, value, strict=strict)
+            continue
+        resolved = schema.resolve(key)
+        if resolved is None:
+            if strict:
+                raise InvalidSyntax(f"unknown attribute {key!r}")
+            continue
+        if resolved.attribute.is_read_only:
+            continue
+        if resolved.sub is not None:  # tolerated dotted key such as "name.givenName"
+            coerced = coerce(resolved.sub, value)
+            if coerced is not None:
+                container = _container(doc, resolved.urn)
+                container.setdefault(resolved.attribute.name, {})[resolved.sub.name] = coerced
+            continue
+        _put(doc, resolved.urn, resolved.attribute, value)
+    _check_required(doc, schema)
+    finish_document(doc, schema)
+    return doc
+
+
+def _clean_extension(
+    doc: dict[str, Any], schema: ResourceSchema, urn: str, value: object, *, strict: bool
+) -> None:
+    ext = schema.extension(urn)
+    if ext is None:
+        if strict:
+            raise InvalidSyntax(f"unknown schema extension {urn!r}")
+        return
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        raise InvalidValue(f"{ext.id} must be an object")
+    for key, raw in value.items():
+        attr = ext.attribute(str(key))
+        if attr is None:
+            if strict:
+                raise InvalidSyntax(f"unknown attribute {key!r} in {ext.id}")
+            continue
+        if not attr.is_read_only:
+            _put(doc, ext.id, attr, raw)
+
+
+def _put(doc: dict[str, Any], urn: str | None, attr: Attribute, value: object) -> None:
+    coerced = coerce(attr, value)
+    if coerced is None:
+        return
+    check_single_primary(attr, coerced)
+    _container(doc, urn)[attr.name] = coerced
+
+
+def _container(doc: dict[str, Any], urn: str | None) -> dict[str, Any]:
+    if urn is None:
+        return doc
+    ext = doc.get(urn)
+    if not isinstance(ext, dict):
+        ext = doc[urn] = {}
+    return ext
+
+
+def _get_ci(body: Mapping[str, Any], name: str) -> Any:
+    for key, value in body.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _check_required(doc: Mapping[str, Any], schema: ResourceSchema) -> None:
+    for urn, attr in schema.all_attributes():
+        if not attr.required or attr.is_read_only:
+            continue
+        container = doc if urn is None else doc.get(urn)
+        if not isinstance(container, Mapping) or container.get(attr.name) is None:
+            raise InvalidValue(f"{attr.name} is required")
+
+
+def finish_document(doc: dict[str, Any], schema: ResourceSchema) -> None:
+    """Drop empty extension objects and set `schemas` to the core URN plus the extensions present."""
+    present: list[str] = [schema.core.id]
+    for ext in schema.extensions:
+        value = doc.get(ext.id)
+        if isinstance(value, dict) and value:
+            present.append(ext.id)
+        else:
+            doc.pop(ext.id, None)
+    doc["schemas"] = present
+
+
+def check_required(doc: Mapping[str, Any], schema: ResourceSchema) -> None:
+    """Raise InvalidValue when a required attribute (userName, Group displayName) is missing."""
+    _check_required(doc, schema)
+
+
+class _Projection:
+    """Parsed `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5), keyed by lowercased full paths."""
+
+    __slots__ = ("subs", "whole")
+
+    def __init__(self, schema: ResourceSchema, paths: Sequence[str]) -> None:
+        self.whole: set[str] = set()
+        self.subs: dict[str, set[str]] = {}
+        for raw in paths:
+            path = raw.strip()
+            urn, rest = schema.split_urn(path)
+            if urn is not None and not rest:
+                self.whole.add(urn.lower())
+                continue
+            resolved = schema.resolve(path)
+            if resolved is None:
+                continue  # unknown names are ignored, as for writes
+            top = (
+                resolved.attribute.name.lower()
+                if resolved.urn is None
+                else f"{resolved.urn.lower()}:{resolved.attribute.name.lower()}"
+            )
+            if resolved.sub is None:
+                self.whole.add(top)
+            else:
+                self.subs.setdefault(top, set()).add(resolved.sub.name)
+
+    def __bool__(self) -> bool:
+        return bool(self.whole or self.subs)
+
+
+def render(
+    doc: Mapping[str, Any],
+    schema: ResourceSchema,
+    *,
+    location: str,
+    attributes: Sequence[str] = (),
+    excluded: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Render a stored document for a response: returned-characteristics, projection, schemas and meta.
+
+    `id`, `schemas` and `meta` are always returned; `password` never; `returned: request` attributes only
+    when named in `attributes`. `attributes` wins over `excluded` when both are given (RFC 7644 §3.9).
+    """
+    wanted = _Projection(schema, attributes)
+    unwanted = _Projection(schema, excluded) if not wanted else _Projection(schema, ())
+    out: dict[str, Any] = {"schemas": [schema.core.id]}
+    if doc.get("id") is not None:
+        out["id"] = doc["id"]
+    for urn, attr in schema.all_attributes():
+        if attr.name in ("schemas", "id", "meta") and urn is None:
+            continue
+        container = doc if urn is None else doc.get(urn)
+        if not isinstance(container, Mapping):
+            continue
+        value = container.get(attr.name)
+        if value is None or value == [] or attr.returned == "never":
+            continue
+        key = attr.name.lower() if urn is None else f"{urn.lower()}:{attr.name.lower()}"
+        urn_key = urn.lower() if urn is not None else None
+        if wanted:
+            whole = key in wanted.whole or (urn_key is not None and urn_key in wanted.whole)
+            if not whole and key not in wanted.subs and attr.returned != "always":
+                continue
+            value = _only_subs(value, wanted.subs.get(key)) if not whole and key in wanted.subs else value
+        else:
+            if attr.returned == "request":
+                continue
+            if attr.returned != "always" and (
+                key in unwanted.whole or (urn_key is not None and urn_key in unwanted.whole)
+            ):
+                continue
+            if key in unwanted.subs:
+                value = _without_subs(value, unwanted.subs[key])
+        if value is None or value == [] or value == {}:
+            continue
+        target = out if urn is None else out.setdefault(urn, {})
+        target[attr.name] = copy.deepcopy(value)
+    for ext in schema.extensions:
+        if out.get(ext.id):
+            out["schemas"].append(ext.id)
+        else:
+            out.pop(ext.id, None)
+    meta = dict(doc.get("meta") or {})
+    meta["resourceType"] = schema.name
+    meta["location"] = location
+    out["meta"] = meta
+    return out
+
+
+def _only_subs(value: Any, subs: set[str] | None) -> Any:
+    if subs is None:
+        return value
+    if isinstance(value, list):
+        return [x for x in (_only_subs(v, subs) for v in value) if x]
+    if isinstance(value, Mapping):
+        return {k: v for k, v in value.items() if k in subs}
+    return value
+
+
+def _without_subs(value: Any, subs: set[str]) -> Any:
+    if isinstance(value, list):
+        return [x for x in (_without_subs(v, subs) for v in value) if x]
+    if isinstance(value, Mapping):
+        return {k: v for k, v in value.items() if k not in subs}
+    return value
