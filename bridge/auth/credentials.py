@@ -1,0 +1,80 @@
+"""The Authenticator: turns an ``Authorization`` header into an IdpPrincipal or an AuthenticationFailed.
+
+Accepted shapes (idp-traffic §0.16, §2.2, §3.1):
+* ``Basic base64(user:password)`` — Okta, Ping, Keycloak plugins; the master's ``scim.auth`` block.
+* ``Bearer <token>`` — a static named token or an access token from our token endpoint.
+* ``<token>`` with no scheme, and ``Bearer Bearer <token>`` — Okta "HTTP Header" mode, where admins
+  paste the token with or without the prefix Okta adds itself. Such a value is accepted only if it
+  matches a configured token exactly; anything else gets the same 401 as a wrong token.
+Scheme names are case-insensitive (RFC 9110 §11.1) and surrounding or repeated spaces are tolerated.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from bridge.auth.basic import decode_basic, digest, match_pair
+from bridge.auth.failures import AuthenticationFailed, FailureReason
+from bridge.auth.oauth import OAuthTokens
+from bridge.auth.principal import Clock, IdpPrincipal, utc_now
+from bridge.config import AuthSettings, hash_token
+
+
+class Authenticator:
+    """Every credential configured in ``scim.auth``, all accepted at once (rotation by overlap)."""
+
+    def __init__(self, settings: AuthSettings, clock: Clock = utc_now) -> None:
+        self._basic = tuple((digest(c.username), digest(c.password.reveal()), c.name) for c in settings.basic)
+        self._bearer = tuple((c.token_sha256, c.name) for c in settings.bearer)
+        self.oauth = OAuthTokens(settings, clock)
+
+    @property
+    def schemes(self) -> tuple[str, ...]:
+        """The HTTP schemes a client can use with this configuration, for ``WWW-Authenticate``."""
+        schemes: list[str] = []
+        if self._basic:
+            schemes.append("Basic")
+        if self._bearer or self.oauth.enabled:
+            schemes.append("Bearer")
+        return tuple(schemes)
+
+    def verify(self, authorization_header: str | None) -> IdpPrincipal:
+        """Authenticate one request's ``Authorization`` header value."""
+        if authorization_header is None or not authorization_header.strip():
+            raise AuthenticationFailed(FailureReason.MISSING)
+        parts = authorization_header.split()
+        if len(parts) == 1:
+            return self._verify_token(parts[0])
+        scheme = parts[0].lower()
+        if scheme == "basic":
+            if len(parts) != 2:
+                raise AuthenticationFailed(FailureReason.MALFORMED)
+            return self._verify_basic(parts[1])
+        if scheme == "bearer":
+            if len(parts) == 3 and parts[1].lower() == "bearer":
+                return self._verify_token(parts[2])
+            if len(parts) != 2:
+                raise AuthenticationFailed(FailureReason.MALFORMED)
+            return self._verify_token(parts[1])
+        raise AuthenticationFailed(FailureReason.UNSUPPORTED_SCHEME)
+
+    def _verify_basic(self, encoded: str) -> IdpPrincipal:
+        user, password = decode_basic(encoded)
+        name = match_pair(user, password, self._basic)
+        if name is None:
+            raise AuthenticationFailed(FailureReason.BAD_CREDENTIALS)
+        return IdpPrincipal(name, "basic")
+
+    def _verify_token(self, token: str) -> IdpPrincipal:
+        presented = hash_token(token)
+        found: str | None = None
+        # No early exit: the time taken does not depend on which configured token matched.
+        for want, name in self._bearer:
+            if hmac.compare_digest(presented, want) and found is None:
+                found = name
+        if found is not None:
+            return IdpPrincipal(found, "bearer")
+        principal = self.oauth.verify(token)
+        if principal is None:
+            raise AuthenticationFailed(FailureReason.BAD_CREDENTIALS)
+        return principal

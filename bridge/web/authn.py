@@ -1,0 +1,134 @@
+"""IdP authentication for every SCIM endpoint: one middleware, plus ``setup_auth`` to wire it.
+
+Everything under ``server.base_path`` needs credentials, discovery endpoints included: RFC 7644 §4
+permits anonymous ``/ServiceProviderConfig``, ``/Schemas`` and ``/ResourceTypes``, but Okta and the
+master's own plugin authenticate every call, and an open discovery surface tells scanners what we are.
+Health, readiness, metrics and the OAuth token endpoint stay open.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import structlog
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
+
+from bridge.auth.credentials import Authenticator
+from bridge.auth.failures import AuthenticationFailed, TooManyFailures
+from bridge.auth.principal import Clock, utc_now
+from bridge.auth.ratelimit import FailedAttemptLimiter
+from bridge.config import Settings
+from bridge.scim.errors import TooManyRequests, Unauthorized
+from bridge.web.keys import AUTHENTICATOR, CLIENT_NAME, PRINCIPAL
+from bridge.web.oauth import make_token_endpoint
+
+TOKEN_PATH: Final = "/oauth/token"  # noqa: S105 - a route, not a secret
+OPEN_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
+_log = structlog.get_logger("bridge.auth")
+
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class AuthnPolicy:
+    """What the middleware protects and how it tells clients apart."""
+
+    base_path: str
+    open_routes: frozenset[str]
+    limiter: FailedAttemptLimiter
+    trusted_proxies: tuple[_Network, ...]
+
+    def protects(self, request: web.Request) -> bool:
+        """True for every request under the base path except the open routes."""
+        resource = request.match_info.route.resource
+        canonical = resource.canonical if resource is not None else None
+        if canonical in self.open_routes:
+            return False
+        return self._under_base(request.path) or (canonical is not None and self._under_base(canonical))
+
+    def client_address(self, request: web.Request) -> str:
+        """The peer address, or the nearest untrusted X-Forwarded-For hop when the peer is our proxy."""
+        peer = request.remote or "unknown"
+        if not self._trusted(peer):
+            return peer
+        hops = [
+            hop.strip() for value in request.headers.getall("X-Forwarded-For", []) for hop in value.split(",")
+        ]
+        hops = [hop for hop in hops if hop]
+        for hop in reversed(hops):
+            if not self._trusted(hop):
+                return hop
+        return hops[0] if hops else peer
+
+    def _under_base(self, path: str) -> bool:
+        base = self.base_path.rstrip("/")
+        return path == base or path.startswith(base + "/")
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted_proxies)
+
+
+AUTHN_POLICY: Final = web.AppKey[AuthnPolicy]("authn_policy")
+
+
+def _networks(entries: Sequence[str]) -> tuple[_Network, ...]:
+    try:
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+    except ValueError as exc:
+        raise ValueError(f"server.trusted_proxies: {exc}") from None
+
+
+def setup_auth(app: web.Application, settings: Settings, *, clock: Clock = utc_now) -> None:
+    """Build the Authenticator and limiter from settings; add the token endpoint if OAuth is configured."""
+    auth = settings.scim.auth
+    authenticator = Authenticator(auth, clock)
+    limiter = FailedAttemptLimiter(auth.failed_attempts_per_minute, clock)
+    base = settings.server.base_path.rstrip("/")
+    token_paths = (TOKEN_PATH, base + TOKEN_PATH) if authenticator.oauth.enabled else ()
+    policy = AuthnPolicy(
+        base_path=settings.server.base_path,
+        open_routes=OPEN_PATHS | frozenset(token_paths),
+        limiter=limiter,
+        trusted_proxies=_networks(settings.server.trusted_proxies),
+    )
+    app[AUTHENTICATOR] = authenticator
+    app[AUTHN_POLICY] = policy
+    endpoint = make_token_endpoint(authenticator.oauth, limiter, policy.client_address)
+    for path in token_paths:
+        app.router.add_post(path, endpoint)
+
+
+@web.middleware
+async def authn_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Authenticate protected requests; a failure is a SCIM 401, a blocked address a SCIM 429."""
+    policy = request.config_dict[AUTHN_POLICY]
+    if not policy.protects(request):
+        return await handler(request)
+    address = policy.client_address(request)
+    try:
+        policy.limiter.check(address)
+    except TooManyFailures as exc:
+        # Checked before verifying: a blocked address learns nothing, even from a right guess.
+        _log.warning("auth.rate_limited", client_address=address, retry_after=exc.retry_after)
+        raise TooManyRequests(
+            "Too many failed authentication attempts; retry later.", retry_after=exc.retry_after
+        ) from None
+    try:
+        principal = request.config_dict[AUTHENTICATOR].verify(request.headers.get(hdrs.AUTHORIZATION))
+    except AuthenticationFailed as exc:
+        policy.limiter.record_failure(address)
+        _log.warning("auth.rejected", reason=exc.reason.value, client_address=address)
+        raise Unauthorized(exc.reason.detail) from None
+    request[PRINCIPAL] = principal
+    request[CLIENT_NAME] = principal.name
+    # ``idp``, not ``client``: the canonical request line already has a ``client`` field of its own.
+    structlog.contextvars.bind_contextvars(idp=principal.name)
+    return await handler(request)
