@@ -186,8 +186,11 @@ def render(
         if not isinstance(container, Mapping):
             continue
         value = container.get(attr.name)
-        if value is None or value == [] or attr.returned == "never":
+        if value is None or attr.returned == "never":
             continue
+        # an explicit [] (e.g. a group's loaded, empty member list) is rendered: authentik adds nobody
+        # when a GET lacks `members` (idp-traffic §2 authentik)
+        explicit_empty = value == []
         key = attr.name.lower() if urn is None else f"{urn.lower()}:{attr.name.lower()}"
         urn_key = urn.lower() if urn is not None else None
         if wanted:
@@ -204,7 +207,7 @@ def render(
                 continue
             if key in unwanted.subs:
                 value = _without_subs(value, unwanted.subs[key])
-        if value is None or value == [] or value == {}:
+        if value is None or value == {} or (value == [] and not explicit_empty):
             continue
         target = out if urn is None else out.setdefault(urn, {})
         target[attr.name] = copy.deepcopy(value)
