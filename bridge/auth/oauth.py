@@ -12,6 +12,7 @@ import binascii
 import hmac
 import json
 import secrets
+from dataclasses import dataclass
 from typing import Final
 
 from bridge.auth.basic import digest, match_pair
@@ -29,6 +30,15 @@ def _b64encode(data: bytes) -> str:
 
 def _b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A freshly minted access token and the client it was minted for."""
+
+    access_token: str
+    expires_in: int
+    client_name: str
 
 
 class OAuthTokens:
@@ -53,7 +63,12 @@ class OAuthTokens:
         return bool(self._clients)
 
     def issue_token(self, client_id: str, client_secret: str, scope: str | None) -> tuple[str, int]:
-        """Authenticate the client and mint ``(access_token, expires_in)``; raise InvalidClient.
+        """Authenticate the client and mint ``(access_token, expires_in)``; raise InvalidClient."""
+        issued = self.issue(client_id, client_secret, scope)
+        return issued.access_token, issued.expires_in
+
+    def issue(self, client_id: str, client_secret: str, scope: str | None) -> IssuedToken:
+        """Like ``issue_token``, also naming the client for logs.
 
         ``scope`` is accepted and ignored: every token grants the whole SCIM API (RFC 6749 §3.3 lets
         the server ignore the requested scope).
@@ -67,7 +82,8 @@ class OAuthTokens:
             {"cid": matched, "exp": expires, "jti": secrets.token_hex(16)}, separators=(",", ":")
         ).encode("utf-8")
         body = TOKEN_PREFIX + _b64encode(payload)
-        return f"{body}.{_b64encode(self._mac(body))}", self._ttl
+        access_token = f"{body}.{_b64encode(self._mac(body))}"
+        return IssuedToken(access_token, self._ttl, self._names[matched])
 
     def verify(self, token: str) -> IdpPrincipal | None:
         """Return the principal for a valid token, None if it is not ours; raise on an expired one."""

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from bridge.config import Settings
 from bridge.web import health
+from bridge.web.authn import authn_middleware, setup_auth
 from bridge.web.context import context_middleware
 from bridge.web.errors import error_middleware
 from bridge.web.keys import SETTINGS
@@ -17,11 +18,12 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         # Outermost first: the context middleware logs every request, even those the error
         # middleware turns into SCIM errors (auth failures, router 404/405, body-size 413).
-        middlewares=[context_middleware, error_middleware],
+        middlewares=[context_middleware, error_middleware, authn_middleware],
         client_max_size=settings.scim.max_payload_bytes,
     )
     app[SETTINGS] = settings
     app[READINESS] = {}
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
+    setup_auth(app, settings)
     return app

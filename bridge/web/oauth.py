@@ -125,14 +125,16 @@ def make_token_endpoint(
             raise
         for client_id, client_secret in pairs:
             try:
-                access_token, expires_in = tokens.issue_token(client_id, client_secret, form.get("scope"))
+                issued = tokens.issue(client_id, client_secret, form.get("scope"))
             except InvalidClient:
                 continue
-            principal = tokens.verify(access_token)
-            if principal is not None:
-                request[CLIENT_NAME] = principal.name
-                _log.info("auth.token_issued", idp=principal.name, expires_in=expires_in)
-            body = {"access_token": access_token, "token_type": "Bearer", "expires_in": expires_in}
+            request[CLIENT_NAME] = issued.client_name
+            _log.info("auth.token_issued", idp=issued.client_name, expires_in=issued.expires_in)
+            body = {
+                "access_token": issued.access_token,
+                "token_type": "Bearer",
+                "expires_in": issued.expires_in,
+            }
             return web.json_response(body, headers=_NO_STORE)
         _reject(limiter, address)
         raise OAuthError(401, "invalid_client", "Client authentication failed.")
