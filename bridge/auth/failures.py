@@ -20,16 +20,15 @@ class FailureReason(enum.Enum):
     @property
     def detail(self) -> str:
         """A message safe to show the client: it names the category, never the credential."""
-        return _DETAILS[self]
-
-
-_DETAILS = {
-    FailureReason.MISSING: "Authentication required.",
-    FailureReason.MALFORMED: "Malformed Authorization header.",
-    FailureReason.UNSUPPORTED_SCHEME: "Unsupported authorization scheme; use Basic or Bearer.",
-    FailureReason.BAD_CREDENTIALS: "Invalid credentials.",
-    FailureReason.EXPIRED_TOKEN: "The access token has expired.",
-}
+        if self is FailureReason.MISSING:
+            return "Authentication required."
+        if self is FailureReason.MALFORMED:
+            return "Malformed Authorization header."
+        if self is FailureReason.UNSUPPORTED_SCHEME:
+            return "Unsupported authorization scheme; use Basic or Bearer."
+        if self is FailureReason.EXPIRED_TOKEN:
+            return "The access token has expired."
+        return "Invalid credentials."
 
 
 class AuthenticationFailed(Exception):

@@ -10,12 +10,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bridge.config import AuthSettings, ScimSettings, ServerSettings, Settings
+from bridge.config import AuthSettings, ServerSettings, Settings
 from bridge.scim.errors import ERROR_URN
-from bridge.web.authn import authn_middleware, setup_auth
-from bridge.web.context import context_middleware
-from bridge.web.errors import error_middleware
-from bridge.web.keys import PRINCIPAL
+from bridge.web.authn import setup_auth
+from tests.auth.apps import bare_app, settings_with
 from tests.auth.fakes import (
     CLIENT_SECRET,
     ENTRA_TOKEN,
@@ -39,31 +37,6 @@ SECRETS = (
     WRONG_TOKEN,
     REVOKED_TOKEN,
 )
-
-
-def settings_with(auth: AuthSettings, *, trusted_proxies: tuple[str, ...] = ()) -> Settings:
-    return Settings(
-        scim=ScimSettings(auth=auth),
-        server=ServerSettings(trusted_proxies=trusted_proxies),
-    )
-
-
-def bare_app(settings: Settings, clock: FakeClock) -> web.Application:
-    """Context, error and auth middlewares around stand-ins for SCIM routes and health."""
-
-    async def users(request: web.Request) -> web.Response:
-        principal = request[PRINCIPAL]
-        return web.json_response({"client": principal.name, "method": principal.method})
-
-    async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    app = web.Application(middlewares=[context_middleware, error_middleware, authn_middleware])
-    app.router.add_get("/scim/v2/Users", users)
-    app.router.add_get("/scim/v2/ServiceProviderConfig", users)
-    app.router.add_get("/healthz", healthz)
-    setup_auth(app, settings, clock=clock)
-    return app
 
 
 async def client_for(aiohttp_client: Any, settings: Settings, clock: FakeClock) -> TestClient[Any, Any]:

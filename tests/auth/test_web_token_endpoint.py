@@ -10,8 +10,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bridge.config import OAuthClient, Secret
+from tests.auth.apps import bare_app, settings_with
 from tests.auth.fakes import CLIENT_SECRET, FakeClock, auth_settings, basic_header
-from tests.auth.test_web_authn import bare_app, settings_with
 from tests.conftest import LogReader
 
 GRANT = {"grant_type": "client_credentials"}
