@@ -65,7 +65,7 @@ def service_provider_config(
     max_operations: int = 1000,
 ) -> dict[str, Any]:
     """RFC 7643 §5. Bulk is not offered; `bulk.maxOperations` stays positive because authentik uses it as
-    its PATCH chunk size (idp-traffic §2 authentik, "Discovery")."""
+    its PATCH chunk size (idp-traffic §8 authentik, "Discovery")."""
     doc: dict[str, Any] = {
         "schemas": [SPC_URN],
         "patch": {"supported": True},

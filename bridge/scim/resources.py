@@ -189,7 +189,7 @@ def render(
         if value is None or attr.returned == "never":
             continue
         # an explicit [] (e.g. a group's loaded, empty member list) is rendered: authentik adds nobody
-        # when a GET lacks `members` (idp-traffic §2 authentik)
+        # when a GET lacks `members` (idp-traffic §8 authentik)
         explicit_empty = value == []
         key = attr.name.lower() if urn is None else f"{urn.lower()}:{attr.name.lower()}"
         urn_key = urn.lower() if urn is not None else None

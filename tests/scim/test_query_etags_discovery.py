@@ -99,7 +99,8 @@ def test_search_body() -> None:
     assert q.count == 5
     assert not q.sort_descending
     assert ListQuery.from_search_body({}, max_count=5, default_count=3).count == 3
-    for bad in ([], {"count": True}, {"filter": 3}, {"attributes": [1]}):
+    bad_bodies: list[object] = [[], {"count": True}, {"filter": 3}, {"attributes": [1]}]
+    for bad in bad_bodies:
         with pytest.raises((InvalidSyntax, InvalidValue)):
             ListQuery.from_search_body(bad, max_count=5, default_count=5)
 
