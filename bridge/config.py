@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import ipaddress
 import os
 import re
 import types
@@ -507,6 +508,13 @@ def _validate(settings: Settings, reader: _Reader) -> None:
         reader.problem("scim.auth", "required: at least one credential")
     if settings.scim.max_results < 1:
         reader.problem("scim.max_results", "must be at least 1")
+    if auth.oauth_token_ttl < 1:
+        reader.problem("scim.auth.token_ttl", "must be at least 1 second")
+    for i, proxy in enumerate(settings.server.trusted_proxies):
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            reader.problem(f"server.trusted_proxies[{i}]", "must be an IP address or CIDR network")
 
 
 def parse_settings(

@@ -96,6 +96,27 @@ def test_shipped_config_file_is_valid() -> None:
             "server.tls_key: tls_cert and tls_key go together",
         ),
         ([1, 2], "<root>: must be a mapping"),
+        (
+            {
+                "scim": SEED_SCIM,
+                "master": MINIMAL_MASTER,
+                "server": {"trusted_proxies": ["10.0.0.0/8", "nope"]},
+            },
+            "server.trusted_proxies[1]: must be an IP address or CIDR network",
+        ),
+        (
+            {
+                "scim": {
+                    "auth": {
+                        "type": "oauth",
+                        "token_ttl": 0,
+                        "clients": [{"client_id": "a", "client_secret": "b"}],
+                    }
+                },
+                "master": MINIMAL_MASTER,
+            },
+            "scim.auth.token_ttl: must be at least 1 second",
+        ),
     ],
 )
 def test_each_error_class_names_key_and_problem(raw: object, expected: str) -> None:
