@@ -32,7 +32,7 @@ GROUP: dict[str, Any] = {"schemas": [], "id": "ph-group_id", "displayName": "ph-
 
 
 def test_every_idp_has_steps() -> None:
-    assert {p.id.split(":")[0] for p in STEPS if p.id} == set(IDPS)
+    assert {str(p.id).split(":")[0] for p in STEPS} == set(IDPS)
 
 
 @pytest.mark.parametrize("step", STEPS)
