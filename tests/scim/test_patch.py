@@ -450,3 +450,62 @@ def test_unknown_attributes_and_read_only_ids_are_ignored() -> None:
     )
     assert result.changed == frozenset()
     assert result.document["id"] == BJ
+
+
+@pytest.mark.parametrize(
+    ("op", "check"),
+    [
+        (
+            {"op": "remove", "path": "emails", "value": [{"value": "babs@jensen.org"}]},
+            lambda d: [e["value"] for e in d["emails"]] == ["bjensen@example.com"],
+        ),
+        (
+            {
+                "op": "remove",
+                "path": "emails",
+                "value": [{"value": "bjensen@example.com"}, {"value": "babs@jensen.org"}],
+            },
+            lambda d: "emails" not in d,
+        ),
+        (
+            {"op": "replace", "path": "emails.type", "value": "other"},
+            lambda d: {e["type"] for e in d["emails"]} == {"other"},
+        ),
+        ({"op": "remove", "path": "emails.value"}, lambda d: "emails" not in d),
+        (
+            {"op": "remove", "path": "name.givenName"},
+            lambda d: "givenName" not in d["name"] and d["name"]["familyName"] == "Jensen",
+        ),
+        (
+            {"op": "add", "path": "phoneNumbers.value", "value": "+1"},
+            lambda d: d["phoneNumbers"] == [{"value": "+1"}],
+        ),
+        (
+            {"op": "replace", "path": "emails.primary", "value": True},
+            lambda d: [e["primary"] for e in d["emails"]] == [False, True],
+        ),
+        (
+            {"op": "add", "path": "name", "value": {"middleName": "J"}},
+            lambda d: d["name"]["middleName"] == "J" and d["name"]["givenName"] == "Barbara",
+        ),
+        ({"op": "remove", "path": ENTERPRISE_USER_URN}, lambda d: ENTERPRISE_USER_URN not in d),
+        (
+            {"op": "replace", "path": ENTERPRISE_USER_URN, "value": {"department": "X", "nope": 1}},
+            lambda d: d[ENTERPRISE_USER_URN] == {"department": "X"},
+        ),
+        ({"op": "remove", "path": 'addresses[type eq "work"]'}, lambda d: "addresses" not in d),
+        (
+            {"op": "remove", "path": 'emails[type eq "none"]'},
+            lambda d: len(d["emails"]) == 2,
+        ),  # idempotent no-op
+        ({"op": "replace", "path": "meta.lastModified", "value": "x"}, lambda d: d["meta"] == {}),
+    ],
+)
+def test_more_paths(op: dict[str, Any], check: Any) -> None:
+    doc = user() | {"meta": {}}
+    assert check(patch(doc, op).document)
+
+
+def test_manager_sub_attribute_read_only() -> None:
+    with pytest.raises(Mutability):
+        patch(user(), {"op": "replace", "path": f"{ENTERPRISE_USER_URN}:manager.displayName", "value": "x"})
