@@ -44,7 +44,13 @@ class MultiValuedSql:
 
 @dataclass(frozen=True, slots=True)
 class SqlMapping:
-    """Where the store keeps attributes: the JSON document, dedicated columns, side tables (all trusted SQL)."""
+    """Where the store keeps attributes: the JSON document, dedicated columns, side tables (all trusted SQL).
+
+    `columns` keys are lowercased paths: `username`, `name.givenname`, `meta.created`, and for extension
+    attributes the lowercased URN-qualified path (`urn:…:enterprise:2.0:user:employeenumber`).
+    `multi_valued` keys are lowercased core attribute names (`members`, `emails`); their `columns` are
+    keyed by lowercased sub-attribute name. Anything not mapped is read from `document` with json_extract.
+    """
 
     document: str
     columns: Mapping[str, str] = field(default_factory=dict)

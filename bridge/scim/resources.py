@@ -6,7 +6,6 @@ under their URN, no null/empty values, `schemas` listing the core URN and the ex
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -210,7 +209,7 @@ def render(
         if value is None or value == {} or (value == [] and not explicit_empty):
             continue
         target = out if urn is None else out.setdefault(urn, {})
-        target[attr.name] = copy.deepcopy(value)
+        target[attr.name] = _copy(value)
     for ext in schema.extensions:
         if out.get(ext.id):
             out["schemas"].append(ext.id)
@@ -221,6 +220,15 @@ def render(
     meta["location"] = location
     out["meta"] = meta
     return out
+
+
+def _copy(value: Any) -> Any:
+    """Copy a canonical value (at most list → dict → scalar deep) without deepcopy's overhead."""
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    return value
 
 
 def _only_subs(value: Any, subs: set[str] | None) -> Any:

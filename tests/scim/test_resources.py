@@ -210,3 +210,12 @@ def test_entra_group_get_excluding_members() -> None:
     assert render(doc, GROUP_SCHEMA, location="l")["members"] == [{"value": "u"}]
     # a loaded, empty member list is rendered as [] (authentik adds nobody when `members` is missing)
     assert render(doc | {"members": []}, GROUP_SCHEMA, location="l")["members"] == []
+
+
+def test_render_output_does_not_alias_the_document() -> None:
+    doc = _full()
+    out = render(doc, USER_SCHEMA, location=LOC)
+    out["emails"][0]["value"] = "changed"
+    out["name"]["givenName"] = "changed"
+    assert doc["emails"][0]["value"] == "bjensen@example.com"
+    assert doc["name"]["givenName"] == "Barbara"
