@@ -200,6 +200,7 @@ MAPPING = SqlMapping(
         "externalid": "u.external_id",
         "active": "u.active",
         "meta.created": "u.created",
+        f"{ENTERPRISE_USER_URN.lower()}:employeenumber": "u.employee_number",
     },
     multi_valued={
         "emails": MultiValuedSql(
@@ -216,7 +217,8 @@ def db() -> Iterator[sqlite3.Connection]:
     conn.executescript(
         """
         CREATE TABLE users (pk INTEGER PRIMARY KEY, doc TEXT NOT NULL, user_name TEXT COLLATE NOCASE,
-                            external_id TEXT, active INTEGER, created TEXT);
+                            external_id TEXT, active INTEGER, created TEXT,
+                            employee_number TEXT);
         CREATE TABLE emails (user_pk INTEGER, value TEXT COLLATE NOCASE, type TEXT, is_primary INTEGER);
         """
     )
@@ -229,7 +231,7 @@ def _load(conn: sqlite3.Connection, documents: list[dict[str, Any]]) -> None:
     conn.execute("DELETE FROM emails")
     for pk, doc in enumerate(documents):
         conn.execute(
-            "INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 pk,
                 json.dumps(doc),
@@ -237,6 +239,7 @@ def _load(conn: sqlite3.Connection, documents: list[dict[str, Any]]) -> None:
                 doc.get("externalId"),
                 doc.get("active"),
                 doc["meta"]["created"],
+                doc.get(ENTERPRISE_USER_URN, {}).get("employeeNumber"),
             ),
         )
         for e in doc.get("emails", []):
