@@ -5,6 +5,7 @@ Everything else (input cleaning, filters, PATCH, projection, discovery) takes a 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -128,7 +129,7 @@ class ResolvedPath:
         return f"{self.urn.lower()}:{self.key}" if self.urn is not None else self.key
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # identity hash: cheap key for the resolve cache
 class ResourceSchema:
     """A resource type: endpoint, core schema, extensions and the common attributes (RFC 7643 §3, §6)."""
 
@@ -140,9 +141,6 @@ class ResourceSchema:
     common: tuple[Attribute, ...] = ()
     _common: dict[str, Attribute] = field(default_factory=dict, init=False, repr=False, compare=False)
     _urns: dict[str, Schema] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _cache: dict[str, ResolvedPath | None] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
 
     def __post_init__(self) -> None:
         self._common.update({a.name.lower(): a for a in self.common})
@@ -201,15 +199,7 @@ class ResourceSchema:
 
     def resolve(self, path: str) -> ResolvedPath | None:
         """Resolve `name`, `name.sub`, or a URN-qualified path; None when the schema has no such attribute."""
-        key = path.lower()
-        try:
-            return self._cache[key]
-        except KeyError:
-            pass
-        resolved = self._resolve(path)
-        if len(self._cache) < 4096:  # a bound keeps hostile input from growing the cache without limit
-            self._cache[key] = resolved
-        return resolved
+        return _resolve_cached(self, path.lower())
 
     def _resolve(self, path: str) -> ResolvedPath | None:
         urn, rest = self.split_urn(path)
@@ -234,6 +224,11 @@ class ResourceSchema:
         for ext in self.extensions:
             out.extend((ext.id, a) for a in ext.attributes)
         return out
+
+
+@functools.lru_cache(maxsize=4096)  # bounded: paths come from client input
+def _resolve_cached(schema: ResourceSchema, path: str) -> ResolvedPath | None:
+    return schema._resolve(path)
 
 
 def _multi(
