@@ -1,0 +1,160 @@
+"""Conversions between SQLite values and store records: timestamps, JSON documents, rows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Final
+
+import aiosqlite
+
+from bridge.store.errors import InvalidDocument
+from bridge.store.records import (
+    AuditEntry,
+    GroupRecord,
+    IntentRecord,
+    IntentState,
+    MemberRecord,
+    MemberType,
+    UserRecord,
+)
+
+# Keys the store never keeps in a document: id and meta are columns, members are rows, and a password
+# must never be written to disk (issue 5: "full SCIM document ... never contains password").
+_USER_FORBIDDEN: Final = frozenset({"id", "meta", "password"})
+_GROUP_FORBIDDEN: Final = frozenset({"id", "meta", "members", "password"})
+
+
+def format_ts(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and Z; fixed width so text order is time order."""
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def parse_ts(text: str) -> datetime:
+    """Inverse of format_ts."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def truncate_ts(moment: datetime) -> datetime:
+    """The instant as the store will keep it (millisecond precision, UTC)."""
+    return parse_ts(format_ts(moment))
+
+
+def encode_doc(doc: Mapping[str, object], *, group: bool) -> str:
+    """Serialise a SCIM document after refusing keys the store must not hold (compared case-insensitively)."""
+    forbidden = _GROUP_FORBIDDEN if group else _USER_FORBIDDEN
+    bad = sorted(k for k in doc if k.lower() in forbidden)
+    if bad:
+        raise InvalidDocument(f"document must not contain {', '.join(bad)}")
+    try:
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidDocument(f"document is not JSON-serialisable: {exc}") from None
+
+
+def decode_doc(text: str) -> dict[str, object]:
+    """Parse a stored document."""
+    value = json.loads(text)
+    assert isinstance(value, dict)
+    return value
+
+
+def email_rows(doc: Mapping[str, object]) -> list[tuple[int, str | None, str | None, int, str | None]]:
+    """(position, value, type, is_primary, display) for each object in doc.emails (RFC 7643 §4.1.2)."""
+    emails = next((v for k, v in doc.items() if k.lower() == "emails"), None)
+    if not isinstance(emails, list):
+        return []
+    rows: list[tuple[int, str | None, str | None, int, str | None]] = []
+    for position, item in enumerate(emails):
+        if not isinstance(item, dict):
+            continue
+        fields = {str(k).lower(): v for k, v in item.items()}
+        value, kind, display = fields.get("value"), fields.get("type"), fields.get("display")
+        rows.append(
+            (
+                position,
+                value if isinstance(value, str) else None,
+                kind if isinstance(kind, str) else None,
+                1 if fields.get("primary") is True else 0,
+                display if isinstance(display, str) else None,
+            )
+        )
+    return rows
+
+
+def _opt_ts(value: object) -> datetime | None:
+    return parse_ts(value) if isinstance(value, str) else None
+
+
+def user_from_row(row: aiosqlite.Row) -> UserRecord:
+    """Build a UserRecord from a `users` row."""
+    return UserRecord(
+        scim_id=row["scim_id"],
+        det_id=row["det_id"],
+        user_name=row["user_name"],
+        external_id=row["external_id"],
+        display_name=row["display_name"],
+        active=bool(row["active"]),
+        doc=decode_doc(row["doc"]),
+        version=row["version"],
+        created=parse_ts(row["created"]),
+        last_modified=parse_ts(row["last_modified"]),
+        tombstoned_at=_opt_ts(row["tombstoned_at"]),
+    )
+
+
+def group_from_row(row: aiosqlite.Row) -> GroupRecord:
+    """Build a GroupRecord from a `groups` row."""
+    return GroupRecord(
+        scim_id=row["scim_id"],
+        det_id=row["det_id"],
+        display_name=row["display_name"],
+        external_id=row["external_id"],
+        doc=decode_doc(row["doc"]),
+        version=row["version"],
+        created=parse_ts(row["created"]),
+        last_modified=parse_ts(row["last_modified"]),
+    )
+
+
+def member_from_row(row: aiosqlite.Row) -> MemberRecord:
+    """Build a MemberRecord from a `group_members` row."""
+    return MemberRecord(
+        member_scim_id=row["member_scim_id"],
+        member_type=MemberType(row["member_type"]),
+        display=row["display"],
+    )
+
+
+def intent_from_row(row: aiosqlite.Row) -> IntentRecord:
+    """Build an IntentRecord from an `intents` row."""
+    return IntentRecord(
+        id=row["id"],
+        request_id=row["request_id"],
+        operation=row["operation"],
+        resource_type=row["resource_type"],
+        target=row["target"],
+        payload_digest=row["payload_digest"],
+        state=IntentState(row["state"]),
+        created=parse_ts(row["created"]),
+        finished=_opt_ts(row["finished"]),
+    )
+
+
+def audit_from_row(row: aiosqlite.Row) -> AuditEntry:
+    """Build an AuditEntry from an `audit_log` row."""
+    return AuditEntry(
+        id=row["id"],
+        ts=parse_ts(row["ts"]),
+        request_id=row["request_id"],
+        client=row["client"],
+        operation=row["operation"],
+        resource_type=row["resource_type"],
+        resource_id=row["resource_id"],
+        master_calls=row["master_calls"],
+        outcome=row["outcome"],
+    )

@@ -1,0 +1,80 @@
+"""Errors raised by the SQLite side store; the service layer translates them, they are never SCIM errors.
+
+StoreError
+ ├── SchemaTooNew          the file was migrated by a newer scim-bridge
+ ├── MigrationFailed       a migration script failed (its transaction was rolled back)
+ ├── InvalidDocument       a document the store refuses to keep (e.g. it carries a password)
+ ├── NotFoundInStore       no live row for the key
+ ├── VersionConflict       optimistic check on meta.version failed
+ ├── IntentNotPending      an intent was finished twice, differently
+ ├── StoreClosed           the store was used after close()
+ └── Duplicate             a unique key is taken
+      ├── DuplicateUserName, DuplicateDisplayName, DuplicateScimId, DuplicateDeterminedId
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base class of every error the store raises."""
+
+
+class SchemaTooNew(StoreError):
+    """The database's schema version is newer than any migration this code knows."""
+
+    def __init__(self, found: int, known: int) -> None:
+        super().__init__(
+            f"database schema version {found} is newer than this scim-bridge supports ({known}); "
+            "upgrade scim-bridge or restore a backup made by this version"
+        )
+        self.found = found
+        self.known = known
+
+
+class MigrationFailed(StoreError):
+    """A migration script failed; the database stays at the previous version."""
+
+
+class InvalidDocument(StoreError):
+    """A SCIM document the store will not keep as is."""
+
+
+class NotFoundInStore(StoreError):
+    """No live (non-tombstoned, unless asked) row matches the key."""
+
+
+class VersionConflict(StoreError):
+    """The row's version differs from the caller's expected version (RFC 7644 §3.14 If-Match)."""
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(f"expected version {expected}, found {actual}")
+        self.expected = expected
+        self.actual = actual
+
+
+class IntentNotPending(StoreError):
+    """The intent was already finished in another state, or finished by another unit of work."""
+
+
+class StoreClosed(StoreError):
+    """The store was used after close()."""
+
+
+class Duplicate(StoreError):
+    """A unique key of a table is already taken."""
+
+
+class DuplicateUserName(Duplicate):
+    """Another user (live or tombstoned) holds this userName, compared case-insensitively."""
+
+
+class DuplicateDisplayName(Duplicate):
+    """Another group holds this displayName, compared case-insensitively."""
+
+
+class DuplicateScimId(Duplicate):
+    """The SCIM id is already used by another row."""
+
+
+class DuplicateDeterminedId(Duplicate):
+    """The Determined id is already mapped to another SCIM resource."""

@@ -1,0 +1,115 @@
+"""SQL for the intent journal and the audit log (issue 7 intent journal; issue 5 audit log)."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+from bridge.store.codec import audit_from_row, intent_from_row
+from bridge.store.errors import IntentNotPending, NotFoundInStore
+from bridge.store.records import AuditEntry, IntentRecord, IntentState
+
+
+async def begin_intent(
+    conn: aiosqlite.Connection,
+    now: str,
+    *,
+    request_id: str,
+    operation: str,
+    resource_type: str,
+    target: str,
+    payload_digest: str,
+) -> int:
+    """Journal a pending intention; returns its id."""
+    async with conn.execute(
+        "INSERT INTO intents (request_id, operation, resource_type, target, payload_digest, state, created)"
+        " VALUES (?, ?, ?, ?, ?, 'pending', ?) RETURNING id",
+        (request_id, operation, resource_type, target, payload_digest, now),
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def finish_intent(conn: aiosqlite.Connection, now: str, intent_id: int, state: IntentState) -> None:
+    """Move a pending intent to done or rolled_back; repeating the same finish is a no-op."""
+    if state is IntentState.PENDING:
+        raise ValueError("an intent can only be finished as done or rolled_back")
+    async with conn.execute(
+        "UPDATE intents SET state = ?, finished = ? WHERE id = ? AND state = 'pending'",
+        (state.value, now, intent_id),
+    ) as cur:
+        changed = cur.rowcount
+    if changed:
+        return
+    async with conn.execute("SELECT state FROM intents WHERE id = ?", (intent_id,)) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        raise NotFoundInStore(f"no intent {intent_id}")
+    if row[0] != state.value:
+        raise IntentNotPending(f"intent {intent_id} is already {row[0]}")
+
+
+async def require_pending(conn: aiosqlite.Connection, now: str, intent_id: int) -> None:
+    """Finish an intent as done inside a larger unit; it must still be pending, else the unit rolls back."""
+    async with conn.execute(
+        "UPDATE intents SET state = 'done', finished = ? WHERE id = ? AND state = 'pending'", (now, intent_id)
+    ) as cur:
+        changed = cur.rowcount
+    if not changed:
+        raise IntentNotPending(f"intent {intent_id} is not pending")
+
+
+async def get_intent(conn: aiosqlite.Connection, intent_id: int) -> IntentRecord | None:
+    """One intent by id."""
+    async with conn.execute("SELECT * FROM intents WHERE id = ?", (intent_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else intent_from_row(row)
+
+
+async def pending_intents(conn: aiosqlite.Connection) -> list[IntentRecord]:
+    """Unfinished intents, oldest first (what start-up recovery resolves)."""
+    async with conn.execute("SELECT * FROM intents WHERE state = 'pending' ORDER BY id") as cur:
+        return [intent_from_row(r) for r in await cur.fetchall()]
+
+
+async def prune_intents(conn: aiosqlite.Connection, before: str) -> int:
+    """Delete finished intents older than `before`; returns how many."""
+    async with conn.execute(
+        "DELETE FROM intents WHERE state <> 'pending' AND finished < ?", (before,)
+    ) as cur:
+        return cur.rowcount
+
+
+async def append_audit(
+    conn: aiosqlite.Connection,
+    now: str,
+    *,
+    request_id: str,
+    client: str,
+    operation: str,
+    resource_type: str,
+    resource_id: str | None,
+    master_calls: int,
+    outcome: str,
+) -> int:
+    """Append one audit line; returns its id."""
+    async with conn.execute(
+        "INSERT INTO audit_log (ts, request_id, client, operation, resource_type, resource_id, master_calls,"
+        " outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (now, request_id, client, operation, resource_type, resource_id, master_calls, outcome),
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def recent_audit(conn: aiosqlite.Connection, limit: int) -> list[AuditEntry]:
+    """The newest `limit` audit lines, newest first."""
+    async with conn.execute("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)) as cur:
+        return [audit_from_row(r) for r in await cur.fetchall()]
+
+
+async def prune_audit(conn: aiosqlite.Connection, before: str) -> int:
+    """Delete audit lines older than `before`; returns how many."""
+    async with conn.execute("DELETE FROM audit_log WHERE ts < ?", (before,)) as cur:
+        return cur.rowcount

@@ -1,0 +1,101 @@
+"""Typed records the store returns; rows never leave bridge/store."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class IntentState(enum.Enum):
+    """Lifecycle of a journalled master write (issue 7, intent journal)."""
+
+    PENDING = "pending"
+    DONE = "done"
+    ROLLED_BACK = "rolled_back"
+
+
+class MemberType(enum.Enum):
+    """What a group member is (RFC 7643 §4.2 `members.type`)."""
+
+    USER = "User"
+    GROUP = "Group"
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A mapped user; `doc` is the SCIM document without id/meta/password (a fresh dict per record)."""
+
+    scim_id: str
+    det_id: int
+    user_name: str
+    external_id: str | None
+    display_name: str | None
+    active: bool
+    doc: Mapping[str, object]
+    version: int
+    created: datetime
+    last_modified: datetime
+    tombstoned_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRecord:
+    """A mapped group; `doc` is the SCIM document without id/meta/members."""
+
+    scim_id: str
+    det_id: int
+    display_name: str
+    external_id: str | None
+    doc: Mapping[str, object]
+    version: int
+    created: datetime
+    last_modified: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRecord:
+    """One member of a group, by SCIM id."""
+
+    member_scim_id: str
+    member_type: MemberType = MemberType.USER
+    display: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberDiff:
+    """What a membership write actually changed (ids in request order, duplicates and no-ops left out)."""
+
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IntentRecord:
+    """A journalled intention to write to the master."""
+
+    id: int
+    request_id: str
+    operation: str
+    resource_type: str
+    target: str
+    payload_digest: str
+    state: IntentState
+    created: datetime
+    finished: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audit-log line: who did what to which resource, with how many master calls, and how it ended."""
+
+    id: int
+    ts: datetime
+    request_id: str
+    client: str
+    operation: str
+    resource_type: str
+    resource_id: str | None
+    master_calls: int
+    outcome: str

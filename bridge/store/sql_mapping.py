@@ -1,0 +1,46 @@
+"""Where SCIM attributes live in SQL, published as plain data for the SCIM filter compiler.
+
+provisioning/ wraps these into `bridge.scim.filters.SqlMapping` (the store must not import bridge/scim).
+Store.list_users / list_groups run the compiled WHERE/ORDER BY against exactly these table aliases.
+Keys are lowercased attribute paths, as SqlMapping documents; unmapped attributes fall back to
+json_extract over the document expression.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+USER_TABLE_ALIAS: Final = "u"
+USER_DOCUMENT_SQL: Final = "u.doc"
+USER_COLUMNS: Final[Mapping[str, str]] = {
+    "id": "u.scim_id",
+    "username": "u.user_name",
+    "externalid": "u.external_id",
+    "displayname": "u.display_name",
+    "active": "u.active",
+    "meta.created": "u.created",
+    "meta.lastmodified": "u.last_modified",
+}
+USER_MULTI_VALUED: Final[Mapping[str, tuple[str, Mapping[str, str]]]] = {
+    "emails": (
+        "FROM user_emails e WHERE e.user_pk = u.pk",
+        {"value": "e.value", "type": "e.type", "primary": "e.is_primary", "display": "e.display"},
+    ),
+}
+
+GROUP_TABLE_ALIAS: Final = "g"
+GROUP_DOCUMENT_SQL: Final = "g.doc"
+GROUP_COLUMNS: Final[Mapping[str, str]] = {
+    "id": "g.scim_id",
+    "displayname": "g.display_name",
+    "externalid": "g.external_id",
+    "meta.created": "g.created",
+    "meta.lastmodified": "g.last_modified",
+}
+GROUP_MULTI_VALUED: Final[Mapping[str, tuple[str, Mapping[str, str]]]] = {
+    "members": (
+        "FROM group_members m WHERE m.group_pk = g.pk",
+        {"value": "m.member_scim_id", "type": "m.member_type", "display": "m.display"},
+    ),
+}

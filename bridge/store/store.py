@@ -1,0 +1,609 @@
+"""The Store: one writer connection behind an asyncio.Lock plus a pool of readers (conventions §1.6, §4.6).
+
+Every public write is one complete unit of work: BEGIN IMMEDIATE, SQLite statements only, COMMIT. It runs in
+a shielded task, so a cancelled caller can never leave a half-open transaction on the shared connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import aiosqlite
+
+from bridge.store import groups, integrity, journal, users
+from bridge.store.codec import format_ts
+from bridge.store.connections import ReaderPool, connect
+from bridge.store.errors import (
+    DuplicateDeterminedId,
+    DuplicateDisplayName,
+    DuplicateScimId,
+    DuplicateUserName,
+    StoreClosed,
+    StoreError,
+)
+from bridge.store.migrations import load_migrations, migrate
+from bridge.store.records import (
+    AuditEntry,
+    GroupRecord,
+    IntentRecord,
+    IntentState,
+    MemberDiff,
+    MemberRecord,
+    UserRecord,
+)
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+WriteUnit = Callable[[aiosqlite.Connection, str], Awaitable[T]]
+ReadUnit = Callable[[aiosqlite.Connection], Awaitable[T]]
+
+DEFAULT_READERS: Final = 2
+_UNIQUE: Final[Mapping[str, type[StoreError]]] = {
+    "users.user_name": DuplicateUserName,
+    "groups.display_name": DuplicateDisplayName,
+    "users.scim_id": DuplicateScimId,
+    "groups.scim_id": DuplicateScimId,
+    "users.det_id": DuplicateDeterminedId,
+    "groups.det_id": DuplicateDeterminedId,
+}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _translate(exc: sqlite3.IntegrityError) -> StoreError:
+    message = str(exc)
+    for column, error in _UNIQUE.items():
+        if message == f"UNIQUE constraint failed: {column}":
+            return error(f"{column.split('.')[1]} is already taken")
+    return StoreError(f"constraint violated: {message}")
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    # A shielded unit whose caller was cancelled still finishes; fetch its outcome so asyncio does not
+    # report "exception was never retrieved".
+    if not task.cancelled():
+        task.exception()
+
+
+async def _shielded(work: Awaitable[T]) -> T:
+    task = asyncio.ensure_future(work)
+    task.add_done_callback(_retrieve)
+    return await asyncio.shield(task)
+
+
+def _check_page(offset: int, limit: int) -> None:
+    if offset < 0 or limit < 0:
+        raise ValueError("offset and limit must be >= 0")
+
+
+class Store:
+    """Typed access to the mapping database; create with `open_store`, finish with `close`."""
+
+    __slots__ = ("_clock", "_closed", "_lock", "_path", "_readers", "_writer", "_writer_open")
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, readers: ReaderPool, clock: Clock) -> None:
+        self._path = path
+        self._writer = writer
+        self._readers = readers
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._closed = False
+        self._writer_open = True
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    async def close(self) -> None:
+        """Wait for in-flight work, then close every connection; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        async with self._lock:
+            self._writer_open = False
+            await self._writer.close()
+        await self._readers.close()
+
+    # -- units of work ---------------------------------------------------------------------------
+
+    def _now(self) -> str:
+        return format_ts(self._clock())
+
+    async def _run_write(self, unit: WriteUnit[T]) -> T:
+        async with self._lock:
+            if not self._writer_open:
+                raise StoreClosed("store is closed")
+            conn = self._writer
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = await unit(conn, self._now())
+                await conn.execute("COMMIT")
+            except BaseException as exc:
+                await conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.IntegrityError):
+                    raise _translate(exc) from exc
+                raise
+            return result
+
+    async def _write(self, unit: WriteUnit[T]) -> T:
+        if self._closed:
+            raise StoreClosed("store is closed")
+        return await _shielded(self._run_write(unit))
+
+    async def _run_read(self, unit: ReadUnit[T]) -> T:
+        conn = await self._readers.acquire()
+        try:
+            # One read transaction, so e.g. a count and its page come from the same snapshot.
+            await conn.execute("BEGIN")
+            try:
+                return await unit(conn)
+            finally:
+                await conn.execute("COMMIT")
+        finally:
+            self._readers.release(conn)
+
+    async def _read(self, unit: ReadUnit[T]) -> T:
+        if self._closed:
+            raise StoreClosed("store is closed")
+        return await _shielded(self._run_read(unit))
+
+    @staticmethod
+    def _finishing(intent: int | None, unit: WriteUnit[T]) -> WriteUnit[T]:
+        """Wrap a unit so it also marks `intent` done, atomically (issue 7: one local transaction)."""
+        if intent is None:
+            return unit
+
+        async def both(conn: aiosqlite.Connection, now: str) -> T:
+            result = await unit(conn, now)
+            await journal.require_pending(conn, now, intent)
+            return result
+
+        return both
+
+    # -- users -----------------------------------------------------------------------------------
+
+    async def get_user_by_scim_id(
+        self, scim_id: str, *, include_tombstoned: bool = False
+    ) -> UserRecord | None:
+        """The user with this SCIM id; tombstoned users only if asked."""
+        return await self._read(
+            lambda c: users.fetch_user(c, "scim_id", scim_id, include_tombstoned=include_tombstoned)
+        )
+
+    async def get_user_by_user_name(
+        self, user_name: str, *, include_tombstoned: bool = False
+    ) -> UserRecord | None:
+        """The user with this userName, compared case-insensitively (RFC 7643 §4.1.1)."""
+        return await self._read(
+            lambda c: users.fetch_user(c, "user_name", user_name, include_tombstoned=include_tombstoned)
+        )
+
+    async def get_user_by_det_id(self, det_id: int, *, include_tombstoned: bool = False) -> UserRecord | None:
+        """The user mapped to this Determined user id."""
+        return await self._read(
+            lambda c: users.fetch_user(c, "det_id", det_id, include_tombstoned=include_tombstoned)
+        )
+
+    async def get_users_by_external_id(self, external_id: str) -> list[UserRecord]:
+        """Live users with this externalId (exact match)."""
+        return await self._read(lambda c: users.fetch_users_by_external_id(c, external_id))
+
+    async def insert_user(
+        self,
+        *,
+        scim_id: str,
+        det_id: int,
+        user_name: str,
+        external_id: str | None,
+        display_name: str | None,
+        active: bool,
+        doc: Mapping[str, object],
+        finishing_intent: int | None = None,
+    ) -> UserRecord:
+        """Insert a new live user (version 1); DuplicateUserName / DuplicateDeterminedId / DuplicateScimId."""
+
+        async def unit(c: aiosqlite.Connection, now: str) -> UserRecord:
+            return await users.insert_user(
+                c,
+                now,
+                scim_id=scim_id,
+                det_id=det_id,
+                user_name=user_name,
+                external_id=external_id,
+                display_name=display_name,
+                active=active,
+                doc=doc,
+            )
+
+        return await self._write(self._finishing(finishing_intent, unit))
+
+    async def update_user(
+        self,
+        scim_id: str,
+        *,
+        user_name: str,
+        external_id: str | None,
+        display_name: str | None,
+        active: bool,
+        doc: Mapping[str, object],
+        expected_version: int | None = None,
+        finishing_intent: int | None = None,
+    ) -> UserRecord:
+        """Replace a live user's attributes, bumping version; NotFoundInStore / VersionConflict / Duplicate*."""
+
+        async def unit(c: aiosqlite.Connection, now: str) -> UserRecord:
+            return await users.update_user(
+                c,
+                now,
+                scim_id,
+                user_name=user_name,
+                external_id=external_id,
+                display_name=display_name,
+                active=active,
+                doc=doc,
+                expected_version=expected_version,
+            )
+
+        return await self._write(self._finishing(finishing_intent, unit))
+
+    async def tombstone_user(
+        self, scim_id: str, *, expected_version: int | None = None, finishing_intent: int | None = None
+    ) -> UserRecord:
+        """Delete a user the SCIM way: inactive, tombstoned, removed from every group; the mapping row stays."""
+
+        async def unit(c: aiosqlite.Connection, now: str) -> UserRecord:
+            record = await users.tombstone_user(c, now, scim_id, expected_version=expected_version)
+            await groups.remove_member_everywhere(c, now, scim_id)
+            return record
+
+        return await self._write(self._finishing(finishing_intent, unit))
+
+    async def relink_user(
+        self,
+        scim_id: str,
+        *,
+        user_name: str,
+        external_id: str | None,
+        display_name: str | None,
+        active: bool,
+        doc: Mapping[str, object],
+        new_scim_id: str | None = None,
+        finishing_intent: int | None = None,
+    ) -> UserRecord:
+        """Revive a tombstoned user (same Determined user) for a POST with its userName; created resets."""
+
+        async def unit(c: aiosqlite.Connection, now: str) -> UserRecord:
+            return await users.relink_user(
+                c,
+                now,
+                scim_id,
+                new_scim_id=new_scim_id,
+                user_name=user_name,
+                external_id=external_id,
+                display_name=display_name,
+                active=active,
+                doc=doc,
+            )
+
+        return await self._write(self._finishing(finishing_intent, unit))
+
+    async def list_users(
+        self,
+        where: str,
+        params: Sequence[object],
+        *,
+        order_by: str | None = None,
+        descending: bool = False,
+        offset: int = 0,
+        limit: int,
+    ) -> tuple[int, list[UserRecord]]:
+        """(total, page) of live users; `where`/`order_by` are trusted SQL over alias `u` (see sql_mapping)."""
+        _check_page(offset, limit)
+        return await self._read(
+            lambda c: users.list_users(
+                c, where, params, order_by=order_by, descending=descending, offset=offset, limit=limit
+            )
+        )
+
+    # -- groups ----------------------------------------------------------------------------------
+
+    async def get_group_by_scim_id(self, scim_id: str) -> GroupRecord | None:
+        """The group with this SCIM id."""
+        return await self._read(lambda c: groups.fetch_group(c, "scim_id", scim_id))
+
+    async def get_group_by_display_name(self, display_name: str) -> GroupRecord | None:
+        """The group with this displayName, compared case-insensitively."""
+        return await self._read(lambda c: groups.fetch_group(c, "display_name", display_name))
+
+    async def get_group_by_det_id(self, det_id: int) -> GroupRecord | None:
+        """The group mapped to this Determined group id."""
+        return await self._read(lambda c: groups.fetch_group(c, "det_id", det_id))
+
+    async def insert_group(
+        self,
+        *,
+        scim_id: str,
+        det_id: int,
+        display_name: str,
+        external_id: str | None,
+        doc: Mapping[str, object],
+        members: Sequence[MemberRecord] = (),
+        finishing_intent: int | None = None,
+    ) -> GroupRecord:
+        """Insert a group (version 1) with its initial members; DuplicateDisplayName / DuplicateDeterminedId."""
+
+        async def unit(c: aiosqlite.Connection, now: str) -> GroupRecord:
+            return await groups.insert_group(
+                c,
+                now,
+                scim_id=scim_id,
+                det_id=det_id,
+                display_name=display_name,
+                external_id=external_id,
+                doc=doc,
+                members=members,
+            )
+
+        return await self._write(self._finishing(finishing_intent, unit))
+
+    async def update_group(
+        self,
+        scim_id: str,
+        *,
+        display_name: str,
+        external_id: str | None,
+        doc: Mapping[str, object],
+        expected_version: int | None = None,
+        finishing_intent: int | None = None,
+    ) -> GroupRecord:
+        """Replace a group's own attributes (members untouched), bumping version."""
+
+        async def unit(c: aiosqlite.Connection, now: str) -> GroupRecord:
+            return await groups.update_group(
+                c,
+                now,
+                scim_id,
+                display_name=display_name,
+                external_id=external_id,
+                doc=doc,
+                expected_version=expected_version,
+            )
+
+        return await self._write(self._finishing(finishing_intent, unit))
+
+    async def delete_group(
+        self, scim_id: str, *, expected_version: int | None = None, finishing_intent: int | None = None
+    ) -> None:
+        """Delete a group with its memberships, including its membership in other groups."""
+
+        async def unit(c: aiosqlite.Connection, now: str) -> None:
+            await groups.delete_group(c, now, scim_id, expected_version)
+
+        await self._write(self._finishing(finishing_intent, unit))
+
+    async def list_groups(
+        self,
+        where: str,
+        params: Sequence[object],
+        *,
+        order_by: str | None = None,
+        descending: bool = False,
+        offset: int = 0,
+        limit: int,
+    ) -> tuple[int, list[GroupRecord]]:
+        """(total, page) of groups; `where`/`order_by` are trusted SQL over alias `g` (see sql_mapping)."""
+        _check_page(offset, limit)
+        return await self._read(
+            lambda c: groups.list_groups(
+                c, where, params, order_by=order_by, descending=descending, offset=offset, limit=limit
+            )
+        )
+
+    # -- memberships -----------------------------------------------------------------------------
+
+    async def add_members(
+        self,
+        group_scim_id: str,
+        members: Sequence[MemberRecord],
+        *,
+        expected_version: int | None = None,
+        finishing_intent: int | None = None,
+    ) -> list[str]:
+        """Add members; ids already present (or repeated) are no-ops. Returns the ids actually added."""
+
+        async def unit(c: aiosqlite.Connection, now: str) -> list[str]:
+            return await groups.add_members(c, now, group_scim_id, members, expected_version)
+
+        return await self._write(self._finishing(finishing_intent, unit))
+
+    async def remove_members(
+        self,
+        group_scim_id: str,
+        ids: Sequence[str],
+        *,
+        expected_version: int | None = None,
+        finishing_intent: int | None = None,
+    ) -> list[str]:
+        """Remove members; absent ids are no-ops. Returns the ids actually removed."""
+
+        async def unit(c: aiosqlite.Connection, now: str) -> list[str]:
+            return await groups.remove_members(c, now, group_scim_id, ids, expected_version)
+
+        return await self._write(self._finishing(finishing_intent, unit))
+
+    async def replace_members(
+        self,
+        group_scim_id: str,
+        members: Sequence[MemberRecord],
+        *,
+        expected_version: int | None = None,
+        finishing_intent: int | None = None,
+    ) -> MemberDiff:
+        """Make the membership exactly `members`; returns what was added and removed."""
+
+        async def unit(c: aiosqlite.Connection, now: str) -> MemberDiff:
+            return await groups.replace_members(c, now, group_scim_id, members, expected_version)
+
+        return await self._write(self._finishing(finishing_intent, unit))
+
+    async def list_members(self, group_scim_id: str) -> list[MemberRecord]:
+        """Every member of a group, sorted by id; NotFoundInStore for an unknown group."""
+        return await self._read(lambda c: groups.list_members(c, group_scim_id))
+
+    async def count_members(self, group_scim_id: str) -> int:
+        """How many members a group has; NotFoundInStore for an unknown group."""
+        return await self._read(lambda c: groups.count_members(c, group_scim_id))
+
+    async def member_ids_present(self, group_scim_id: str, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` are members of the group (O(len(ids)), never loads the whole membership)."""
+
+        async def unit(c: aiosqlite.Connection) -> set[str]:
+            return await groups.present_ids(c, await groups.group_pk(c, group_scim_id), ids)
+
+        return await self._read(unit)
+
+    async def groups_of_member(self, member_scim_id: str) -> list[GroupRecord]:
+        """The groups a user or group belongs to."""
+        return await self._read(lambda c: groups.groups_of_member(c, member_scim_id))
+
+    async def remove_member_everywhere(
+        self, member_scim_id: str, *, finishing_intent: int | None = None
+    ) -> list[str]:
+        """Remove a member from every group; returns the SCIM ids of the groups changed."""
+
+        async def unit(c: aiosqlite.Connection, now: str) -> list[str]:
+            return await groups.remove_member_everywhere(c, now, member_scim_id)
+
+        return await self._write(self._finishing(finishing_intent, unit))
+
+    async def set_member_display(self, member_scim_id: str, display: str | None) -> list[str]:
+        """Refresh a member's cached `display` in every group; returns the SCIM ids of the groups changed."""
+        return await self._write(lambda c, now: groups.set_member_display(c, now, member_scim_id, display))
+
+    # -- intent journal --------------------------------------------------------------------------
+
+    async def begin_intent(
+        self, *, request_id: str, operation: str, resource_type: str, target: str, payload_digest: str
+    ) -> int:
+        """Journal a master write before making it (issue 7); returns the intent id."""
+        return await self._write(
+            lambda c, now: journal.begin_intent(
+                c,
+                now,
+                request_id=request_id,
+                operation=operation,
+                resource_type=resource_type,
+                target=target,
+                payload_digest=payload_digest,
+            )
+        )
+
+    async def finish_intent(self, intent_id: int, state: IntentState) -> None:
+        """Mark an intent done or rolled back; repeating the same state is a no-op, a different one raises."""
+        await self._write(lambda c, now: journal.finish_intent(c, now, intent_id, state))
+
+    async def get_intent(self, intent_id: int) -> IntentRecord | None:
+        """One intent by id."""
+        return await self._read(lambda c: journal.get_intent(c, intent_id))
+
+    async def pending_intents(self) -> list[IntentRecord]:
+        """Unfinished intents, oldest first."""
+        return await self._read(journal.pending_intents)
+
+    async def prune_intents(self, before: datetime) -> int:
+        """Delete finished intents finished before `before`; returns how many."""
+        return await self._write(lambda c, _now: journal.prune_intents(c, format_ts(before)))
+
+    # -- audit log -------------------------------------------------------------------------------
+
+    async def append_audit(
+        self,
+        *,
+        request_id: str,
+        client: str,
+        operation: str,
+        resource_type: str,
+        resource_id: str | None,
+        master_calls: int,
+        outcome: str,
+    ) -> int:
+        """Append one audit line stamped with the store clock; returns its id."""
+        return await self._write(
+            lambda c, now: journal.append_audit(
+                c,
+                now,
+                request_id=request_id,
+                client=client,
+                operation=operation,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                master_calls=master_calls,
+                outcome=outcome,
+            )
+        )
+
+    async def recent_audit(self, limit: int = 100) -> list[AuditEntry]:
+        """The newest audit lines, newest first."""
+        return await self._read(lambda c: journal.recent_audit(c, limit))
+
+    async def prune_audit(self, before: datetime) -> int:
+        """Delete audit lines older than `before`; returns how many."""
+        return await self._write(lambda c, _now: journal.prune_audit(c, format_ts(before)))
+
+    # -- data safety -----------------------------------------------------------------------------
+
+    async def check(self) -> list[str]:
+        """Integrity and mapping-consistency problems (empty when sound); `scim-bridge db check`."""
+        return await self._read(integrity.check)
+
+    async def backup(self, dest_path: str | Path) -> Path:
+        """Copy the database with SQLite's online backup API to `dest_path` (replaced atomically)."""
+        if self._closed:
+            raise StoreClosed("store is closed")
+        dest = Path(dest_path)
+        partial = dest.with_name(dest.name + ".partial")
+        partial.unlink(missing_ok=True)
+        source = await self._readers.acquire()
+        try:
+            target = await aiosqlite.connect(partial)
+            try:
+                await source.backup(target)
+            finally:
+                await target.close()
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        finally:
+            self._readers.release(source)
+        os.replace(partial, dest)
+        return dest
+
+
+async def open_store(
+    path: str | Path, *, clock: Clock | None = None, readers: int = DEFAULT_READERS
+) -> Store:
+    """Open (creating if needed) and migrate the database; SchemaTooNew if it is newer than this code."""
+    if readers < 1:
+        raise ValueError("readers must be >= 1")
+    db = Path(path)
+    writer = await connect(db, read_only=False)
+    opened: list[aiosqlite.Connection] = []
+    try:
+        await migrate(writer, load_migrations())
+        for _ in range(readers):
+            opened.append(await connect(db, read_only=True))
+    except BaseException:
+        for conn in opened:
+            await conn.close()
+        await writer.close()
+        raise
+    return Store(db, writer, ReaderPool(opened), clock or _utc_now)

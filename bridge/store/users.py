@@ -1,0 +1,191 @@
+"""SQL for the users and user_emails tables; each function runs inside a transaction the Store opened."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import aiosqlite
+
+from bridge.store.codec import email_rows, encode_doc, user_from_row
+from bridge.store.errors import NotFoundInStore, VersionConflict
+from bridge.store.records import UserRecord
+
+
+async def fetch_user(
+    conn: aiosqlite.Connection, column: str, value: object, *, include_tombstoned: bool
+) -> UserRecord | None:
+    """The user whose `column` (a trusted column name) equals value; tombstoned ones only if asked."""
+    live = "" if include_tombstoned else " AND tombstoned_at IS NULL"
+    async with conn.execute(f"SELECT * FROM users WHERE {column} = ?{live}", (value,)) as cur:  # noqa: S608 - trusted column
+        row = await cur.fetchone()
+    return None if row is None else user_from_row(row)
+
+
+async def fetch_users_by_external_id(conn: aiosqlite.Connection, external_id: str) -> list[UserRecord]:
+    """Live users with this externalId (not unique in SCIM, RFC 7643 §3.1)."""
+    async with conn.execute(
+        "SELECT * FROM users WHERE external_id = ? AND tombstoned_at IS NULL ORDER BY pk", (external_id,)
+    ) as cur:
+        return [user_from_row(r) for r in await cur.fetchall()]
+
+
+async def _replace_emails(conn: aiosqlite.Connection, pk: int, doc: Mapping[str, object]) -> None:
+    await conn.execute("DELETE FROM user_emails WHERE user_pk = ?", (pk,))
+    await conn.executemany(
+        "INSERT INTO user_emails (user_pk, position, value, type, is_primary, display) VALUES (?, ?, ?, ?, ?, ?)",
+        [(pk, *row) for row in email_rows(doc)],
+    )
+
+
+async def insert_user(
+    conn: aiosqlite.Connection,
+    now: str,
+    *,
+    scim_id: str,
+    det_id: int,
+    user_name: str,
+    external_id: str | None,
+    display_name: str | None,
+    active: bool,
+    doc: Mapping[str, object],
+) -> UserRecord:
+    """Insert a live user at version 1."""
+    async with conn.execute(
+        "INSERT INTO users (scim_id, det_id, user_name, external_id, display_name, active, doc, version,"
+        " created, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING *",
+        (
+            scim_id,
+            det_id,
+            user_name,
+            external_id,
+            display_name,
+            int(active),
+            encode_doc(doc, group=False),
+            now,
+            now,
+        ),
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    await _replace_emails(conn, row["pk"], doc)
+    return user_from_row(row)
+
+
+async def _live_pk(conn: aiosqlite.Connection, scim_id: str, expected_version: int | None) -> int:
+    async with conn.execute(
+        "SELECT pk, version FROM users WHERE scim_id = ? AND tombstoned_at IS NULL", (scim_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        raise NotFoundInStore(f"no live user {scim_id}")
+    if expected_version is not None and row["version"] != expected_version:
+        raise VersionConflict(expected_version, row["version"])
+    return int(row["pk"])
+
+
+async def update_user(
+    conn: aiosqlite.Connection,
+    now: str,
+    scim_id: str,
+    *,
+    user_name: str,
+    external_id: str | None,
+    display_name: str | None,
+    active: bool,
+    doc: Mapping[str, object],
+    expected_version: int | None,
+) -> UserRecord:
+    """Replace a live user's attributes; bumps version and last_modified."""
+    pk = await _live_pk(conn, scim_id, expected_version)
+    async with conn.execute(
+        "UPDATE users SET user_name = ?, external_id = ?, display_name = ?, active = ?, doc = ?,"
+        " version = version + 1, last_modified = ? WHERE pk = ? RETURNING *",
+        (user_name, external_id, display_name, int(active), encode_doc(doc, group=False), now, pk),
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    await _replace_emails(conn, pk, doc)
+    return user_from_row(row)
+
+
+async def tombstone_user(
+    conn: aiosqlite.Connection, now: str, scim_id: str, *, expected_version: int | None
+) -> UserRecord:
+    """Mark a live user deleted (inactive, tombstoned, out of every group); the mapping row stays."""
+    pk = await _live_pk(conn, scim_id, expected_version)
+    async with conn.execute(
+        "UPDATE users SET active = 0, tombstoned_at = ?, version = version + 1, last_modified = ?"
+        " WHERE pk = ? RETURNING *",
+        (now, now, pk),
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return user_from_row(row)
+
+
+async def relink_user(
+    conn: aiosqlite.Connection,
+    now: str,
+    scim_id: str,
+    *,
+    new_scim_id: str | None,
+    user_name: str,
+    external_id: str | None,
+    display_name: str | None,
+    active: bool,
+    doc: Mapping[str, object],
+) -> UserRecord:
+    """Bring a tombstoned user back as a new SCIM resource on the same Determined user."""
+    async with conn.execute(
+        "SELECT pk FROM users WHERE scim_id = ? AND tombstoned_at IS NOT NULL", (scim_id,)
+    ) as cur:
+        found = await cur.fetchone()
+    if found is None:
+        raise NotFoundInStore(f"no tombstoned user {scim_id}")
+    # version keeps counting up (never reset) so an ETag from before the delete can never match again.
+    async with conn.execute(
+        "UPDATE users SET scim_id = ?, user_name = ?, external_id = ?, display_name = ?, active = ?, doc = ?,"
+        " version = version + 1, created = ?, last_modified = ?, tombstoned_at = NULL WHERE pk = ? RETURNING *",
+        (
+            new_scim_id or scim_id,
+            user_name,
+            external_id,
+            display_name,
+            int(active),
+            encode_doc(doc, group=False),
+            now,
+            now,
+            found["pk"],
+        ),
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    await _replace_emails(conn, row["pk"], doc)
+    return user_from_row(row)
+
+
+async def list_users(
+    conn: aiosqlite.Connection,
+    where: str,
+    params: Sequence[object],
+    *,
+    order_by: str | None,
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[UserRecord]]:
+    """Total live users matching `where` and one page of them; `where`/`order_by` are trusted SQL over alias u."""
+    base = f"FROM users u WHERE u.tombstoned_at IS NULL AND ({where})"
+    async with conn.execute(f"SELECT count(*) {base}", tuple(params)) as cur:
+        counted = await cur.fetchone()
+    assert counted is not None
+    total = int(counted[0])
+    if limit == 0 or offset >= total:
+        return total, []
+    direction = "DESC" if descending else "ASC"
+    order = f"u.pk {direction}" if order_by is None else f"{order_by} {direction} NULLS LAST, u.pk ASC"
+    async with conn.execute(
+        f"SELECT u.* {base} ORDER BY {order} LIMIT ? OFFSET ?",
+        (*params, limit, offset),
+    ) as cur:
+        return total, [user_from_row(r) for r in await cur.fetchall()]

@@ -1,0 +1,101 @@
+"""Schema migrations: fresh database, idempotent re-open, refusal of newer schemas, rollback of failures."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from bridge.store import MigrationFailed, SchemaTooNew, open_store
+from bridge.store.migrations import Migration, load_migrations, migrate, schema_version, split_statements
+
+
+def _pragma(path: Path, name: str) -> object:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+
+def _tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+async def test_fresh_database_gets_every_migration_and_wal(db_path: Path) -> None:
+    store = await open_store(db_path)
+    await store.close()
+    assert _pragma(db_path, "user_version") == len(load_migrations())
+    assert _pragma(db_path, "journal_mode") == "wal"
+    assert {"users", "user_emails", "groups", "group_members", "intents", "audit_log"} <= _tables(db_path)
+
+
+async def test_reopen_is_idempotent_and_keeps_data(db_path: Path) -> None:
+    store = await open_store(db_path)
+    intent = await store.begin_intent(
+        request_id="r1", operation="create", resource_type="User", target="bob", payload_digest="d"
+    )
+    await store.close()
+    again = await open_store(db_path)
+    try:
+        assert [i.id for i in await again.pending_intents()] == [intent]
+    finally:
+        await again.close()
+    assert _pragma(db_path, "user_version") == len(load_migrations())
+
+
+async def test_newer_schema_is_refused_and_left_alone(db_path: Path) -> None:
+    store = await open_store(db_path)
+    await store.close()
+    newer = len(load_migrations()) + 1
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(f"PRAGMA user_version = {newer}")
+    with pytest.raises(SchemaTooNew, match="newer than this scim-bridge supports") as caught:
+        await open_store(db_path)
+    assert caught.value.found == newer
+    assert _pragma(db_path, "user_version") == newer
+
+
+async def test_failing_migration_is_rolled_back_whole(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    steps = (
+        Migration(1, "0001_ok.sql", ("CREATE TABLE a (x INTEGER);",)),
+        Migration(2, "0002_bad.sql", ("CREATE TABLE b (x INTEGER);", "INSERT INTO missing VALUES (1);")),
+    )
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        with pytest.raises(MigrationFailed, match=r"0002_bad\.sql"):
+            await migrate(conn, steps)
+        assert await schema_version(conn) == 1
+    assert _tables(path) == {"a"}
+
+
+async def test_migrate_skips_steps_already_applied(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    steps = (Migration(1, "0001_ok.sql", ("CREATE TABLE a (x INTEGER);",)),)
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        assert await migrate(conn, steps) == 1
+        assert await migrate(conn, steps) == 1
+
+
+def test_split_statements_keeps_comments_and_triggers_whole() -> None:
+    script = (
+        "-- a comment; with a semicolon\n"
+        "CREATE TABLE t (x INTEGER);\n"
+        "CREATE TRIGGER tr AFTER INSERT ON t BEGIN\n  UPDATE t SET x = 1;\nEND;\n"
+        "-- trailing comment\n"
+    )
+    statements = split_statements(script)
+    assert len(statements) == 2
+    assert statements[1].startswith("CREATE TRIGGER")
+    assert statements[1].endswith("END;")
+
+
+def test_split_statements_rejects_an_unfinished_statement() -> None:
+    with pytest.raises(ValueError, match="incomplete"):
+        split_statements("CREATE TABLE t (x INTEGER)")
+
+
+def test_packaged_migrations_are_numbered_from_one() -> None:
+    migrations = load_migrations()
+    assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
+    assert all(m.statements for m in migrations)
