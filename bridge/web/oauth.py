@@ -76,7 +76,11 @@ def _client_credentials(authorization: str | None, form: dict[str, str]) -> list
 async def _read_form(request: web.Request) -> dict[str, str]:
     if request.content_type != FORM_CONTENT_TYPE:
         raise OAuthError(400, "invalid_request", f"Content-Type must be {FORM_CONTENT_TYPE}.")
-    posted = await request.post()
+    try:
+        posted = await request.post()
+    except UnicodeDecodeError:
+        # aiohttp decodes the urlencoded body as UTF-8 and raises on anything else (found by tests/fuzz).
+        raise OAuthError(400, "invalid_request", "The form body must be UTF-8.") from None
     form: dict[str, str] = {}
     for key in _SINGLE_PARAMS:
         values = posted.getall(key, [])
