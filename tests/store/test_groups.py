@@ -1,0 +1,148 @@
+"""Groups and memberships: uniqueness, idempotent member deltas that report what changed, versions."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.store import (
+    DuplicateDisplayName,
+    InvalidDocument,
+    MemberDiff,
+    MemberRecord,
+    MemberType,
+    NotFoundInStore,
+    Store,
+    VersionConflict,
+)
+from tests.store.conftest import ManualClock
+from tests.store.factories import add_group, add_user, new_id, user_member
+
+
+async def _version(store: Store, scim_id: str) -> int:
+    group = await store.get_group_by_scim_id(scim_id)
+    assert group is not None
+    return group.version
+
+
+async def test_group_lookups_and_case_insensitive_display_name(store: Store) -> None:
+    group = await add_group(store, "Engineering", external_id="g-ext")
+    assert await store.get_group_by_display_name("ENGINEERING") == group
+    assert await store.get_group_by_det_id(group.det_id) == group
+    with pytest.raises(DuplicateDisplayName):
+        await add_group(store, "engineering")
+
+
+async def test_members_are_not_in_the_document(store: Store) -> None:
+    with pytest.raises(InvalidDocument, match="members"):
+        await store.insert_group(
+            scim_id=new_id(), det_id=1000, display_name="x", external_id=None, doc={"members": []}
+        )
+
+
+async def test_add_members_reports_only_what_was_added(store: Store, clock: ManualClock) -> None:
+    a, b, c = new_id(), new_id(), new_id()
+    group = await add_group(store, "g", [a])
+    later = clock.advance()
+    added = await store.add_members(group.scim_id, [user_member(a), user_member(b), user_member(b, "dup")])
+    assert added == [b]
+    assert await _version(store, group.scim_id) == 2
+    assert await store.add_members(group.scim_id, [user_member(a), user_member(b)]) == []
+    assert await _version(store, group.scim_id) == 2, "a no-op must not bump the version"
+    assert await store.add_members(group.scim_id, [user_member(c, "Cee")]) == [c]
+    members = await store.list_members(group.scim_id)
+    assert {m.member_scim_id for m in members} == {a, b, c}
+    assert MemberRecord(c, MemberType.USER, "Cee") in members
+    assert await store.count_members(group.scim_id) == 3
+    refreshed = await store.get_group_by_scim_id(group.scim_id)
+    assert refreshed is not None
+    assert refreshed.last_modified == later
+
+
+async def test_remove_members_reports_only_what_was_removed(store: Store) -> None:
+    a, b, absent = new_id(), new_id(), new_id()
+    group = await add_group(store, "g", [a, b])
+    assert await store.remove_members(group.scim_id, [absent]) == []
+    assert await _version(store, group.scim_id) == 1
+    assert await store.remove_members(group.scim_id, [b, absent, b]) == [b]
+    assert await store.remove_members(group.scim_id, [b]) == []
+    assert [m.member_scim_id for m in await store.list_members(group.scim_id)] == [a]
+    assert await _version(store, group.scim_id) == 2
+
+
+async def test_replace_members_returns_the_diff(store: Store) -> None:
+    a, b, c = sorted([new_id(), new_id(), new_id()])
+    group = await add_group(store, "g", [a, b])
+    diff = await store.replace_members(group.scim_id, [user_member(b), user_member(c), user_member(c)])
+    assert diff == MemberDiff(added=(c,), removed=(a,))
+    assert await store.replace_members(group.scim_id, [user_member(c), user_member(b)]) == MemberDiff((), ())
+    assert await _version(store, group.scim_id) == 2
+    assert await store.member_ids_present(group.scim_id, [a, b, c]) == {b, c}
+
+
+async def test_membership_writes_honour_expected_version(store: Store) -> None:
+    group = await add_group(store, "g")
+    with pytest.raises(VersionConflict):
+        await store.add_members(group.scim_id, [user_member(new_id())], expected_version=5)
+    assert await store.count_members(group.scim_id) == 0
+    assert await store.add_members(group.scim_id, [user_member("m")], expected_version=1) == ["m"]
+
+
+async def test_unknown_group_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFoundInStore):
+        await store.add_members(new_id(), [user_member("m")])
+    with pytest.raises(NotFoundInStore):
+        await store.list_members(new_id())
+    with pytest.raises(NotFoundInStore):
+        await store.delete_group(new_id())
+
+
+async def test_groups_of_member_and_remove_everywhere(store: Store) -> None:
+    user = await add_user(store, "u")
+    g1 = await add_group(store, "b-group", [user.scim_id])
+    g2 = await add_group(store, "a-group", [user.scim_id])
+    await add_group(store, "other")
+    assert [g.scim_id for g in await store.groups_of_member(user.scim_id)] == [g2.scim_id, g1.scim_id]
+    assert await store.remove_member_everywhere(user.scim_id) == sorted([g1.scim_id, g2.scim_id])
+    assert await store.groups_of_member(user.scim_id) == []
+    assert await store.remove_member_everywhere(user.scim_id) == []
+
+
+async def test_update_group_keeps_members(store: Store) -> None:
+    group = await add_group(store, "old", ["m1"])
+    renamed = await store.update_group(
+        group.scim_id, display_name="new", external_id="x", doc={"displayName": "new"}, expected_version=1
+    )
+    assert (renamed.display_name, renamed.external_id, renamed.version) == ("new", "x", 2)
+    assert await store.count_members(group.scim_id) == 1
+    with pytest.raises(VersionConflict):
+        await store.update_group(
+            group.scim_id, display_name="n2", external_id=None, doc={}, expected_version=1
+        )
+
+
+async def test_delete_group_removes_it_from_parent_groups(store: Store) -> None:
+    child = await add_group(store, "child", ["m1"])
+    parent = await add_group(store, "parent")
+    await store.add_members(parent.scim_id, [MemberRecord(child.scim_id, MemberType.GROUP, "child")])
+    await store.delete_group(child.scim_id)
+    assert await store.get_group_by_scim_id(child.scim_id) is None
+    assert await store.list_members(parent.scim_id) == []
+    assert await store.check() == []
+
+
+async def test_set_member_display_refreshes_every_group(store: Store) -> None:
+    user = await add_user(store, "u")
+    g1 = await add_group(store, "g1")
+    await store.add_members(g1.scim_id, [user_member(user.scim_id, "Old")])
+    assert await store.set_member_display(user.scim_id, "New") == [g1.scim_id]
+    assert await store.set_member_display(user.scim_id, "New") == []
+    assert (await store.list_members(g1.scim_id))[0].display == "New"
+
+
+async def test_large_membership_add_is_a_delta(store: Store) -> None:
+    ids = [f"user-{i:05d}" for i in range(5000)]
+    group = await add_group(store, "big")
+    assert len(await store.add_members(group.scim_id, [user_member(i) for i in ids])) == 5000
+    assert await store.add_members(group.scim_id, [user_member(ids[0]), user_member("late")]) == ["late"]
+    assert await store.count_members(group.scim_id) == 5001
+    assert await store.member_ids_present(group.scim_id, ["late", "nobody"]) == {"late"}

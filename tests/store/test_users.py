@@ -1,0 +1,206 @@
+"""Users: lookups, case-insensitive userName uniqueness, versions, tombstones and re-linking."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.store import (
+    DuplicateDeterminedId,
+    DuplicateScimId,
+    DuplicateUserName,
+    InvalidDocument,
+    NotFoundInStore,
+    Store,
+    VersionConflict,
+)
+from tests.store.conftest import ManualClock
+from tests.store.factories import add_group, add_user, new_id
+
+
+async def test_insert_then_get_by_every_key(store: Store, clock: ManualClock) -> None:
+    user = await add_user(store, "Alice", external_id="ext-1", display_name="Alice A", det_id=7)
+    assert user.version == 1
+    assert user.created == clock.now
+    assert user.last_modified == clock.now
+    assert user.tombstoned_at is None
+    assert await store.get_user_by_scim_id(user.scim_id) == user
+    assert await store.get_user_by_det_id(7) == user
+    assert await store.get_users_by_external_id("ext-1") == [user]
+    assert await store.get_user_by_scim_id(new_id()) is None
+
+
+async def test_user_name_lookup_and_uniqueness_ignore_case(store: Store) -> None:
+    user = await add_user(store, "Alice")
+    assert await store.get_user_by_user_name("aLICE") == user
+    with pytest.raises(DuplicateUserName):
+        await add_user(store, "ALICE")
+    assert (await store.list_users("1=1", [], limit=10))[0] == 1
+
+
+async def test_duplicate_det_id_and_scim_id_are_refused(store: Store) -> None:
+    user = await add_user(store, "a", det_id=42)
+    with pytest.raises(DuplicateDeterminedId):
+        await add_user(store, "b", det_id=42)
+    with pytest.raises(DuplicateScimId):
+        await store.insert_user(
+            scim_id=user.scim_id,
+            det_id=43,
+            user_name="c",
+            external_id=None,
+            display_name=None,
+            active=True,
+            doc={"userName": "c"},
+        )
+
+
+@pytest.mark.parametrize("key", ["password", "Password", "id", "meta"])
+async def test_documents_never_hold_password_id_or_meta(store: Store, key: str) -> None:
+    with pytest.raises(InvalidDocument, match=key):
+        await store.insert_user(
+            scim_id=new_id(),
+            det_id=5,
+            user_name="a",
+            external_id=None,
+            display_name=None,
+            active=True,
+            doc={"userName": "a", key: "x"},
+        )
+    assert await store.get_user_by_user_name("a") is None
+
+
+async def test_update_bumps_version_and_last_modified(store: Store, clock: ManualClock) -> None:
+    user = await add_user(store, "bob", emails=[{"value": "b@x.org"}])
+    later = clock.advance(5)
+    updated = await store.update_user(
+        user.scim_id,
+        user_name="Bobby",
+        external_id="e",
+        display_name="Bob B",
+        active=False,
+        doc={"userName": "Bobby", "emails": [{"value": "bobby@x.org", "primary": True}]},
+        expected_version=1,
+    )
+    assert updated.version == 2
+    assert updated.created == user.created
+    assert updated.last_modified == later
+    assert (updated.user_name, updated.external_id, updated.display_name, updated.active) == (
+        "Bobby",
+        "e",
+        "Bob B",
+        False,
+    )
+    assert await store.get_user_by_user_name("bob") is None
+    total, _ = await store.list_users(
+        "EXISTS (SELECT 1 FROM user_emails e WHERE e.user_pk = u.pk AND e.value = ? COLLATE NOCASE)",
+        ["BOBBY@X.ORG"],
+        limit=10,
+    )
+    assert total == 1
+    total, _ = await store.list_users(
+        "EXISTS (SELECT 1 FROM user_emails e WHERE e.user_pk = u.pk AND e.value = ?)", ["b@x.org"], limit=10
+    )
+    assert total == 0
+
+
+async def test_update_with_stale_version_conflicts_and_changes_nothing(store: Store) -> None:
+    user = await add_user(store, "carol")
+    await store.update_user(
+        user.scim_id,
+        user_name="carol",
+        external_id=None,
+        display_name="C",
+        active=True,
+        doc={"userName": "carol"},
+    )
+    with pytest.raises(VersionConflict) as caught:
+        await store.update_user(
+            user.scim_id,
+            user_name="carol",
+            external_id=None,
+            display_name="stale",
+            active=True,
+            doc={"userName": "carol"},
+            expected_version=1,
+        )
+    assert (caught.value.expected, caught.value.actual) == (1, 2)
+    current = await store.get_user_by_scim_id(user.scim_id)
+    assert current is not None
+    assert current.display_name == "C"
+
+
+async def test_rename_onto_a_taken_user_name_is_refused(store: Store) -> None:
+    await add_user(store, "dave")
+    erin = await add_user(store, "erin")
+    with pytest.raises(DuplicateUserName):
+        await store.update_user(
+            erin.scim_id, user_name="DAVE", external_id=None, display_name=None, active=True, doc={}
+        )
+
+
+async def test_update_of_unknown_user_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFoundInStore):
+        await store.update_user(
+            new_id(), user_name="x", external_id=None, display_name=None, active=True, doc={}
+        )
+
+
+async def test_tombstone_hides_user_and_removes_memberships(store: Store, clock: ManualClock) -> None:
+    user = await add_user(store, "frank")
+    group = await add_group(store, "devs", [user.scim_id])
+    gone_at = clock.advance()
+    tomb = await store.tombstone_user(user.scim_id)
+    assert tomb.tombstoned_at == gone_at
+    assert tomb.active is False
+    assert tomb.version == 2
+    assert await store.get_user_by_scim_id(user.scim_id) is None
+    assert await store.get_user_by_user_name("frank") is None
+    assert await store.get_user_by_det_id(user.det_id) is None
+    assert await store.get_user_by_scim_id(user.scim_id, include_tombstoned=True) == tomb
+    assert await store.list_users("1=1", [], limit=10) == (0, [])
+    assert await store.list_members(group.scim_id) == []
+    regrouped = await store.get_group_by_scim_id(group.scim_id)
+    assert regrouped is not None
+    assert regrouped.version == 2
+    with pytest.raises(NotFoundInStore):
+        await store.tombstone_user(user.scim_id)
+    # The Determined user still holds the name, so a second mapping for it must not appear.
+    with pytest.raises(DuplicateUserName):
+        await add_user(store, "FRANK")
+
+
+async def test_relink_revives_the_same_determined_user(store: Store, clock: ManualClock) -> None:
+    user = await add_user(store, "gina", det_id=77)
+    await store.tombstone_user(user.scim_id)
+    back_at = clock.advance(60)
+    fresh_id = new_id()
+    revived = await store.relink_user(
+        user.scim_id,
+        new_scim_id=fresh_id,
+        user_name="Gina",
+        external_id="okta-9",
+        display_name="Gina G",
+        active=True,
+        doc={"userName": "Gina", "emails": [{"value": "g@x.org"}]},
+    )
+    assert revived.scim_id == fresh_id
+    assert revived.det_id == 77
+    assert revived.tombstoned_at is None
+    assert revived.created == back_at
+    assert revived.version == 3
+    assert await store.get_user_by_user_name("gina") == revived
+    assert await store.get_user_by_scim_id(user.scim_id, include_tombstoned=True) is None
+    assert await store.check() == []
+
+
+async def test_relink_needs_a_tombstoned_user(store: Store) -> None:
+    user = await add_user(store, "hal")
+    with pytest.raises(NotFoundInStore):
+        await store.relink_user(
+            user.scim_id, user_name="hal", external_id=None, display_name=None, active=True, doc={}
+        )
+
+
+async def test_records_are_frozen(store: Store) -> None:
+    user = await add_user(store, "ivy")
+    with pytest.raises(AttributeError):
+        user.user_name = "x"  # type: ignore[misc]
