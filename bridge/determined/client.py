@@ -1,0 +1,461 @@
+"""DeterminedClient: one typed method per master endpoint the bridge uses (master-api.md §2, §4, §7).
+
+Every call is bounded (semaphore), timed out, logged as ``master.call`` (method, path template, status,
+duration; never bodies, headers or tokens), counted (``calls.py``) and guarded by a circuit breaker. Only
+idempotent calls are retried after they may have reached the master; a connection that was never
+established is retried for any method, because nothing was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, Final
+from urllib.parse import quote
+
+import aiohttp
+import structlog
+from yarl import URL
+
+from bridge.determined import models
+from bridge.determined.breaker import CircuitBreaker
+from bridge.determined.calls import record_call
+from bridge.determined.credentials import MasterCredential
+from bridge.determined.errors import (
+    UNAVAILABLE_STATUSES,
+    MasterError,
+    MasterNotFound,
+    MasterProtocolError,
+    MasterUnavailable,
+    error_from_response,
+)
+from bridge.determined.passwords import salt_and_hash
+from bridge.determined.retry import backoff_delay, parse_retry_after
+from bridge.determined.settings import MasterClientSettings
+
+_NO_BODY: Final = object()
+# §4.12: group search rejects limits above 500.
+GROUP_PAGE_MAX: Final = 500
+
+
+class _Transient(Exception):
+    """An attempt that failed to reach the master; ``sent`` says whether the request may have arrived."""
+
+    def __init__(self, error: MasterUnavailable, *, sent: bool) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.sent = sent
+
+
+def escape_like(value: str) -> str:
+    """Escape ``\\``, ``%`` and ``_`` so GetUsers' ``name`` ILIKE filter matches them literally (§4.4, §7.2)."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _ssl_option(settings: MasterClientSettings) -> ssl.SSLContext | bool:
+    if not settings.verify_tls:
+        return False
+    if settings.ca_file:
+        return ssl.create_default_context(cafile=settings.ca_file)
+    return True
+
+
+def create_master_session(
+    settings: MasterClientSettings, credential: MasterCredential
+) -> aiohttp.ClientSession:
+    """The app's one ClientSession to the master, with TLS settings and the credential middleware."""
+    connector = aiohttp.TCPConnector(ssl=_ssl_option(settings), limit=max(1, settings.max_concurrency))
+    return aiohttp.ClientSession(
+        connector=connector,
+        middlewares=(credential,),
+        timeout=aiohttp.ClientTimeout(
+            total=None, sock_connect=settings.connect_timeout, sock_read=settings.request_timeout
+        ),
+        raise_for_status=False,
+    )
+
+
+def create_master_client(
+    settings: MasterClientSettings,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    rng: Callable[[], float] = random.random,
+) -> DeterminedClient:
+    """Build credential, session and client together; call ``await client.close()`` at cleanup."""
+    credential = MasterCredential(settings, clock=clock)
+    session = create_master_session(settings, credential)
+    return DeterminedClient(session, settings, credential, clock=clock, rng=rng)
+
+
+class DeterminedClient:
+    """Async client of the Determined master's REST API; knows nothing about SCIM."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        settings: MasterClientSettings,
+        credential: MasterCredential,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._session = session
+        self._settings = settings
+        self._credential = credential
+        self._base = settings.url.rstrip("/")
+        self._semaphore = asyncio.Semaphore(max(1, settings.max_concurrency))
+        self._breaker = CircuitBreaker(settings.breaker_threshold, settings.breaker_cooldown, clock)
+        self._clock = clock
+        self._rng = rng
+        self._reached_last_time = True
+
+    @property
+    def healthy(self) -> bool:
+        """False while the circuit is open or the last attempt could not reach the master."""
+        return self._reached_last_time and not self._breaker.is_open
+
+    @property
+    def credential(self) -> MasterCredential:
+        """The credential middleware (exposes ``logins`` and ``uses_login``)."""
+        return self._credential
+
+    async def close(self) -> None:
+        """Close the underlying session."""
+        await self._session.close()
+
+    async def ping(self) -> bool:
+        """One unauthenticated, unretried ``GET /api/v1/master``; True if the master answered 200 (§4.20)."""
+        try:
+            await self._call("GET", "/api/v1/master", idempotent=True, authenticated=False, retries=0)
+        except MasterError:
+            return False
+        return True
+
+    # --- master and caller ------------------------------------------------------------------------------
+
+    async def master_info(self) -> models.MasterInfo:
+        """``GET /api/v1/master``; needs no credential (§1.2)."""
+        doc = await self._call("GET", "/api/v1/master", idempotent=True, authenticated=False)
+        return models.parse_master_info(doc)
+
+    async def me(self) -> models.MasterUser:
+        """``GET /api/v1/me``: the bridge's own account."""
+        return models.parse_user_envelope(await self._call("GET", "/api/v1/me", idempotent=True))
+
+    async def current_user(self) -> models.MasterUser:
+        """``GET /api/v1/auth/user``: same answer as ``me()`` (§4.2)."""
+        return models.parse_user_envelope(await self._call("GET", "/api/v1/auth/user", idempotent=True))
+
+    # --- users ------------------------------------------------------------------------------------------
+
+    async def get_user(self, det_id: int) -> models.MasterUser:
+        """``GET /api/v1/users/{id}``; MasterNotFound if unknown (§4.5)."""
+        doc = await self._call("GET", "/api/v1/users/{id}", {"id": det_id}, idempotent=True)
+        return models.parse_user_envelope(doc)
+
+    async def get_user_by_username(self, name: str) -> models.MasterUser | None:
+        """Exact, case-sensitive lookup (§4.6); None if absent. Names with ``/`` go through the list (§4.6)."""
+        if "/" in name:
+            async for user in self.iter_users(name=escape_like(name)):
+                if user.username == name:
+                    return user
+            return None
+        try:
+            doc = await self._call("GET", "/api/v1/users/{name}/by-username", {"name": name}, idempotent=True)
+        except MasterNotFound:
+            return None
+        return models.parse_user_envelope(doc)
+
+    async def list_users(
+        self,
+        offset: int = 0,
+        limit: int = 0,
+        name: str | None = None,
+        *,
+        active: bool | None = None,
+        admin: bool | None = None,
+        sort_by: str | None = None,
+        descending: bool = False,
+    ) -> models.MasterUserPage:
+        """One page of ``GET /api/v1/users``; ``limit=0`` means all; ``name`` is an ILIKE substring (§4.4)."""
+        query: dict[str, str] = {"offset": str(offset), "limit": str(limit)}
+        if name:
+            query["name"] = name
+        if active is not None:
+            query["active"] = "true" if active else "false"
+        if admin is not None:
+            query["admin"] = "true" if admin else "false"
+        if sort_by is not None:
+            query["sortBy"] = sort_by
+        if descending:
+            query["orderBy"] = "ORDER_BY_DESC"
+        doc = await self._call("GET", "/api/v1/users", query=query, idempotent=True)
+        return models.parse_user_page(doc)
+
+    async def iter_users(
+        self, name: str | None = None, page_size: int = 500
+    ) -> AsyncIterator[models.MasterUser]:
+        """Every user matching ``name``, paging with ``offset = endIndex`` until ``endIndex >= total`` (§1.6)."""
+        offset = 0
+        while True:
+            page = await self.list_users(offset, page_size, name)
+            for user in page.users:
+                yield user
+            if page.pagination.end_index >= page.pagination.total or not page.users:
+                return
+            offset = page.pagination.end_index
+
+    async def create_user(
+        self,
+        username: str,
+        display_name: str,
+        active: bool,
+        admin: bool = False,
+        remote: bool = True,
+        password: str | None = None,
+    ) -> models.MasterUser:
+        """``POST /api/v1/users`` (§4.7); the password is client-salted and sent with ``isHashed: true``.
+
+        Refuses (ValueError) a password for a remote user (the master's 400) and a local user without one,
+        which the master would store as a blank-password login (§4.7 step 8, §7.2).
+        """
+        if remote and password:
+            raise ValueError("remote users cannot have a password")
+        if not remote and not password:
+            raise ValueError("a local user needs a password; the master would allow blank-password login")
+        body = models.post_user_body(
+            username=username,
+            display_name=display_name,
+            active=active,
+            admin=admin,
+            remote=remote,
+            hashed_password=salt_and_hash(password or ""),
+        )
+        doc = await self._call("POST", "/api/v1/users", json=body, slow=bool(password))
+        return models.parse_user_envelope(doc)
+
+    async def patch_user(
+        self,
+        det_id: int,
+        *,
+        active: bool,
+        display_name: str | None = None,
+        username: str | None = None,
+        remote: bool | None = None,
+        password: str | None = None,
+        admin: bool | None = None,
+    ) -> models.MasterUser:
+        """``PATCH /api/v1/users/{id}`` sending ``active`` always and other fields only when given (§4.9).
+
+        Without ``active`` the master revokes all the user's access tokens (§4.9 step 10).
+        """
+        body = models.patch_user_body(
+            active=active,
+            display_name=display_name,
+            username=username,
+            remote=remote,
+            hashed_password=None if password is None else salt_and_hash(password),
+            admin=admin,
+        )
+        slow = password is not None or remote is not None
+        doc = await self._call("PATCH", "/api/v1/users/{id}", {"id": det_id}, json=body, slow=slow)
+        return models.parse_user_envelope(doc)
+
+    async def set_password(self, det_id: int, password: str) -> models.MasterUser:
+        """``POST /api/v1/users/{id}/password``: body is the bare plaintext JSON string, the master salts it (§4.8)."""
+        doc = await self._call(
+            "POST", "/api/v1/users/{id}/password", {"id": det_id}, json=password, slow=True
+        )
+        return models.parse_user_envelope(doc)
+
+    # --- groups -----------------------------------------------------------------------------------------
+
+    async def create_group(self, name: str, add_users: Sequence[int] = ()) -> models.MasterGroupDetails:
+        """``POST /api/v1/groups`` (§4.11); the answer includes the members."""
+        doc = await self._call("POST", "/api/v1/groups", json=models.create_group_body(name, add_users))
+        return models.parse_group_details(doc)
+
+    async def search_groups(
+        self,
+        name: str | None = None,
+        user_id: int | None = None,
+        offset: int = 0,
+        limit: int = GROUP_PAGE_MAX,
+    ) -> models.MasterGroupPage:
+        """``POST /api/v1/groups/search`` (§4.12): exact name, or groups of ``user_id``; idempotent, so retried."""
+        body = models.search_groups_body(name, user_id, offset, limit)
+        doc = await self._call("POST", "/api/v1/groups/search", json=body, idempotent=True)
+        return models.parse_group_page(doc)
+
+    async def iter_groups(
+        self, name: str | None = None, user_id: int | None = None
+    ) -> AsyncIterator[models.MasterGroup]:
+        """Every matching group, in pages of 500 (§1.6 SQL pagination)."""
+        offset = 0
+        while True:
+            page = await self.search_groups(name, user_id, offset, GROUP_PAGE_MAX)
+            for group in page.groups:
+                yield group
+            if not page.groups or page.pagination.end_index >= page.pagination.total:
+                return
+            offset = page.pagination.end_index
+
+    async def get_group(self, det_group_id: int) -> models.MasterGroupDetails:
+        """``GET /api/v1/groups/{id}`` with members (§4.13)."""
+        doc = await self._call("GET", "/api/v1/groups/{id}", {"id": det_group_id}, idempotent=True)
+        return models.parse_group_details(doc)
+
+    async def update_group(
+        self,
+        det_group_id: int,
+        *,
+        name: str | None = None,
+        add_users: Sequence[int] = (),
+        remove_users: Sequence[int] = (),
+    ) -> models.MasterGroupDetails:
+        """One ``PUT /api/v1/groups/{id}``: rename, add, remove in one master transaction (§4.14)."""
+        body = models.update_group_body(name, add_users, remove_users)
+        doc = await self._call("PUT", "/api/v1/groups/{id}", {"id": det_group_id}, json=body)
+        return models.parse_group_details(doc)
+
+    async def delete_group(self, det_group_id: int) -> None:
+        """``DELETE /api/v1/groups/{id}`` (§4.15)."""
+        await self._call("DELETE", "/api/v1/groups/{id}", {"id": det_group_id})
+
+    # --- tokens -----------------------------------------------------------------------------------------
+
+    async def create_token(
+        self, user_id: int, lifespan: str | None = "-1", description: str = "scim-bridge"
+    ) -> models.CreatedToken:
+        """``POST /api/v1/tokens`` (§4.17, §7.1); ``"-1"`` asks for the configured maximum lifespan."""
+        body = models.create_token_body(user_id, lifespan, description)
+        return models.parse_created_token(await self._call("POST", "/api/v1/tokens", json=body))
+
+    # --- transport --------------------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        template: str,
+        path_params: Mapping[str, int | str] | None = None,
+        *,
+        query: Mapping[str, str] | None = None,
+        json: Any = _NO_BODY,
+        idempotent: bool = False,
+        slow: bool = False,
+        authenticated: bool = True,
+        retries: int | None = None,
+    ) -> Any:
+        path = template.format(**{k: quote(str(v), safe="") for k, v in (path_params or {}).items()})
+        url = URL(self._base + path, encoded=True)
+        max_retries = self._settings.retries if retries is None else retries
+        attempt = 0
+        while True:
+            remaining = self._breaker.retry_after()
+            if remaining is not None:
+                raise MasterUnavailable("master circuit open", retry_after=remaining)
+            try:
+                return await self._attempt(method, template, url, query, json, slow, authenticated)
+            except _Transient as exc:
+                may_retry = idempotent or not exc.sent
+                if not may_retry or attempt >= max_retries:
+                    raise exc.error from exc.__cause__
+                delay = backoff_delay(
+                    attempt, self._settings.backoff_base, self._settings.backoff_cap, self._rng
+                )
+                hint = exc.error.retry_after
+                if hint is not None:
+                    if hint > self._settings.backoff_cap:
+                        raise exc.error from exc.__cause__
+                    delay = max(delay, hint)
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def _attempt(
+        self,
+        method: str,
+        template: str,
+        url: URL,
+        query: Mapping[str, str] | None,
+        json: Any,
+        slow: bool,
+        authenticated: bool,
+    ) -> Any:
+        settings = self._settings
+        read_timeout = settings.login_timeout if slow else settings.request_timeout
+        # The middleware may log in inside this request (on a 401), so the budget includes one login.
+        budget = read_timeout + (settings.login_timeout if self._credential.uses_login else 0.0)
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=settings.connect_timeout, sock_read=read_timeout
+        )
+        kwargs: dict[str, Any] = {"timeout": timeout}
+        if query:
+            kwargs["params"] = query
+        if json is not _NO_BODY:
+            kwargs["json"] = json
+        if not authenticated:
+            kwargs["middlewares"] = ()
+        log = structlog.get_logger()
+        started = self._clock()
+        status: int | None = None
+        failure: str | None = None
+        async with self._semaphore:
+            try:
+                if authenticated:
+                    await self._credential.ensure_token(self._session)
+                record_call()
+                async with asyncio.timeout(budget), self._session.request(method, url, **kwargs) as resp:
+                    status = resp.status
+                    body = await resp.read()
+                    retry_after = parse_retry_after(resp.headers.get(aiohttp.hdrs.RETRY_AFTER))
+            except aiohttp.ClientConnectorError as exc:
+                failure = "connect"
+                self._note_unreachable()
+                raise _Transient(
+                    MasterUnavailable(f"cannot connect to master: {exc.os_error}"), sent=False
+                ) from exc
+            except TimeoutError as exc:
+                failure = "timeout"
+                self._note_unreachable()
+                raise _Transient(MasterUnavailable("master call timed out"), sent=True) from exc
+            except (
+                aiohttp.ClientOSError,
+                aiohttp.ServerDisconnectedError,
+                aiohttp.ClientPayloadError,
+            ) as exc:
+                failure = "disconnected"
+                self._note_unreachable()
+                raise _Transient(
+                    MasterUnavailable(f"master connection lost: {type(exc).__name__}"), sent=True
+                ) from exc
+            finally:
+                log.debug(
+                    "master.call",
+                    method=method,
+                    path=template,
+                    status=status,
+                    failure=failure,
+                    duration_ms=round((self._clock() - started) * 1000, 1),
+                )
+        if status in UNAVAILABLE_STATUSES:
+            self._note_unreachable()
+            error = error_from_response(status, body, retry_after)
+            assert isinstance(error, MasterUnavailable)
+            raise _Transient(error, sent=True)
+        self._breaker.record_success()
+        self._reached_last_time = True
+        if status != 200:
+            raise error_from_response(status, body, retry_after)
+        if not body.strip():
+            return {}
+        try:
+            return models.decode_json(body)
+        except ValueError:
+            raise MasterProtocolError(f"{method} {template}: body is not JSON", http_status=200) from None
+
+    def _note_unreachable(self) -> None:
+        self._reached_last_time = False
+        self._breaker.record_failure()

@@ -1,0 +1,189 @@
+"""Errors raised by the master client, built from the master's ``{"error": {...}}`` envelope (master-api.md §1.5).
+
+MasterError
+ ├── MasterBadRequest      400 (InvalidArgument, FailedPrecondition, OutOfRange)
+ ├── MasterUnauthorized    401
+ ├── MasterForbidden       403
+ ├── MasterNotFound        404
+ ├── MasterConflict        409
+ ├── MasterThrottled       429, with retry_after
+ ├── MasterInternal        500 (including the duplicate-username quirk, §4.7 step 10)
+ ├── MasterUnimplemented   501
+ ├── MasterUnavailable     timeouts, connection errors, open circuit, 502/503/504, with retry_after
+ └── MasterProtocolError   a 200 body that does not match the contract
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+
+class MasterError(Exception):
+    """A failed call to the master; ``message`` is the envelope's ``error.error`` text."""
+
+    default_status: ClassVar[int] = 500
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        grpc_code: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = self.default_status if http_status is None else http_status
+        self.grpc_code = grpc_code
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        """Class, status, code and message; envelopes carry no secrets (§8.1)."""
+        return (
+            f"{type(self).__name__}(http_status={self.http_status}, grpc_code={self.grpc_code}, "
+            f"message={self.message!r})"
+        )
+
+    def is_duplicate_username(self) -> bool:
+        """Duplicate username: 500 on create (§4.7 step 10) or a unique-key 500 on rename (§4.9 step 6)."""
+        return self.http_status == 500 and (
+            "user already exists" in self.message or "users_username_key" in self.message
+        )
+
+    def is_duplicate_group(self) -> bool:
+        """Group name already taken on create or rename (§4.11 step 4, §4.14 step 2)."""
+        return (
+            self.http_status == 409
+            and "row already exists" in self.message
+            and ("Error creating group" in self.message or "name: row already exists" in self.message)
+        )
+
+
+class MasterBadRequest(MasterError):
+    """400: validation failures, bad pagination, FailedPrecondition (§1.5 table)."""
+
+    default_status = 400
+
+
+class MasterUnauthorized(MasterError):
+    """401: the bridge's own credential is missing, invalid, expired or revoked (§1.2)."""
+
+    default_status = 401
+
+
+class MasterForbidden(MasterError):
+    """403: the bridge account lacks a permission or is inactive (§1.2, §5.6)."""
+
+    default_status = 403
+
+
+class MasterNotFound(MasterError):
+    """404: unknown user, group or token."""
+
+    default_status = 404
+
+
+class MasterConflict(MasterError):
+    """409: duplicate group name, or an existing member added (§4.11, §4.14)."""
+
+    default_status = 409
+
+
+class MasterThrottled(MasterError):
+    """429: the master (or a proxy in front of it) asks the bridge to slow down."""
+
+    default_status = 429
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class MasterInternal(MasterError):
+    """500: internal errors, including the master's duplicate-username quirk."""
+
+    default_status = 500
+
+
+class MasterUnimplemented(MasterError):
+    """501: unknown route or method (§1.1); a bridge bug, or a username containing ``/`` (§4.6)."""
+
+    default_status = 501
+
+
+class MasterUnavailable(MasterError):
+    """The master could not be reached or answered in time; retry later."""
+
+    default_status = 503
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class MasterProtocolError(MasterError):
+    """The master answered 200 with a body that violates the contract."""
+
+    default_status = 502
+
+
+_BY_STATUS: dict[int, type[MasterError]] = {
+    400: MasterBadRequest,
+    401: MasterUnauthorized,
+    403: MasterForbidden,
+    404: MasterNotFound,
+    409: MasterConflict,
+    500: MasterInternal,
+    501: MasterUnimplemented,
+}
+UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
+
+
+def parse_envelope(body: bytes) -> tuple[int | None, str | None, str]:
+    """Return (grpc code, reason, message) from an error body; non-JSON bodies keep a short text excerpt."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None, None, _excerpt(body)
+    if isinstance(doc, dict):
+        inner = doc.get("error")
+        if isinstance(inner, dict):
+            code = inner.get("code")
+            reason = inner.get("reason")
+            text = inner.get("error")
+            return (
+                code if isinstance(code, int) and not isinstance(code, bool) else None,
+                reason if isinstance(reason, str) else None,
+                text if isinstance(text, str) else "",
+            )
+        # Echo-only routes answer {"message": ...} (§1.5, "Other error formats").
+        message = doc.get("message")
+        if isinstance(message, str):
+            return None, None, message
+    return None, None, _excerpt(body)
+
+
+def error_from_response(status: int, body: bytes, retry_after: float | None = None) -> MasterError:
+    """Build the MasterError subclass for a non-200 answer."""
+    code, reason, message = parse_envelope(body)
+    if not message:
+        message = f"HTTP {status}"
+    if status == 429:
+        return MasterThrottled(
+            message, retry_after=retry_after, http_status=status, grpc_code=code, reason=reason
+        )
+    if status in UNAVAILABLE_STATUSES:
+        return MasterUnavailable(
+            message, retry_after=retry_after, http_status=status, grpc_code=code, reason=reason
+        )
+    cls = _BY_STATUS.get(status)
+    if cls is None:
+        cls = MasterBadRequest if 400 <= status < 500 else MasterInternal
+    return cls(message, http_status=status, grpc_code=code, reason=reason)
+
+
+def _excerpt(body: bytes) -> str:
+    # Non-JSON bodies come from proxies (HTML error pages); keep a bounded, printable excerpt.
+    text = body[:200].decode("utf-8", errors="replace").strip()
+    return " ".join(text.split())

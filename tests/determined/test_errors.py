@@ -1,0 +1,100 @@
+"""Envelope parsing and status → MasterError mapping (master-api.md §1.5, §7.3, §8.1)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.determined.errors import (
+    MasterBadRequest,
+    MasterConflict,
+    MasterError,
+    MasterForbidden,
+    MasterInternal,
+    MasterNotFound,
+    MasterThrottled,
+    MasterUnauthorized,
+    MasterUnavailable,
+    MasterUnimplemented,
+    error_from_response,
+    parse_envelope,
+)
+
+
+def test_envelope_fields_are_read() -> None:
+    body = b'{"error": {"code": 5, "reason": "NotFound", "error": "user not found"}}\n'
+    assert parse_envelope(body) == (5, "NotFound", "user not found")
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "reason", "text", "cls"),
+    [
+        (401, 16, "Unauthenticated", "token missing", MasterUnauthorized),
+        (401, 16, "Unauthenticated", "user access token revoked", MasterUnauthorized),
+        (403, 7, "PermissionDenied", "user does not have permission", MasterForbidden),
+        (404, 5, "NotFound", "user not found", MasterNotFound),
+        (400, 3, "InvalidArgument", "Display name or username value has minimum length.", MasterBadRequest),
+        (400, 9, "FailedPrecondition", "please run `det auth login` to authenticate", MasterBadRequest),
+        (409, 6, "AlreadyExists", "Error creating group ml: row already exists", MasterConflict),
+        (500, 13, "Internal", "code=400, message=user already exists", MasterInternal),
+        (501, 12, "Unimplemented", "Not Implemented", MasterUnimplemented),
+        (503, 14, "Unavailable", "shutting down", MasterUnavailable),
+        (429, 8, "ResourceExhausted", "slow down", MasterThrottled),
+    ],
+)
+def test_status_maps_to_class(status: int, code: int, reason: str, text: str, cls: type[MasterError]) -> None:
+    body = f'{{"error": {{"code": {code}, "reason": "{reason}", "error": "{text}"}}}}'.encode()
+    err = error_from_response(status, body)
+    assert type(err) is cls
+    assert (err.http_status, err.grpc_code, err.reason, err.message) == (status, code, reason, text)
+
+
+def test_non_json_body_keeps_a_short_excerpt() -> None:
+    err = error_from_response(502, b"<html><body>Bad Gateway</body></html>" + b"x" * 1000)
+    assert isinstance(err, MasterUnavailable)
+    assert err.grpc_code is None
+    assert err.message.startswith("<html><body>Bad Gateway")
+    assert len(err.message) <= 200
+
+
+def test_empty_body_names_the_status() -> None:
+    assert error_from_response(504, b"").message == "HTTP 504"
+
+
+def test_echo_message_shape() -> None:
+    assert error_from_response(403, b'{"message": "Forbidden"}').message == "Forbidden"
+
+
+def test_unlisted_status_falls_back_by_class() -> None:
+    assert type(error_from_response(408, b"{}")) is MasterBadRequest
+    assert type(error_from_response(599, b"{}")) is MasterInternal
+
+
+def test_retry_after_is_carried() -> None:
+    err = error_from_response(429, b"{}", retry_after=7.0)
+    assert isinstance(err, MasterThrottled)
+    assert err.retry_after == 7.0
+
+
+def test_duplicate_username_on_create_and_rename() -> None:
+    create = error_from_response(
+        500, b'{"error":{"code":13,"reason":"Internal","error":"code=400, message=user already exists"}}'
+    )
+    rename = error_from_response(
+        500,
+        b'{"error":{"code":13,"reason":"Internal","error":"error setting active status of \\"bob\\": ERROR: duplicate key value violates unique constraint \\"users_username_key\\" (SQLSTATE 23505)"}}',
+    )
+    other = error_from_response(500, b'{"error":{"code":13,"reason":"Internal","error":"boom"}}')
+    assert create.is_duplicate_username()
+    assert rename.is_duplicate_username()
+    assert not other.is_duplicate_username()
+
+
+def test_duplicate_group_on_create_and_rename_but_not_duplicate_member() -> None:
+    def conflict(text: str) -> MasterError:
+        return error_from_response(
+            409, f'{{"error":{{"code":6,"reason":"AlreadyExists","error":"{text}"}}}}'.encode()
+        )
+
+    assert conflict("Error creating group ml-team: row already exists").is_duplicate_group()
+    assert conflict("Error updating group 14 name: row already exists").is_duplicate_group()
+    assert not conflict("Error when adding 1 user(s) to 1 group(s): row already exists").is_duplicate_group()
