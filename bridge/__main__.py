@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--initial-password", default="", help="password of admin and determined")
     emulator.add_argument("--admin-endpoint", action="store_true", help="enable the fault-injection API")
     with_config(sub.add_parser("check", help="validate config, reach the master, verify the credential"))
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
+    with_config(db.add_parser("backup", help="online backup of the store to FILE")).add_argument("file")
+    with_config(db.add_parser("check", help="integrity and mapping consistency; exit 1 on problems"))
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -80,6 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bridge.commands.check import run_check
 
         return asyncio.run(run_check(settings))
+    if args.command == "db":
+        from bridge.commands.db import run_db_backup, run_db_check
+
+        if args.db_command == "backup":
+            return asyncio.run(run_db_backup(settings, args.file))
+        return asyncio.run(run_db_check(settings))
     raise AssertionError(f"unhandled command {args.command}")
 
 

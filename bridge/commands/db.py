@@ -1,0 +1,89 @@
+"""``scim-bridge db backup FILE`` and ``db check``: online backup and consistency check of the store (issue 7).
+
+Both refuse to create a database that does not exist: a typo in ``database.path`` must not look like an
+empty, healthy store.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Final, TextIO
+
+import structlog
+
+from bridge.config import Settings
+from bridge.store import SchemaTooNew, StoreError, open_store
+
+EXIT_OK: Final = 0
+EXIT_PROBLEMS: Final = 1
+EXIT_UNUSABLE: Final = 3
+_log = structlog.get_logger("bridge.db")
+
+
+def _existing(settings: Settings, out: TextIO) -> Path | None:
+    path = Path(settings.database.path)
+    if not path.is_file():
+        print(f"database {path} does not exist", file=out)
+        return None
+    return path
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+async def run_db_backup(settings: Settings, dest: str, *, err: TextIO | None = None) -> int:
+    """Copy the live database to ``dest`` with SQLite's online backup API, then check the copy."""
+    err = err or sys.stderr
+    source = _existing(settings, err)
+    if source is None:
+        return EXIT_UNUSABLE
+    target = Path(dest)
+    if _same_path(target, source):
+        print("backup target is the database itself", file=err)
+        return EXIT_UNUSABLE
+    try:
+        store = await open_store(source)
+    except (SchemaTooNew, StoreError) as exc:
+        print(f"cannot open {source}: {exc}", file=err)
+        return EXIT_UNUSABLE
+    try:
+        written = await store.backup(target)
+    except OSError as exc:
+        print(f"cannot write {target}: {exc.strerror or exc}", file=err)
+        return EXIT_UNUSABLE
+    finally:
+        await store.close()
+    # Verify the copy on its own: a backup nobody can open is worse than none.
+    copy = await open_store(written)
+    try:
+        problems = await copy.check()
+    finally:
+        await copy.close()
+    _log.info("db.backup", source=str(source), dest=str(written), problems=len(problems))
+    for problem in problems:
+        print(f"backup copy: {problem}", file=err)
+    return EXIT_PROBLEMS if problems else EXIT_OK
+
+
+async def run_db_check(settings: Settings, *, out: TextIO | None = None) -> int:
+    """Print every integrity or mapping problem; exit 1 if there is any."""
+    out = out or sys.stdout
+    source = _existing(settings, out)
+    if source is None:
+        return EXIT_UNUSABLE
+    try:
+        store = await open_store(source)
+    except (SchemaTooNew, StoreError) as exc:
+        print(f"cannot open {source}: {exc}", file=out)
+        return EXIT_UNUSABLE
+    try:
+        problems = await store.check()
+    finally:
+        await store.close()
+    for problem in problems:
+        print(problem, file=out)
+    print(f"{len(problems)} problem(s) in {source}", file=out)
+    _log.info("db.check", database=str(source), problems=len(problems))
+    return EXIT_PROBLEMS if problems else EXIT_OK
