@@ -571,7 +571,9 @@ class Store:
             raise StoreClosed("store is closed")
         dest = Path(dest_path)
         partial = dest.with_name(dest.name + ".partial")
+        # Creating the file first turns a missing or read-only directory into an OSError, not a SQLite error.
         partial.unlink(missing_ok=True)
+        partial.touch()
         source = await self._readers.acquire()
         try:
             target = await aiosqlite.connect(partial)

@@ -85,3 +85,9 @@ async def test_closed_store_refuses_work(db_path: Path) -> None:
         await add_user(store, "a")
     with pytest.raises(StoreClosed):
         await store.backup(db_path.with_name("b.db"))
+
+
+async def test_backup_into_a_missing_directory_is_an_os_error(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(OSError, match="No such file"):
+        await store.backup(tmp_path / "absent" / "copy.db")
+    assert await store.check() == []

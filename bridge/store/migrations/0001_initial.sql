@@ -56,6 +56,9 @@ CREATE TABLE group_members (
     PRIMARY KEY (group_pk, member_scim_id)
 ) WITHOUT ROWID;
 CREATE INDEX group_members_member ON group_members (member_scim_id, group_pk);
+-- RFC 7643 §8.7.1 makes members.value caseExact false, so SCIM filters compare it with COLLATE NOCASE;
+-- that comparison can only use an index built with the same collation.
+CREATE INDEX group_members_member_nocase ON group_members (member_scim_id COLLATE NOCASE, group_pk);
 
 CREATE TABLE intents (
     id             INTEGER PRIMARY KEY,
