@@ -411,11 +411,16 @@ class DeterminedClient:
                     status = resp.status
                     body = await resp.read()
                     retry_after = parse_retry_after(resp.headers.get(aiohttp.hdrs.RETRY_AFTER))
-            except aiohttp.ClientConnectorError as exc:
+            except MasterUnavailable as exc:
+                # Raised by the credential's login, which is safe to repeat: the original call was not sent.
+                failure = "login"
+                self._note_unreachable()
+                raise _Transient(exc, sent=False) from exc
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                 failure = "connect"
                 self._note_unreachable()
                 raise _Transient(
-                    MasterUnavailable(f"cannot connect to master: {exc.os_error}"), sent=False
+                    MasterUnavailable(f"cannot connect to master: {type(exc).__name__}"), sent=False
                 ) from exc
             except TimeoutError as exc:
                 failure = "timeout"

@@ -3,8 +3,8 @@
 Modelled on aiohttp's ``examples/token_refresh_middleware.py``: it adds ``Authorization: Bearer``, and in
 password mode logs in on first use and again on a 401, single-flight (one lock, double-checked against the
 token the failed request carried), then retries the original request once. The login request itself is sent
-with ``middlewares=()`` so it does not recurse. A configured access token is never "refreshed": a 401 is
-returned to the caller (a revoked token needs an operator, §7.1).
+with ``middlewares=()`` so it does not recurse. With only an access token configured, a 401 is returned to
+the caller (a revoked token needs an operator, §7.1); with username/password too, it falls back to login.
 """
 
 from __future__ import annotations
@@ -36,10 +36,9 @@ class MasterCredential:
         self._login_timeout = aiohttp.ClientTimeout(
             total=settings.login_timeout, sock_connect=settings.connect_timeout
         )
-        # An access token is preferred (§7.1); username/password is the fallback.
-        self._login_mode = (
-            not settings.token and settings.username is not None and settings.password is not None
-        )
+        # An access token is preferred (§7.1); username/password is the fallback, and also takes over when a
+        # configured token is rejected (revoked or expired) and both are configured.
+        self._login_mode = settings.username is not None and settings.password is not None
         self._token: str | None = settings.token or None
         self._lock = asyncio.Lock()
         self._clock = clock
@@ -47,7 +46,7 @@ class MasterCredential:
 
     @property
     def uses_login(self) -> bool:
-        """True in password mode: no access token configured, so the bridge logs in (§7.1 fallback)."""
+        """True when username/password are configured, so the credential can (re-)login (§7.1 fallback)."""
         return self._login_mode
 
     async def ensure_token(self, session: aiohttp.ClientSession) -> None:
