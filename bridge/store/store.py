@@ -197,6 +197,10 @@ class Store:
         """Live users with this externalId (exact match)."""
         return await self._read(lambda c: users.fetch_users_by_external_id(c, external_id))
 
+    async def all_users(self, *, include_tombstoned: bool = True) -> list[UserRecord]:
+        """Every mapped user, tombstoned ones included unless told otherwise (for reconcile and adoption)."""
+        return await self._read(lambda c: users.fetch_all_users(c, include_tombstoned=include_tombstoned))
+
     async def insert_user(
         self,
         *,
@@ -306,7 +310,11 @@ class Store:
         offset: int = 0,
         limit: int,
     ) -> tuple[int, list[UserRecord]]:
-        """(total, page) of live users; `where`/`order_by` are trusted SQL over alias `u` (see sql_mapping)."""
+        """(total, page) of live users; `where`/`order_by` are trusted SQL over alias `u` (see sql_mapping).
+
+        `order_by` gets ASC/DESC appended; rows whose key is NULL come last in both directions and ties keep
+        creation order. Without `order_by`, creation order. `limit` 0 returns only the total.
+        """
         _check_page(offset, limit)
         return await self._read(
             lambda c: users.list_users(
@@ -400,7 +408,7 @@ class Store:
         offset: int = 0,
         limit: int,
     ) -> tuple[int, list[GroupRecord]]:
-        """(total, page) of groups; `where`/`order_by` are trusted SQL over alias `g` (see sql_mapping)."""
+        """(total, page) of groups; `where`/`order_by` are trusted SQL over alias `g`, ordered as list_users."""
         _check_page(offset, limit)
         return await self._read(
             lambda c: groups.list_groups(

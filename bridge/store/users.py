@@ -29,6 +29,13 @@ async def fetch_users_by_external_id(conn: aiosqlite.Connection, external_id: st
         return [user_from_row(r) for r in await cur.fetchall()]
 
 
+async def fetch_all_users(conn: aiosqlite.Connection, *, include_tombstoned: bool) -> list[UserRecord]:
+    """Every mapped user in creation order (reconciliation walks the whole mapping)."""
+    live = "" if include_tombstoned else " WHERE tombstoned_at IS NULL"
+    async with conn.execute(f"SELECT * FROM users{live} ORDER BY pk") as cur:  # noqa: S608 - constant text
+        return [user_from_row(r) for r in await cur.fetchall()]
+
+
 async def _replace_emails(conn: aiosqlite.Connection, pk: int, doc: Mapping[str, object]) -> None:
     await conn.execute("DELETE FROM user_emails WHERE user_pk = ?", (pk,))
     await conn.executemany(

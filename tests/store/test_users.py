@@ -204,3 +204,11 @@ async def test_records_are_frozen(store: Store) -> None:
     user = await add_user(store, "ivy")
     with pytest.raises(AttributeError):
         user.user_name = "x"  # type: ignore[misc]
+
+
+async def test_all_users_includes_tombstones_unless_told(store: Store) -> None:
+    kept = await add_user(store, "kept")
+    gone = await add_user(store, "gone")
+    tomb = await store.tombstone_user(gone.scim_id)
+    assert await store.all_users() == [kept, tomb]
+    assert await store.all_users(include_tombstoned=False) == [kept]
