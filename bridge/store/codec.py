@@ -65,7 +65,8 @@ def decode_doc(text: str) -> dict[str, object]:
 
 def email_rows(doc: Mapping[str, object]) -> list[tuple[int, str | None, str | None, int, str | None]]:
     """(position, value, type, is_primary, display) for each object in doc.emails (RFC 7643 §4.1.2)."""
-    emails = next((v for k, v in doc.items() if k.lower() == "emails"), None)
+    # Documents arrive canonicalised by the SCIM core, so the schema's own spelling is the only key.
+    emails = doc.get("emails")
     if not isinstance(emails, list):
         return []
     rows: list[tuple[int, str | None, str | None, int, str | None]] = []

@@ -21,10 +21,10 @@ _CONSISTENCY: Final[tuple[str, ...]] = (
     " FROM users WHERE det_id IN (1, 2)",
     "SELECT 'users: ' || scim_id || ' document holds a password'"
     " FROM users WHERE json_extract(doc, '$.password') IS NOT NULL",
-    "SELECT 'users: ' || scim_id || ' has ' || (SELECT count(*) FROM user_emails e WHERE e.user_pk = u.pk)"
-    " || ' email rows for ' || coalesce(json_array_length(doc, '$.emails'), 0) || ' emails in its document'"
-    " FROM users u WHERE (SELECT count(*) FROM user_emails e WHERE e.user_pk = u.pk)"
-    " <> coalesce(json_array_length(doc, '$.emails'), 0)",
+    "SELECT 'users: ' || scim_id || ' has ' || rows || ' email rows for ' || objects || ' emails in its document'"
+    " FROM (SELECT u.scim_id, (SELECT count(*) FROM user_emails e WHERE e.user_pk = u.pk) AS rows,"
+    " (SELECT count(*) FROM json_each(u.doc, '$.emails') j WHERE j.type = 'object') AS objects FROM users u)"
+    " WHERE rows <> objects",
     "SELECT 'group ' || g.scim_id || ': member ' || m.member_scim_id || ' is not a known user'"
     " FROM group_members m JOIN groups g ON g.pk = m.group_pk"
     " WHERE m.member_type = 'User' AND NOT EXISTS (SELECT 1 FROM users u WHERE u.scim_id = m.member_scim_id)",

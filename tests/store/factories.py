@@ -21,7 +21,7 @@ async def add_user(
     external_id: str | None = None,
     display_name: str | None = None,
     active: bool = True,
-    emails: list[dict[str, object]] | None = None,
+    emails: list[object] | None = None,
     det_id: int | None = None,
 ) -> UserRecord:
     doc: dict[str, object] = {"userName": user_name, "active": active}

@@ -212,3 +212,13 @@ async def test_all_users_includes_tombstones_unless_told(store: Store) -> None:
     tomb = await store.tombstone_user(gone.scim_id)
     assert await store.all_users() == [kept, tomb]
     assert await store.all_users(include_tombstoned=False) == [kept]
+
+
+async def test_only_email_objects_become_rows(store: Store) -> None:
+    user = await add_user(store, "jo", emails=[{"value": "j@x.org", "primary": True}, "not-an-object"])
+    total, _ = await store.list_users(
+        "EXISTS (SELECT 1 FROM user_emails e WHERE e.user_pk = u.pk AND e.is_primary = 1)", [], limit=0
+    )
+    assert total == 1
+    assert await store.check() == []
+    assert user.doc["emails"] == [{"value": "j@x.org", "primary": True}, "not-an-object"]
