@@ -14,7 +14,7 @@ from bridge.web.app import create_app
 
 
 def _banner(settings: Settings, bridge_url: str, emulator_url: str) -> str:
-    base = f"{bridge_url}{settings.scim.base_path}"
+    base = f"{bridge_url}{settings.server.base_path}"
     lines = [
         "scim-bridge demo is running.",
         f"  SCIM base URL:   {base}",

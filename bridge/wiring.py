@@ -1,0 +1,23 @@
+"""Translate validated Settings into the settings objects of the inner packages (which import no config)."""
+
+from __future__ import annotations
+
+from bridge.config import MasterSettings
+from bridge.determined import MasterClientSettings
+
+
+def master_client_settings(master: MasterSettings) -> MasterClientSettings:
+    """The outbound client's settings from the ``master:`` block; secrets are revealed only here."""
+    return MasterClientSettings(
+        url=master.url,
+        token=master.token.reveal() if master.token else None,
+        username=master.username,
+        password=master.password.reveal() if master.password else None,
+        connect_timeout=master.connect_timeout,
+        request_timeout=master.request_timeout,
+        login_timeout=master.login_timeout,
+        verify_tls=master.verify_tls,
+        ca_file=master.ca_file,
+        max_concurrency=master.max_concurrency,
+        retries=master.retries,
+    )

@@ -1,0 +1,53 @@
+"""``scim-bridge check`` against an unreachable master and against the emulator."""
+
+from __future__ import annotations
+
+import io
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from bridge.commands.check import run_check
+from bridge.config import parse_settings
+
+SCIM = {"auth": {"type": "basic", "username": "determined", "password": "password"}}
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_check_reports_unreachable_master() -> None:
+    settings = parse_settings(
+        {
+            "scim": SCIM,
+            "master": {"url": f"http://127.0.0.1:{closed_port()}", "token": "x" * 20, "retries": 0},
+        },
+        {},
+    )
+    out = io.StringIO()
+    assert await run_check(settings, out) == 1
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "ok   configuration is valid"
+    assert lines[1].startswith("FAIL master reachable at http://127.0.0.1:")
+
+
+def test_check_cli_exit_status_on_unreachable_master(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "scim: {auth: {type: basic, username: determined, password: password}}\n"
+        f"master: {{url: 'http://127.0.0.1:{closed_port()}', token: abcdefghijklmnopqrst, retries: 0}}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bridge", "check", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "FAIL master reachable" in result.stdout
+    assert "abcdefghijklmnopqrst" not in result.stdout + result.stderr
