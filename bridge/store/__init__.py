@@ -13,6 +13,7 @@ from bridge.store.errors import (
     SchemaTooNew,
     StoreClosed,
     StoreError,
+    StoreUnavailable,
     VersionConflict,
 )
 from bridge.store.records import (
@@ -48,6 +49,7 @@ __all__ = [
     "Store",
     "StoreClosed",
     "StoreError",
+    "StoreUnavailable",
     "UserRecord",
     "VersionConflict",
     "open_store",

@@ -14,13 +14,15 @@ from bridge.store.errors import StoreClosed
 BUSY_TIMEOUT_MS: Final = 5000
 
 
-async def connect(path: Path, *, read_only: bool) -> aiosqlite.Connection:
+async def connect(
+    path: Path, *, read_only: bool, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+) -> aiosqlite.Connection:
     """An autocommit connection (we issue BEGIN/COMMIT ourselves) with WAL, foreign keys and busy timeout."""
     conn = await aiosqlite.connect(path, isolation_level=None)
     try:
         conn.row_factory = aiosqlite.Row
         # busy_timeout first, so the journal-mode switch itself waits for another process's lock.
-        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+        await conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms:d}")
         if not read_only:
             async with conn.execute("PRAGMA journal_mode = WAL") as cur:
                 row = await cur.fetchone()

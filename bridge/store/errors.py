@@ -8,6 +8,7 @@ StoreError
  ├── VersionConflict       optimistic check on meta.version failed
  ├── IntentNotPending      an intent was finished twice, differently
  ├── StoreClosed           the store was used after close()
+ ├── StoreUnavailable      SQLite is busy beyond the timeout, or the disk failed / is full
  └── Duplicate             a unique key is taken
       ├── DuplicateUserName, DuplicateDisplayName, DuplicateScimId, DuplicateDeterminedId
 """
@@ -58,6 +59,10 @@ class IntentNotPending(StoreError):
 
 class StoreClosed(StoreError):
     """The store was used after close()."""
+
+
+class StoreUnavailable(StoreError):
+    """A transient or environmental SQLite failure (busy, locked, I/O error, disk full); worth a 503."""
 
 
 class Duplicate(StoreError):

@@ -18,7 +18,7 @@ import aiosqlite
 
 from bridge.store import groups, integrity, journal, users
 from bridge.store.codec import format_ts
-from bridge.store.connections import ReaderPool, connect
+from bridge.store.connections import BUSY_TIMEOUT_MS, ReaderPool, connect
 from bridge.store.errors import (
     DuplicateDeterminedId,
     DuplicateDisplayName,
@@ -26,6 +26,7 @@ from bridge.store.errors import (
     DuplicateUserName,
     StoreClosed,
     StoreError,
+    StoreUnavailable,
 )
 from bridge.store.migrations import load_migrations, migrate
 from bridge.store.records import (
@@ -58,7 +59,18 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _translate(exc: sqlite3.IntegrityError) -> StoreError:
+# Primary result codes (low byte of the extended code) that describe the environment, not the query.
+_UNAVAILABLE: Final = frozenset(
+    {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL}
+)
+
+
+def _translate(exc: sqlite3.Error) -> StoreError | None:
+    """The store error for a SQLite failure, or None when it is a bug to let through as is."""
+    if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _UNAVAILABLE:
+        return StoreUnavailable(f"database unavailable: {exc}")
+    if not isinstance(exc, sqlite3.IntegrityError):
+        return None
     message = str(exc)
     for column, error in _UNIQUE.items():
         if message == f"UNIQUE constraint failed: {column}":
@@ -123,14 +135,18 @@ class Store:
             if not self._writer_open:
                 raise StoreClosed("store is closed")
             conn = self._writer
-            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise (_translate(exc) or exc) from exc
             try:
                 result = await unit(conn, self._now())
                 await conn.execute("COMMIT")
             except BaseException as exc:
                 await conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.IntegrityError):
-                    raise _translate(exc) from exc
+                translated = _translate(exc) if isinstance(exc, sqlite3.Error) else None
+                if translated is not None:
+                    raise translated from exc
                 raise
             return result
 
@@ -148,6 +164,11 @@ class Store:
                 return await unit(conn)
             finally:
                 await conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            translated = _translate(exc)
+            if translated is None:
+                raise
+            raise translated from exc
         finally:
             self._readers.release(conn)
 
@@ -599,18 +620,25 @@ class Store:
 
 
 async def open_store(
-    path: str | Path, *, clock: Clock | None = None, readers: int = DEFAULT_READERS
+    path: str | Path,
+    *,
+    clock: Clock | None = None,
+    readers: int = DEFAULT_READERS,
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
 ) -> Store:
-    """Open (creating if needed) and migrate the database; SchemaTooNew if it is newer than this code."""
-    if readers < 1:
-        raise ValueError("readers must be >= 1")
+    """Open (creating if needed) and migrate the database; SchemaTooNew if it is newer than this code.
+
+    `busy_timeout_ms` is how long a statement waits for another process's lock before StoreUnavailable.
+    """
+    if readers < 1 or busy_timeout_ms < 0:
+        raise ValueError("readers must be >= 1 and busy_timeout_ms >= 0")
     db = Path(path)
-    writer = await connect(db, read_only=False)
+    writer = await connect(db, read_only=False, busy_timeout_ms=busy_timeout_ms)
     opened: list[aiosqlite.Connection] = []
     try:
         await migrate(writer, load_migrations())
         for _ in range(readers):
-            opened.append(await connect(db, read_only=True))
+            opened.append(await connect(db, read_only=True, busy_timeout_ms=busy_timeout_ms))
     except BaseException:
         for conn in opened:
             await conn.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.store import Store, open_store
+from bridge.store import Store, StoreUnavailable, open_store
 from tests.store.factories import add_group, add_user, user_member
 
 
@@ -91,3 +91,18 @@ async def test_two_stores_on_one_file_share_writes(db_path: Path) -> None:
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_lock_held_past_the_busy_timeout_is_store_unavailable(db_path: Path) -> None:
+    store = await open_store(db_path, busy_timeout_ms=20)
+    blocker = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreUnavailable, match="locked"):
+            await add_user(store, "blocked")
+        blocker.execute("COMMIT")
+        assert (await add_user(store, "after")).user_name == "after"
+        assert [u.user_name for u in (await store.list_users("1=1", [], limit=10))[1]] == ["after"]
+    finally:
+        blocker.close()
+        await store.close()
