@@ -32,6 +32,7 @@ from bridge.determined.errors import (
     MasterUnavailable,
     error_from_response,
 )
+from bridge.determined.limiter import AdaptiveLimiter
 from bridge.determined.passwords import salt_and_hash
 from bridge.determined.retry import backoff_delay, parse_retry_after
 from bridge.determined.settings import MasterClientSettings
@@ -106,7 +107,7 @@ class DeterminedClient:
         self._settings = settings
         self._credential = credential
         self._base = settings.url.rstrip("/")
-        self._semaphore = asyncio.Semaphore(max(1, settings.max_concurrency))
+        self._limiter = AdaptiveLimiter(settings.max_concurrency)
         self._breaker = CircuitBreaker(settings.breaker_threshold, settings.breaker_cooldown, clock)
         self._clock = clock
         self._rng = rng
@@ -398,53 +399,18 @@ class DeterminedClient:
             kwargs["json"] = json
         if not authenticated:
             kwargs["middlewares"] = ()
-        log = structlog.get_logger()
-        started = self._clock()
-        status: int | None = None
-        failure: str | None = None
-        async with self._semaphore:
-            try:
-                if authenticated:
-                    await self._credential.ensure_token(self._session)
-                record_call()
-                async with asyncio.timeout(budget), self._session.request(method, url, **kwargs) as resp:
-                    status = resp.status
-                    body = await resp.read()
-                    retry_after = parse_retry_after(resp.headers.get(aiohttp.hdrs.RETRY_AFTER))
-            except MasterUnavailable as exc:
-                # Raised by the credential's login, which is safe to repeat: the original call was not sent.
-                failure = "login"
-                self._note_unreachable()
-                raise _Transient(exc, sent=False) from exc
-            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-                failure = "connect"
-                self._note_unreachable()
-                raise _Transient(
-                    MasterUnavailable(f"cannot connect to master: {type(exc).__name__}"), sent=False
-                ) from exc
-            except TimeoutError as exc:
-                failure = "timeout"
-                self._note_unreachable()
-                raise _Transient(MasterUnavailable("master call timed out"), sent=True) from exc
-            except (
-                aiohttp.ClientOSError,
-                aiohttp.ServerDisconnectedError,
-                aiohttp.ClientPayloadError,
-            ) as exc:
-                failure = "disconnected"
-                self._note_unreachable()
-                raise _Transient(
-                    MasterUnavailable(f"master connection lost: {type(exc).__name__}"), sent=True
-                ) from exc
-            finally:
-                log.debug(
-                    "master.call",
-                    method=method,
-                    path=template,
-                    status=status,
-                    failure=failure,
-                    duration_ms=round((self._clock() - started) * 1000, 1),
-                )
+        await self._limiter.acquire()
+        overloaded = False
+        try:
+            status, body, retry_after = await self._exchange(
+                method, template, url, kwargs, budget, authenticated
+            )
+            overloaded = status == 429 or status in UNAVAILABLE_STATUSES
+        except _Transient:
+            overloaded = True
+            raise
+        finally:
+            self._limiter.release(overloaded=overloaded)
         if status in UNAVAILABLE_STATUSES:
             self._note_unreachable()
             error = error_from_response(status, body, retry_after)
@@ -460,6 +426,64 @@ class DeterminedClient:
             return models.decode_json(body)
         except ValueError:
             raise MasterProtocolError(f"{method} {template}: body is not JSON", http_status=200) from None
+
+    async def _exchange(
+        self,
+        method: str,
+        template: str,
+        url: URL,
+        kwargs: dict[str, Any],
+        budget: float,
+        authenticated: bool,
+    ) -> tuple[int, bytes, float | None]:
+        log = structlog.get_logger()
+        started = self._clock()
+        status: int | None = None
+        failure: str | None = None
+        try:
+            if authenticated:
+                await self._credential.ensure_token(self._session)
+            record_call()
+            async with asyncio.timeout(budget), self._session.request(method, url, **kwargs) as resp:
+                status = resp.status
+                body = await resp.read()
+                retry_after = parse_retry_after(resp.headers.get(aiohttp.hdrs.RETRY_AFTER))
+            return resp.status, body, retry_after
+        except MasterUnavailable as exc:
+            # Raised by the credential's login, which is safe to repeat: the original call was not sent.
+            failure = "login"
+            self._note_unreachable()
+            raise _Transient(exc, sent=False) from exc
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            failure = "connect"
+            self._note_unreachable()
+            raise _Transient(
+                MasterUnavailable(f"cannot connect to master: {type(exc).__name__}"), sent=False
+            ) from exc
+        except TimeoutError as exc:
+            failure = "timeout"
+            self._note_unreachable()
+            raise _Transient(MasterUnavailable("master call timed out"), sent=True) from exc
+        except (
+            aiohttp.ClientOSError,
+            aiohttp.ServerDisconnectedError,
+            aiohttp.ClientPayloadError,
+        ) as exc:
+            failure = "disconnected"
+            self._note_unreachable()
+            raise _Transient(
+                MasterUnavailable(f"master connection lost: {type(exc).__name__}"), sent=True
+            ) from exc
+        finally:
+            fields: dict[str, Any] = {"failure": failure} if failure else {}
+            log.debug(
+                "master.call",
+                method=method,
+                path=template,
+                status=status,
+                duration_ms=round((self._clock() - started) * 1000, 1),
+                **fields,
+            )
 
     def _note_unreachable(self) -> None:
         self._reached_last_time = False

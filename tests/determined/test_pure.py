@@ -12,6 +12,7 @@ from bridge.determined.breaker import CircuitBreaker
 from bridge.determined.calls import calls_made, record_call, start_counting
 from bridge.determined.client import escape_like
 from bridge.determined.errors import MasterProtocolError
+from bridge.determined.limiter import AdaptiveLimiter
 from bridge.determined.models import (
     parse_group_details,
     parse_group_page,
@@ -204,3 +205,40 @@ def test_settings_repr_hides_secrets() -> None:
     )
     assert "SECRET" not in repr(settings)
     assert "hunter2" not in repr(settings)
+
+
+async def test_limiter_halves_on_overload_and_grows_back() -> None:
+    limiter = AdaptiveLimiter(8)
+    await limiter.acquire()
+    limiter.release(overloaded=True)
+    assert limiter.limit == 4
+    for _ in range(40):
+        await limiter.acquire()
+        limiter.release(overloaded=False)
+    assert limiter.limit == 8
+    for _ in range(10):
+        await limiter.acquire()
+        limiter.release(overloaded=True)
+    assert limiter.limit == 1
+
+
+async def test_limiter_makes_callers_wait_for_a_slot() -> None:
+    limiter = AdaptiveLimiter(1)
+    gate = asyncio.Event()
+    seen: list[int] = []
+
+    async def worker() -> None:
+        await limiter.acquire()
+        seen.append(limiter.in_flight)
+        await gate.wait()
+        limiter.release(overloaded=False)
+
+    async def opener() -> None:
+        gate.set()
+
+    # Tasks start in creation order: the first worker holds the slot and the others park before the gate opens.
+    tasks = [asyncio.create_task(worker()) for _ in range(3)]
+    tasks.append(asyncio.create_task(opener()))
+    await asyncio.gather(*tasks)
+    assert seen == [1, 1, 1]
+    assert limiter.in_flight == 0
