@@ -40,6 +40,10 @@ class MultiValuedSql:
 
     from_where: str
     columns: Mapping[str, str] = field(default_factory=dict)
+    # Optional uncorrelated form `<owner_key> IN (<keys_select> WHERE ...)`: SQLite then drives the
+    # lookup from the side table's index (O(matches)) instead of probing it once per owner row (O(n)).
+    owner_key: str | None = None
+    keys_select: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +124,8 @@ class _Compiler:
                     raise InvalidFilter(f"{attr.name}.{sub.name} cannot be used in a filter")
                 return column
 
+            if side.owner_key and side.keys_select:
+                return f"{side.owner_key} IN ({side.keys_select} WHERE {body(side_column)})"
             return f"EXISTS (SELECT 1 {side.from_where} AND {body(side_column)})"
         self.aliases += 1
         alias = f"je{self.aliases}"

@@ -22,10 +22,16 @@ USER_COLUMNS: Final[Mapping[str, str]] = {
     "meta.created": "u.created",
     "meta.lastmodified": "u.last_modified",
 }
-USER_MULTI_VALUED: Final[Mapping[str, tuple[str, Mapping[str, str]]]] = {
+# Each side table: (correlated FROM ... WHERE, sub-attribute columns, owner key, uncorrelated key select).
+# The last two let the compiler emit `u.pk IN (SELECT e.user_pk ... WHERE cond)`, which SQLite answers
+# from the side table's value index instead of probing it once per user.
+MultiValuedColumns = tuple[str, Mapping[str, str], str, str]
+USER_MULTI_VALUED: Final[Mapping[str, MultiValuedColumns]] = {
     "emails": (
         "FROM user_emails e WHERE e.user_pk = u.pk",
         {"value": "e.value", "type": "e.type", "primary": "e.is_primary", "display": "e.display"},
+        "u.pk",
+        "SELECT e.user_pk FROM user_emails e",
     ),
 }
 
@@ -38,9 +44,11 @@ GROUP_COLUMNS: Final[Mapping[str, str]] = {
     "meta.created": "g.created",
     "meta.lastmodified": "g.last_modified",
 }
-GROUP_MULTI_VALUED: Final[Mapping[str, tuple[str, Mapping[str, str]]]] = {
+GROUP_MULTI_VALUED: Final[Mapping[str, MultiValuedColumns]] = {
     "members": (
         "FROM group_members m WHERE m.group_pk = g.pk",
         {"value": "m.member_scim_id", "type": "m.member_type", "display": "m.display"},
+        "g.pk",
+        "SELECT m.group_pk FROM group_members m",
     ),
 }

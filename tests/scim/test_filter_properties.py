@@ -206,6 +206,8 @@ MAPPING = SqlMapping(
         "emails": MultiValuedSql(
             "FROM emails AS m WHERE m.user_pk = u.pk",
             {"value": "m.value", "type": "m.type", "primary": "m.is_primary"},
+            owner_key="u.pk",
+            keys_select="SELECT m.user_pk FROM emails AS m",
         )
     },
 )

@@ -14,12 +14,12 @@ from bridge.store import Store, sql_mapping
 USERS = SqlMapping(
     document=sql_mapping.USER_DOCUMENT_SQL,
     columns=sql_mapping.USER_COLUMNS,
-    multi_valued={k: MultiValuedSql(f, c) for k, (f, c) in sql_mapping.USER_MULTI_VALUED.items()},
+    multi_valued={k: MultiValuedSql(*v) for k, v in sql_mapping.USER_MULTI_VALUED.items()},
 )
 GROUPS = SqlMapping(
     document=sql_mapping.GROUP_DOCUMENT_SQL,
     columns=sql_mapping.GROUP_COLUMNS,
-    multi_valued={k: MultiValuedSql(f, c) for k, (f, c) in sql_mapping.GROUP_MULTI_VALUED.items()},
+    multi_valued={k: MultiValuedSql(*v) for k, v in sql_mapping.GROUP_MULTI_VALUED.items()},
 )
 
 
@@ -75,3 +75,6 @@ async def test_idp_filters_use_an_index(
             for r in conn.execute(f"EXPLAIN QUERY PLAN SELECT count(*) FROM {source} ({where})", params)  # noqa: S608 - compiled by the SCIM core
         )
     assert f"INDEX {index}" in plan, plan
+    # O(matches), not O(directory): the owner table is never scanned row by row.
+    assert "SCAN u" not in plan, plan
+    assert "SCAN g" not in plan, plan

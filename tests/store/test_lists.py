@@ -12,12 +12,12 @@ from tests.store.factories import add_group, add_user, user_member
 USERS = SqlMapping(
     document=sql_mapping.USER_DOCUMENT_SQL,
     columns=sql_mapping.USER_COLUMNS,
-    multi_valued={k: MultiValuedSql(f, c) for k, (f, c) in sql_mapping.USER_MULTI_VALUED.items()},
+    multi_valued={k: MultiValuedSql(*v) for k, v in sql_mapping.USER_MULTI_VALUED.items()},
 )
 GROUPS = SqlMapping(
     document=sql_mapping.GROUP_DOCUMENT_SQL,
     columns=sql_mapping.GROUP_COLUMNS,
-    multi_valued={k: MultiValuedSql(f, c) for k, (f, c) in sql_mapping.GROUP_MULTI_VALUED.items()},
+    multi_valued={k: MultiValuedSql(*v) for k, v in sql_mapping.GROUP_MULTI_VALUED.items()},
 )
 
 
