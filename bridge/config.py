@@ -177,6 +177,19 @@ class ReconcileSettings:
 
     interval: float = 0.0
     policy: Literal["idp_wins", "report_only"] = "idp_wins"
+    # Pending intents younger than this may belong to a request still in flight; only start-up (when no
+    # request can be in flight) resolves them all.
+    intent_grace: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    """Prometheus ``/metrics`` and the operator ``/status`` summary; ``port`` set moves both off the main listener."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int | None = None
+    token: Secret | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +203,7 @@ class Settings:
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     users: UsersSettings = field(default_factory=UsersSettings)
     reconcile: ReconcileSettings = field(default_factory=ReconcileSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     mode: Literal["normal", "shadow"] = "normal"
 
 
@@ -461,6 +475,7 @@ _SECTIONS: Final[dict[str, Callable[[_Reader, str, object], object]]] = {
     "logging": lambda r, p, raw: _section(r, p, raw, LoggingSettings),
     "users": lambda r, p, raw: _section(r, p, raw, UsersSettings),
     "reconcile": lambda r, p, raw: _section(r, p, raw, ReconcileSettings),
+    "metrics": lambda r, p, raw: _section(r, p, raw, MetricsSettings),
 }
 
 

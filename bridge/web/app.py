@@ -10,6 +10,7 @@ from bridge.web.authn import authn_middleware, setup_auth
 from bridge.web.context import context_middleware
 from bridge.web.errors import error_middleware
 from bridge.web.keys import SETTINGS
+from bridge.web.metrics import metrics_middleware, setup_metrics
 from bridge.web.readiness import READINESS
 
 
@@ -18,7 +19,8 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         # Outermost first: the context middleware logs every request, even those the error
         # middleware turns into SCIM errors (auth failures, router 404/405, body-size 413).
-        middlewares=[context_middleware, error_middleware, authn_middleware],
+        # The metrics middleware sits inside the context one and outside the error one: it sees final statuses.
+        middlewares=[context_middleware, metrics_middleware, error_middleware, authn_middleware],
         client_max_size=settings.scim.max_payload_bytes,
     )
     app[SETTINGS] = settings
@@ -26,4 +28,5 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     setup_auth(app, settings)
+    setup_metrics(app, settings)
     return app

@@ -1,0 +1,150 @@
+"""``GET /metrics`` and the middleware that feeds it; optionally on a separate operator listener.
+
+Labels are bounded: resources come from the matched route or a fixed list, never from raw paths.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Final
+
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
+
+from bridge.config import MetricsSettings, Settings
+from bridge.metrics import CONTENT_TYPE, MetricsRecorder
+from bridge.web.keys import CLIENT_NAME, SETTINGS
+from bridge.web.operator_access import operator_allowed, unauthorized
+from bridge.web.status import STATUS_COUNTS, make_status_handler
+
+METRICS: Final = web.AppKey[MetricsRecorder]("metrics")
+SCIM_RESOURCES: Final = frozenset(
+    {"Users", "Groups", "Me", "Bulk", "ServiceProviderConfig", "Schemas", "ResourceTypes", ".search", "oauth"}
+)
+_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_WRITE_OPERATIONS: Final = {"PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
+
+
+@dataclass(slots=True)
+class OperatorEndpoint:
+    """Where the separate operator listener ended up (filled in at start-up; None when not separate)."""
+
+    url: str | None = None
+
+
+OPERATOR_ENDPOINT: Final = web.AppKey[OperatorEndpoint]("operator_endpoint")
+
+
+def _scim_operation(method: str, rest: list[str]) -> str:
+    """SCIM operation from the method and the path below the resource (RFC 7644 §3.2-3.6)."""
+    if rest and rest[-1] == ".search" and method == "POST":
+        return "search"
+    if method in _WRITE_OPERATIONS:
+        return _WRITE_OPERATIONS[method]
+    if method == "POST":
+        return "create" if not rest else "post"
+    if method in ("GET", "HEAD"):
+        return "get" if rest else "list"
+    return method.lower()
+
+
+def _under(path: str, base_path: str) -> bool:
+    base = base_path.rstrip("/")
+    return path == base or path.startswith(base + "/")
+
+
+def classify(request: web.Request, base_path: str) -> tuple[str, str]:
+    """``(resource, operation)`` labels: SCIM resource and operation, or the route of an operator endpoint."""
+    method = request.method if request.method in _METHODS else "OTHER"
+    resource = request.match_info.route.resource
+    canonical = resource.canonical if resource is not None else None
+    path = canonical or request.path
+    base = base_path.rstrip("/")
+    if _under(path, base_path):
+        parts = [p for p in path[len(base) :].split("/") if p]
+        if not parts:
+            return "root", method.lower()
+        name = parts[0]
+        if name == "oauth":
+            return "oauth", "token"
+        if name not in SCIM_RESOURCES:
+            return "unmatched", method.lower()
+        if name == ".search":
+            return "all", "search"
+        return name, _scim_operation(method, parts[1:])
+    if canonical is None:
+        return "unmatched", method.lower()
+    return canonical, method.lower()
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count and time every request with its final status (it sits just outside the error middleware)."""
+    recorder = request.config_dict[METRICS]
+    base_path = request.config_dict[SETTINGS].server.base_path
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        resource, operation = classify(request, base_path)
+        # Only the authn middleware answers 401/429 under the base path (and the token endpoint, 401).
+        if status in (401, 429) and _under(request.path, base_path):
+            recorder.observe_auth_failure("unauthorized" if status == 401 else "rate_limited")
+        recorder.observe_request(
+            resource, operation, status, request.get(CLIENT_NAME) or "none", time.perf_counter() - started
+        )
+
+
+def make_metrics_handler(recorder: MetricsRecorder, settings: MetricsSettings) -> Handler:
+    """``GET /metrics``: open unless ``metrics.token`` is set (Prometheus scrapes from elsewhere)."""
+
+    async def handler(request: web.Request) -> web.Response:
+        if not operator_allowed(request, settings, open_without_token=True):
+            return unauthorized()
+        return web.Response(body=recorder.render(), headers={hdrs.CONTENT_TYPE: CONTENT_TYPE})
+
+    return handler
+
+
+def _operator_listener(
+    operator_app: web.Application, settings: MetricsSettings, endpoint: OperatorEndpoint
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def lifecycle(_: web.Application) -> AsyncIterator[None]:
+        runner = web.AppRunner(operator_app, access_log=None)
+        await runner.setup()
+        port = settings.port or 0
+        site = web.TCPSite(runner, settings.host, port)
+        await site.start()
+        bound = runner.addresses[-1][1] if runner.addresses else port
+        endpoint.url = f"http://{settings.host}:{bound}"
+        try:
+            yield
+        finally:
+            await runner.cleanup()
+
+    return lifecycle
+
+
+def setup_metrics(app: web.Application, settings: Settings) -> None:
+    """Create the app's recorder; serve /metrics and /status on the main listener or on ``metrics.port``."""
+    recorder = MetricsRecorder(settings.database.path)
+    app[METRICS] = recorder
+    endpoint = OperatorEndpoint()
+    app[OPERATOR_ENDPOINT] = endpoint
+    app[STATUS_COUNTS] = {}
+    if not settings.metrics.enabled:
+        return
+    target = app
+    if settings.metrics.port is not None:
+        target = web.Application()
+        app.cleanup_ctx.append(_operator_listener(target, settings.metrics, endpoint))
+    target.router.add_get("/metrics", make_metrics_handler(recorder, settings.metrics))
+    target.router.add_get("/status", make_status_handler(app, recorder, settings))

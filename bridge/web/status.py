@@ -1,0 +1,92 @@
+"""``GET /status``: a JSON summary for ``scim-bridge status`` (version, uptime, counts, intents, master).
+
+Protected by ``metrics.token`` when set, else answered only to loopback peers: it names the master URL
+and the size of the user base, which the open probes do not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Final
+
+import aiohttp
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from bridge import __version__
+from bridge.config import MasterSettings, Settings
+from bridge.metrics import MetricsRecorder
+from bridge.web.operator_access import operator_allowed, unauthorized
+from bridge.web.readiness import READINESS
+
+CountProvider = Callable[[], Awaitable[int]]
+# Components register counts here (e.g. "users", "groups" from the store); /status reports each.
+STATUS_COUNTS: Final = web.AppKey[dict[str, CountProvider]]("status_counts")
+_PROBE_TIMEOUT: Final = 5.0
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+def _ssl_option(master: MasterSettings) -> ssl.SSLContext | bool:
+    if not master.verify_tls:
+        return False
+    if master.ca_file:
+        return ssl.create_default_context(cafile=master.ca_file)
+    return True
+
+
+async def probe_master(master: MasterSettings) -> dict[str, object]:
+    """Unauthenticated ``GET /api/v1/master`` (master-api.md §4.20): reachable, version or error."""
+    url = master.url.rstrip("/") + "/api/v1/master"
+    timeout = aiohttp.ClientTimeout(total=_PROBE_TIMEOUT)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(url, ssl=_ssl_option(master)) as response,
+        ):
+            if response.status != 200:
+                return {"reachable": False, "error": f"HTTP {response.status}"}
+            body = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        return {"reachable": False, "error": type(exc).__name__}
+    version = body.get("version") if isinstance(body, dict) else None
+    return {"reachable": True, "version": version if isinstance(version, str) else None}
+
+
+def make_status_handler(main_app: web.Application, recorder: MetricsRecorder, settings: Settings) -> Handler:
+    """The ``/status`` handler; it reads the main app's state even when served on the operator port."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if not operator_allowed(request, settings.metrics, open_without_token=False):
+            return unauthorized()
+        checks = main_app[READINESS]
+        names = sorted(checks)
+        results = await asyncio.gather(*(checks[name]() for name in names))
+        providers = main_app[STATUS_COUNTS]
+        count_names = sorted(providers)
+        counts = await asyncio.gather(*(providers[name]() for name in count_names))
+        now = time.time()
+        body = {
+            "version": __version__,
+            "mode": settings.mode,
+            "started_at": _iso(recorder.started_at),
+            "uptime_seconds": round(now - recorder.started_at, 1),
+            "counts": dict(zip(count_names, counts, strict=True)),
+            "intents_pending": recorder.pending_intents(),
+            "last_reconcile": _iso(recorder.last_reconcile()),
+            "reconcile_interval": settings.reconcile.interval,
+            "requests_total": recorder.requests_total(),
+            "checks": {n: r or "ok" for n, r in zip(names, results, strict=True)},
+            "master": {"url": settings.master.url, **await probe_master(settings.master)},
+        }
+        return web.json_response(body)
+
+    return handler

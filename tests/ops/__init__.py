@@ -1,0 +1,1 @@
+"""Operations: deployment artefacts, metrics, TLS, forwarded headers, docs, status and bootstrap."""

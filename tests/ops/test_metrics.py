@@ -1,0 +1,156 @@
+"""/metrics after a scripted set of requests reflects exactly those requests; auth and separate port."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+from pytest_aiohttp import AiohttpClient
+
+from bridge import __version__
+from bridge.web.app import create_app
+from bridge.web.metrics import METRICS, OPERATOR_ENDPOINT
+from tests.ops.settings import BASIC_PASSWORD, BASIC_USER, METRICS_TOKEN, make_settings
+
+
+def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    out: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return out
+
+
+def _value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+async def test_scripted_requests_are_counted_exactly(tmp_path: Path, aiohttp_client: AiohttpClient) -> None:
+    client = await aiohttp_client(create_app(make_settings(tmp_path)))
+    for _ in range(3):
+        assert (await client.get("/healthz")).status == 200
+    assert (await client.get("/readyz")).status == 200
+    for _ in range(2):
+        assert (await client.get("/no-such-page")).status == 404
+    for _ in range(4):
+        assert (await client.get("/scim/v2/Users")).status == 401
+    wrong = {"Authorization": aiohttp.encode_basic_auth(BASIC_USER, "wrong-password")}
+    assert (await client.get("/scim/v2/Groups/abc", headers=wrong)).status == 401
+    right = {"Authorization": aiohttp.encode_basic_auth(BASIC_USER, BASIC_PASSWORD)}
+    authed = await client.get("/scim/v2/NoSuchResource", headers=right)
+    assert authed.status == 404
+
+    response = await client.get("/metrics")
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    samples = _samples(await response.text())
+    total = "scim_bridge_requests_total"
+    assert _value(samples, total, resource="/healthz", operation="get", status="200", client="none") == 3
+    assert _value(samples, total, resource="/readyz", operation="get", status="200", client="none") == 1
+    assert _value(samples, total, resource="unmatched", operation="get", status="404", client="none") == 2
+    assert _value(samples, total, resource="Users", operation="list", status="401", client="none") == 4
+    assert _value(samples, total, resource="Groups", operation="get", status="401", client="none") == 1
+    assert _value(samples, total, resource="unmatched", operation="get", status="404", client="basic") == 1
+    # The scrape itself is counted only after it has been rendered.
+    assert _value(samples, total, resource="/metrics", operation="get", status="200", client="none") == 0
+    counted = sum(v for (name, _), v in samples.items() if name == total)
+    assert counted == 12
+    assert _value(samples, "scim_bridge_auth_failures_total", reason="unauthorized") == 5
+    hist = "scim_bridge_request_duration_seconds_count"
+    assert _value(samples, hist, resource="/healthz", operation="get") == 3
+    assert _value(samples, hist, resource="Users", operation="list") == 4
+    assert (
+        _value(
+            samples,
+            "scim_bridge_request_duration_seconds_bucket",
+            resource="/healthz",
+            operation="get",
+            le="+Inf",
+        )
+        == 3
+    )
+    assert _value(samples, "scim_bridge_build_info", version=__version__) == 1
+
+    again = _samples(await (await client.get("/metrics")).text())
+    assert _value(again, total, resource="/metrics", operation="get", status="200", client="none") == 1
+
+
+def _fake_store_files(db_path: str) -> None:
+    Path(db_path).write_bytes(b"x" * 4096)
+    Path(db_path + "-wal").write_bytes(b"y" * 100)
+
+
+async def test_component_reports_appear(tmp_path: Path, aiohttp_client: AiohttpClient) -> None:
+    settings = make_settings(tmp_path)
+    app = create_app(settings)
+    recorder = app[METRICS]
+    recorder.observe_master_call("GET", "/api/v1/users/{userId}", "200", 0.02)
+    recorder.observe_master_call("GET", "/api/v1/users/{userId}", "200", 0.03)
+    recorder.observe_master_call("POST", "/api/v1/users", "timeout", 30.0)
+    recorder.set_intents_pending(7)
+    recorder.observe_reconcile("ok", {"user_missing_on_master": 2, "group_members": 1}, 1_700_000_000.0)
+    recorder.observe_reconcile("ok", {"user_missing_on_master": 1}, 1_700_000_100.0)
+    _fake_store_files(settings.database.path)
+    client = await aiohttp_client(app)
+    samples = _samples(await (await client.get("/metrics")).text())
+    calls = "scim_bridge_master_calls_total"
+    assert _value(samples, calls, method="GET", endpoint="/api/v1/users/{userId}", outcome="200") == 2
+    assert _value(samples, calls, method="POST", endpoint="/api/v1/users", outcome="timeout") == 1
+    seconds = "scim_bridge_master_call_duration_seconds_sum"
+    assert _value(samples, seconds, method="GET", endpoint="/api/v1/users/{userId}") == 0.05
+    assert (
+        _value(
+            samples,
+            "scim_bridge_master_call_duration_seconds_bucket",
+            method="POST",
+            endpoint="/api/v1/users",
+            le="10.0",
+        )
+        == 0
+    )
+    assert _value(samples, "scim_bridge_intents_pending") == 7
+    assert _value(samples, "scim_bridge_reconcile_drift_total", kind="user_missing_on_master") == 3
+    assert _value(samples, "scim_bridge_reconcile_drift_total", kind="group_members") == 1
+    assert _value(samples, "scim_bridge_reconcile_runs_total", outcome="ok") == 2
+    assert _value(samples, "scim_bridge_reconcile_last_success_timestamp_seconds") == 1_700_000_100.0
+    assert _value(samples, "scim_bridge_store_size_bytes") == 4196
+
+
+async def test_registries_are_per_app(tmp_path: Path) -> None:
+    first = create_app(make_settings(tmp_path))
+    second = create_app(make_settings(tmp_path))
+    first[METRICS].set_intents_pending(3)
+    assert first[METRICS].registry is not second[METRICS].registry
+    assert second[METRICS].pending_intents() == 0
+
+
+async def test_token_protects_metrics(tmp_path: Path, aiohttp_client: AiohttpClient) -> None:
+    settings = make_settings(tmp_path, metrics={"token": METRICS_TOKEN})
+    client = await aiohttp_client(create_app(settings))
+    assert (await client.get("/metrics")).status == 401
+    bad = await client.get("/metrics", headers={"Authorization": "Bearer not-the-token-at-all"})
+    assert bad.status == 401
+    good = await client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert good.status == 200
+    assert "scim_bridge_requests_total" in await good.text()
+
+
+async def test_disabled_metrics_has_no_route(tmp_path: Path, aiohttp_client: AiohttpClient) -> None:
+    client = await aiohttp_client(create_app(make_settings(tmp_path, metrics={"enabled": False})))
+    assert (await client.get("/metrics")).status == 404
+
+
+async def test_separate_port(tmp_path: Path, aiohttp_client: AiohttpClient) -> None:
+    app = create_app(make_settings(tmp_path, metrics={"port": 0}))
+    client = await aiohttp_client(app)
+    assert (await client.get("/healthz")).status == 200
+    assert (await client.get("/metrics")).status == 404
+    url = app[OPERATOR_ENDPOINT].url
+    assert url is not None
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as response:
+        assert response.status == 200
+        samples = _samples(await response.text())
+    total = "scim_bridge_requests_total"
+    assert _value(samples, total, resource="/healthz", operation="get", status="200", client="none") == 1
+    assert _value(samples, total, resource="unmatched", operation="get", status="404", client="none") == 1
