@@ -101,7 +101,7 @@ def score_suite(suite: str, auth: str, log: Path, rules: Sequence[Exclusion]) ->
     lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.exists() else []
     summary = next((m for m in map(SUMMARY_RE.match, reversed(lines)) if m and m["suite"] == suite), None)
     if summary is None:
-        score.not_run = f"no result; see {log.parent}"
+        score.not_run = f"{why_not_run(log.parent, suite)}; see {log.parent}"
         return score
     score.passed, score.skipped = int(summary["passed"]), int(summary["skipped"])
     for line in lines:
@@ -115,6 +115,19 @@ def score_suite(suite: str, auth: str, log: Path, rules: Sequence[Exclusion]) ->
     # run.sh's failed count is authoritative; FAIL lines that were not excluded are the applicable ones.
     score.failed = max(int(summary["failed"]) - score.excluded, len(score.failures))
     return score
+
+
+def why_not_run(out: Path, suite: str) -> str:
+    """run.sh's own reason: its "<suite>: not run (...)" line, else the last line it wrote to stderr."""
+    stdout = out / "run.sh.stdout"
+    for line in stdout.read_text(encoding="utf-8", errors="replace").splitlines() if stdout.exists() else []:
+        match = NOT_RUN_RE.match(line)
+        if match and match["suite"] == suite:
+            return match["why"]
+    stderr = out / "run.sh.stderr"
+    text = stderr.read_text(encoding="utf-8", errors="replace") if stderr.exists() else ""
+    tail = [line for line in text.splitlines() if line.strip()]
+    return tail[-1][:200] if tail else "no result"
 
 
 def free_port() -> int:
