@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
+from bridge.tls import ReloadableServerContext
+
 _log = structlog.get_logger("bridge.runner")
 
 
@@ -51,12 +53,26 @@ async def serve(
     shutdown_timeout: float,
     on_started: Callable[[list[Started]], None] | None = None,
     stop: asyncio.Event | None = None,
+    on_reload: Callable[[], None] | None = None,
 ) -> None:
-    """Serve until a signal (or ``stop``); then stop accepting, drain in-flight requests, run cleanups."""
+    """Serve until a signal (or ``stop``); then stop accepting, drain in-flight requests, run cleanups.
+
+    SIGHUP re-reads every listener's TLS certificate and key (for certificate renewal), then calls
+    ``on_reload``.
+    """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+
+    def reload() -> None:
+        for listener in listeners:
+            if isinstance(listener.ssl_context, ReloadableServerContext):
+                listener.ssl_context.reload()
+        if on_reload is not None:
+            on_reload()
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
     runners: list[web.AppRunner] = []
     try:
         started = []
@@ -70,7 +86,7 @@ async def serve(
         await stop.wait()
         _log.info("shutting_down")
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         # Reverse order: the bridge stops before the emulator it depends on in demo mode.
         for runner in reversed(runners):

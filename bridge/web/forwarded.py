@@ -1,0 +1,61 @@
+"""The public base URL of the SCIM endpoint, for ``meta.location`` and ``Location`` (RFC 7644 §3.1).
+
+``server.public_url`` wins. Otherwise proxy headers (RFC 7239 ``Forwarded``, then ``X-Forwarded-Proto``
+and ``X-Forwarded-Host``) count only when the peer is in ``server.trusted_proxies``: from anyone else
+they would let a client choose the URLs the bridge hands back to the IdP.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Final
+
+from aiohttp import web
+
+from bridge.config import Settings
+
+# A host with an optional port, or a bracketed IPv6 literal: nothing that could smuggle a path or scheme.
+_HOST: Final = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$"
+)
+_SCHEMES: Final = frozenset({"http", "https"})
+
+
+def _peer_trusted(request: web.Request, settings: Settings) -> bool:
+    try:
+        peer = ipaddress.ip_address(request.remote or "")
+    except ValueError:
+        return False
+    networks = (ipaddress.ip_network(p, strict=False) for p in settings.server.trusted_proxies)
+    return any(peer in network for network in networks)
+
+
+def _first(value: str | None) -> str | None:
+    """The first entry of a comma-separated header: the one the client-facing proxy wrote."""
+    if not value:
+        return None
+    return value.split(",", 1)[0].strip() or None
+
+
+def _forwarded_scheme_host(request: web.Request) -> tuple[str | None, str | None]:
+    """Scheme and host from ``Forwarded`` (first element), else from the ``X-Forwarded-*`` pair."""
+    if request.forwarded:
+        element = request.forwarded[0]
+        return element.get("proto"), element.get("host")
+    return _first(request.headers.get("X-Forwarded-Proto")), _first(request.headers.get("X-Forwarded-Host"))
+
+
+def public_base_url(request: web.Request, settings: Settings) -> str:
+    """``scheme://host[:port]<base_path>`` as the client sees it, without a trailing slash."""
+    base_path = settings.server.base_path.rstrip("/")
+    if settings.server.public_url:
+        return settings.server.public_url.rstrip("/") + base_path
+    scheme, host = request.scheme, request.host
+    if _peer_trusted(request, settings):
+        forwarded_scheme, forwarded_host = _forwarded_scheme_host(request)
+        if forwarded_scheme and forwarded_scheme.lower() in _SCHEMES:
+            scheme = forwarded_scheme.lower()
+        if forwarded_host and _HOST.match(forwarded_host):
+            host = forwarded_host
+    return f"{scheme}://{host}{base_path}"
