@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     with_config(db.add_parser("backup", help="online backup of the store to FILE")).add_argument("file")
     with_config(db.add_parser("check", help="integrity and mapping consistency; exit 1 on problems"))
+    reconcile = with_config(
+        sub.add_parser("reconcile", help="compare the store with the master; repair drift")
+    )
+    reconcile.add_argument("--dry-run", action="store_true", help="list the repairs without making them")
+    reconcile.add_argument("--repair", action="store_true", help="repair drift per reconcile.policy")
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -89,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.db_command == "backup":
             return asyncio.run(run_db_backup(settings, args.file))
         return asyncio.run(run_db_check(settings))
+    if args.command == "reconcile":
+        from bridge.commands.reconcile import run_reconcile
+
+        return asyncio.run(run_reconcile(settings, dry_run=args.dry_run, repair=args.repair))
     raise AssertionError(f"unhandled command {args.command}")
 
 

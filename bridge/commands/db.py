@@ -21,7 +21,8 @@ EXIT_UNUSABLE: Final = 3
 _log = structlog.get_logger("bridge.db")
 
 
-def _existing(settings: Settings, out: TextIO) -> Path | None:
+def existing_database(settings: Settings, out: TextIO) -> Path | None:
+    """The database file, or None (after saying so on `out`) if it does not exist."""
     path = Path(settings.database.path)
     if not path.is_file():
         print(f"database {path} does not exist", file=out)
@@ -36,7 +37,7 @@ def _same_path(a: Path, b: Path) -> bool:
 async def run_db_backup(settings: Settings, dest: str, *, err: TextIO | None = None) -> int:
     """Copy the live database to ``dest`` with SQLite's online backup API, then check the copy."""
     err = err or sys.stderr
-    source = _existing(settings, err)
+    source = existing_database(settings, err)
     if source is None:
         return EXIT_UNUSABLE
     target = Path(dest)
@@ -70,7 +71,7 @@ async def run_db_backup(settings: Settings, dest: str, *, err: TextIO | None = N
 async def run_db_check(settings: Settings, *, out: TextIO | None = None) -> int:
     """Print every integrity or mapping problem; exit 1 if there is any."""
     out = out or sys.stdout
-    source = _existing(settings, out)
+    source = existing_database(settings, out)
     if source is None:
         return EXIT_UNUSABLE
     try:

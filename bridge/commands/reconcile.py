@@ -1,0 +1,80 @@
+"""``scim-bridge reconcile [--dry-run] [--repair]``: one reconciliation pass against the master (issue 7).
+
+Without flags it reports drift; ``--dry-run`` also lists the repairs it would make; ``--repair`` makes them
+(policy ``idp_wins``; under ``report_only`` it refuses and reports). Safe to run beside a serving bridge:
+only intents older than ``reconcile.intent_grace`` are resolved, and every repair re-reads both sides first.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Final, TextIO
+
+from bridge.commands.db import existing_database
+from bridge.config import Settings
+from bridge.determined import MasterError, create_master_client
+from bridge.reconcile import Mode, ReconcileReport, build_reconciler
+from bridge.store import open_store
+from bridge.wiring import master_client_settings
+
+EXIT_CLEAN: Final = 0
+EXIT_DRIFT: Final = 1
+EXIT_UNUSABLE: Final = 3
+
+
+def _mode(settings: Settings, *, dry_run: bool, repair: bool, err: TextIO) -> Mode:
+    if dry_run:
+        return Mode.DRY_RUN
+    if repair and settings.reconcile.policy == "report_only":
+        print("reconcile.policy is report_only: reporting, not repairing", file=err)
+        return Mode.REPORT
+    return Mode.REPAIR if repair else Mode.REPORT
+
+
+def _print_summary(report: ReconcileReport, mode: Mode, out: TextIO) -> None:
+    print(
+        f"checked {report.users_checked} users, {report.groups_checked} groups; "
+        f"{len(report.drifts)} drift(s), {len(report.repaired)} repaired, {len(report.failed)} failed, "
+        f"{len(report.skipped_busy)} skipped ({mode.value})",
+        file=out,
+    )
+    for drift in report.drifts:
+        detail = " ".join(
+            f"{k}={v}"
+            for k, v in drift.log_fields().items()
+            if k not in ("kind", "resource_type") and v is not None
+        )
+        print(f"  {drift.kind.value}: {detail}", file=out)
+
+
+def _exit_code(report: ReconcileReport, mode: Mode) -> int:
+    if mode is Mode.REPAIR:
+        unresolved = set(report.actionable) - set(report.repaired) - set(report.skipped_busy)
+        return EXIT_DRIFT if unresolved or report.failed else EXIT_CLEAN
+    return EXIT_DRIFT if report.actionable else EXIT_CLEAN
+
+
+async def run_reconcile(
+    settings: Settings, *, dry_run: bool, repair: bool, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """One pass; exit 0 when the master matches the IdP's intent (or was made to), 1 on drift left over."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if existing_database(settings, err) is None:
+        return EXIT_UNUSABLE
+    mode = _mode(settings, dry_run=dry_run, repair=repair, err=err)
+    store = await open_store(settings.database.path)
+    client = create_master_client(master_client_settings(settings.master))
+    try:
+        reconciler = await build_reconciler(settings, store, client)
+        cutoff = datetime.now(UTC) - timedelta(seconds=settings.reconcile.intent_grace)
+        report = await reconciler.run(mode, intents_before=cutoff)
+    except MasterError as exc:
+        print(f"master unavailable: {exc}", file=err)
+        return EXIT_UNUSABLE
+    finally:
+        await client.close()
+        await store.close()
+    _print_summary(report, mode, out)
+    return _exit_code(report, mode)

@@ -1,0 +1,19 @@
+"""Reconciliation with the master: drift detection and repair, and resolution of unfinished intents (issue 7)."""
+
+from bridge.reconcile.drift import Drift, DriftKind, ReconcileReport
+from bridge.reconcile.factory import build_reconciler, mode_for
+from bridge.reconcile.intents import IntentResolver, Resolution, ResolvedIntent
+from bridge.reconcile.reconciler import Mode, Reconciler
+
+__all__ = [
+    "Drift",
+    "DriftKind",
+    "IntentResolver",
+    "Mode",
+    "ReconcileReport",
+    "Reconciler",
+    "Resolution",
+    "ResolvedIntent",
+    "build_reconciler",
+    "mode_for",
+]

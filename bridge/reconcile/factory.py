@@ -1,0 +1,26 @@
+"""Build a Reconciler from settings: display-name rules, and the accounts reconciliation never touches."""
+
+from __future__ import annotations
+
+from bridge.config import Settings
+from bridge.determined import DeterminedClient
+from bridge.reconcile.desired import display_names
+from bridge.reconcile.reconciler import Mode, Reconciler
+from bridge.store import Store
+
+
+async def build_reconciler(settings: Settings, store: Store, client: DeterminedClient) -> Reconciler:
+    """A Reconciler that ignores the built-in accounts and the bridge's own (master-api.md §7.3 item 5)."""
+    ignored = set(settings.users.protected_usernames)
+    ignored.add((await client.me()).username)
+    return Reconciler(
+        store=store,
+        client=client,
+        display_name=display_names(settings.users.display_name_source),
+        ignored_usernames=frozenset(ignored),
+    )
+
+
+def mode_for(settings: Settings) -> Mode:
+    """What the background pass may do under ``reconcile.policy``."""
+    return Mode.REPAIR if settings.reconcile.policy == "idp_wins" else Mode.REPORT

@@ -1,0 +1,111 @@
+"""One reconciliation pass: resolve pending intents, detect drift, log it, repair it per policy (issue 7).
+
+Events: ``reconcile.drift`` (one per drift: kind, resource type, SCIM id, Determined id, expected/actual),
+``reconcile.repaired`` / ``reconcile.repair_failed`` / ``reconcile.repair_skipped``, and one
+``reconcile.summary`` with counts per kind.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+
+from bridge.determined import DeterminedClient
+from bridge.reconcile.detect import DisplayName, detect
+from bridge.reconcile.drift import REPORT_ONLY_KINDS, Drift, ReconcileReport
+from bridge.reconcile.intents import IntentResolver, Resolution, ResolvedIntent
+from bridge.reconcile.repair import REPAIR_ERRORS, Repairer
+from bridge.store import Store
+
+_log = structlog.get_logger("bridge.reconcile")
+
+
+class Mode(enum.Enum):
+    """What a pass may change."""
+
+    REPORT = "report"  # detect and log; change nothing
+    DRY_RUN = "dry_run"  # detect, log the repairs it would make; change nothing
+    REPAIR = "repair"  # detect and repair (policy idp_wins), resolving pending intents first
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciler:
+    """Compares the store (the IdP's intent) with the master and, when asked, makes the master follow."""
+
+    store: Store
+    client: DeterminedClient
+    display_name: DisplayName
+    ignored_usernames: Collection[str]
+
+    async def run(self, mode: Mode, *, intents_before: datetime | None = None) -> ReconcileReport:
+        """One full pass; safe to repeat; never raises for a single failed repair.
+
+        In REPAIR mode pending intents created before ``intents_before`` are resolved first (all of them
+        when None, which is right only when no request can be in flight).
+        """
+        resolved: tuple[ResolvedIntent, ...] = ()
+        if mode is Mode.REPAIR:
+            resolver = IntentResolver(self.store, self.client, self.display_name)
+            resolved = tuple(await resolver.resolve_all(created_before=intents_before))
+        drifts, snapshot = await detect(
+            self.store, self.client, display_name=self.display_name, ignored_usernames=self.ignored_usernames
+        )
+        for drift in drifts:
+            _log.warning("reconcile.drift", **drift.log_fields())
+        repaired: list[Drift] = []
+        failed: list[Drift] = []
+        skipped: list[Drift] = []
+        busy = {intent.target for intent in await self.store.pending_intents()}
+        repairer = Repairer(self.store, self.client, self.display_name)
+        for drift in drifts:
+            if drift.kind in REPORT_ONLY_KINDS or mode is Mode.REPORT:
+                continue
+            if mode is Mode.DRY_RUN:
+                _log.info("reconcile.would_repair", **drift.log_fields())
+                continue
+            if drift.scim_id in busy or drift.expected in busy:
+                # A request for this resource is between its master write and its store write.
+                _log.info("reconcile.repair_skipped", reason="pending_intent", **drift.log_fields())
+                skipped.append(drift)
+                continue
+            try:
+                current = await repairer.current(drift, snapshot)
+                if current is None:
+                    _log.info("reconcile.repair_skipped", reason="gone", **drift.log_fields())
+                    skipped.append(drift)
+                    continue
+                await repairer.apply(current)
+            except REPAIR_ERRORS as exc:
+                _log.error("reconcile.repair_failed", error=type(exc).__name__, **drift.log_fields())
+                failed.append(drift)
+                continue
+            _log.info("reconcile.repaired", **current.log_fields())
+            repaired.append(current)
+        report = ReconcileReport(
+            drifts=tuple(drifts),
+            repaired=tuple(repaired),
+            failed=tuple(failed),
+            skipped_busy=tuple(skipped),
+            users_checked=snapshot.users_checked,
+            groups_checked=snapshot.groups_checked,
+            counts=ReconcileReport.count(drifts),
+        )
+        _log.info(
+            "reconcile.summary",
+            mode=mode.value,
+            users_checked=report.users_checked,
+            groups_checked=report.groups_checked,
+            drifts=len(drifts),
+            by_kind=report.counts,
+            repaired=len(repaired),
+            failed=len(failed),
+            skipped=len(skipped),
+            intents_completed=sum(1 for r in resolved if r.resolution is Resolution.COMPLETED),
+            intents_rolled_back=sum(1 for r in resolved if r.resolution is Resolution.ROLLED_BACK),
+            intents_deferred=sum(1 for r in resolved if r.resolution is Resolution.DEFERRED),
+        )
+        return report

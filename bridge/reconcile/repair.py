@@ -1,0 +1,163 @@
+"""Repairs: push the IdP's intent (the store) back onto the master, one drift at a time (policy ``idp_wins``).
+
+Each repair first re-reads both sides for that one resource and acts only if the drift is still there,
+so a request the bridge is serving at the same moment is not undone from a stale sweep.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from bridge.determined import DeterminedClient, MasterBadRequest, MasterConflict, MasterError
+from bridge.reconcile.detect import (
+    DisplayName,
+    Snapshot,
+    group_drifts,
+    master_group,
+    master_user,
+    tombstoned_drift,
+    user_drifts,
+    wanted_member_ids,
+)
+from bridge.reconcile.drift import Drift, DriftKind
+from bridge.store import GroupRecord, Store, StoreError
+
+_log = structlog.get_logger("bridge.reconcile")
+
+
+class Unrepairable(Exception):
+    """The drift cannot be repaired from the IdP's intent (e.g. a Determined user cannot be re-created)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Repairer:
+    """Applies repairs with the master client and the store."""
+
+    store: Store
+    client: DeterminedClient
+    display_name: DisplayName
+
+    async def fresh_drifts(self, resource_type: str, scim_id: str, snapshot: Snapshot) -> list[Drift]:
+        """Every drift of one mapped resource as it stands now (re-read from both sides)."""
+        if resource_type == "User":
+            record = await self.store.get_user_by_scim_id(scim_id, include_tombstoned=True)
+            if record is None:
+                return []
+            master = await master_user(self.client, record.det_id)
+            if record.tombstoned_at is None:
+                return user_drifts(record, master, self.display_name)
+            single = None if master is None else tombstoned_drift(record, master)
+            return [] if single is None else [single]
+        group = await self.store.get_group_by_scim_id(scim_id)
+        if group is None:
+            return []
+        wanted = await wanted_member_ids(self.store, group, snapshot)
+        return group_drifts(group, await master_group(self.client, group.det_id), wanted)
+
+    async def current(self, drift: Drift, snapshot: Snapshot) -> Drift | None:
+        """The same drift as it stands now, or None if it went away since the sweep."""
+        if drift.scim_id is None:
+            return None
+        fresh = await self.fresh_drifts(drift.resource_type, drift.scim_id, snapshot)
+        return next((d for d in fresh if d.kind is drift.kind), None)
+
+    async def apply(self, drift: Drift) -> None:
+        """Make the master match the IdP's intent for this drift."""
+        if drift.det_id is None:
+            raise Unrepairable("no Determined object to act on")
+        if drift.resource_type == "User":
+            await self._repair_user(drift, drift.det_id)
+        else:
+            await self._repair_group(drift, drift.det_id)
+
+    async def _repair_user(self, drift: Drift, det_id: int) -> None:
+        if drift.kind is DriftKind.USER_MISSING:
+            # The master has no user deletion (§8.16): a vanished user means a restored or foreign master
+            # database; re-creating it would give a new id under the same SCIM identity. An operator decides.
+            raise Unrepairable("the Determined user no longer exists")
+        assert drift.scim_id is not None
+        record = await self.store.get_user_by_scim_id(drift.scim_id, include_tombstoned=True)
+        if record is None:
+            raise Unrepairable("the mapping disappeared")
+        active = record.active and record.tombstoned_at is None
+        if drift.kind in (DriftKind.USER_DEACTIVATED, DriftKind.USER_REACTIVATED):
+            await self.client.patch_user(det_id, active=active)
+        elif drift.kind is DriftKind.USER_DISPLAY_NAME:
+            await self._restore_display_name(det_id, active, self.display_name(record))
+        elif drift.kind is DriftKind.USER_RENAMED:
+            master = await self.client.get_user(det_id)
+            if master.remote:
+                # §7.2: the master refuses a username change on a remote user; flip to local with a random,
+                # never-disclosed password, rename, and flip back. Both calls carry `active` (§7.3.7).
+                await self.client.patch_user(
+                    det_id,
+                    active=active,
+                    username=record.user_name,
+                    remote=False,
+                    password=secrets.token_urlsafe(32),
+                )
+                await self.client.patch_user(det_id, active=active, remote=True)
+            else:
+                await self.client.patch_user(det_id, active=active, username=record.user_name)
+
+    async def _restore_display_name(self, det_id: int, active: bool, candidates: Sequence[str]) -> None:
+        """Try the display names in order: the master refuses one similar to another user's (§7.2)."""
+        for candidate in candidates[:-1]:
+            try:
+                await self.client.patch_user(det_id, active=active, display_name=candidate)
+            except MasterBadRequest:
+                continue
+            return
+        await self.client.patch_user(det_id, active=active, display_name=candidates[-1])
+
+    async def _repair_group(self, drift: Drift, det_id: int) -> None:
+        assert drift.scim_id is not None
+        if drift.kind is DriftKind.GROUP_RENAMED:
+            await self.client.update_group(det_id, name=drift.expected)
+        elif drift.kind is DriftKind.GROUP_MEMBER_ADDED:
+            await self.client.update_group(det_id, remove_users=drift.det_user_ids)
+        elif drift.kind is DriftKind.GROUP_MEMBER_REMOVED:
+            await self.client.update_group(det_id, add_users=drift.det_user_ids)
+        elif drift.kind is DriftKind.GROUP_DELETED:
+            group = await self.store.get_group_by_scim_id(drift.scim_id)
+            if group is None:
+                raise Unrepairable("the mapping disappeared")
+            await self._recreate_group(group, drift.det_user_ids)
+
+    async def _recreate_group(self, group: GroupRecord, members: tuple[int, ...]) -> None:
+        """Create the group again (or adopt a same-named one) and point the mapping at the new id."""
+        try:
+            created = await self.client.create_group(group.display_name, add_users=members)
+            new_id = created.id
+        except MasterConflict:
+            # Someone re-created it by hand: adopt that group and give it exactly the intended members.
+            found = [g async for g in self.client.iter_groups(name=group.display_name)]
+            if not found:
+                raise
+            new_id = found[0].id
+            current = {u.id for u in (await self.client.get_group(new_id)).users}
+            add = sorted(set(members) - current)
+            remove = sorted(current - set(members))
+            if add or remove:
+                await self.client.update_group(new_id, add_users=add, remove_users=remove)
+        stored_members = await self.store.list_members(group.scim_id)
+        # The store has no "change det_id" unit, so the mapping is replaced: delete and insert with the same
+        # SCIM id, document and members. A crash between the two leaves an unmanaged group that the next
+        # pass reports (and a retried IdP request re-links by name).
+        await self.store.delete_group(group.scim_id)
+        await self.store.insert_group(
+            scim_id=group.scim_id,
+            det_id=new_id,
+            display_name=group.display_name,
+            external_id=group.external_id,
+            doc=group.doc,
+            members=stored_members,
+        )
+        _log.info("reconcile.group_relinked", scim_id=group.scim_id, old_det_id=group.det_id, det_id=new_id)
+
+
+REPAIR_ERRORS = (MasterError, StoreError, Unrepairable)
