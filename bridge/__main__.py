@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from bridge import __version__
+from bridge.commands import bootstrap, status
 from bridge.config import ConfigError, Settings, load_settings
 from bridge.log import configure_logging
 
@@ -47,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--dry-run", action="store_true", help="list the repairs without making them")
     reconcile.add_argument("--repair", action="store_true", help="repair drift per reconcile.policy")
     sub.add_parser("version", help="print the version")
+    status.add_arguments(sub.add_parser("status", help="summarise a running instance (GET /status)"))
+    bootstrap.add_arguments(
+        sub.add_parser("bootstrap", help="create the service account and write its access token to a file")
+    )
     return parser
 
 
@@ -70,6 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         configure_logging(args.log_format or "json", args.log_level or "info")
         return asyncio.run(run_emulator_command(args))
+    if args.command in ("status", "bootstrap"):
+        # Neither needs a valid bridge config: bootstrap runs before one can exist (it makes the token).
+        configure_logging(args.log_format or "console", args.log_level or "warning", stream=sys.stderr)
+        command = status.run_status if args.command == "status" else bootstrap.run_bootstrap
+        return asyncio.run(command(args))
     try:
         settings = _load(args)
     except ConfigError as exc:
