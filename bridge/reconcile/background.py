@@ -1,8 +1,9 @@
 """The bridge's background reconciliation: intents left by a previous process at start-up, drift every interval.
 
 A cleanup_ctx runs before the listener accepts requests, so every pending intent found then belongs to a
-process that is gone and can be resolved at once. Intents that could not be resolved (master down) are
-retried in the background; ``reconcile.interval`` > 0 adds a full pass per policy on that period.
+process that is gone and can be resolved at once. Later, intents older than ``reconcile.intent_grace`` (a
+request answered 503 after a master timeout) are resolved in the background, as are those the master was
+too sick to answer for; ``reconcile.interval`` > 0 adds a full pass per policy on that period.
 """
 
 from __future__ import annotations
@@ -25,59 +26,55 @@ from bridge.reconcile.intents import IntentResolver, Resolution
 from bridge.store import Store, StoreError
 from bridge.web.metrics import METRICS
 
-# How often intents left over from a previous process are retried while the master is unreachable.
+# Upper bound of the period at which pending intents are looked at.
 RETRY_PERIOD: Final = 15.0
 _log = structlog.get_logger("bridge.reconcile")
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
-async def resolve_leftovers(resolver: IntentResolver, started: datetime) -> bool:
-    """Resolve intents created before this process started; True when none is left pending."""
+async def resolve_leftovers(resolver: IntentResolver, cutoff: datetime) -> bool:
+    """Resolve pending intents created before ``cutoff``; True when none of them is left pending."""
     try:
-        outcomes = await resolver.resolve_all(created_before=started)
+        outcomes = await resolver.resolve_all(created_before=cutoff)
     except (MasterError, StoreError) as exc:
         _log.warning("reconcile.intents_deferred", error=type(exc).__name__)
         return False
     return all(o.resolution is not Resolution.DEFERRED for o in outcomes)
 
 
+def _intent_cutoff(settings: Settings, started: datetime) -> datetime:
+    """Intents created before this are resolvable: older than the grace, or left by a previous process."""
+    return max(started, datetime.now(UTC) - timedelta(seconds=settings.reconcile.intent_grace))
+
+
 async def _periodic(
-    app: web.Application,
-    settings: Settings,
-    store: Store,
-    client: DeterminedClient,
-    started: datetime,
-    leftovers_done: bool,
+    app: web.Application, settings: Settings, store: Store, client: DeterminedClient, started: datetime
 ) -> None:
     resolver = IntentResolver(store, client, display_names(settings.users.display_name_source))
     interval = settings.reconcile.interval
+    # A request answered 503 after a master timeout leaves its intent pending while the IdP retries;
+    # resolving it within about one grace period lets that retry find a consistent state.
+    intent_period = max(0.5, min(RETRY_PERIOD, settings.reconcile.intent_grace / 2))
     next_pass = time.monotonic() + interval
     while True:
-        if leftovers_done and interval <= 0:
-            return
-        until_pass = max(0.0, next_pass - time.monotonic())
-        if leftovers_done:
-            period = until_pass
-        else:
-            period = min(RETRY_PERIOD, until_pass) if interval > 0 else RETRY_PERIOD
+        period = intent_period
+        if interval > 0:
+            period = min(period, max(0.0, next_pass - time.monotonic()))
         await asyncio.sleep(period)
-        if not leftovers_done:
-            leftovers_done = await resolve_leftovers(resolver, started)
-        if interval <= 0 or time.monotonic() < next_pass:
-            continue
-        next_pass = time.monotonic() + interval
-        await _one_pass(app, settings, store, client, started)
+        await resolve_leftovers(resolver, _intent_cutoff(settings, started))
+        if interval > 0 and time.monotonic() >= next_pass:
+            next_pass = time.monotonic() + interval
+            await _one_pass(app, settings, store, client, started)
 
 
 async def _one_pass(
     app: web.Application, settings: Settings, store: Store, client: DeterminedClient, started: datetime
 ) -> None:
     metrics = app.get(METRICS)
-    cutoff = max(started, datetime.now(UTC) - timedelta(seconds=settings.reconcile.intent_grace))
     try:
         reconciler = await build_reconciler(settings, store, client)
-        report = await reconciler.run(mode_for(settings), intents_before=cutoff)
+        report = await reconciler.run(mode_for(settings), intents_before=_intent_cutoff(settings, started))
     except (MasterError, StoreError) as exc:
         _log.warning("reconcile.pass_failed", error=type(exc).__name__)
         if metrics is not None:
@@ -100,8 +97,8 @@ def reconcile_context(
         started = datetime.now(UTC)
         resolver = IntentResolver(store, client, display_names(settings.users.display_name_source))
         # Before the listener opens no request is in flight: every pending intent is a previous process's.
-        leftovers_done = await resolve_leftovers(resolver, started)
-        task = asyncio.create_task(_periodic(app, settings, store, client, started, leftovers_done))
+        await resolve_leftovers(resolver, started)
+        task = asyncio.create_task(_periodic(app, settings, store, client, started))
         try:
             yield
         finally:

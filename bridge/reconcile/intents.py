@@ -2,15 +2,16 @@
 
 An intent is journalled before a master write and finished in the same SQLite transaction as the mapping
 write, so a pending intent means: the master may or may not have applied the change, and the store still
-holds the state from before the request. The IdP never got a success answer and will retry. Resolution asks
-the master what happened and either completes the intent (the master shows the IdP's final wish, which
-the store can record without the request body: a deletion) or rolls it back (the master is put back to
-what the store says, so the IdP's retry starts from a state both sides agree on). A retried POST then
-re-links the same Determined object by name (provisioning adopts an unmapped master object with the same
-userName / group name), so a crash never yields two.
+holds the state from before the request. The IdP never got a success answer. Resolution asks the master
+what happened:
 
-Targets, as provisioning journals them: ``operation`` is ``create``, ``replace``, ``patch`` or ``delete``;
-``target`` is the SCIM id for existing resources and the userName / displayName for a create.
+* ``create``: the intent's target is the SCIM id provisioning minted; the master object is found among
+  the unmapped ones by the journalled payload digest. If it exists the mapping is completed under that
+  SCIM id (the IdP's retry then finds it by filter instead of creating a second object); if not, the intent
+  is rolled back.
+* ``delete``: if the master shows the deletion, the store records it (completed); otherwise rolled back.
+* ``replace`` / ``patch`` / ``relink`` and the rest: rolled back, and the master is put back to what the store
+  says (idp_wins for that one resource), so the IdP's retry starts from a state both sides agree on.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from datetime import datetime
 
 import structlog
 
-from bridge.determined import DeterminedClient, MasterNotFound
+from bridge.determined import DeterminedClient, MasterUser
 from bridge.reconcile.detect import DisplayName, Snapshot, master_group, master_user
+from bridge.reconcile.journalled import journalled_group_create, journalled_relink, journalled_user_create
 from bridge.reconcile.repair import REPAIR_ERRORS, Repairer, Unrepairable
-from bridge.store import IntentRecord, IntentState, Store
+from bridge.store import Duplicate, IntentNotPending, IntentRecord, IntentState, MemberRecord, Store
 
 _log = structlog.get_logger("bridge.reconcile")
 
@@ -95,49 +97,114 @@ class IntentResolver:
 
     async def resolve(self, intent: IntentRecord) -> ResolvedIntent:
         """Complete or roll back one intent."""
+        if intent.operation == "create" and intent.resource_type == "User":
+            completed = await self._complete_user_create(intent)
+            if completed:
+                return await self._finish(intent, IntentState.DONE, (completed,))
+            return await self._finish(intent, IntentState.ROLLED_BACK, ())
         if intent.operation == "create":
-            actions = await self._undo_create(intent)
-            return await self._finish(intent, IntentState.ROLLED_BACK, actions)
+            completed = await self._complete_group_create(intent)
+            if completed:
+                return await self._finish(intent, IntentState.DONE, (completed,))
+            return await self._finish(intent, IntentState.ROLLED_BACK, ())
         if intent.operation == "delete" and await self._deletion_happened(intent):
             return await self._finish(intent, IntentState.DONE, ("store.delete",))
+        if intent.operation == "relink":
+            return await self._finish(intent, IntentState.ROLLED_BACK, await self._undo_relink(intent))
         actions = await self._restore(intent)
         return await self._finish(intent, IntentState.ROLLED_BACK, actions)
 
     async def _finish(
         self, intent: IntentRecord, state: IntentState, actions: tuple[str, ...]
     ) -> ResolvedIntent:
-        await self.store.finish_intent(intent.id, state)
+        try:
+            await self.store.finish_intent(intent.id, state)
+        except IntentNotPending:
+            # Finished meanwhile by the request itself (a periodic run raced a slow request): its answer wins.
+            return ResolvedIntent(
+                intent.id, intent.operation, intent.resource_type, intent.target, Resolution.DEFERRED
+            )
         resolution = Resolution.COMPLETED if state is IntentState.DONE else Resolution.ROLLED_BACK
         return ResolvedIntent(
             intent.id, intent.operation, intent.resource_type, intent.target, resolution, actions
         )
 
-    async def _undo_create(self, intent: IntentRecord) -> tuple[str, ...]:
-        """A create whose mapping was never written: take the master object back out of service.
+    async def _unmapped_users(self) -> list[MasterUser]:
+        mapped = {r.det_id for r in await self.store.all_users(include_tombstoned=True)}
+        return [u async for u in self.client.iter_users() if u.id not in mapped]
 
-        Users cannot be deleted on the master (§8.16): an unmapped user it created is deactivated (the IdP
-        never heard of it; its retried POST re-links and reactivates it). An unmapped group is deleted.
-        A master object the store does map belongs to someone else's finished request: left alone.
-        """
-        if intent.resource_type == "User":
-            if await self.store.get_user_by_user_name(intent.target, include_tombstoned=True) is not None:
-                return ()
-            user = await self.client.get_user_by_username(intent.target)
-            if user is None or not user.active:
-                return ()
-            await self.client.patch_user(user.id, active=False)
-            return (f"user.deactivate:{user.id}",)
-        if await self.store.get_group_by_display_name(intent.target) is not None:
+    async def _complete_user_create(self, intent: IntentRecord) -> str | None:
+        """Map the Determined user this create made, if it exists; return the action taken."""
+        if await self.store.get_user_by_scim_id(intent.target, include_tombstoned=True) is not None:
+            return None
+        for user in await self._unmapped_users():
+            active = journalled_user_create(intent.payload_digest, user.username)
+            if active is None:
+                continue
+            doc: dict[str, object] = {"userName": user.username, "active": active}
+            if user.display_name:
+                doc["displayName"] = user.display_name
+            try:
+                await self.store.insert_user(
+                    scim_id=intent.target,
+                    det_id=user.id,
+                    user_name=user.username,
+                    external_id=None,
+                    display_name=user.display_name or None,
+                    active=active,
+                    doc=doc,
+                )
+            except Duplicate:
+                # The userName was provisioned again meanwhile (e.g. the user was adopted): leave the
+                # Determined user unmapped; reconcile reports it.
+                return None
+            if user.active != active:
+                await self.client.patch_user(user.id, active=active)
+            return f"user.mapped:{user.id}"
+        return None
+
+    async def _complete_group_create(self, intent: IntentRecord) -> str | None:
+        """Map the Determined group this create made, if it exists; return the action taken."""
+        if await self.store.get_group_by_scim_id(intent.target) is not None:
+            return None
+        async for listed in self.client.iter_groups():
+            if await self.store.get_group_by_det_id(listed.id) is not None:
+                continue
+            details = await master_group(self.client, listed.id)
+            if details is None or not journalled_group_create(intent.payload_digest, details):
+                continue
+            members = []
+            for user in details.users:
+                record = await self.store.get_user_by_det_id(user.id)
+                if record is not None:
+                    members.append(MemberRecord(record.scim_id, display=record.user_name))
+            try:
+                await self.store.insert_group(
+                    scim_id=intent.target,
+                    det_id=details.id,
+                    display_name=details.name,
+                    external_id=None,
+                    doc={"displayName": details.name},
+                    members=members,
+                )
+            except Duplicate:
+                return None
+            return f"group.mapped:{details.id}"
+        return None
+
+    async def _undo_relink(self, intent: IntentRecord) -> tuple[str, ...]:
+        """A relink revives a tombstoned user on the master first: put it back to sleep."""
+        for record in await self.store.all_users(include_tombstoned=True):
+            if record.tombstoned_at is None:
+                continue
+            master = await master_user(self.client, record.det_id)
+            if master is None or not journalled_relink(intent.payload_digest, record.det_id, master.username):
+                continue
+            if master.active:
+                await self.client.patch_user(record.det_id, active=False)
+                return (f"user.deactivate:{record.det_id}",)
             return ()
-        actions = []
-        async for group in self.client.iter_groups(name=intent.target):
-            if await self.store.get_group_by_det_id(group.id) is None:
-                try:
-                    await self.client.delete_group(group.id)
-                except MasterNotFound:
-                    continue
-                actions.append(f"group.delete:{group.id}")
-        return tuple(actions)
+        return ()
 
     async def _deletion_happened(self, intent: IntentRecord) -> bool:
         """If the master already shows the deletion, record it in the store and say so."""

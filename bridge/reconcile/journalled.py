@@ -1,0 +1,36 @@
+"""Recognise the master object a journalled write was about, from the intent's payload digest.
+
+Provisioning journals a digest of the master payload, not the payload (it may hold personal data). Given a
+candidate object read back from the master, the payload it would have produced is rebuilt and digested; a
+match identifies the object. The payload shapes here mirror provisioning's ``Journal.write`` calls.
+"""
+
+from __future__ import annotations
+
+from bridge.determined import MasterGroupDetails
+from bridge.provisioning.consistency import digest
+
+
+def journalled_user_create(payload_digest: str, username: str) -> bool | None:
+    """If a user create for ``username`` has this digest, the ``active`` it asked for; else None."""
+    for active in (True, False):
+        for remote in (True, False):
+            if digest({"username": username, "active": active, "remote": remote}) == payload_digest:
+                return active
+    return None
+
+
+def journalled_group_create(payload_digest: str, group: MasterGroupDetails) -> bool:
+    """True if a group create with this digest would have produced ``group`` (name and members)."""
+    members = sorted(user.id for user in group.users)
+    candidates = (
+        {"name": group.name, "members": members},
+        {"name": group.name, "add_users": members},
+        {"name": group.name},
+    )
+    return any(digest(candidate) == payload_digest for candidate in candidates)
+
+
+def journalled_relink(payload_digest: str, det_id: int, username: str) -> bool:
+    """True if a relink of Determined user ``det_id`` under ``username`` has this digest."""
+    return digest({"det_id": det_id, "username": username}) == payload_digest
