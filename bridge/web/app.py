@@ -12,6 +12,8 @@ from bridge.web.errors import error_middleware
 from bridge.web.keys import SETTINGS
 from bridge.web.metrics import metrics_middleware, setup_metrics
 from bridge.web.readiness import READINESS
+from bridge.web.routes import setup_routes
+from bridge.web.services import service_contexts
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -25,8 +27,10 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[READINESS] = {}
+    app.cleanup_ctx.extend(service_contexts(settings))
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     setup_auth(app, settings)
+    setup_routes(app, settings)
     setup_metrics(app, settings)
     return app

@@ -9,9 +9,17 @@ from aiohttp import web
 from bridge.auth.credentials import Authenticator
 from bridge.auth.principal import IdpPrincipal
 from bridge.config import Settings
+from bridge.determined import DeterminedClient
+from bridge.provisioning.groups import GroupService
+from bridge.provisioning.users import UserService
+from bridge.store import Store
 
 SETTINGS: Final = web.AppKey[Settings]("settings")
 REQUEST_ID: Final = web.RequestKey[str]("request_id")
 CLIENT_NAME: Final = web.RequestKey[str]("client_name")
 AUTHENTICATOR: Final = web.AppKey[Authenticator]("authenticator")
 PRINCIPAL: Final = web.RequestKey[IdpPrincipal]("principal")
+STORE: Final = web.AppKey[Store]("store")
+MASTER: Final = web.AppKey[DeterminedClient]("master")
+USERS: Final = web.AppKey[UserService]("users")
+GROUPS: Final = web.AppKey[GroupService]("groups")

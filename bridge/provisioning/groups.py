@@ -1,0 +1,360 @@
+"""GroupService: SCIM Groups as Determined groups; members kept in the store's side table (§7.2, §7.3).
+
+Membership writes are diffs against the store's membership, so repeated adds and absent removes are no-ops
+(idp-traffic §0.13), and every master write for one group runs under that group's lock, so parallel PATCHes
+(Entra, idp-traffic §0.12) each see the membership the previous one left and the master never answers 409.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.determined import DeterminedClient, MasterConflict, MasterGroupDetails, MasterNotFound
+from bridge.provisioning.consistency import Caller, Journal, check_if_match, store_errors
+from bridge.provisioning.locks import KeyedLocks
+from bridge.provisioning.translate import GROUP_SQL, PERSONAL_GROUP_MARK, stored_doc
+from bridge.provisioning.upstream_errors import Operation, to_scim_error
+from bridge.scim import GROUP_SCHEMA, ListQuery, apply_patch, compile_sql, needs_members
+from bridge.scim.errors import InvalidValue, NotFound, Uniqueness
+from bridge.scim.filter_sql import sort_sql
+from bridge.scim.patch import PatchOperation
+from bridge.store import GroupRecord, MemberRecord, Store
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    """A group and, when loaded, its members (None when the caller excluded them)."""
+
+    record: GroupRecord
+    members: list[MemberRecord] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolved:
+    """A member the master can take: its store entry and Determined user id."""
+
+    member: MemberRecord
+    det_id: int
+
+
+def _member_ids(entries: object) -> list[str]:
+    out: list[str] = []
+    for entry in entries if isinstance(entries, list) else []:
+        value = entry.get("value") if isinstance(entry, Mapping) else entry
+        if value is not None and str(value) not in out:
+            out.append(str(value))
+    return out
+
+
+def _check_name(name: str) -> str:
+    cleaned = name.strip()
+    if not cleaned:
+        raise InvalidValue("displayName must not be empty.")
+    if PERSONAL_GROUP_MARK.lower() in cleaned.lower():
+        raise InvalidValue(f"displayName must not contain {PERSONAL_GROUP_MARK!r}.")
+    return cleaned
+
+
+ResolvedMembers = list[_Resolved]
+DetIds = list[int]
+MemberList = list[MemberRecord]
+
+
+class GroupService:
+    """create / get / list / replace / patch / delete for SCIM Groups."""
+
+    def __init__(self, store: Store, master: DeterminedClient, *, locks: KeyedLocks | None = None) -> None:
+        self._store = store
+        self._master = master
+        self._journal = Journal(store)
+        self._locks = locks or KeyedLocks()
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def get(self, scim_id: str, *, with_members: bool = True) -> GroupView:
+        """A group; members come from the store only when wanted (`excludedAttributes=members`)."""
+        async with store_errors():
+            record = await self._store.get_group_by_scim_id(scim_id)
+            if record is None:
+                raise NotFound(f"Group {scim_id} not found.")
+            members = await self._store.list_members(scim_id) if with_members else None
+        return GroupView(record, members)
+
+    async def list(self, query: ListQuery, *, with_members: bool = True) -> tuple[int, list[GroupView]]:
+        """One page of groups filtered and sorted in SQL; members loaded per listed group only if wanted."""
+        where, params = compile_sql(query.filter, GROUP_SCHEMA, GROUP_SQL) if query.filter else ("1=1", [])
+        order = sort_sql(query.sort_by, GROUP_SCHEMA, GROUP_SQL) if query.sort_by else None
+        async with store_errors():
+            total, records = await self._store.list_groups(
+                where,
+                params,
+                order_by=order,
+                descending=query.sort_descending,
+                offset=query.offset,
+                limit=query.count,
+            )
+            views = [
+                GroupView(r, await self._store.list_members(r.scim_id) if with_members else None)
+                for r in records
+            ]
+        return total, views
+
+    # -- writes --------------------------------------------------------------------------------
+
+    async def create(self, doc: Mapping[str, Any], caller: Caller) -> GroupView:
+        """POST /Groups: one `POST /api/v1/groups` with the initial members (§4.11)."""
+        async with self._journal.audited(caller, "create", "Group") as scope:
+            name = _check_name(str(doc.get("displayName", "")))
+            async with self._locks.hold(f"group-name:{name.lower()}"):
+                if await self._store.get_group_by_display_name(name) is not None:
+                    raise Uniqueness(f"displayName {name!r} is already provisioned.")
+                resolved = await self._resolve(_member_ids(doc.get("members")))
+                scim_id = str(uuid.uuid4())
+
+                async def master_write() -> MasterGroupDetails:
+                    return await self._master.create_group(name, [r.det_id for r in resolved])
+
+                async def store_write(group: MasterGroupDetails, intent: int) -> GroupRecord:
+                    return await self._store.insert_group(
+                        scim_id=scim_id,
+                        det_id=group.id,
+                        display_name=name,
+                        external_id=_opt_str(doc.get("externalId")),
+                        doc=stored_doc({**doc, "displayName": name}),
+                        members=[r.member for r in resolved],
+                        finishing_intent=intent,
+                    )
+
+                async def compensate(group: MasterGroupDetails) -> None:
+                    await self._master.delete_group(group.id)
+
+                record = await self._journal.write(
+                    caller,
+                    operation="create",
+                    resource_type="Group",
+                    target=scim_id,
+                    payload={"name": name, "members": sorted(r.det_id for r in resolved)},
+                    master=master_write,
+                    store=store_write,
+                    compensate=compensate,
+                    on_master_error=lambda err: to_scim_error(err, Operation.CREATE_GROUP),
+                )
+            scope.resource_id = record.scim_id
+            return GroupView(record, sorted((r.member for r in resolved), key=lambda m: m.member_scim_id))
+
+    async def replace(
+        self, scim_id: str, doc: Mapping[str, Any], caller: Caller, if_match: str | None = None
+    ) -> GroupView:
+        """PUT /Groups/{id}: one master PUT with the rename and the member diff (§4.14, §7.2)."""
+        async with (
+            self._journal.audited(caller, "replace", "Group", scim_id),
+            self._locks.hold(f"group:{scim_id}"),
+        ):
+            view = await self.get(scim_id, with_members=True)
+            check_if_match(if_match, view.record.version)
+            current = [m.member_scim_id for m in view.members or []]
+            # Keycloak omits `members` for an empty group (idp-traffic §0.6): absent means none.
+            desired = _member_ids(doc.get("members"))
+            add = [m for m in desired if m not in current]
+            remove = [m for m in current if m not in desired]
+            return await self._apply(view.record, dict(doc), add, remove, caller, "replace")
+
+    async def patch(
+        self, scim_id: str, ops: Sequence[PatchOperation], caller: Caller, if_match: str | None = None
+    ) -> GroupView:
+        """PATCH /Groups/{id}: member deltas made idempotent against the store, then one minimal master PUT."""
+        async with (
+            self._journal.audited(caller, "patch", "Group", scim_id),
+            self._locks.hold(f"group:{scim_id}"),
+        ):
+            loaded = needs_members(ops)
+            view = await self.get(scim_id, with_members=loaded)
+            record = view.record
+            check_if_match(if_match, record.version)
+            current: dict[str, Any] = {**record.doc, "displayName": record.display_name}
+            if view.members is not None:
+                current["members"] = [
+                    {"value": m.member_scim_id, "type": m.member_type.value, "display": m.display}
+                    for m in view.members
+                ]
+            result = apply_patch(current, ops, GROUP_SCHEMA)
+            new_doc = dict(result.document)
+            if result.members_replaced:
+                desired = _member_ids(new_doc.get("members"))
+                present = [m.member_scim_id for m in await self._store.list_members(scim_id)]
+                add = [m for m in desired if m not in present]
+                remove = [m for m in present if m not in desired]
+            else:
+                asked = list(result.members_added) + list(result.members_removed)
+                there = await self._store.member_ids_present(scim_id, asked) if asked else set()
+                add = [m for m in result.members_added if m not in there]
+                remove = [m for m in result.members_removed if m in there]
+            return await self._apply(record, new_doc, add, remove, caller, "patch")
+
+    async def delete(self, scim_id: str, caller: Caller, if_match: str | None = None) -> None:
+        """DELETE /Groups/{id}: `DELETE /api/v1/groups/{id}`, then drop the mapping and memberships."""
+        async with (
+            self._journal.audited(caller, "delete", "Group", scim_id),
+            self._locks.hold(f"group:{scim_id}"),
+        ):
+            view = await self.get(scim_id, with_members=False)
+            check_if_match(if_match, view.record.version)
+            det_id = view.record.det_id
+
+            async def master_write() -> None:
+                try:
+                    await self._master.delete_group(det_id)
+                except MasterNotFound:
+                    return  # already gone on the master: the goal is reached
+
+            async def store_write(_: None, intent: int) -> None:
+                await self._store.delete_group(scim_id, finishing_intent=intent)
+
+            await self._journal.write(
+                caller,
+                operation="delete",
+                resource_type="Group",
+                target=scim_id,
+                payload={"det_id": det_id},
+                master=master_write,
+                store=store_write,
+                on_master_error=lambda err: to_scim_error(err, Operation.DELETE_GROUP),
+            )
+
+    # -- internals -----------------------------------------------------------------------------
+
+    async def _resolve(self, ids: Sequence[str]) -> ResolvedMembers:
+        out: ResolvedMembers = []
+        for member_id in ids:
+            user = await self._store.get_user_by_scim_id(member_id)
+            if user is None:
+                # Determined groups hold users only; an unknown id is the IdP's value error (§7.2 Create group).
+                raise InvalidValue(f"members: {member_id!r} is not a provisioned user.")
+            out.append(_Resolved(MemberRecord(member_id, display=user.user_name), user.det_id))
+        return out
+
+    async def _det_ids(self, ids: Sequence[str]) -> DetIds:
+        out: DetIds = []
+        for member_id in ids:
+            user = await self._store.get_user_by_scim_id(member_id, include_tombstoned=True)
+            if user is not None:
+                out.append(user.det_id)
+        return out
+
+    async def _apply(
+        self,
+        record: GroupRecord,
+        new_doc: Mapping[str, Any],
+        add: Sequence[str],
+        remove: Sequence[str],
+        caller: Caller,
+        operation: str,
+    ) -> GroupView:
+        name = _check_name(str(new_doc.get("displayName", record.display_name)))
+        renamed = name != record.display_name
+        if renamed:
+            other = await self._store.get_group_by_display_name(name)
+            if other is not None and other.scim_id != record.scim_id:
+                raise Uniqueness(f"displayName {name!r} is already provisioned.")
+        doc_to_store = stored_doc({**new_doc, "displayName": name})
+        external_id = _opt_str(new_doc.get("externalId"))
+        doc_changed: bool = renamed or doc_to_store != dict(record.doc) or external_id != record.external_id
+        resolved = await self._resolve(add)
+        removed_det = await self._det_ids(remove)
+        scim_id = record.scim_id
+        if not renamed and not resolved and not removed_det:
+            if doc_changed:
+                async with store_errors():
+                    record = await self._store.update_group(
+                        scim_id, display_name=name, external_id=external_id, doc=doc_to_store
+                    )
+            if remove:
+                await self._store.remove_members(scim_id, remove)
+            return GroupView(record, await self._store.list_members(scim_id))
+
+        async def master_write() -> MasterGroupDetails:
+            return await self._put(
+                record.det_id, name if renamed else None, [r.det_id for r in resolved], removed_det
+            )
+
+        async def store_write(_: MasterGroupDetails, intent: int) -> GroupRecord:
+            steps: list[Callable[[int | None], Awaitable[object]]] = []
+            if doc_changed:
+                steps.append(
+                    lambda i: self._store.update_group(
+                        scim_id,
+                        display_name=name,
+                        external_id=external_id,
+                        doc=doc_to_store,
+                        finishing_intent=i,
+                    )
+                )
+            if remove:
+                steps.append(lambda i: self._store.remove_members(scim_id, remove, finishing_intent=i))
+            if resolved:
+                steps.append(
+                    lambda i: self._store.add_members(
+                        scim_id, [r.member for r in resolved], finishing_intent=i
+                    )
+                )
+            for index, step in enumerate(steps):
+                await step(intent if index == len(steps) - 1 else None)
+            latest = await self._store.get_group_by_scim_id(scim_id)
+            return latest or record
+
+        async def compensate(_: MasterGroupDetails) -> None:
+            await self._put(
+                record.det_id,
+                record.display_name if renamed else None,
+                removed_det,
+                [r.det_id for r in resolved],
+            )
+
+        updated = await self._journal.write(
+            caller,
+            operation=operation,
+            resource_type="Group",
+            target=scim_id,
+            payload={
+                "name": name if renamed else None,
+                "add": [r.det_id for r in resolved],
+                "remove": removed_det,
+            },
+            master=master_write,
+            store=store_write,
+            compensate=compensate,
+            on_master_error=lambda err: to_scim_error(err, Operation.UPDATE_GROUP),
+        )
+        return GroupView(updated, await self._store.list_members(scim_id))
+
+    async def _put(
+        self, det_group_id: int, name: str | None, add: Sequence[int], remove: Sequence[int]
+    ) -> MasterGroupDetails:
+        """One `PUT /api/v1/groups/{id}`; if the master's membership drifted from the store, re-diff once."""
+        try:
+            return await self._master.update_group(
+                det_group_id, name=name, add_users=add, remove_users=remove
+            )
+        except MasterConflict as err:
+            if err.is_duplicate_group():
+                raise
+        except MasterNotFound as err:
+            if "none were members" not in err.message:
+                raise
+        # Someone changed the group outside SCIM: an add of an existing member is a 409 and a remove of only
+        # non-members a 404 for the whole request (§4.14), so recompute against the master's own list.
+        current = {u.id for u in (await self._master.get_group(det_group_id)).users}
+        add_left = [u for u in add if u not in current]
+        remove_left = [u for u in remove if u in current]
+        if name is None and not add_left and not remove_left:
+            return await self._master.get_group(det_group_id)
+        return await self._master.update_group(
+            det_group_id, name=name, add_users=add_left, remove_users=remove_left
+        )
+
+
+def _opt_str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

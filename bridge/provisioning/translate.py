@@ -1,0 +1,159 @@
+"""Pure mapping between SCIM documents, store records and master fields (master-api.md §7.2)."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from bridge.scim.etags import etag_for
+from bridge.scim.filter_sql import MultiValuedSql
+from bridge.scim.filters import SqlMapping
+from bridge.store import GroupRecord, MemberRecord, UserRecord
+from bridge.store.sql_mapping import (
+    GROUP_COLUMNS,
+    GROUP_DOCUMENT_SQL,
+    GROUP_MULTI_VALUED,
+    USER_COLUMNS,
+    USER_DOCUMENT_SQL,
+    USER_MULTI_VALUED,
+    MultiValuedColumns,
+)
+
+# Personal groups are the master's; it refuses this substring on create but not on rename (§4.11, §7.2).
+PERSONAL_GROUP_MARK: Final = "DeterminedPersonalGroup"
+_SERVER_KEYS: Final = frozenset({"id", "meta", "password"})
+
+
+def _mapping(
+    document: str, columns: Mapping[str, str], multi: Mapping[str, MultiValuedColumns]
+) -> SqlMapping:
+    return SqlMapping(
+        document=document,
+        columns=columns,
+        multi_valued={
+            name: MultiValuedSql(from_where, cols, owner_key, keys_select)
+            for name, (from_where, cols, owner_key, keys_select) in multi.items()
+        },
+    )
+
+
+USER_SQL: Final = _mapping(USER_DOCUMENT_SQL, USER_COLUMNS, USER_MULTI_VALUED)
+GROUP_SQL: Final = _mapping(GROUP_DOCUMENT_SQL, GROUP_COLUMNS, GROUP_MULTI_VALUED)
+
+
+@dataclass(frozen=True, slots=True)
+class MasterUserFields:
+    """The three user fields the bridge owns on the master."""
+
+    username: str
+    display_name: str
+    active: bool
+
+
+def _text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def display_name_for(doc: Mapping[str, Any], sources: Sequence[str]) -> str:
+    """The master displayName from the first non-empty source (users.display_name_source), else ""."""
+    name = doc.get("name") if isinstance(doc.get("name"), Mapping) else {}
+    assert isinstance(name, Mapping)
+    for source in sources:
+        if source == "displayName":
+            value = _text(doc.get("displayName"))
+        elif source == "name.formatted":
+            value = _text(name.get("formatted"))
+        elif source == "name.givenFamily":
+            value = " ".join(p for p in (_text(name.get("givenName")), _text(name.get("familyName"))) if p)
+        elif source == "userName":
+            value = _text(doc.get("userName"))
+        else:
+            value = ""
+        if value:
+            return value
+    return ""
+
+
+def ascii_display(value: str) -> str:
+    """Transliterate to the printable ASCII the master accepts in names (§5.1, §7.3 item 4)."""
+    decomposed = unicodedata.normalize("NFKD", value)
+    kept = "".join(ch for ch in decomposed if " " <= ch <= "~")
+    return " ".join(kept.split())
+
+
+def display_name_candidates(desired: str, user_name: str) -> list[str]:
+    """Display names to try in order: the name, then disambiguated by userName (§7.2), then none at all.
+
+    The master refuses a displayName equal to another user's name or display name (case-insensitive,
+    PATCH only), non-ASCII names and `admin`/`determined`; an empty name is always accepted, so the IdP
+    never sees a 4xx for a name it considers valid. The SCIM value stays in the store either way.
+    """
+    base = ascii_display(desired)
+    out: list[str] = []
+    for candidate in (base, f"{base} ({ascii_display(user_name)})" if base else "", ""):
+        if candidate not in out:
+            out.append(candidate)
+    return out
+
+
+def user_fields(
+    doc: Mapping[str, Any], sources: Sequence[str], *, default_active: bool = True
+) -> MasterUserFields:
+    """What the master should hold for this SCIM document."""
+    active = doc.get("active")
+    return MasterUserFields(
+        username=_text(doc.get("userName")),
+        display_name=display_name_for(doc, sources),
+        active=active if isinstance(active, bool) else default_active,
+    )
+
+
+def stored_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The document as the store keeps it: no id, meta or password (members live in their own table)."""
+    return {k: v for k, v in doc.items() if k not in _SERVER_KEYS and k != "members"}
+
+
+def _meta(created: datetime, last_modified: datetime, version: int) -> dict[str, str]:
+    return {
+        "created": created.isoformat().replace("+00:00", "Z"),
+        "lastModified": last_modified.isoformat().replace("+00:00", "Z"),
+        "version": etag_for(version),
+    }
+
+
+def user_document(record: UserRecord) -> dict[str, Any]:
+    """The full SCIM document of a user (render() applies projection and location)."""
+    doc = dict(record.doc)
+    doc["id"] = record.scim_id
+    doc["active"] = record.active
+    doc["meta"] = _meta(record.created, record.last_modified, record.version)
+    return doc
+
+
+def member_entry(member: MemberRecord, users_base: str, groups_base: str) -> dict[str, Any]:
+    """One RFC 7643 §4.2 `members` element with its `$ref`."""
+    base = users_base if member.member_type.value == "User" else groups_base
+    entry: dict[str, Any] = {
+        "value": member.member_scim_id,
+        "$ref": f"{base}/{member.member_scim_id}",
+        "type": member.member_type.value,
+    }
+    if member.display:
+        entry["display"] = member.display
+    return entry
+
+
+def group_document(
+    record: GroupRecord, members: Sequence[MemberRecord] | None, users_base: str, groups_base: str
+) -> dict[str, Any]:
+    """The SCIM document of a group; `members` None leaves the attribute out (never loaded)."""
+    doc = dict(record.doc)
+    doc["id"] = record.scim_id
+    doc["displayName"] = record.display_name
+    if members is not None:
+        doc["members"] = [member_entry(m, users_base, groups_base) for m in members]
+    doc["meta"] = _meta(record.created, record.last_modified, record.version)
+    return doc

@@ -1,0 +1,82 @@
+"""MasterError → ScimError, per operation (master-api.md §7.3 item 2); the only place the two trees meet."""
+
+from __future__ import annotations
+
+import enum
+import math
+
+import structlog
+
+from bridge.determined import (
+    MasterBadRequest,
+    MasterConflict,
+    MasterError,
+    MasterForbidden,
+    MasterNotFound,
+    MasterThrottled,
+    MasterUnauthorized,
+    MasterUnavailable,
+)
+from bridge.scim.errors import (
+    InternalError,
+    InvalidValue,
+    NotFound,
+    ScimError,
+    ServiceUnavailable,
+    TooManyRequests,
+    Uniqueness,
+)
+
+_log = structlog.get_logger("bridge.provisioning")
+DEFAULT_RETRY_AFTER = 5
+
+
+class Operation(enum.Enum):
+    """What the bridge was doing when the master failed; decides how a 404 or 409 reads to the IdP."""
+
+    CREATE_USER = "create_user"
+    UPDATE_USER = "update_user"
+    DELETE_USER = "delete_user"
+    READ_USER = "read_user"
+    CREATE_GROUP = "create_group"
+    UPDATE_GROUP = "update_group"
+    DELETE_GROUP = "delete_group"
+    READ_GROUP = "read_group"
+
+
+def _retry_after(seconds: float | None) -> int:
+    if seconds is None or seconds <= 0:
+        return DEFAULT_RETRY_AFTER
+    return max(1, math.ceil(seconds))
+
+
+def to_scim_error(err: MasterError, op: Operation) -> ScimError:
+    """The SCIM answer for a master failure during `op`; details never echo secrets (envelopes carry none)."""
+    if isinstance(err, MasterUnavailable):
+        return ServiceUnavailable(
+            "The Determined master is unavailable; retry later.", retry_after=_retry_after(err.retry_after)
+        )
+    if isinstance(err, MasterThrottled):
+        return TooManyRequests(
+            "The Determined master is rate limiting; retry later.", retry_after=_retry_after(err.retry_after)
+        )
+    if isinstance(err, MasterUnauthorized | MasterForbidden):
+        # The bridge's own credential or rights are wrong: an operator problem, not the IdP's (§7.3 item 2).
+        _log.error(
+            "auth.master_rejected", operation=op.value, http_status=err.http_status, reason=err.message
+        )
+        return InternalError("The bridge could not authenticate to the Determined master.")
+    if err.is_duplicate_username():
+        return Uniqueness("userName is already taken on the Determined master.")
+    if isinstance(err, MasterConflict):
+        if err.is_duplicate_group():
+            return Uniqueness("displayName is already taken by another Determined group.")
+        return InternalError("The Determined master reported a conflict the bridge did not expect.")
+    if isinstance(err, MasterBadRequest):
+        return InvalidValue(f"The Determined master rejected the value: {err.message}")
+    if isinstance(err, MasterNotFound):
+        if op in (Operation.CREATE_GROUP, Operation.UPDATE_GROUP) and "user(s)" in err.message:
+            return InvalidValue("A member does not exist on the Determined master.")
+        return NotFound("The resource no longer exists on the Determined master.")
+    _log.error("master.unexpected_error", operation=op.value, http_status=err.http_status, reason=err.message)
+    return InternalError("The Determined master failed unexpectedly.")

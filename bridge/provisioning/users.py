@@ -1,0 +1,429 @@
+"""UserService: SCIM Users operations as master calls plus store writes (master-api.md §7.2, conventions §5).
+
+Deletion policy (users.on_delete: deactivate): the master cannot delete users, so DELETE deactivates the
+Determined user, removes it from every managed group and tombstones the mapping; a later POST with the same
+userName re-links (reactivates) the same Determined user under a new SCIM id. Protected accounts (`admin`,
+`determined`, the bridge's own account, users.protected_usernames) are never mapped: creating or renaming a
+user to one of those names answers 409 uniqueness, because the name is taken on the master.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from bridge.config import UsersSettings
+from bridge.determined import DeterminedClient, MasterBadRequest, MasterError, MasterUser
+from bridge.provisioning.consistency import Caller, Journal, check_if_match, store_errors
+from bridge.provisioning.locks import KeyedLocks
+from bridge.provisioning.translate import (
+    USER_SQL,
+    MasterUserFields,
+    display_name_candidates,
+    stored_doc,
+    user_fields,
+)
+from bridge.provisioning.upstream_errors import Operation, to_scim_error
+from bridge.scim import USER_SCHEMA, ListQuery, apply_patch, compile_sql
+from bridge.scim.errors import NotFound, Uniqueness
+from bridge.scim.filter_sql import sort_sql
+from bridge.scim.patch import PatchOperation
+from bridge.store import Store, UserRecord
+
+# Texts of the master's display-name validation (§5.1, §4.9 step 7); another candidate may pass.
+_DISPLAY_REJECTIONS = ("similar username or display name", "non-ASCII", "cannot be renamed", "minimum length")
+BUILTIN_USER_IDS = frozenset({1, 2})
+
+
+def _display_rejected(err: MasterBadRequest) -> bool:
+    return any(text in err.message for text in _DISPLAY_REJECTIONS)
+
+
+def _random_password() -> str:
+    # Never disclosed; local users must not get a blank password (§4.7 step 8) and the remote flip needs one.
+    return secrets.token_urlsafe(32)
+
+
+class UserService:
+    """create / get / list / replace / patch / delete for SCIM Users."""
+
+    def __init__(
+        self,
+        store: Store,
+        master: DeterminedClient,
+        settings: UsersSettings,
+        *,
+        own_username: str | None = None,
+        locks: KeyedLocks | None = None,
+    ) -> None:
+        self._store = store
+        self._master = master
+        self._settings = settings
+        self._journal = Journal(store)
+        self._locks = locks or KeyedLocks()
+        names = {n.lower() for n in settings.protected_usernames} | {"admin", "determined"}
+        if own_username:
+            names.add(own_username.lower())
+        self._protected = frozenset(names)
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def get(self, scim_id: str) -> UserRecord:
+        """A live user; 404 for unknown and tombstoned ids."""
+        async with store_errors():
+            record = await self._store.get_user_by_scim_id(scim_id)
+        if record is None:
+            raise NotFound(f"User {scim_id} not found.")
+        return record
+
+    async def list(self, query: ListQuery) -> tuple[int, list[UserRecord]]:
+        """One page of live users, filtered and sorted in SQL: O(page), no master calls."""
+        where, params = compile_sql(query.filter, USER_SCHEMA, USER_SQL) if query.filter else ("1=1", [])
+        order = sort_sql(query.sort_by, USER_SCHEMA, USER_SQL) if query.sort_by else None
+        async with store_errors():
+            return await self._store.list_users(
+                where,
+                params,
+                order_by=order,
+                descending=query.sort_descending,
+                offset=query.offset,
+                limit=query.count,
+            )
+
+    # -- writes --------------------------------------------------------------------------------
+
+    async def create(self, doc: Mapping[str, Any], caller: Caller) -> UserRecord:
+        """POST /Users (RFC 7644 §3.3): new remote Determined user, or re-link of a tombstoned one."""
+        async with self._journal.audited(caller, "create", "User") as scope:
+            desired = self._fields(doc, default_active=True)
+            self._refuse_protected(desired.username)
+            password = doc.get("password") if isinstance(doc.get("password"), str) else None
+            async with self._locks.hold(f"user-name:{desired.username.lower()}"):
+                existing = await self._store.get_user_by_user_name(desired.username, include_tombstoned=True)
+                if existing is not None and existing.tombstoned_at is None:
+                    raise Uniqueness(f"userName {desired.username!r} is already provisioned.")
+                if existing is not None:
+                    record = await self._relink(existing, doc, desired, password, caller)
+                else:
+                    record = await self._create_new(doc, desired, password, caller)
+            scope.resource_id = record.scim_id
+            return record
+
+    async def replace(
+        self, scim_id: str, doc: Mapping[str, Any], caller: Caller, if_match: str | None = None
+    ) -> UserRecord:
+        """PUT /Users/{id} (RFC 7644 §3.5.1): one PatchUser with what changed; the rest in the store."""
+        async with (
+            self._journal.audited(caller, "replace", "User", scim_id),
+            self._locks.hold(f"user:{scim_id}"),
+        ):
+            record = await self.get(scim_id)
+            check_if_match(if_match, record.version)
+            password = doc.get("password") if isinstance(doc.get("password"), str) else None
+            return await self._update(record, doc, password, caller, "replace")
+
+    async def patch(
+        self, scim_id: str, ops: Sequence[PatchOperation], caller: Caller, if_match: str | None = None
+    ) -> UserRecord:
+        """PATCH /Users/{id} (RFC 7644 §3.5.2): only changed master fields are sent, `active` always."""
+        async with (
+            self._journal.audited(caller, "patch", "User", scim_id),
+            self._locks.hold(f"user:{scim_id}"),
+        ):
+            record = await self.get(scim_id)
+            check_if_match(if_match, record.version)
+            current: dict[str, Any] = {**record.doc, "active": record.active}
+            result = apply_patch(current, ops, USER_SCHEMA)
+            new_doc = dict(result.document)
+            raw_password = new_doc.pop("password", None)
+            password = raw_password if isinstance(raw_password, str) else None
+            return await self._update(record, new_doc, password, caller, "patch")
+
+    async def delete(self, scim_id: str, caller: Caller, if_match: str | None = None) -> None:
+        """DELETE /Users/{id}: deactivate, leave every managed group, tombstone (the master cannot delete)."""
+        async with (
+            self._journal.audited(caller, "delete", "User", scim_id),
+            self._locks.hold(f"user:{scim_id}"),
+        ):
+            record = await self.get(scim_id)
+            check_if_match(if_match, record.version)
+            groups = await self._store.groups_of_member(scim_id)
+
+            async def master_write() -> None:
+                await self._master.patch_user(record.det_id, active=False)
+                for group in groups:
+                    # Leaving a group is a member diff on that group: serialise with its PATCHes.
+                    async with self._locks.hold(f"group:{group.scim_id}"):
+                        await self._leave_group(group.det_id, record.det_id)
+
+            async def store_write(_: None, intent: int) -> UserRecord:
+                return await self._store.tombstone_user(scim_id, finishing_intent=intent)
+
+            await self._journal.write(
+                caller,
+                operation="delete",
+                resource_type="User",
+                target=scim_id,
+                payload={"det_id": record.det_id, "groups": [g.det_id for g in groups]},
+                master=master_write,
+                store=store_write,
+                on_master_error=lambda err: to_scim_error(err, Operation.DELETE_USER),
+            )
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _fields(self, doc: Mapping[str, Any], *, default_active: bool) -> MasterUserFields:
+        return user_fields(doc, self._settings.display_name_source, default_active=default_active)
+
+    def _refuse_protected(self, user_name: str) -> None:
+        if user_name.lower() in self._protected:
+            raise Uniqueness(f"userName {user_name!r} belongs to a protected Determined account.")
+
+    async def _leave_group(self, det_group_id: int, det_user_id: int) -> None:
+        from bridge.determined import MasterNotFound
+
+        try:
+            await self._master.update_group(det_group_id, remove_users=[det_user_id])
+        except MasterNotFound:
+            # Already not a member (or the group is gone) on the master: the goal is reached (§4.14 step 4).
+            return
+
+    async def _create_new(
+        self, doc: Mapping[str, Any], desired: MasterUserFields, password: str | None, caller: Caller
+    ) -> UserRecord:
+        try:
+            on_master = await self._master.get_user_by_username(desired.username)
+        except MasterError as err:
+            raise to_scim_error(err, Operation.CREATE_USER) from None
+        if on_master is not None:
+            # Linking an existing Determined account is an operator decision (`scim-bridge adopt`).
+            raise Uniqueness(
+                f"userName {desired.username!r} exists on the Determined master but is not managed by SCIM."
+            )
+        remote = self._settings.create_remote
+        local_password: str | None = None
+        if not remote:
+            local_password = password if self._settings.password_sync and password else _random_password()
+        scim_id = str(uuid.uuid4())
+
+        async def master_write() -> MasterUser:
+            return await self._with_display_fallback(
+                desired,
+                lambda display: self._master.create_user(
+                    desired.username, display, desired.active, remote=remote, password=local_password
+                ),
+            )
+
+        async def store_write(user: MasterUser, intent: int) -> UserRecord:
+            return await self._store.insert_user(
+                scim_id=scim_id,
+                det_id=user.id,
+                user_name=desired.username,
+                external_id=_opt_str(doc.get("externalId")),
+                display_name=_opt_str(doc.get("displayName")),
+                active=desired.active,
+                doc=stored_doc({**doc, "active": desired.active}),
+                finishing_intent=intent,
+            )
+
+        async def compensate(user: MasterUser) -> None:
+            # Users cannot be deleted (§5.5): an unrecorded user must at least not be usable.
+            await self._master.patch_user(user.id, active=False)
+
+        return await self._journal.write(
+            caller,
+            operation="create",
+            resource_type="User",
+            target=scim_id,
+            payload={"username": desired.username, "active": desired.active, "remote": remote},
+            master=master_write,
+            store=store_write,
+            compensate=compensate,
+            on_master_error=lambda err: to_scim_error(err, Operation.CREATE_USER),
+        )
+
+    async def _relink(
+        self,
+        existing: UserRecord,
+        doc: Mapping[str, Any],
+        desired: MasterUserFields,
+        password: str | None,
+        caller: Caller,
+    ) -> UserRecord:
+        new_scim_id = str(uuid.uuid4())
+
+        async def master_write() -> MasterUser | None:
+            current = await self._master.get_user(existing.det_id)
+            before = MasterUserFields(current.username, current.display_name, current.active)
+            return await self._push(existing.det_id, before, desired, password, remote=current.remote)
+
+        async def store_write(_: MasterUser | None, intent: int) -> UserRecord:
+            return await self._store.relink_user(
+                existing.scim_id,
+                new_scim_id=new_scim_id,
+                user_name=desired.username,
+                external_id=_opt_str(doc.get("externalId")),
+                display_name=_opt_str(doc.get("displayName")),
+                active=desired.active,
+                doc=stored_doc({**doc, "active": desired.active}),
+                finishing_intent=intent,
+            )
+
+        async def compensate(_: MasterUser | None) -> None:
+            await self._master.patch_user(existing.det_id, active=False)
+
+        return await self._journal.write(
+            caller,
+            operation="relink",
+            resource_type="User",
+            target=new_scim_id,
+            payload={"det_id": existing.det_id, "username": desired.username},
+            master=master_write,
+            store=store_write,
+            compensate=compensate,
+            on_master_error=lambda err: to_scim_error(err, Operation.CREATE_USER),
+        )
+
+    async def _update(
+        self,
+        record: UserRecord,
+        new_doc: Mapping[str, Any],
+        password: str | None,
+        caller: Caller,
+        operation: str,
+    ) -> UserRecord:
+        before = self._fields({**record.doc, "userName": record.user_name}, default_active=record.active)
+        before = MasterUserFields(before.username, before.display_name, record.active)
+        after = self._fields(new_doc, default_active=record.active)
+        doc_to_store = stored_doc({**new_doc, "active": after.active})
+        sync_password = password if self._settings.password_sync and password else None
+        if after.username != record.user_name:
+            self._refuse_protected(after.username)
+            await self._check_rename(record, after.username)
+        if before == after and sync_password is None:
+            if doc_to_store == dict(record.doc) and after.active == record.active:
+                return record
+            return await self._store_update(record, after, new_doc, doc_to_store, None)
+
+        async def master_write() -> MasterUser | None:
+            remote: bool | None = None
+            if after.username != before.username or sync_password is not None:
+                remote = (await self._master.get_user(record.det_id)).remote
+            return await self._push(record.det_id, before, after, sync_password, remote=remote)
+
+        async def store_write(_: MasterUser | None, intent: int) -> UserRecord:
+            return await self._store_update(record, after, new_doc, doc_to_store, intent)
+
+        async def compensate(_: MasterUser | None) -> None:
+            await self._push(record.det_id, after, before, None, remote=None)
+
+        return await self._journal.write(
+            caller,
+            operation=operation,
+            resource_type="User",
+            target=record.scim_id,
+            payload={"det_id": record.det_id, "username": after.username, "active": after.active},
+            master=master_write,
+            store=store_write,
+            compensate=compensate,
+            on_master_error=lambda err: to_scim_error(err, Operation.UPDATE_USER),
+        )
+
+    async def _store_update(
+        self,
+        record: UserRecord,
+        after: MasterUserFields,
+        new_doc: Mapping[str, Any],
+        doc_to_store: Mapping[str, Any],
+        intent: int | None,
+    ) -> UserRecord:
+        updated = await self._store.update_user(
+            record.scim_id,
+            user_name=after.username,
+            external_id=_opt_str(new_doc.get("externalId")),
+            display_name=_opt_str(new_doc.get("displayName")),
+            active=after.active,
+            doc=doc_to_store,
+            finishing_intent=intent,
+        )
+        if after.username != record.user_name:
+            await self._store.set_member_display(record.scim_id, after.username)
+        return updated
+
+    async def _check_rename(self, record: UserRecord, new_name: str) -> None:
+        other = await self._store.get_user_by_user_name(new_name, include_tombstoned=True)
+        if other is not None and other.scim_id != record.scim_id:
+            raise Uniqueness(f"userName {new_name!r} is already provisioned.")
+        try:
+            on_master = await self._master.get_user_by_username(new_name)
+        except MasterError as err:
+            raise to_scim_error(err, Operation.UPDATE_USER) from None
+        if on_master is not None and on_master.id != record.det_id:
+            raise Uniqueness(f"userName {new_name!r} is taken on the Determined master.")
+
+    async def _push(
+        self,
+        det_id: int,
+        before: MasterUserFields,
+        after: MasterUserFields,
+        password: str | None,
+        *,
+        remote: bool | None,
+    ) -> MasterUser | None:
+        """Bring the master from `before` to `after` in as few PatchUser calls as possible (§4.9, §7.2)."""
+        if det_id in BUILTIN_USER_IDS:
+            raise Uniqueness("The built-in Determined accounts are not managed by SCIM.")
+        rename = after.username != before.username
+        display_changed = after.display_name != before.display_name
+        if rename and remote:
+            # Remote users cannot be renamed (§4.9 step 6): flip to local with a throwaway password, rename,
+            # flip back. Both calls end the user's login sessions (§7.2 Replace user).
+            await self._master.patch_user(
+                det_id,
+                active=after.active,
+                remote=False,
+                username=after.username,
+                password=_random_password(),
+            )
+            return await self._with_display_fallback(
+                after,
+                lambda display: self._master.patch_user(
+                    det_id, active=after.active, remote=True, display_name=display
+                ),
+            )
+        if password is not None and remote:
+            password = None  # a remote user has no password login (§5.3); the IdP's placeholder is ignored
+        if display_changed:
+            return await self._with_display_fallback(
+                after,
+                lambda display: self._master.patch_user(
+                    det_id,
+                    active=after.active,
+                    username=after.username if rename else None,
+                    display_name=display,
+                    password=password,
+                ),
+            )
+        if rename or password is not None or after.active != before.active:
+            return await self._master.patch_user(
+                det_id, active=after.active, username=after.username if rename else None, password=password
+            )
+        return None
+
+    async def _with_display_fallback(
+        self, fields: MasterUserFields, call: Callable[[str], Awaitable[MasterUser]]
+    ) -> MasterUser:
+        candidates = display_name_candidates(fields.display_name, fields.username)
+        for index, display in enumerate(candidates):
+            try:
+                return await call(display)
+            except MasterBadRequest as err:
+                if index == len(candidates) - 1 or not _display_rejected(err):
+                    raise
+        raise AssertionError("unreachable: the last candidate re-raises")
+
+
+def _opt_str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

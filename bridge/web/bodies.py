@@ -1,0 +1,58 @@
+"""Request bodies: media type (RFC 7644 §3.1, §8.1), JSON syntax and nesting depth, before any parsing by the core."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from bridge.scim.errors import InvalidSyntax, UnsupportedMediaType
+from bridge.scim.media import request_media_type_ok
+
+
+def json_depth_exceeds(text: str, limit: int) -> bool:
+    """True when objects/arrays nest deeper than `limit` (scanned without parsing, so a deep body costs O(n))."""
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch in "]}":
+            depth -= 1
+    return False
+
+
+async def read_json(request: web.Request, max_depth: int) -> Any:
+    """The decoded JSON body; 415 for another media type, 400 invalidSyntax for malformed or too-deep JSON.
+
+    Accepts application/scim+json and application/json with or without parameters (idp-traffic §0.15).
+    A missing Content-Type is tolerated when the body parses, as several IdP clients omit it.
+    """
+    raw = await request.read()
+    if not raw.strip():
+        raise InvalidSyntax("The request body is empty.")
+    content_type = request.headers.get("Content-Type")
+    if content_type is not None and not request_media_type_ok(content_type):
+        raise UnsupportedMediaType("Send application/scim+json or application/json.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidSyntax("The request body is not UTF-8.") from None
+    if json_depth_exceeds(text, max_depth):
+        raise InvalidSyntax(f"The JSON body nests deeper than {max_depth} levels.")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise InvalidSyntax("The request body is not valid JSON.") from None

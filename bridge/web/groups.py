@@ -1,0 +1,119 @@
+"""Handlers for /Groups and /Groups/.search (RFC 7644 §3.3 to §3.6): parse, call GroupService, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from bridge.provisioning.groups import GroupView
+from bridge.provisioning.translate import group_document
+from bridge.scim import GROUP_SCHEMA, ListQuery, clean_input, list_response, parse_patch, render
+from bridge.web.bodies import read_json
+from bridge.web.keys import GROUPS, SETTINGS
+from bridge.web.location import Locations, locations
+from bridge.web.responses import no_content, not_modified, resource_response, scim_json
+from bridge.web.services import caller
+from bridge.web.users import projection
+
+
+def wants_members(attributes: tuple[str, ...], excluded: tuple[str, ...]) -> bool:
+    """Whether members must be loaded: Entra's `excludedAttributes=members` never touches them (§0.8)."""
+
+    def names_members(path: str) -> bool:
+        p = path.strip().lower()
+        return p in ("members", "urn:ietf:params:scim:schemas:core:2.0:group:members") or p.startswith(
+            "members."
+        )
+
+    if attributes:
+        return any(names_members(a) for a in attributes)
+    return not any(names_members(e) and "." not in e.strip() for e in excluded)
+
+
+def _render(
+    view: GroupView, where: Locations, attributes: tuple[str, ...], excluded: tuple[str, ...]
+) -> dict[str, Any]:
+    doc = group_document(view.record, view.members, where.users, where.groups)
+    return render(
+        doc, GROUP_SCHEMA, location=where.group(view.record.scim_id), attributes=attributes, excluded=excluded
+    )
+
+
+def _one(request: web.Request, view: GroupView, *, status: int = 200) -> web.Response:
+    attributes, excluded = projection(request)
+    if not wants_members(attributes, excluded):
+        view = GroupView(view.record, None)
+    where = locations(request)
+    body = _render(view, where, attributes, excluded)
+    return resource_response(
+        body, version=view.record.version, location=where.group(view.record.scim_id), status=status
+    )
+
+
+async def _list(request: web.Request, query: ListQuery) -> web.Response:
+    with_members = wants_members(query.attributes, query.excluded_attributes)
+    total, views = await request.app[GROUPS].list(query, with_members=with_members)
+    where = locations(request)
+    resources = [_render(v, where, query.attributes, query.excluded_attributes) for v in views]
+    return scim_json(list_response(resources, total, query.start_index))
+
+
+async def list_groups(request: web.Request) -> web.Response:
+    """GET /Groups: `displayName eq` and `members.value eq` answered from store indexes."""
+    scim = request.app[SETTINGS].scim
+    query = ListQuery.from_params(request.query, max_count=scim.max_results, default_count=scim.default_count)
+    return await _list(request, query)
+
+
+async def search_groups(request: web.Request) -> web.Response:
+    """POST /Groups/.search (RFC 7644 §3.4.3)."""
+    scim = request.app[SETTINGS].scim
+    body = await read_json(request, scim.max_json_depth)
+    query = ListQuery.from_search_body(body, max_count=scim.max_results, default_count=scim.default_count)
+    return await _list(request, query)
+
+
+async def create_group(request: web.Request) -> web.Response:
+    """POST /Groups: 201 with Location and ETag."""
+    scim = request.app[SETTINGS].scim
+    doc = clean_input(await read_json(request, scim.max_json_depth), GROUP_SCHEMA, strict=scim.strict)
+    view = await request.app[GROUPS].create(doc, caller(request))
+    return _one(request, view, status=201)
+
+
+async def get_group(request: web.Request) -> web.Response:
+    """GET /Groups/{id}; members only when not excluded."""
+    attributes, excluded = projection(request)
+    view = await request.app[GROUPS].get(
+        request.match_info["id"], with_members=wants_members(attributes, excluded)
+    )
+    return not_modified(request, view.record.version) or _one(request, view)
+
+
+async def replace_group(request: web.Request) -> web.Response:
+    """PUT /Groups/{id}."""
+    scim = request.app[SETTINGS].scim
+    doc = clean_input(await read_json(request, scim.max_json_depth), GROUP_SCHEMA, strict=scim.strict)
+    view = await request.app[GROUPS].replace(
+        request.match_info["id"], doc, caller(request), request.headers.get("If-Match")
+    )
+    return _one(request, view)
+
+
+async def patch_group(request: web.Request) -> web.Response:
+    """PATCH /Groups/{id}: 200 with the group."""
+    scim = request.app[SETTINGS].scim
+    ops = parse_patch(await read_json(request, scim.max_json_depth), strict=scim.strict)
+    view = await request.app[GROUPS].patch(
+        request.match_info["id"], ops, caller(request), request.headers.get("If-Match")
+    )
+    return _one(request, view)
+
+
+async def delete_group(request: web.Request) -> web.Response:
+    """DELETE /Groups/{id}: 204."""
+    await request.app[GROUPS].delete(
+        request.match_info["id"], caller(request), request.headers.get("If-Match")
+    )
+    return no_content()

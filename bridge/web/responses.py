@@ -1,0 +1,46 @@
+"""SCIM responses: application/scim+json bodies, Location and ETag headers, 304 for a matching If-None-Match."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from aiohttp import web
+
+from bridge.scim.etags import etag_for, if_none_match_hit
+from bridge.scim.media import SCIM_MEDIA_TYPE
+
+NO_CONTENT: Final = 204
+
+
+def scim_json(body: Mapping[str, Any], *, status: int = 200) -> web.Response:
+    """A JSON body with the SCIM media type (RFC 7644 §8.1)."""
+    return web.Response(
+        status=status, body=json.dumps(body).encode(), content_type=SCIM_MEDIA_TYPE, charset="utf-8"
+    )
+
+
+def resource_response(
+    body: Mapping[str, Any], *, version: int, location: str, status: int = 200
+) -> web.Response:
+    """A single resource with its weak ETag (RFC 7644 §3.14) and, on creation, its Location (§3.3)."""
+    response = scim_json(body, status=status)
+    response.headers["ETag"] = etag_for(version)
+    if status == 201:
+        response.headers["Location"] = location
+    return response
+
+
+def not_modified(request: web.Request, version: int) -> web.Response | None:
+    """304 when the client's If-None-Match already names this version (RFC 7232 §3.2); else None."""
+    if if_none_match_hit(request.headers.get("If-None-Match"), etag_for(version)):
+        response = web.Response(status=304)
+        response.headers["ETag"] = etag_for(version)
+        return response
+    return None
+
+
+def no_content() -> web.Response:
+    """204 for DELETE (RFC 7644 §3.6)."""
+    return web.Response(status=NO_CONTENT)

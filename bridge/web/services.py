@@ -1,0 +1,70 @@
+"""Lifecycles of the store, the master client and the services (cleanup_ctx), and how handlers reach them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from bridge.config import Settings
+from bridge.determined import create_master_client
+from bridge.provisioning.consistency import Caller
+from bridge.provisioning.groups import GroupService
+from bridge.provisioning.locks import KeyedLocks
+from bridge.provisioning.users import UserService
+from bridge.store import StoreError, open_store
+from bridge.web.keys import CLIENT_NAME, GROUPS, MASTER, REQUEST_ID, STORE, USERS
+from bridge.web.readiness import READINESS
+from bridge.wiring import master_client_settings
+
+Context = Callable[[web.Application], AsyncIterator[None]]
+
+
+def service_contexts(settings: Settings) -> list[Context]:
+    """cleanup_ctx entries in start-up order: store (with migrations), master client, services."""
+
+    async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+        store = await open_store(settings.database.path)
+        app[STORE] = store
+
+        async def database_ready() -> str | None:
+            try:
+                await store.get_user_by_scim_id("readiness-probe")
+            except StoreError as exc:
+                return type(exc).__name__
+            return None
+
+        app[READINESS]["database"] = database_ready
+        try:
+            yield
+        finally:
+            await store.close()
+
+    async def master_ctx(app: web.Application) -> AsyncIterator[None]:
+        # Start-up does not wait for the master: /readyz reports it, requests answer 503 meanwhile.
+        client = create_master_client(master_client_settings(settings.master))
+        app[MASTER] = client
+
+        async def master_ready() -> str | None:
+            return None if await client.ping() else "master unreachable"
+
+        app[READINESS]["master"] = master_ready
+        try:
+            yield
+        finally:
+            await client.close()
+
+    async def services_ctx(app: web.Application) -> AsyncIterator[None]:
+        locks = KeyedLocks()
+        app[USERS] = UserService(
+            app[STORE], app[MASTER], settings.users, own_username=settings.master.username, locks=locks
+        )
+        app[GROUPS] = GroupService(app[STORE], app[MASTER], locks=locks)
+        yield
+
+    return [store_ctx, master_ctx, services_ctx]
+
+
+def caller(request: web.Request) -> Caller:
+    """The request id and authenticated IdP client, for the intent journal and the audit log."""
+    return Caller(request_id=request[REQUEST_ID], client=request.get(CLIENT_NAME) or "-")

@@ -1,0 +1,109 @@
+"""Handlers for /Users and /Users/.search (RFC 7644 §3.3 to §3.6): parse, call UserService, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from bridge.provisioning.translate import user_document
+from bridge.scim import USER_SCHEMA, ListQuery, clean_input, list_response, parse_patch, render
+from bridge.store import UserRecord
+from bridge.web.bodies import read_json
+from bridge.web.keys import SETTINGS, USERS
+from bridge.web.location import Locations, locations
+from bridge.web.responses import no_content, not_modified, resource_response, scim_json
+from bridge.web.services import caller
+
+
+def projection(request: web.Request) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`attributes` and `excludedAttributes` of a request (RFC 7644 §3.9), validated by the core."""
+    settings = request.app[SETTINGS].scim
+    wanted = {k: v for k, v in request.query.items() if k.lower() in ("attributes", "excludedattributes")}
+    query = ListQuery.from_params(
+        wanted, max_count=settings.max_results, default_count=settings.default_count
+    )
+    return query.attributes, query.excluded_attributes
+
+
+def _render(
+    record: UserRecord, where: Locations, attributes: tuple[str, ...], excluded: tuple[str, ...]
+) -> dict[str, Any]:
+    return render(
+        user_document(record),
+        USER_SCHEMA,
+        location=where.user(record.scim_id),
+        attributes=attributes,
+        excluded=excluded,
+    )
+
+
+def _one(request: web.Request, record: UserRecord, *, status: int = 200) -> web.Response:
+    attributes, excluded = projection(request)
+    where = locations(request)
+    body = _render(record, where, attributes, excluded)
+    return resource_response(body, version=record.version, location=where.user(record.scim_id), status=status)
+
+
+async def _list(request: web.Request, query: ListQuery) -> web.Response:
+    total, records = await request.app[USERS].list(query)
+    where = locations(request)
+    resources = [_render(r, where, query.attributes, query.excluded_attributes) for r in records]
+    return scim_json(list_response(resources, total, query.start_index))
+
+
+async def list_users(request: web.Request) -> web.Response:
+    """GET /Users: filter, sort and page in SQL over the store."""
+    scim = request.app[SETTINGS].scim
+    query = ListQuery.from_params(request.query, max_count=scim.max_results, default_count=scim.default_count)
+    return await _list(request, query)
+
+
+async def search_users(request: web.Request) -> web.Response:
+    """POST /Users/.search (RFC 7644 §3.4.3)."""
+    scim = request.app[SETTINGS].scim
+    body = await read_json(request, scim.max_json_depth)
+    query = ListQuery.from_search_body(body, max_count=scim.max_results, default_count=scim.default_count)
+    return await _list(request, query)
+
+
+async def create_user(request: web.Request) -> web.Response:
+    """POST /Users: 201 with Location and ETag."""
+    scim = request.app[SETTINGS].scim
+    doc = clean_input(await read_json(request, scim.max_json_depth), USER_SCHEMA, strict=scim.strict)
+    record = await request.app[USERS].create(doc, caller(request))
+    return _one(request, record, status=201)
+
+
+async def get_user(request: web.Request) -> web.Response:
+    """GET /Users/{id}; 304 when If-None-Match names the current version."""
+    record = await request.app[USERS].get(request.match_info["id"])
+    return not_modified(request, record.version) or _one(request, record)
+
+
+async def replace_user(request: web.Request) -> web.Response:
+    """PUT /Users/{id}."""
+    scim = request.app[SETTINGS].scim
+    doc = clean_input(await read_json(request, scim.max_json_depth), USER_SCHEMA, strict=scim.strict)
+    record = await request.app[USERS].replace(
+        request.match_info["id"], doc, caller(request), request.headers.get("If-Match")
+    )
+    return _one(request, record)
+
+
+async def patch_user(request: web.Request) -> web.Response:
+    """PATCH /Users/{id}: 200 with the resource (suvera's Keycloak plugin needs a body)."""
+    scim = request.app[SETTINGS].scim
+    ops = parse_patch(await read_json(request, scim.max_json_depth), strict=scim.strict)
+    record = await request.app[USERS].patch(
+        request.match_info["id"], ops, caller(request), request.headers.get("If-Match")
+    )
+    return _one(request, record)
+
+
+async def delete_user(request: web.Request) -> web.Response:
+    """DELETE /Users/{id}: deactivate and tombstone; 204."""
+    await request.app[USERS].delete(
+        request.match_info["id"], caller(request), request.headers.get("If-Match")
+    )
+    return no_content()
