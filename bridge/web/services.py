@@ -12,6 +12,7 @@ from bridge.provisioning.consistency import Caller
 from bridge.provisioning.groups import GroupService
 from bridge.provisioning.locks import KeyedLocks
 from bridge.provisioning.users import UserService
+from bridge.reconcile.background import reconcile_context
 from bridge.store import StoreError, open_store
 from bridge.web.keys import CLIENT_NAME, GROUPS, MASTER, REQUEST_ID, STORE, USERS
 from bridge.web.readiness import READINESS
@@ -21,7 +22,7 @@ Context = Callable[[web.Application], AsyncIterator[None]]
 
 
 def service_contexts(settings: Settings) -> list[Context]:
-    """cleanup_ctx entries in start-up order: store (with migrations), master client, services."""
+    """cleanup_ctx entries in start-up order: store (with migrations), master client, services, reconcile."""
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings.database.path)
@@ -62,7 +63,9 @@ def service_contexts(settings: Settings) -> list[Context]:
         app[GROUPS] = GroupService(app[STORE], app[MASTER], locks=locks)
         yield
 
-    return [store_ctx, master_ctx, services_ctx]
+    # Last, so the store and client exist; it resolves a previous process's pending intents before serving.
+    reconcile_ctx = reconcile_context(settings, lambda app: app[STORE], lambda app: app[MASTER])
+    return [store_ctx, master_ctx, services_ctx, reconcile_ctx]
 
 
 def caller(request: web.Request) -> Caller:
