@@ -7,6 +7,7 @@ that still authenticates as that account is kept (master-api.md §7.1, §4.17).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import secrets
 import sys
@@ -14,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from bridge.determined.client import create_master_client
-from bridge.determined.errors import MasterError, MasterUnauthorized
+from bridge.determined.client import DeterminedClient, create_master_client
+from bridge.determined.errors import MasterError, MasterUnauthorized, MasterUnavailable
 from bridge.determined.models import MasterUser
 from bridge.determined.settings import MasterClientSettings
 
@@ -38,6 +39,7 @@ class BootstrapRequest:
     verify_tls: bool = True
     ca_file: str | None = None
     force_new_token: bool = False
+    wait: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--insecure", action="store_true", help="do not verify the master's certificate")
     parser.add_argument(
         "--force-new-token", action="store_true", help="mint a new token even if the file's token works"
+    )
+    parser.add_argument(
+        "--wait", type=float, default=0.0, help="seconds to wait for the master to answer (default: 0)"
     )
 
 
@@ -122,10 +127,22 @@ async def _token_still_valid(request: BootstrapRequest, user: MasterUser) -> boo
     return me.id == user.id
 
 
+async def _wait_for_master(client: DeterminedClient, seconds: float) -> None:
+    """Poll the unauthenticated ``GET /api/v1/master`` until it answers: the master may still be starting."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not await client.ping():
+        if loop.time() >= deadline:
+            raise MasterUnavailable(f"master did not answer within {seconds:g} s")
+        await asyncio.sleep(min(2.0, max(0.0, deadline - loop.time())))
+
+
 async def bootstrap(request: BootstrapRequest) -> BootstrapResult:
     """Ensure the account exists, is active and admin; ensure the token file holds a working token."""
     client = create_master_client(_client_settings(request, token=None))
     try:
+        if request.wait > 0:
+            await _wait_for_master(client, request.wait)
         user = await client.get_user_by_username(request.account)
         created = repaired = False
         if user is None:
@@ -173,6 +190,7 @@ def request_from_args(args: argparse.Namespace) -> BootstrapRequest | str:
         verify_tls=not args.insecure,
         ca_file=args.ca_file,
         force_new_token=args.force_new_token,
+        wait=args.wait,
     )
 
 

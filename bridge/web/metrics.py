@@ -17,7 +17,7 @@ from bridge.config import MetricsSettings, Settings
 from bridge.metrics import CONTENT_TYPE, MetricsRecorder
 from bridge.web.keys import CLIENT_NAME, SETTINGS
 from bridge.web.operator_access import operator_allowed, unauthorized
-from bridge.web.status import STATUS_COUNTS, make_status_handler
+from bridge.web.status import STATUS_COUNTS, make_status_handler, refresh_store_gauges
 
 METRICS: Final = web.AppKey[MetricsRecorder]("metrics")
 SCIM_RESOURCES: Final = frozenset(
@@ -103,12 +103,15 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         )
 
 
-def make_metrics_handler(recorder: MetricsRecorder, settings: MetricsSettings) -> Handler:
+def make_metrics_handler(
+    main_app: web.Application, recorder: MetricsRecorder, settings: MetricsSettings
+) -> Handler:
     """``GET /metrics``: open unless ``metrics.token`` is set (Prometheus scrapes from elsewhere)."""
 
     async def handler(request: web.Request) -> web.Response:
         if not operator_allowed(request, settings, open_without_token=True):
             return unauthorized()
+        await refresh_store_gauges(main_app, recorder)
         return web.Response(body=recorder.render(), headers={hdrs.CONTENT_TYPE: CONTENT_TYPE})
 
     return handler
@@ -146,5 +149,5 @@ def setup_metrics(app: web.Application, settings: Settings) -> None:
     if settings.metrics.port is not None:
         target = web.Application()
         app.cleanup_ctx.append(_operator_listener(target, settings.metrics, endpoint))
-    target.router.add_get("/metrics", make_metrics_handler(recorder, settings.metrics))
+    target.router.add_get("/metrics", make_metrics_handler(app, recorder, settings.metrics))
     target.router.add_get("/status", make_status_handler(app, recorder, settings))

@@ -20,6 +20,8 @@ from aiohttp.typedefs import Handler
 from bridge import __version__
 from bridge.config import MasterSettings, Settings
 from bridge.metrics import MetricsRecorder
+from bridge.store import StoreError
+from bridge.web.keys import STORE
 from bridge.web.operator_access import operator_allowed, unauthorized
 from bridge.web.readiness import READINESS
 
@@ -61,6 +63,31 @@ async def probe_master(master: MasterSettings) -> dict[str, object]:
     return {"reachable": True, "version": version if isinstance(version, str) else None}
 
 
+async def refresh_store_gauges(main_app: web.Application, recorder: MetricsRecorder) -> int | None:
+    """Publish the open write intents from the store (read at scrape time); None before the store opens."""
+    store = main_app.get(STORE)
+    if store is None:
+        return None
+    try:
+        pending = len(await store.pending_intents())
+    except StoreError:
+        return None
+    recorder.set_intents_pending(pending)
+    return pending
+
+
+async def _store_counts(main_app: web.Application) -> dict[str, int]:
+    store = main_app.get(STORE)
+    if store is None:
+        return {}
+    try:
+        users, _ = await store.list_users("1 = 1", (), limit=1)
+        groups, _ = await store.list_groups("1 = 1", (), limit=1)
+    except StoreError:
+        return {}
+    return {"users": users, "groups": groups}
+
+
 def make_status_handler(main_app: web.Application, recorder: MetricsRecorder, settings: Settings) -> Handler:
     """The ``/status`` handler; it reads the main app's state even when served on the operator port."""
 
@@ -72,14 +99,16 @@ def make_status_handler(main_app: web.Application, recorder: MetricsRecorder, se
         results = await asyncio.gather(*(checks[name]() for name in names))
         providers = main_app[STATUS_COUNTS]
         count_names = sorted(providers)
-        counts = await asyncio.gather(*(providers[name]() for name in count_names))
+        extra = await asyncio.gather(*(providers[name]() for name in count_names))
+        counts = {**await _store_counts(main_app), **dict(zip(count_names, extra, strict=True))}
+        await refresh_store_gauges(main_app, recorder)
         now = time.time()
         body = {
             "version": __version__,
             "mode": settings.mode,
             "started_at": _iso(recorder.started_at),
             "uptime_seconds": round(now - recorder.started_at, 1),
-            "counts": dict(zip(count_names, counts, strict=True)),
+            "counts": counts,
             "intents_pending": recorder.pending_intents(),
             "last_reconcile": _iso(recorder.last_reconcile()),
             "reconcile_interval": settings.reconcile.interval,

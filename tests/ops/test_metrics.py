@@ -10,6 +10,7 @@ from pytest_aiohttp import AiohttpClient
 
 from bridge import __version__
 from bridge.web.app import create_app
+from bridge.web.keys import STORE
 from bridge.web.metrics import METRICS, OPERATOR_ENDPOINT
 from tests.ops.settings import BASIC_PASSWORD, BASIC_USER, METRICS_TOKEN, make_settings
 
@@ -30,7 +31,7 @@ async def test_scripted_requests_are_counted_exactly(tmp_path: Path, aiohttp_cli
     client = await aiohttp_client(create_app(make_settings(tmp_path)))
     for _ in range(3):
         assert (await client.get("/healthz")).status == 200
-    assert (await client.get("/readyz")).status == 200
+    assert (await client.get("/readyz")).status == 503  # the master at 127.0.0.1:9 is unreachable
     for _ in range(2):
         assert (await client.get("/no-such-page")).status == 404
     for _ in range(4):
@@ -47,7 +48,7 @@ async def test_scripted_requests_are_counted_exactly(tmp_path: Path, aiohttp_cli
     samples = _samples(await response.text())
     total = "scim_bridge_requests_total"
     assert _value(samples, total, resource="/healthz", operation="get", status="200", client="none") == 3
-    assert _value(samples, total, resource="/readyz", operation="get", status="200", client="none") == 1
+    assert _value(samples, total, resource="/readyz", operation="get", status="503", client="none") == 1
     assert _value(samples, total, resource="unmatched", operation="get", status="404", client="none") == 2
     assert _value(samples, total, resource="Users", operation="list", status="401", client="none") == 4
     assert _value(samples, total, resource="Groups", operation="get", status="401", client="none") == 1
@@ -76,9 +77,8 @@ async def test_scripted_requests_are_counted_exactly(tmp_path: Path, aiohttp_cli
     assert _value(again, total, resource="/metrics", operation="get", status="200", client="none") == 1
 
 
-def _fake_store_files(db_path: str) -> None:
-    Path(db_path).write_bytes(b"x" * 4096)
-    Path(db_path + "-wal").write_bytes(b"y" * 100)
+def _store_bytes(db_path: str) -> int:
+    return sum(p.stat().st_size for p in (Path(db_path), Path(db_path + "-wal")) if p.exists())
 
 
 async def test_component_reports_appear(tmp_path: Path, aiohttp_client: AiohttpClient) -> None:
@@ -88,11 +88,13 @@ async def test_component_reports_appear(tmp_path: Path, aiohttp_client: AiohttpC
     recorder.observe_master_call("GET", "/api/v1/users/{userId}", "200", 0.02)
     recorder.observe_master_call("GET", "/api/v1/users/{userId}", "200", 0.03)
     recorder.observe_master_call("POST", "/api/v1/users", "timeout", 30.0)
-    recorder.set_intents_pending(7)
     recorder.observe_reconcile("ok", {"user_missing_on_master": 2, "group_members": 1}, 1_700_000_000.0)
     recorder.observe_reconcile("ok", {"user_missing_on_master": 1}, 1_700_000_100.0)
-    _fake_store_files(settings.database.path)
     client = await aiohttp_client(app)
+    for target in ("u-1", "u-2", "u-3"):
+        await app[STORE].begin_intent(
+            request_id="r", operation="create", resource_type="User", target=target, payload_digest="d"
+        )
     samples = _samples(await (await client.get("/metrics")).text())
     calls = "scim_bridge_master_calls_total"
     assert _value(samples, calls, method="GET", endpoint="/api/v1/users/{userId}", outcome="200") == 2
@@ -109,12 +111,15 @@ async def test_component_reports_appear(tmp_path: Path, aiohttp_client: AiohttpC
         )
         == 0
     )
-    assert _value(samples, "scim_bridge_intents_pending") == 7
+    # Read from the real store at scrape time.
+    assert _value(samples, "scim_bridge_intents_pending") == 3
     assert _value(samples, "scim_bridge_reconcile_drift_total", kind="user_missing_on_master") == 3
     assert _value(samples, "scim_bridge_reconcile_drift_total", kind="group_members") == 1
     assert _value(samples, "scim_bridge_reconcile_runs_total", outcome="ok") == 2
     assert _value(samples, "scim_bridge_reconcile_last_success_timestamp_seconds") == 1_700_000_100.0
-    assert _value(samples, "scim_bridge_store_size_bytes") == 4196
+    size = _store_bytes(settings.database.path)
+    assert size > 0
+    assert _value(samples, "scim_bridge_store_size_bytes") == size
 
 
 async def test_registries_are_per_app(tmp_path: Path) -> None:
@@ -122,6 +127,7 @@ async def test_registries_are_per_app(tmp_path: Path) -> None:
     second = create_app(make_settings(tmp_path))
     first[METRICS].set_intents_pending(3)
     assert first[METRICS].registry is not second[METRICS].registry
+    assert first[METRICS].pending_intents() == 3
     assert second[METRICS].pending_intents() == 0
 
 

@@ -15,6 +15,7 @@ from pytest_aiohttp import AiohttpClient, AiohttpServer
 from bridge import __version__
 from bridge.commands.status import format_status, instance_url, run_status
 from bridge.web.app import create_app
+from bridge.web.keys import STORE
 from bridge.web.metrics import METRICS
 from bridge.web.operator_access import operator_allowed
 from bridge.web.readiness import READINESS
@@ -46,11 +47,18 @@ async def test_status_summary(
     async def failing_check() -> str | None:
         return "database locked"
 
-    app[STATUS_COUNTS]["users"] = users
-    app[READINESS]["store"] = failing_check
-    app[METRICS].set_intents_pending(2)
+    app[STATUS_COUNTS]["extra"] = users
     app[METRICS].observe_reconcile("ok", {}, 1_767_225_600.0)
     client = await aiohttp_client(app)
+    app[READINESS]["store"] = failing_check
+    store = app[STORE]
+    await store.insert_user(
+        scim_id="u-1", det_id=7, user_name="jane", external_id=None, display_name=None, active=True, doc={}
+    )
+    for target in ("u-1", "u-2"):
+        await store.begin_intent(
+            request_id="r", operation="patch", resource_type="User", target=target, payload_digest="d"
+        )
     assert (await client.get("/healthz")).status == 200
     response = await client.get("/status")
     assert response.status == 200
@@ -58,11 +66,11 @@ async def test_status_summary(
     assert body["version"] == __version__
     assert body["mode"] == "normal"
     assert body["uptime_seconds"] >= 0
-    assert body["counts"] == {"users": 42}
+    assert body["counts"] == {"users": 1, "groups": 0, "extra": 42}
     assert body["intents_pending"] == 2
     assert body["last_reconcile"] == "2026-01-01T00:00:00+00:00"
     assert body["requests_total"] == 1
-    assert body["checks"] == {"store": "database locked"}
+    assert body["checks"] == {"database": "ok", "master": "ok", "store": "database locked"}
     assert body["master"] == {"url": master_url, "reachable": True, "version": "0.38.1"}
 
 
