@@ -43,7 +43,10 @@ def offline_settings(tmp_path: Path, *, public_url: str | None = None) -> Settin
 
 @pytest.fixture
 async def client(aiohttp_client: Callable[..., Any], tmp_path: Path) -> TestClient[Any, Any]:
-    return await aiohttp_client(create_app(offline_settings(tmp_path, public_url="https://scim.example.com")))
+    client: TestClient[Any, Any] = await aiohttp_client(
+        create_app(offline_settings(tmp_path, public_url="https://scim.example.com"))
+    )
+    return client
 
 
 def assert_scim_error(body: dict[str, Any], status: int, scim_type: str | None = None) -> None:
