@@ -1,0 +1,282 @@
+"""``mode: shadow``: a DeterminedClient that logs the master writes it would make and makes none (issue 7).
+
+Reads go to the real master, overlaid with the objects the shadowed writes would have produced, so a whole
+IdP conversation (create, then patch, then add to a group) computes the same calls it would in normal mode.
+Each write is one ``shadow.master_call`` event: method, path template, Determined ids and the names of the
+fields sent (never their values: they can hold personal data or passwords). Synthetic ids start at
+``SHADOW_ID_BASE`` so they cannot collide with the master's. A shadow bridge must have its own
+``database.path``: its mapping holds the synthetic ids.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Final
+
+import structlog
+
+from bridge.determined import (
+    DeterminedClient,
+    MasterConflict,
+    MasterGroup,
+    MasterGroupDetails,
+    MasterGroupPage,
+    MasterInfo,
+    MasterInternal,
+    MasterNotFound,
+    MasterUser,
+    MasterUserPage,
+)
+
+SHADOW_ID_BASE: Final = 1_000_000_000
+_log = structlog.get_logger("bridge.shadow")
+
+
+class ShadowClient(DeterminedClient):
+    """Wraps the real client: reads pass through (plus the overlay), writes are logged and simulated."""
+
+    def __init__(self, real: DeterminedClient) -> None:  # the real client owns the session
+        self._real = real
+        self._users: dict[int, MasterUser] = {}
+        self._groups: dict[int, MasterGroupDetails] = {}
+        self._deleted_groups: set[int] = set()
+        self._next_id = SHADOW_ID_BASE
+        self.recorded: list[dict[str, object]] = []
+
+    def _record(self, method: str, path: str, **fields: object) -> None:
+        entry: dict[str, object] = {"method": method, "path": path, **fields}
+        self.recorded.append(entry)
+        _log.info("shadow.master_call", **entry)
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    # --- pass-through ------------------------------------------------------------------------------
+
+    @property
+    def healthy(self) -> bool:
+        """The real master's health."""
+        return self._real.healthy
+
+    async def close(self) -> None:
+        """Close the real client."""
+        await self._real.close()
+
+    async def ping(self) -> bool:
+        """Ping the real master."""
+        return await self._real.ping()
+
+    async def master_info(self) -> MasterInfo:
+        """The real master's info."""
+        return await self._real.master_info()
+
+    async def me(self) -> MasterUser:
+        """The bridge's real account."""
+        return await self._real.me()
+
+    # --- users -------------------------------------------------------------------------------------
+
+    async def get_user(self, det_id: int) -> MasterUser:
+        """Overlay first, then the real master."""
+        if det_id in self._users:
+            return self._users[det_id]
+        if det_id > SHADOW_ID_BASE:
+            raise MasterNotFound("user not found", grpc_code=5)
+        return await self._real.get_user(det_id)
+
+    async def get_user_by_username(self, name: str) -> MasterUser | None:
+        """Overlay first (exact, as the master), then the real master unless the overlay renamed it."""
+        for user in self._users.values():
+            if user.username == name:
+                return user
+        found = await self._real.get_user_by_username(name)
+        if found is not None and found.id in self._users:
+            return None  # renamed away in the overlay
+        return found
+
+    async def list_users(
+        self,
+        offset: int = 0,
+        limit: int = 0,
+        name: str | None = None,
+        *,
+        active: bool | None = None,
+        admin: bool | None = None,
+        sort_by: str | None = None,
+        descending: bool = False,
+    ) -> MasterUserPage:
+        """The real page with overlaid users replaced (shadow-created users are only in iter_users)."""
+        page = await self._real.list_users(
+            offset, limit, name, active=active, admin=admin, sort_by=sort_by, descending=descending
+        )
+        users = tuple(self._users.get(u.id, u) for u in page.users)
+        return MasterUserPage(users, page.pagination)
+
+    async def iter_users(self, name: str | None = None, page_size: int = 500) -> AsyncIterator[MasterUser]:
+        """Every real user (overlaid), then the shadow-created ones."""
+        async for user in self._real.iter_users(name, page_size):
+            yield self._users.get(user.id, user)
+        for det_id, user in self._users.items():
+            if det_id > SHADOW_ID_BASE:
+                yield user
+
+    async def create_user(
+        self,
+        username: str,
+        display_name: str,
+        active: bool,
+        admin: bool = False,
+        remote: bool = True,
+        password: str | None = None,
+    ) -> MasterUser:
+        """Log ``POST /api/v1/users``; simulate the master's duplicate check."""
+        self._record(
+            "POST",
+            "/api/v1/users",
+            username=username,
+            fields=["username", "displayName", "active", "admin", "remote"]
+            + (["password"] if password else []),
+        )
+        if await self.get_user_by_username(username) is not None:
+            raise MasterInternal("code=400, message=user already exists", grpc_code=2)
+        user = MasterUser(
+            id=self._new_id(),
+            username=username,
+            admin=admin,
+            active=active,
+            display_name=display_name,
+            remote=remote,
+            modified_at=datetime.now(UTC),
+            last_auth_at=None,
+            agent_user_group=None,
+        )
+        self._users[user.id] = user
+        return user
+
+    async def patch_user(
+        self,
+        det_id: int,
+        *,
+        active: bool,
+        display_name: str | None = None,
+        username: str | None = None,
+        remote: bool | None = None,
+        password: str | None = None,
+        admin: bool | None = None,
+    ) -> MasterUser:
+        """Log ``PATCH /api/v1/users/{id}`` and apply it to the overlay."""
+        sent = {
+            "active": active,
+            "displayName": display_name,
+            "username": username,
+            "remote": remote,
+            "admin": admin,
+        }
+        names = [k for k, v in sent.items() if v is not None] + (["password"] if password is not None else [])
+        self._record("PATCH", "/api/v1/users/{id}", det_id=det_id, fields=names)
+        current = await self.get_user(det_id)
+        changes: dict[str, object] = {"active": active, "modified_at": datetime.now(UTC)}
+        if display_name is not None:
+            changes["display_name"] = display_name
+        if username is not None:
+            changes["username"] = username
+        if remote is not None:
+            changes["remote"] = remote
+        if admin is not None:
+            changes["admin"] = admin
+        updated = dataclasses.replace(current, **changes)  # type: ignore[arg-type]
+        self._users[det_id] = updated
+        return updated
+
+    # --- groups ------------------------------------------------------------------------------------
+
+    async def get_group(self, det_group_id: int) -> MasterGroupDetails:
+        """Overlay first, then the real master."""
+        if det_group_id in self._deleted_groups or (
+            det_group_id > SHADOW_ID_BASE and det_group_id not in self._groups
+        ):
+            raise MasterNotFound(f"Error getting group {det_group_id}: not found", grpc_code=5)
+        if det_group_id in self._groups:
+            return self._groups[det_group_id]
+        return await self._real.get_group(det_group_id)
+
+    async def search_groups(
+        self, name: str | None = None, user_id: int | None = None, offset: int = 0, limit: int = 500
+    ) -> MasterGroupPage:
+        """The real search (shadow-created groups only show in iter_groups)."""
+        return await self._real.search_groups(name, user_id, offset, limit)
+
+    async def iter_groups(
+        self, name: str | None = None, user_id: int | None = None
+    ) -> AsyncIterator[MasterGroup]:
+        """Real groups (overlaid, deleted ones left out), then shadow-created ones."""
+        async for group in self._real.iter_groups(name, user_id):
+            if group.id in self._deleted_groups:
+                continue
+            shown = self._groups.get(group.id)
+            if shown is None:
+                yield group
+            elif name is None or shown.name == name:
+                yield MasterGroup(shown.id, shown.name, len(shown.users))
+        for det_id, details in self._groups.items():
+            wanted = name is None or details.name == name
+            if (
+                det_id > SHADOW_ID_BASE
+                and wanted
+                and (user_id is None or any(u.id == user_id for u in details.users))
+            ):
+                yield MasterGroup(det_id, details.name, len(details.users))
+
+    async def _users_by_id(self, ids: Sequence[int]) -> tuple[MasterUser, ...]:
+        return tuple([await self.get_user(i) for i in ids])
+
+    async def create_group(self, name: str, add_users: Sequence[int] = ()) -> MasterGroupDetails:
+        """Log ``POST /api/v1/groups``; simulate the name conflict."""
+        self._record("POST", "/api/v1/groups", name=name, add_users=list(add_users))
+        async for existing in self.iter_groups(name=name):
+            raise MasterConflict(f"Error creating group {existing.name}: row already exists", grpc_code=6)
+        details = MasterGroupDetails(self._new_id(), name, await self._users_by_id(add_users))
+        self._groups[details.id] = details
+        return details
+
+    async def update_group(
+        self,
+        det_group_id: int,
+        *,
+        name: str | None = None,
+        add_users: Sequence[int] = (),
+        remove_users: Sequence[int] = (),
+    ) -> MasterGroupDetails:
+        """Log ``PUT /api/v1/groups/{id}`` and apply it to the overlay."""
+        self._record(
+            "PUT",
+            "/api/v1/groups/{id}",
+            det_id=det_group_id,
+            rename=name is not None,
+            add_users=list(add_users),
+            remove_users=list(remove_users),
+        )
+        current = await self.get_group(det_group_id)
+        members = {u.id: u for u in current.users}
+        for user in await self._users_by_id(add_users):
+            members[user.id] = user
+        for det_id in remove_users:
+            members.pop(det_id, None)
+        updated = MasterGroupDetails(current.id, name or current.name, tuple(members.values()))
+        self._groups[det_group_id] = updated
+        return updated
+
+    async def delete_group(self, det_group_id: int) -> None:
+        """Log ``DELETE /api/v1/groups/{id}``."""
+        self._record("DELETE", "/api/v1/groups/{id}", det_id=det_group_id)
+        await self.get_group(det_group_id)
+        self._groups.pop(det_group_id, None)
+        self._deleted_groups.add(det_group_id)
+
+
+def shadowed(client: DeterminedClient) -> ShadowClient:
+    """Wrap a real client for ``mode: shadow``."""
+    return ShadowClient(client)
