@@ -1,0 +1,193 @@
+"""Linking existing Determined users and groups to SCIM identities: `adopt` by name, `import-builtin` from the
+built-in plugin's `scim.users` export (master-api.md §6.5, §7.3 item 9), each with a report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.determined import DeterminedClient, MasterNotFound, MasterUser
+from bridge.provisioning.users import BUILTIN_USER_IDS
+from bridge.store import Duplicate, MemberRecord, Store
+
+
+@dataclass(slots=True)
+class AdoptionReport:
+    """What an adoption run linked and what it left alone, with the reason."""
+
+    users: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Human-readable report lines."""
+        out = [f"user linked: {name}" for name in self.users]
+        out += [f"group linked: {name}" for name in self.groups]
+        out += [f"skipped {name}: {reason}" for name, reason in self.skipped]
+        out.append(f"{len(self.users)} users, {len(self.groups)} groups linked; {len(self.skipped)} skipped")
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltinRow:
+    """One row of the built-in plugin's `scim.users` table."""
+
+    scim_id: str
+    user_id: int
+    external_id: str | None
+    name: Mapping[str, Any] | None
+    emails: Sequence[Mapping[str, Any]] | None
+
+
+def _user_doc(user: MasterUser, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {"userName": user.username, "active": user.active}
+    if user.display_name:
+        doc["displayName"] = user.display_name
+    doc.update({k: v for k, v in (extra or {}).items() if v})
+    return doc
+
+
+class Adopter:
+    """Links unmanaged master objects into the store; never writes to the master."""
+
+    def __init__(self, store: Store, master: DeterminedClient, protected: Iterable[str]) -> None:
+        self._store = store
+        self._master = master
+        self._protected = frozenset(n.lower() for n in protected) | {"admin", "determined"}
+
+    def _refusal(self, user: MasterUser) -> str | None:
+        if user.id in BUILTIN_USER_IDS or user.username.lower() in self._protected:
+            return "protected account"
+        return None
+
+    async def adopt(self, *, dry_run: bool = False, groups: bool = True) -> AdoptionReport:
+        """Map every unmapped master user by its username, then every unmapped group by its name."""
+        report = AdoptionReport()
+        async for user in self._master.iter_users():
+            if await self._store.get_user_by_det_id(user.id, include_tombstoned=True) is not None:
+                continue
+            reason = self._refusal(user)
+            if reason is None and await self._store.get_user_by_user_name(
+                user.username, include_tombstoned=True
+            ):
+                reason = "userName already mapped to another Determined user"
+            if reason is not None:
+                report.skipped.append((user.username, reason))
+                continue
+            if not dry_run:
+                await self._insert_user(str(uuid.uuid4()), user, _user_doc(user), None)
+            report.users.append(user.username)
+        if groups:
+            await self._adopt_groups(report, dry_run=dry_run)
+        return report
+
+    async def _adopt_groups(self, report: AdoptionReport, *, dry_run: bool) -> None:
+        async for group in self._master.iter_groups():
+            if await self._store.get_group_by_det_id(group.id) is not None:
+                continue
+            if await self._store.get_group_by_display_name(group.name) is not None:
+                report.skipped.append((group.name, "displayName already mapped to another group"))
+                continue
+            if not dry_run:
+                details = await self._master.get_group(group.id)
+                members: list[MemberRecord] = []
+                for member in details.users:
+                    record = await self._store.get_user_by_det_id(member.id)
+                    if record is not None:
+                        members.append(MemberRecord(record.scim_id, display=record.user_name))
+                await self._store.insert_group(
+                    scim_id=str(uuid.uuid4()),
+                    det_id=group.id,
+                    display_name=group.name,
+                    external_id=None,
+                    doc={"displayName": group.name},
+                    members=members,
+                )
+            report.groups.append(group.name)
+
+    async def import_builtin(self, rows: Sequence[BuiltinRow], *, dry_run: bool = False) -> AdoptionReport:
+        """Map users under the SCIM ids the built-in plugin gave them, so IdP links survive the switch."""
+        report = AdoptionReport()
+        for row in rows:
+            try:
+                user = await self._master.get_user(row.user_id)
+            except MasterNotFound:
+                report.skipped.append((row.scim_id, f"Determined user {row.user_id} does not exist"))
+                continue
+            reason = self._refusal(user)
+            if reason is None and await self._store.get_user_by_det_id(user.id, include_tombstoned=True):
+                reason = "already mapped"
+            if reason is not None:
+                report.skipped.append((user.username, reason))
+                continue
+            extra = {
+                "externalId": row.external_id,
+                "name": dict(row.name or {}),
+                "emails": list(row.emails or []),
+            }
+            if not dry_run:
+                try:
+                    await self._insert_user(row.scim_id, user, _user_doc(user, extra), row.external_id)
+                except Duplicate as exc:
+                    report.skipped.append((user.username, type(exc).__name__))
+                    continue
+            report.users.append(user.username)
+        return report
+
+    async def _insert_user(
+        self, scim_id: str, user: MasterUser, doc: Mapping[str, Any], external_id: str | None
+    ) -> None:
+        await self._store.insert_user(
+            scim_id=scim_id,
+            det_id=user.id,
+            user_name=user.username,
+            external_id=external_id,
+            display_name=user.display_name or None,
+            active=user.active,
+            doc=doc,
+        )
+
+
+def _json_field(value: object, what: str) -> Any:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError(f"{what} is not JSON") from None
+    return value
+
+
+def _row(raw: Mapping[str, Any], index: int) -> BuiltinRow:
+    try:
+        scim_id = str(uuid.UUID(str(raw["id"])))
+        user_id = int(raw["user_id"])
+    except (KeyError, ValueError, TypeError):
+        raise ValueError(f"row {index}: needs a UUID `id` and an integer `user_id`") from None
+    external = raw.get("external_id")
+    name = _json_field(raw.get("name"), f"row {index}: name")
+    emails = _json_field(raw.get("emails"), f"row {index}: emails")
+    return BuiltinRow(
+        scim_id=scim_id,
+        user_id=user_id,
+        external_id=str(external) if external else None,
+        name=name if isinstance(name, Mapping) else None,
+        emails=[e for e in emails if isinstance(e, Mapping)] if isinstance(emails, list) else None,
+    )
+
+
+def parse_builtin_export(text: str) -> list[BuiltinRow]:
+    """Rows from a JSON array of objects or a CSV with a header (`\\copy scim.users ... csv header`)."""
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        raw = json.loads(stripped)
+        if not isinstance(raw, list) or not all(isinstance(r, Mapping) for r in raw):
+            raise ValueError("the JSON export must be an array of objects")
+        return [_row(r, i) for i, r in enumerate(raw, 1)]
+    return [_row(r, i) for i, r in enumerate(csv.DictReader(io.StringIO(text)), 1)]
