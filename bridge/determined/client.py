@@ -158,8 +158,9 @@ class DeterminedClient:
         return models.parse_user_envelope(doc)
 
     async def get_user_by_username(self, name: str) -> models.MasterUser | None:
-        """Exact, case-sensitive lookup (§4.6); None if absent. Names with ``/`` go through the list (§4.6)."""
-        if "/" in name:
+        """Exact, case-sensitive lookup (§4.6); None if absent. Names the route cannot carry go through the list."""
+        # "/" splits the route (501) and dot segments are normalised away by URL handling: use the list.
+        if "/" in name or name in {".", ".."}:
             async for user in self.iter_users(name=escape_like(name)):
                 if user.username == name:
                     return user
