@@ -87,6 +87,9 @@ class Journal:
             scope.outcome = "error:500"
             raise
         finally:
+            made = calls_made()
+            # Fields for the canonical request line (conventions §4.4): operation, resource, master calls.
+            structlog.contextvars.bind_contextvars(op=operation, resource=resource_type, master_calls=made)
             try:
                 await self._store.append_audit(
                     request_id=caller.request_id,
@@ -94,7 +97,7 @@ class Journal:
                     operation=operation,
                     resource_type=resource_type,
                     resource_id=scope.resource_id,
-                    master_calls=calls_made(),
+                    master_calls=made,
                     outcome=scope.outcome,
                 )
             except StoreError:
