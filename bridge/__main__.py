@@ -47,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     reconcile.add_argument("--dry-run", action="store_true", help="list the repairs without making them")
     reconcile.add_argument("--repair", action="store_true", help="repair drift per reconcile.policy")
+    adopt = with_config(sub.add_parser("adopt", help="link existing master users and groups by name"))
+    adopt.add_argument("--dry-run", action="store_true", help="report what would be linked")
+    builtin = with_config(
+        sub.add_parser("import-builtin", help="import the built-in SCIM plugin's scim.users export")
+    )
+    builtin.add_argument("file", help="JSON array or CSV with header (id, user_id, external_id, ...)")
+    builtin.add_argument("--dry-run", action="store_true", help="report what would be imported")
     sub.add_parser("version", help="print the version")
     status.add_arguments(sub.add_parser("status", help="summarise a running instance (GET /status)"))
     bootstrap.add_arguments(
@@ -108,6 +115,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bridge.commands.reconcile import run_reconcile
 
         return asyncio.run(run_reconcile(settings, dry_run=args.dry_run, repair=args.repair))
+    if args.command == "adopt":
+        from bridge.commands.adopt import run_adopt
+
+        return asyncio.run(run_adopt(settings, dry_run=args.dry_run))
+    if args.command == "import-builtin":
+        from bridge.commands.import_builtin import run_import_builtin
+
+        return asyncio.run(run_import_builtin(settings, args.file, dry_run=args.dry_run))
     raise AssertionError(f"unhandled command {args.command}")
 
 
