@@ -133,8 +133,12 @@ class Journal:
             result = await master()
         except MasterError as err:
             if not isinstance(err, MasterUnavailable):
-                await self._store.finish_intent(intent, IntentState.ROLLED_BACK)
+                await self._finish_quietly(intent, IntentState.ROLLED_BACK)
             raise on_master_error(err) from None
+        except ScimError:
+            # Refused by the bridge's own checks before any master write was sent.
+            await self._finish_quietly(intent, IntentState.ROLLED_BACK)
+            raise
         try:
             return await store(result, intent)
         except ScimError:

@@ -160,12 +160,24 @@ class GroupService:
             desired = _member_ids(doc.get("members"))
             add = [m for m in desired if m not in current]
             remove = [m for m in current if m not in desired]
-            return await self._apply(view.record, dict(doc), add, remove, caller, "replace")
+            return await self._apply(
+                view.record, dict(doc), add, remove, caller, "replace", with_members=True
+            )
 
     async def patch(
-        self, scim_id: str, ops: Sequence[PatchOperation], caller: Caller, if_match: str | None = None
+        self,
+        scim_id: str,
+        ops: Sequence[PatchOperation],
+        caller: Caller,
+        if_match: str | None = None,
+        *,
+        with_members: bool = False,
     ) -> GroupView:
-        """PATCH /Groups/{id}: member deltas made idempotent against the store, then one minimal master PUT."""
+        """PATCH /Groups/{id}: member deltas made idempotent against the store, then one minimal master PUT.
+
+        Members are loaded only when an operation needs them or the caller wants them back, so a member
+        add to a large group costs O(delta), not O(group).
+        """
         async with (
             self._journal.audited(caller, "patch", "Group", scim_id),
             self._locks.hold(f"group:{scim_id}"),
@@ -192,7 +204,7 @@ class GroupService:
                 there = await self._store.member_ids_present(scim_id, asked) if asked else set()
                 add = [m for m in result.members_added if m not in there]
                 remove = [m for m in result.members_removed if m in there]
-            return await self._apply(record, new_doc, add, remove, caller, "patch")
+            return await self._apply(record, new_doc, add, remove, caller, "patch", with_members=with_members)
 
     async def delete(self, scim_id: str, caller: Caller, if_match: str | None = None) -> None:
         """DELETE /Groups/{id}: `DELETE /api/v1/groups/{id}`, then drop the mapping and memberships."""
@@ -252,6 +264,8 @@ class GroupService:
         remove: Sequence[str],
         caller: Caller,
         operation: str,
+        *,
+        with_members: bool,
     ) -> GroupView:
         name = _check_name(str(new_doc.get("displayName", record.display_name)))
         renamed = name != record.display_name
@@ -271,9 +285,7 @@ class GroupService:
                     record = await self._store.update_group(
                         scim_id, display_name=name, external_id=external_id, doc=doc_to_store
                     )
-            if remove:
-                await self._store.remove_members(scim_id, remove)
-            return GroupView(record, await self._store.list_members(scim_id))
+            return GroupView(record, await self._store.list_members(scim_id) if with_members else None)
 
         async def master_write() -> MasterGroupDetails:
             return await self._put(
@@ -328,7 +340,7 @@ class GroupService:
             compensate=compensate,
             on_master_error=lambda err: to_scim_error(err, Operation.UPDATE_GROUP),
         )
-        return GroupView(updated, await self._store.list_members(scim_id))
+        return GroupView(updated, await self._store.list_members(scim_id) if with_members else None)
 
     async def _put(
         self, det_group_id: int, name: str | None, add: Sequence[int], remove: Sequence[int]

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from bridge.config import UsersSettings
-from bridge.determined import DeterminedClient, MasterBadRequest, MasterError, MasterUser
+from bridge.determined import DeterminedClient, MasterBadRequest, MasterError, MasterNotFound, MasterUser
 from bridge.provisioning.consistency import Caller, Journal, check_if_match, store_errors
 from bridge.provisioning.locks import KeyedLocks
 from bridge.provisioning.translate import (
@@ -182,8 +182,6 @@ class UserService:
             raise Uniqueness(f"userName {user_name!r} belongs to a protected Determined account.")
 
     async def _leave_group(self, det_group_id: int, det_user_id: int) -> None:
-        from bridge.determined import MasterNotFound
-
         try:
             await self._master.update_group(det_group_id, remove_users=[det_user_id])
         except MasterNotFound:

@@ -12,7 +12,7 @@ from bridge.scim import GROUP_SCHEMA, ListQuery, clean_input, list_response, par
 from bridge.web.bodies import read_json
 from bridge.web.keys import GROUPS, SETTINGS
 from bridge.web.location import Locations, locations
-from bridge.web.responses import no_content, not_modified, resource_response, scim_json
+from bridge.web.responses import no_content, no_content_with_etag, not_modified, resource_response, scim_json
 from bridge.web.services import caller
 from bridge.web.users import projection
 
@@ -102,12 +102,23 @@ async def replace_group(request: web.Request) -> web.Response:
 
 
 async def patch_group(request: web.Request) -> web.Response:
-    """PATCH /Groups/{id}: 200 with the group."""
+    """PATCH /Groups/{id}: 204 (RFC 7644 §3.5.2), or 200 with the group when `attributes` asks for a body.
+
+    Every IdP accepts 204 for group PATCHes (Entra recommends it), and it spares re-reading large groups.
+    """
     scim = request.app[SETTINGS].scim
     ops = parse_patch(await read_json(request, scim.max_json_depth), strict=scim.strict)
+    attributes, excluded = projection(request)
+    wants_body = bool(attributes or excluded)
     view = await request.app[GROUPS].patch(
-        request.match_info["id"], ops, caller(request), request.headers.get("If-Match")
+        request.match_info["id"],
+        ops,
+        caller(request),
+        request.headers.get("If-Match"),
+        with_members=wants_body and wants_members(attributes, excluded),
     )
+    if not wants_body:
+        return no_content_with_etag(view.record.version)
     return _one(request, view)
 
 

@@ -44,3 +44,10 @@ def not_modified(request: web.Request, version: int) -> web.Response | None:
 def no_content() -> web.Response:
     """204 for DELETE (RFC 7644 §3.6)."""
     return web.Response(status=NO_CONTENT)
+
+
+def no_content_with_etag(version: int) -> web.Response:
+    """204 after a write, still telling the client the new version (RFC 7644 §3.14)."""
+    response = web.Response(status=NO_CONTENT)
+    response.headers["ETag"] = etag_for(version)
+    return response
