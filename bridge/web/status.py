@@ -7,21 +7,20 @@ and the size of the user base, which the open probes do not.
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Final
 
-import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bridge import __version__
-from bridge.config import MasterSettings, Settings
+from bridge.config import Settings
+from bridge.determined import MasterError
 from bridge.metrics import MetricsRecorder
 from bridge.store import StoreError
-from bridge.web.keys import STORE
+from bridge.web.keys import MASTER, STORE
 from bridge.web.operator_access import operator_allowed, unauthorized
 from bridge.web.readiness import READINESS
 
@@ -37,30 +36,19 @@ def _iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
-def _ssl_option(master: MasterSettings) -> ssl.SSLContext | bool:
-    if not master.verify_tls:
-        return False
-    if master.ca_file:
-        return ssl.create_default_context(cafile=master.ca_file)
-    return True
-
-
-async def probe_master(master: MasterSettings) -> dict[str, object]:
-    """Unauthenticated ``GET /api/v1/master`` (master-api.md §4.20): reachable, version or error."""
-    url = master.url.rstrip("/") + "/api/v1/master"
-    timeout = aiohttp.ClientTimeout(total=_PROBE_TIMEOUT)
+async def probe_master(main_app: web.Application) -> dict[str, object]:
+    """``GET /api/v1/master`` through the app's own client (its TLS settings, breaker): reachable, version."""
+    client = main_app.get(MASTER)
+    if client is None:
+        return {"reachable": False, "error": "master client not started"}
     try:
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(url, ssl=_ssl_option(master)) as response,
-        ):
-            if response.status != 200:
-                return {"reachable": False, "error": f"HTTP {response.status}"}
-            body = await response.json(content_type=None)
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        return {"reachable": False, "error": type(exc).__name__}
-    version = body.get("version") if isinstance(body, dict) else None
-    return {"reachable": True, "version": version if isinstance(version, str) else None}
+        async with asyncio.timeout(_PROBE_TIMEOUT):
+            info = await client.master_info()
+    except TimeoutError:
+        return {"reachable": False, "error": f"no answer within {_PROBE_TIMEOUT:g} s"}
+    except MasterError as exc:
+        return {"reachable": False, "error": exc.message}
+    return {"reachable": True, "version": info.version}
 
 
 async def refresh_store_gauges(main_app: web.Application, recorder: MetricsRecorder) -> int | None:
@@ -114,7 +102,7 @@ def make_status_handler(main_app: web.Application, recorder: MetricsRecorder, se
             "reconcile_interval": settings.reconcile.interval,
             "requests_total": recorder.requests_total(),
             "checks": {n: r or "ok" for n, r in zip(names, results, strict=True)},
-            "master": {"url": settings.master.url, **await probe_master(settings.master)},
+            "master": {"url": settings.master.url, **await probe_master(main_app)},
         }
         return web.json_response(body)
 
