@@ -237,6 +237,9 @@ def test_deployment_invariants() -> None:
     assert mounts["data"] == "/var/lib/scim-bridge"
     assert volumes["config"]["configMap"]["name"] == _manifests()["ConfigMap"]["metadata"]["name"]
     assert volumes["secrets"]["secret"]["secretName"] == _manifests()["Secret"]["metadata"]["name"]
+    # Secret files are root-owned with group fsGroup: the non-root user reads them through the group bit.
+    assert volumes["secrets"]["secret"]["defaultMode"] & 0o040
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert set(_manifests()["Service"]["spec"]["selector"].items()) <= set(
         spec["template"]["metadata"]["labels"].items()
