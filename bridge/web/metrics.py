@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Final
 
+import structlog
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
@@ -19,6 +20,7 @@ from bridge.web.keys import CLIENT_NAME, SETTINGS
 from bridge.web.operator_access import operator_allowed, unauthorized
 from bridge.web.status import STATUS_COUNTS, make_status_handler, refresh_store_gauges
 
+_log = structlog.get_logger("bridge.metrics")
 METRICS: Final = web.AppKey[MetricsRecorder]("metrics")
 SCIM_RESOURCES: Final = frozenset(
     {"Users", "Groups", "Me", "Bulk", "ServiceProviderConfig", "Schemas", "ResourceTypes", ".search", "oauth"}
@@ -128,6 +130,7 @@ def _operator_listener(
         await site.start()
         bound = runner.addresses[-1][1] if runner.addresses else port
         endpoint.url = f"http://{settings.host}:{bound}"
+        _log.info("listening", name="operator", url=endpoint.url)
         try:
             yield
         finally:
