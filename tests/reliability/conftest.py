@@ -1,0 +1,103 @@
+"""Reliability fixtures: the master emulator on a socket, a client as the bridge, a client as a human admin.
+
+Drift is made the way it happens in production: an administrator changes the master through its REST API
+(what Determined's UI and CLI call), behind the bridge's back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge.config import DatabaseSettings, MasterSettings, Secret, Settings
+from bridge.determined import DeterminedClient, MasterClientSettings, create_master_client
+from bridge.emulator import EmulatorConfig, create_emulator_app
+from bridge.reconcile import Reconciler, build_reconciler
+from bridge.store import MemberRecord, Store, UserRecord, open_store
+
+ADMIN_PASSWORD = "emulator-admin-pw"
+
+
+def client_settings(url: str) -> MasterClientSettings:
+    """Login as the emulator's admin; short timeouts, no retries beyond the client's defaults."""
+    return MasterClientSettings(
+        url=url,
+        token=None,
+        username="admin",
+        password=ADMIN_PASSWORD,
+        connect_timeout=5.0,
+        request_timeout=10.0,
+        login_timeout=10.0,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class World:
+    """The bridge's store and master client, plus an admin client acting out of band."""
+
+    store: Store
+    bridge: DeterminedClient
+    admin: DeterminedClient
+    settings: Settings
+
+    async def user(self, name: str, *, active: bool = True, display: str | None = None) -> UserRecord:
+        """A user as provisioning leaves it: created remote on the master, mapped in the store."""
+        shown = display or name.title()
+        master = await self.bridge.create_user(name, shown, active)
+        return await self.store.insert_user(
+            scim_id=str(uuid.uuid4()),
+            det_id=master.id,
+            user_name=name,
+            external_id=None,
+            display_name=shown,
+            active=active,
+            doc={"userName": name, "displayName": shown, "active": active},
+        )
+
+    async def group(self, name: str, members: Sequence[UserRecord] = ()) -> str:
+        """A group as provisioning leaves it; returns its SCIM id."""
+        master = await self.bridge.create_group(name, [m.det_id for m in members])
+        scim_id = str(uuid.uuid4())
+        await self.store.insert_group(
+            scim_id=scim_id,
+            det_id=master.id,
+            display_name=name,
+            external_id=None,
+            doc={"displayName": name},
+            members=[MemberRecord(m.scim_id, display=m.user_name) for m in members],
+        )
+        return scim_id
+
+    async def reconciler(self) -> Reconciler:
+        """The reconciler the CLI and the background task build."""
+        return await build_reconciler(self.settings, self.store, self.bridge)
+
+
+@pytest.fixture
+async def emulator_url(aiohttp_server: Any) -> str:
+    """The master emulator on 127.0.0.1."""
+    server = await aiohttp_server(create_emulator_app(EmulatorConfig(initial_password=ADMIN_PASSWORD)))
+    return str(server.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+async def world(emulator_url: str, tmp_path: Path) -> AsyncIterator[World]:
+    """Store file, bridge client and admin client against one emulator."""
+    settings = Settings(
+        master=MasterSettings(url=emulator_url, username="admin", password=Secret(ADMIN_PASSWORD)),
+        database=DatabaseSettings(path=str(tmp_path / "bridge.db")),
+    )
+    store = await open_store(tmp_path / "bridge.db")
+    bridge = create_master_client(client_settings(emulator_url))
+    admin = create_master_client(client_settings(emulator_url))
+    try:
+        yield World(store=store, bridge=bridge, admin=admin, settings=settings)
+    finally:
+        await admin.close()
+        await bridge.close()
+        await store.close()

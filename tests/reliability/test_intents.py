@@ -1,0 +1,120 @@
+"""Pending intents (a bridge that died between the master write and the store write) are resolved by asking
+the master, at start-up and later; the journal entries are made exactly as provisioning makes them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from bridge.provisioning.consistency import digest
+from bridge.reconcile import IntentResolver, Resolution
+from bridge.reconcile.background import reconcile_context
+from bridge.reconcile.desired import display_names
+from bridge.store import IntentState
+from tests.reliability.conftest import World
+
+
+def _resolver(world: World) -> IntentResolver:
+    return IntentResolver(world.store, world.bridge, display_names(world.settings.users.display_name_source))
+
+
+async def _intent(world: World, operation: str, resource_type: str, target: str, payload: object) -> int:
+    return await world.store.begin_intent(
+        request_id="req-crashed",
+        operation=operation,
+        resource_type=resource_type,
+        target=target,
+        payload_digest=digest(payload),
+    )
+
+
+async def test_interrupted_user_create_is_completed_under_the_minted_id(world: World) -> None:
+    scim_id = str(uuid.uuid4())
+    intent = await _intent(
+        world, "create", "User", scim_id, {"username": "zoe", "active": True, "remote": True}
+    )
+    created = await world.bridge.create_user("zoe", "Zoe", True)  # the master write landed; then the crash
+    [outcome] = await _resolver(world).resolve_all()
+    assert outcome.resolution is Resolution.COMPLETED
+    record = await world.store.get_user_by_user_name("zoe")
+    assert record is not None
+    assert (record.scim_id, record.det_id, record.active) == (scim_id, created.id, True)
+    stored = await world.store.get_intent(intent)
+    assert stored is not None
+    assert stored.state is IntentState.DONE
+    assert await world.store.check() == []
+
+
+async def test_interrupted_create_that_never_reached_the_master_is_rolled_back(world: World) -> None:
+    scim_id = str(uuid.uuid4())
+    await world.bridge.create_user("other", "Other", True)  # an unrelated unmapped user must not be taken
+    await _intent(world, "create", "User", scim_id, {"username": "yan", "active": True, "remote": True})
+    [outcome] = await _resolver(world).resolve_all()
+    assert outcome.resolution is Resolution.ROLLED_BACK
+    assert await world.store.get_user_by_scim_id(scim_id) is None
+    assert await world.store.get_user_by_user_name("other") is None
+    assert await world.store.pending_intents() == []
+
+
+async def test_interrupted_patch_is_rolled_back_on_the_master(world: World) -> None:
+    alice = await world.user("alice")
+    await _intent(
+        world, "patch", "User", alice.scim_id, {"det_id": alice.det_id, "username": "alice", "active": False}
+    )
+    await world.bridge.patch_user(alice.det_id, active=False)  # landed; the store still says active
+    [outcome] = await _resolver(world).resolve_all()
+    assert outcome.resolution is Resolution.ROLLED_BACK
+    assert outcome.master_actions == ("user.deactivated",)
+    assert (await world.admin.get_user(alice.det_id)).active is True
+
+
+async def test_interrupted_user_delete_completes_if_the_master_shows_it(world: World) -> None:
+    gone, kept = await world.user("gone"), await world.user("kept")
+    group = await world.group("team", [gone, kept])
+    await _intent(world, "delete", "User", gone.scim_id, {"det_id": gone.det_id, "groups": []})
+    await _intent(world, "delete", "User", kept.scim_id, {"det_id": kept.det_id, "groups": []})
+    await world.bridge.patch_user(gone.det_id, active=False)  # only the first delete reached the master
+    outcomes = await _resolver(world).resolve_all()
+    assert [o.resolution for o in outcomes] == [Resolution.COMPLETED, Resolution.ROLLED_BACK]
+    assert await world.store.get_user_by_scim_id(gone.scim_id) is None
+    assert await world.store.get_user_by_scim_id(kept.scim_id) is not None
+    assert [m.member_scim_id for m in await world.store.list_members(group)] == [kept.scim_id]
+    assert (await world.admin.get_user(kept.det_id)).active is True
+
+
+async def test_interrupted_group_delete_completes_if_the_master_shows_it(world: World) -> None:
+    group = await world.group("doomed")
+    record = await world.store.get_group_by_scim_id(group)
+    assert record is not None
+    await _intent(world, "delete", "Group", group, {"det_id": record.det_id})
+    await world.bridge.delete_group(record.det_id)
+    [outcome] = await _resolver(world).resolve_all()
+    assert outcome.resolution is Resolution.COMPLETED
+    assert await world.store.get_group_by_scim_id(group) is None
+
+
+async def test_young_intents_are_left_to_their_request(world: World) -> None:
+    alice = await world.user("alice")
+    await _intent(world, "patch", "User", alice.scim_id, {"det_id": alice.det_id})
+    cutoff = datetime.now(UTC) - timedelta(minutes=2)
+    assert await _resolver(world).resolve_all(created_before=cutoff) == []
+    assert len(await world.store.pending_intents()) == 1
+
+
+async def test_start_up_resolves_leftover_intents_before_serving(world: World, aiohttp_server: Any) -> None:
+    scim_id = str(uuid.uuid4())
+    await _intent(world, "create", "User", scim_id, {"username": "late", "active": True, "remote": True})
+    await world.bridge.create_user("late", "Late", True)
+    app = web.Application()
+    app.cleanup_ctx.append(reconcile_context(world.settings, lambda _: world.store, lambda _: world.bridge))
+    server = await aiohttp_server(app)
+    try:
+        assert await world.store.pending_intents() == []
+        record = await world.store.get_user_by_scim_id(scim_id)
+        assert record is not None
+        assert record.user_name == "late"
+    finally:
+        await server.close()
