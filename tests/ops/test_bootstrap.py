@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import stat
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -13,6 +14,8 @@ from pytest_aiohttp import AiohttpServer
 
 from bridge.__main__ import main
 from bridge.commands.bootstrap import BootstrapRequest, bootstrap
+from bridge.commands.check import run_check
+from bridge.config import parse_settings
 from bridge.determined.client import DeterminedClient, create_master_client
 from bridge.determined.errors import MasterUnauthorized, MasterUnavailable
 from bridge.determined.settings import MasterClientSettings
@@ -195,3 +198,19 @@ async def test_wait_gives_up_on_an_unreachable_master(tmp_path: Path) -> None:
     with pytest.raises(MasterUnavailable, match=r"did not answer within 0\.2 s"):
         await bootstrap(_request("http://127.0.0.1:9", tmp_path / "t", wait=0.2))
     assert not (tmp_path / "t").exists()
+
+
+async def test_bridge_runs_on_the_bootstrapped_token(master_url: str, tmp_path: Path) -> None:
+    """The compose flow: bootstrap writes the file, the bridge's config reads it via master.token_file."""
+    token_file = tmp_path / "determined-token"
+    await bootstrap(_request(master_url, token_file))
+    raw = {
+        "scim": {"auth": {"type": "basic", "username": "okta", "password": "okta-password-123"}},
+        "master": {"url": master_url},
+        "database": {"path": str(tmp_path / "bridge.db")},
+    }
+    environ = {"SCIM_BRIDGE_MASTER__TOKEN_FILE": str(token_file)}
+    settings = parse_settings(raw, environ=environ, base_dir=tmp_path)
+    out = io.StringIO()
+    assert await run_check(settings, out=out) == 0, out.getvalue()
+    assert "bridge credential accepted (user 'scim-bridge'" in out.getvalue()
