@@ -131,11 +131,20 @@ async def test_create_user_refuses_blank_password_logins(admin: DeterminedClient
 
 
 async def test_local_user_password_is_client_salted(
-    admin: DeterminedClient, make_client: ClientFactory
+    admin: DeterminedClient, make_client: ClientFactory, emulator: TestServer
 ) -> None:
     await admin.create_user("carol", "Carol", active=True, remote=False, password="S3cret!")
     carol = make_client(username="carol", password="S3cret!")
     assert (await carol.me()).username == "carol"
+    # The master salts plaintext itself (isHashed false); that login working proves our salting matches (§5.2).
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            emulator.make_url("/api/v1/auth/login"),
+            json={"username": "carol", "password": "S3cret!", "isHashed": False},
+        ) as resp,
+    ):
+        assert resp.status == 200
 
 
 async def test_paging_users(admin: DeterminedClient) -> None:
