@@ -1,0 +1,155 @@
+"""Replay every shared IdP scenario end to end; after each step the master must mirror the SCIM view, and at
+named steps it must hold exactly what the IdP intended (users, active flags, display names, groups, members)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.idp.harness import BASE_PATH, ENTRA_TOKEN, OKTA_BASIC, World, start_world
+from tests.idp.master_view import MasterState
+from tests.idp.replay import Replay, base_values, load, scenario_names
+
+ADA = "ada.lovelace@example.com"
+CHARLES = "charles.babbage@example.com"
+GROUP = "Engineering"
+RENAMED = "Engineering (renamed)"
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """What the IdP means the master to hold after a step: users (active, displayName) and the exact groups."""
+
+    users: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    groups: dict[str, frozenset[str]] | None = None
+
+
+def members(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+# Derived by reading each scenario file: the state its IdP expects after the named step.
+INTENTS: dict[str, dict[str, Intent]] = {
+    "okta": {
+        "assign_user2_create": Intent({ADA: (True, "Ada Lovelace"), CHARLES: (True, "Charles Babbage")}, {}),
+        "profile_update_put": Intent({ADA: (True, "Augusta Lovelace")}),
+        "deactivate_user": Intent({ADA: (False, "Augusta Lovelace")}),
+        "reactivate_user": Intent({ADA: (True, "Augusta Lovelace")}),
+        "push_group_add_members": Intent(groups={GROUP: members(ADA, CHARLES)}),
+        "membership_remove_and_add": Intent(groups={GROUP: members(ADA)}),
+        "membership_full_push": Intent(groups={GROUP: members(ADA, CHARLES)}),
+        "membership_push_empty_group": Intent(groups={GROUP: members()}),
+        "group_rename": Intent(groups={RENAMED: members()}),
+        "unassign_user2": Intent({CHARLES: (False, "Charles Babbage")}),
+        "unlink_and_delete_group": Intent(
+            {ADA: (True, "Augusta Lovelace"), CHARLES: (False, "Charles Babbage")}, {}
+        ),
+        "spec_test_bad_credentials_401": Intent(
+            {ADA: (True, "Augusta Lovelace"), CHARLES: (False, "Charles Babbage")}, {}
+        ),
+    },
+    "entra": {
+        "create_manager": Intent({ADA: (True, "Joy Young"), CHARLES: (True, "Ellen Reckert")}),
+        "update_attributes": Intent({ADA: (True, "Joy Young-Smith")}),
+        "disable_user": Intent({ADA: (False, "Joy Young-Smith")}),
+        "enable_user": Intent({ADA: (True, "Joy Young-Smith")}),
+        "create_group": Intent(groups={GROUP: members()}),
+        "add_members_batch": Intent(groups={GROUP: members(ADA, CHARLES)}),
+        "remove_member": Intent(groups={GROUP: members(ADA)}),
+        "remove_member_again": Intent(groups={GROUP: members(ADA)}),
+        "rename_group": Intent(groups={RENAMED: members(ADA)}),
+        "delete_group": Intent(groups={}),
+        "hard_delete_user": Intent({ADA: (True, "Joy Young-Smith"), CHARLES: (False, "Ellen Reckert")}, {}),
+    },
+    "authentik": {
+        "user_update_put": Intent({ADA: (True, "Augusta Ada Lovelace")}),
+        "user_deactivate_put": Intent({CHARLES: (False, "Charles Babbage")}),
+        "user_reactivate_put": Intent({CHARLES: (True, "Charles Babbage")}),
+        "group_add_members": Intent(groups={GROUP: members(ADA, CHARLES)}),
+        "group_remove_member": Intent(groups={GROUP: members(ADA)}),
+        "group_rename": Intent(groups={RENAMED: members(ADA)}),
+        "user2_delete": Intent(
+            {ADA: (False, "Augusta Ada Lovelace"), CHARLES: (False, "Charles Babbage")}, {}
+        ),
+    },
+    "keycloak": {
+        "user_update_put": Intent({ADA: (True, "Augusta Lovelace")}),
+        "user_disable_put": Intent({CHARLES: (False, "Charles Babbage")}),
+        "user_enable_put": Intent({CHARLES: (True, "Charles Babbage")}),
+        "membership_add_put_group": Intent(groups={GROUP: members(ADA, CHARLES)}),
+        "membership_remove_put_group": Intent(groups={GROUP: members(ADA)}),
+        "group_rename_put": Intent(groups={RENAMED: members(ADA)}),
+        "membership_remove_last_put_group": Intent(groups={RENAMED: members()}),
+        "group_update_patchop_mode": Intent(groups={RENAMED: members(ADA)}),
+        "group_empty_patchop_mode": Intent(groups={RENAMED: members()}),
+        "user2_delete": Intent({ADA: (False, "Augusta Lovelace"), CHARLES: (False, "Charles Babbage")}, {}),
+    },
+    "pingfederate": {
+        "user_update_put": Intent({ADA: (True, "Augusta Lovelace")}),
+        "user_disable_put": Intent({ADA: (False, "Augusta Lovelace")}),
+        "user_enable_put": Intent({ADA: (True, "Augusta Lovelace")}),
+        "group_create": Intent(groups={GROUP: members(ADA, CHARLES)}),
+        "group_members_patch_remove": Intent(groups={GROUP: members(ADA)}),
+        "group_members_put": Intent(groups={GROUP: members(ADA)}),
+        "group_rename_put": Intent(groups={RENAMED: members(ADA)}),
+        "user2_delete": Intent({ADA: (False, "Augusta Lovelace"), CHARLES: (False, "Charles Babbage")}, {}),
+    },
+}
+
+
+def check_intent(state: MasterState, intent: Intent, step: str) -> None:
+    for username, (active, display) in intent.users.items():
+        user = state.users.get(username)
+        assert user is not None, (step, username)
+        assert (user.active, user.display_name) == (active, display), (step, username, user)
+        assert user.remote, (step, username)
+    if intent.groups is not None:
+        assert state.groups == intent.groups, step
+
+
+async def check_mirror(world: World, auth: str, step: str) -> None:
+    """The master agrees with the bridge's SCIM view, and tombstoned users are inactive on the master."""
+    state = await world.master.state()
+    headers = {"Authorization": auth}
+    users = await (await world.bridge.get(f"{BASE_PATH}/Users?count=1000", headers=headers)).json()
+    names_by_id: dict[str, str] = {}
+    for resource in users["Resources"]:
+        names_by_id[resource["id"]] = resource["userName"]
+        master_user = state.users[resource["userName"]]
+        assert master_user.active == resource["active"], (step, resource["userName"])
+        assert master_user.display_name == resource.get("displayName", ""), (step, resource["userName"])
+    for record in await world.store.all_users(include_tombstoned=True):
+        if record.tombstoned_at is not None:
+            assert not state.users[record.user_name].active, (step, record.user_name)
+    groups = await (await world.bridge.get(f"{BASE_PATH}/Groups?count=1000", headers=headers)).json()
+    scim_groups = {
+        g["displayName"]: frozenset(names_by_id[m["value"]] for m in g.get("members", []))
+        for g in groups["Resources"]
+    }
+    assert scim_groups == state.groups, step
+
+
+@pytest.mark.parametrize("scenario", scenario_names())
+async def test_replay(
+    scenario: str, aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+) -> None:
+    # Only Entra needs a bearer token; every other IdP runs on the seed's Okta basic-auth block unchanged.
+    world = await start_world(aiohttp_server, aiohttp_client, tmp_path, entra_bearer=scenario == "entra")
+    data = load(scenario)
+    auth = f"Bearer {ENTRA_TOKEN}" if scenario == "entra" else OKTA_BASIC
+    replay = Replay(world.bridge, BASE_PATH, base_values(OKTA_BASIC, ENTRA_TOKEN))
+    intents = INTENTS.get(scenario, {})
+    checked: list[str] = []
+
+    async def after(step: str) -> None:
+        await check_mirror(world, auth, step)
+        if step in intents:
+            check_intent(await world.master.state(), intents[step], step)
+            checked.append(step)
+
+    await replay.run(data, after)
+    assert sorted(checked) == sorted(intents), "every intent checkpoint names a step of the scenario"

@@ -1,0 +1,84 @@
+"""A fault-injecting proxy in front of the emulator: real HTTP both ways, faults only where a rule says so."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+
+@dataclass
+class Rule:
+    """For the next `times` requests matching method and path regex: answer `status` with the master's
+    envelope, or (`after_forward`) forward first and then cut the connection, as a lost response would."""
+
+    method: str
+    path: str
+    status: int = 500
+    text: str = "injected"
+    headers: dict[str, str] = field(default_factory=dict)
+    after_forward: bool = False
+    times: int = 1
+
+    def matches(self, request: web.Request) -> bool:
+        return (
+            self.times > 0
+            and request.method == self.method
+            and re.fullmatch(self.path, request.path) is not None
+        )
+
+
+_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 429: 8, 500: 13, 503: 14}
+
+
+@dataclass
+class FaultProxy:
+    """Forwards to `upstream` unless a rule fires; `seen` lists every request as `METHOD /path`."""
+
+    upstream: str
+    rules: list[Rule] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.seen.append(f"{request.method} {request.path}")
+        rule = next((r for r in self.rules if r.matches(request)), None)
+        if rule is not None:
+            rule.times -= 1
+            if not rule.after_forward:
+                code = _CODES.get(rule.status, 2)
+                return web.json_response(
+                    {"error": {"code": code, "reason": "Injected", "error": rule.text}},
+                    status=rule.status,
+                    headers=rule.headers,
+                )
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                request.method, self.upstream + request.path_qs, data=body, headers=headers
+            ) as answer,
+        ):
+            payload = await answer.read()
+            status = answer.status
+            content_type = answer.content_type
+        if rule is not None and rule.after_forward:
+            # The master applied the write; the bridge never hears back (a reset mid-response).
+            assert request.transport is not None
+            request.transport.close()
+            raise web.HTTPServiceUnavailable
+        return web.Response(status=status, body=payload, content_type=content_type)
+
+
+async def start_proxy(aiohttp_server: Callable[..., Any], upstream: str) -> tuple[FaultProxy, TestServer]:
+    """The proxy on its own socket."""
+    proxy = FaultProxy(upstream.rstrip("/"))
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy.handle)
+    server: TestServer = await aiohttp_server(app)
+    return proxy, server

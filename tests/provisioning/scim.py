@@ -1,0 +1,61 @@
+"""Small SCIM request helpers for the end-to-end service tests (Okta's seed credentials)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import ClientResponse
+
+from tests.idp.harness import BASE_PATH, OKTA_BASIC, World
+
+USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+HEADERS = {"Authorization": OKTA_BASIC}
+
+
+async def call(world: World, method: str, path: str, body: Any = None, **headers: str) -> ClientResponse:
+    """One SCIM request with the seed's Basic credentials."""
+    return await world.bridge.request(method, BASE_PATH + path, json=body, headers={**HEADERS, **headers})
+
+
+def user_body(user_name: str, display: str | None = None, **extra: Any) -> dict[str, Any]:
+    """An Okta-style POST /Users body."""
+    given, _, family = (display or "Test User").partition(" ")
+    body: dict[str, Any] = {
+        "schemas": [USER_URN],
+        "userName": user_name,
+        "name": {"givenName": given, "familyName": family},
+        "emails": [{"primary": True, "value": user_name, "type": "work"}],
+        "active": True,
+    }
+    if display is not None:
+        body["displayName"] = display
+    body.update(extra)
+    return body
+
+
+def patch(*operations: dict[str, Any]) -> dict[str, Any]:
+    """A PatchOp body."""
+    return {"schemas": [PATCH_URN], "Operations": list(operations)}
+
+
+async def create_user(
+    world: World, user_name: str, display: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """POST /Users and return the created resource."""
+    response = await call(world, "POST", "/Users", user_body(user_name, display, **extra))
+    assert response.status == 201, await response.text()
+    created: dict[str, Any] = await response.json()
+    return created
+
+
+async def create_group(world: World, name: str, members: list[str] | None = None) -> dict[str, Any]:
+    """POST /Groups and return the created resource."""
+    body: dict[str, Any] = {"schemas": [GROUP_URN], "displayName": name}
+    if members is not None:
+        body["members"] = [{"value": m} for m in members]
+    response = await call(world, "POST", "/Groups", body)
+    assert response.status == 201, await response.text()
+    created: dict[str, Any] = await response.json()
+    return created

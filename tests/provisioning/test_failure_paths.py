@@ -1,0 +1,117 @@
+"""Store and master stay consistent when the master fails mid-operation (faults injected by a proxy)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge.store import IntentState
+from tests.conftest import LogReader
+from tests.idp.harness import World, start_world
+from tests.provisioning.faults import FaultProxy, Rule, start_proxy
+from tests.provisioning.scim import call, create_group, create_user, patch
+
+USER_PATH = r"/api/v1/users/\d+"
+GROUP_PATH = r"/api/v1/groups/\d+"
+
+
+@pytest.fixture
+async def faulty(
+    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+) -> tuple[World, FaultProxy]:
+    proxies: list[FaultProxy] = []
+
+    async def through_proxy(emulator_url: str) -> str:
+        proxy, server = await start_proxy(aiohttp_server, emulator_url)
+        proxies.append(proxy)
+        return str(server.make_url("")).rstrip("/")
+
+    world = await start_world(aiohttp_server, aiohttp_client, tmp_path, bridge_master_url=through_proxy)
+    return world, proxies[0]
+
+
+async def test_master_429_is_passed_on_with_retry_after_and_nothing_changes(
+    faulty: tuple[World, FaultProxy],
+) -> None:
+    world, proxy = faulty
+    ada = await create_user(world, "ada@example.com", "Ada")
+    group = await create_group(world, "Team")
+    before = await world.store.get_group_by_scim_id(group["id"])
+    proxy.rules.append(Rule("PUT", GROUP_PATH, status=429, headers={"Retry-After": "7"}))
+    response = await call(
+        world,
+        "PATCH",
+        f"/Groups/{group['id']}",
+        patch({"op": "add", "path": "members", "value": [{"value": ada["id"]}]}),
+    )
+    assert response.status == 429
+    assert response.headers["Retry-After"] == "7"
+    assert await world.store.list_members(group["id"]) == []
+    after = await world.store.get_group_by_scim_id(group["id"])
+    assert before is not None
+    assert after is not None
+    assert after.version == before.version
+    assert (await world.master.state()).groups == {"Team": frozenset()}
+    assert await world.store.pending_intents() == []
+    retried = await call(
+        world,
+        "PATCH",
+        f"/Groups/{group['id']}",
+        patch({"op": "add", "path": "members", "value": [{"value": ada["id"]}]}),
+    )
+    assert retried.status == 204
+    assert (await world.master.state()).groups == {"Team": frozenset({"ada@example.com"})}
+
+
+async def test_master_500_on_patch_leaves_the_store_untouched(faulty: tuple[World, FaultProxy]) -> None:
+    world, proxy = faulty
+    ada = await create_user(world, "ada@example.com", "Ada")
+    proxy.rules.append(Rule("PATCH", USER_PATH, status=500, text="something broke"))
+    response = await call(
+        world,
+        "PATCH",
+        f"/Users/{ada['id']}",
+        patch({"op": "replace", "path": "displayName", "value": "Augusta"}),
+    )
+    assert response.status == 500
+    assert "something broke" not in await response.text()
+    record = await world.store.get_user_by_scim_id(ada["id"])
+    assert record is not None
+    assert record.display_name == "Ada"
+    assert record.version == 1
+    assert (await world.master.state()).users["ada@example.com"].display_name == "Ada"
+    intent = await world.store.get_intent(2)
+    assert intent is not None
+    assert intent.state is IntentState.ROLLED_BACK
+
+
+async def test_master_rejecting_the_bridge_is_500_with_a_log_line(
+    faulty: tuple[World, FaultProxy], captured_logs: LogReader
+) -> None:
+    world, proxy = faulty
+    await create_user(world, "ada@example.com", "Ada")
+    proxy.rules.append(
+        Rule("POST", r"/api/v1/groups", status=403, text="user does not have permission", times=5)
+    )
+    response = await call(world, "POST", "/Groups", {"displayName": "Team"})
+    assert response.status == 500
+    assert any(e.get("event") == "auth.master_rejected" for e in captured_logs())
+    assert (await (await call(world, "GET", "/Groups")).json())["totalResults"] == 0
+
+
+async def test_lost_response_after_a_master_write_stays_journalled(faulty: tuple[World, FaultProxy]) -> None:
+    world, proxy = faulty
+    ada = await create_user(world, "ada@example.com", "Ada")
+    proxy.rules.append(Rule("PATCH", USER_PATH, after_forward=True))
+    response = await call(
+        world, "PATCH", f"/Users/{ada['id']}", patch({"op": "replace", "value": {"active": False}})
+    )
+    assert response.status == 503
+    assert "Retry-After" in response.headers
+    # The master did apply it; the store could not know. The pending intent is the record of that gap.
+    assert not (await world.master.state()).users["ada@example.com"].active
+    pending = await world.store.pending_intents()
+    assert [(p.operation, p.resource_type, p.target) for p in pending] == [("patch", "User", ada["id"])]
