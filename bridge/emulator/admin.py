@@ -23,6 +23,11 @@ _FIELDS = {
 }
 
 
+def _bad(message: str) -> web.Response:
+    """400 for a malformed fault request (plain JSON; this is not a master route)."""
+    return web.json_response({"message": message}, status=400)
+
+
 async def get_faults(request: web.Request) -> web.Response:
     """GET /emulator/faults: the current plan."""
     return json_response(request.app[EMULATOR_STATE].faults.snapshot())
@@ -33,9 +38,9 @@ async def put_faults(request: web.Request) -> web.Response:
     try:
         body: Any = json.loads(await request.read() or b"{}")
     except ValueError:
-        raise web.HTTPBadRequest(text="body must be a JSON object") from None
+        return _bad("body must be a JSON object")
     if not isinstance(body, dict) or set(body) - set(_FIELDS):
-        raise web.HTTPBadRequest(text=f"body must be a JSON object with keys among {sorted(_FIELDS)}")
+        return _bad(f"body must be a JSON object with keys among {sorted(_FIELDS)}")
     for key, value in body.items():
         kind = _FIELDS[key]
         valid = (
@@ -44,12 +49,12 @@ async def put_faults(request: web.Request) -> web.Response:
             else isinstance(value, int | float) and not isinstance(value, bool)
         )
         if not valid or (kind is int and not float(value).is_integer()):
-            raise web.HTTPBadRequest(text=f"{key} must be a {kind.__name__}")
+            return _bad(f"{key} must be a {kind.__name__}")
     faults = request.app[EMULATOR_STATE].faults
     try:
         faults.configure(**{key: _FIELDS[key](value) for key, value in body.items()})
     except ValueError as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from None
+        return _bad(str(exc))
     return json_response(faults.snapshot())
 
 
