@@ -23,6 +23,8 @@ import yaml
 CONFIG_ENV: Final = "SCIM_BRIDGE_CONFIG"
 ENV_PREFIX: Final = "SCIM_BRIDGE_"
 _T = TypeVar("_T")
+# Keys whose value may instead come from a file named by ``<key>_file`` (Kubernetes/systemd secrets).
+SECRET_KEYS: Final = frozenset({"password", "token", "client_secret", "signing_key"})
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -262,7 +264,7 @@ class _Reader:
             if not isinstance(key, str):
                 self.problem(key_path, "keys must be strings")
                 continue
-            if key.endswith("_file"):
+            if key.endswith("_file") and key.removesuffix("_file") in SECRET_KEYS:
                 secret = self.read_file_secret(key_path, self.substitute(key_path, value))
                 if secret is not None:
                     out[key.removesuffix("_file")] = secret

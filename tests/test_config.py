@@ -225,3 +225,10 @@ def test_cli_invalid_yaml_and_missing_file(tmp_path: Path) -> None:
         assert result.returncode == 2
         assert result.stderr.startswith("config error: ")
         assert "Traceback" not in result.stderr
+
+
+def test_ca_file_is_a_path_not_a_secret_reference(tmp_path: Path) -> None:
+    settings = parse_settings(
+        {"scim": SEED_SCIM, "master": {**MINIMAL_MASTER, "ca_file": "/etc/ssl/ca.pem"}}, {}
+    )
+    assert settings.master.ca_file == "/etc/ssl/ca.pem"

@@ -145,22 +145,12 @@ def test_no_stale_rows() -> None:
     assert set(_rows()) == {k.path for k in KEYS}
 
 
-# master.ca_file ends in ``_file``, so the loader reads it as "the value of master.ca is in this file" and
-# then rejects master.ca as unknown: the key cannot be set at all. Reported; strict xfail flags the fix.
-_KNOWN_BROKEN = {"master.ca_file"}
-
-
 def _env_cases() -> list[object]:
     cases: list[object] = []
     for key in KEYS:
         if "." not in key.path or key.path.startswith("scim.auth."):
             continue
-        marks = (
-            [pytest.mark.xfail(strict=True, reason="*_file keys are secret-file refs")]
-            if key.path in _KNOWN_BROKEN
-            else []
-        )
-        cases.append(pytest.param(key, id=key.path, marks=marks))
+        cases.append(pytest.param(key, id=key.path))
     return cases
 
 
