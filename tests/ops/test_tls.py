@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
 import ssl
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,3 +148,49 @@ def test_context_refuses_old_protocols(pairs: tuple[CertPair, CertPair, CertPair
     context = server_ssl_context(settings.server)
     assert context is not None
     assert context.minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+def _cli_common_name(port: int, context: ssl.SSLContext) -> str:
+    return asyncio.run(_peer_common_name("127.0.0.1", port, context))
+
+
+def test_serve_command_reloads_on_sighup(tmp_path: Path, pairs: tuple[CertPair, CertPair, CertPair]) -> None:
+    """`scim-bridge serve` as a real process: HTTPS from server.tls_cert/tls_key, re-read on SIGHUP."""
+    first, second, live = pairs
+    config = tmp_path / "scim-bridge.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "scim": {"auth": {"type": "basic", "username": "okta", "password": "okta-password-123"}},
+                "master": {"url": "http://127.0.0.1:9", "token": "v2.public.t"},
+                "server": {
+                    "host": "127.0.0.1",
+                    "port": 0,
+                    "tls_cert": str(live.cert),
+                    "tls_key": str(live.key),
+                },
+                "database": {"path": str(tmp_path / "bridge.db")},
+            }
+        )
+    )
+    executable = str(Path(sys.executable).with_name("scim-bridge"))
+    server = subprocess.Popen(
+        [executable, "serve", "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        assert server.stdout is not None
+        events = (json.loads(line) for line in server.stdout)
+        url = next(e["url"] for e in events if e["event"] == "listening")
+        assert url.startswith("https://127.0.0.1:")
+        port = int(url.rsplit(":", 1)[1])
+        trust_both = _client_context(first, second)
+        assert _cli_common_name(port, trust_both) == "first.test"
+        _install(second, live)
+        server.send_signal(signal.SIGHUP)
+        reloaded = next(e for e in events if e["event"].startswith("tls."))
+        assert reloaded["event"] == "tls.reloaded"
+        assert _cli_common_name(port, trust_both) == "second.test"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)
+    assert server.returncode == 0
