@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final
 
 import structlog
@@ -26,7 +27,7 @@ SCIM_RESOURCES: Final = frozenset(
     {"Users", "Groups", "Me", "Bulk", "ServiceProviderConfig", "Schemas", "ResourceTypes", ".search", "oauth"}
 )
 _METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_WRITE_OPERATIONS: Final = {"PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
+_WRITE_OPERATIONS: Final = MappingProxyType({"PUT": "replace", "PATCH": "patch", "DELETE": "delete"})
 
 
 @dataclass(slots=True)
