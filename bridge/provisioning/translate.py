@@ -118,8 +118,8 @@ def stored_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 def _meta(created: datetime, last_modified: datetime, version: int) -> dict[str, str]:
     return {
-        "created": created.isoformat().replace("+00:00", "Z"),
-        "lastModified": last_modified.isoformat().replace("+00:00", "Z"),
+        "created": created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "lastModified": last_modified.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "version": etag_for(version),
     }
 
