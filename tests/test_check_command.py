@@ -7,9 +7,11 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from bridge.commands.check import run_check
 from bridge.config import parse_settings
+from bridge.emulator import EmulatorConfig, create_emulator_app
 
 SCIM = {"auth": {"type": "basic", "username": "determined", "password": "password"}}
 
@@ -51,3 +53,29 @@ def test_check_cli_exit_status_on_unreachable_master(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "FAIL master reachable" in result.stdout
     assert "abcdefghijklmnopqrst" not in result.stdout + result.stderr
+
+
+async def test_check_passes_against_emulator_and_flags_non_admin(aiohttp_server: Any) -> None:
+    emulator = await aiohttp_server(create_emulator_app(EmulatorConfig(initial_password="pw-for-check")))
+    url = str(emulator.make_url("")).rstrip("/")
+    admin = parse_settings(
+        {"scim": SCIM, "master": {"url": url, "username": "admin", "password": "pw-for-check"}}, {}
+    )
+    out = io.StringIO()
+    assert await run_check(admin, out) == 0, out.getvalue()
+    assert "ok   bridge account has admin rights" in out.getvalue()
+    assert "pw-for-check" not in out.getvalue()
+
+    plain = parse_settings(
+        {"scim": SCIM, "master": {"url": url, "username": "determined", "password": "pw-for-check"}}, {}
+    )
+    out = io.StringIO()
+    assert await run_check(plain, out) == 1
+    assert "FAIL bridge account has admin rights" in out.getvalue()
+
+    wrong = parse_settings(
+        {"scim": SCIM, "master": {"url": url, "username": "admin", "password": "nope"}}, {}
+    )
+    out = io.StringIO()
+    assert await run_check(wrong, out) == 1
+    assert "FAIL bridge credential accepted by the master" in out.getvalue()
