@@ -81,7 +81,7 @@ async def search_groups(request: web.Request) -> web.Response:
     elif user_id:
         candidates = [state.groups[gid] for gid in sorted(state.user_groups.get(user_id, set()))]
     else:
-        candidates = list(state.groups.values())
+        candidates = list(state.public_groups.values())
     mine = state.user_groups[caller.user.id]
     matches = [
         g

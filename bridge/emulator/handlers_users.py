@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -96,6 +97,19 @@ async def get_users(request: web.Request) -> web.Response:
     role_filter = query_value(request, "roleIdAssignedDirectlyToUser", "role_id_assigned_directly_to_user")
     if role_filter is not None and not state.config.rbac:
         raise invalid("cannot filter by role id. RBAC must be enabled.")
+    descending = order_by == "ORDER_BY_DESC"
+    key = _SORT_KEYS.get(sort_by)
+    if not (name or active is not None or admin is not None or key is not None):
+        # Storage is id order: page straight off the dict without copying the directory.
+        total = len(state.users)
+        start, end = memory_window(total, offset, limit)
+        source = reversed(state.users.values()) if descending else iter(state.users.values())
+        return json_response(
+            {
+                "users": [u.to_json() for u in itertools.islice(source, start, end)],
+                "pagination": pagination(offset, limit, start, end, total),
+            }
+        )
     users: list[UserRecord] | Any = state.users.values()
     if name or active is not None or admin is not None:
         pattern = like_pattern(name) if name else None
@@ -106,8 +120,6 @@ async def get_users(request: web.Request) -> web.Response:
             and (admin is None or u.admin == admin)
             and (pattern is None or pattern.fullmatch(u.username) or pattern.fullmatch(u.display_name or ""))
         ]
-    descending = order_by == "ORDER_BY_DESC"
-    key = _SORT_KEYS.get(sort_by)
     if key is not None:
         # Python's sort is stable even reversed, so id order (the storage order) breaks ties ascending.
         users = sorted(users, key=key, reverse=descending)

@@ -30,6 +30,8 @@ class EmulatorState:
         self.users_by_name: dict[str, int] = {}
         self.groups: dict[int, GroupRecord] = {}
         self.groups_by_name: dict[str, int] = {}
+        # Non-personal groups in id order: group search never walks the 1-per-user personal groups.
+        self.public_groups: dict[int, GroupRecord] = {}
         self.members: dict[int, set[int]] = {}
         self.user_groups: dict[int, set[int]] = {}
         self.sessions: dict[int, SessionRecord] = {}
@@ -137,6 +139,8 @@ class EmulatorState:
         self._next_group_id += 1
         self.groups[group.id] = group
         self.groups_by_name[name] = group.id
+        if owner is None:
+            self.public_groups[group.id] = group
         self.members[group.id] = set()
         return group
 
@@ -146,12 +150,15 @@ class EmulatorState:
         renamed = replace(group, name=name)
         self.groups[group.id] = renamed
         self.groups_by_name[name] = group.id
+        if group.id in self.public_groups:
+            self.public_groups[group.id] = renamed
         return renamed
 
     def delete_group(self, group: GroupRecord) -> None:
         """Remove a group; memberships cascade."""
         del self.groups[group.id]
         del self.groups_by_name[group.name]
+        self.public_groups.pop(group.id, None)
         member_ids = self.members.pop(group.id)
         for user_id in member_ids:
             self.user_groups[user_id].discard(group.id)
