@@ -16,10 +16,10 @@ async def test_directory_at_scale(aiohttp_client: ClientFactory) -> None:
         state.add_user(
             f"user{n:06d}", admin=False, active=True, remote=False, display_name=None, password=None
         )
-    first_group = None
+    group_ids = []
     for n in range(GROUPS):
         group = state.add_group(f"group{n:05d}")
-        first_group = first_group or group.id
+        group_ids.append(group.id)
         # Ten members each, spread over the directory.
         state.add_members(group.id, [3 + (n * 10 + k) % USERS for k in range(10)])
     admin = await master.login("admin")
@@ -40,7 +40,7 @@ async def test_directory_at_scale(aiohttp_client: ClientFactory) -> None:
     by_group_name = await master.call(
         "POST", "/api/v1/groups/search", admin, {"limit": 1, "name": "group04242"}
     )
-    assert by_group_name.body["groups"][0]["group"]["groupId"] == first_group + 4242
+    assert by_group_name.body["groups"][0]["group"]["groupId"] == group_ids[4242]
     member_of = await master.call("POST", "/api/v1/groups/search", admin, {"limit": 10, "userId": 3})
     assert [g["group"]["name"] for g in member_of.body["groups"]] == ["group00000"]
     assert state.similar_name_taken("USER000007", 1)
