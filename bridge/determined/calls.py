@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(slots=True)
@@ -35,3 +36,10 @@ def record_call() -> None:
     counter = _COUNTER.get()
     if counter is not None:
         counter.value += 1
+
+
+class MasterCallObserver(Protocol):
+    """Receives one observation per HTTP attempt to the master (e.g. the Prometheus recorder)."""
+
+    def observe_master_call(self, method: str, path_template: str, outcome: str, seconds: float) -> None:
+        """``outcome`` is the HTTP status as text, or the failure kind (connect, timeout, ...)."""

@@ -22,7 +22,7 @@ from yarl import URL
 
 from bridge.determined import models
 from bridge.determined.breaker import CircuitBreaker
-from bridge.determined.calls import record_call
+from bridge.determined.calls import MasterCallObserver, record_call
 from bridge.determined.credentials import MasterCredential
 from bridge.determined.errors import (
     UNAVAILABLE_STATUSES,
@@ -84,11 +84,12 @@ def create_master_client(
     *,
     clock: Callable[[], float] = time.monotonic,
     rng: Callable[[], float] = random.random,
+    observer: MasterCallObserver | None = None,
 ) -> DeterminedClient:
     """Build credential, session and client together; call ``await client.close()`` at cleanup."""
     credential = MasterCredential(settings, clock=clock)
     session = create_master_session(settings, credential)
-    return DeterminedClient(session, settings, credential, clock=clock, rng=rng)
+    return DeterminedClient(session, settings, credential, clock=clock, rng=rng, observer=observer)
 
 
 class DeterminedClient:
@@ -102,6 +103,7 @@ class DeterminedClient:
         *,
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
+        observer: MasterCallObserver | None = None,
     ) -> None:
         self._session = session
         self._settings = settings
@@ -111,6 +113,7 @@ class DeterminedClient:
         self._breaker = CircuitBreaker(settings.breaker_threshold, settings.breaker_cooldown, clock)
         self._clock = clock
         self._rng = rng
+        self._observer = observer
         self._reached_last_time = True
 
     @property
@@ -476,15 +479,18 @@ class DeterminedClient:
                 MasterUnavailable(f"master connection lost: {type(exc).__name__}"), sent=True
             ) from exc
         finally:
+            elapsed = self._clock() - started
             fields: dict[str, Any] = {"failure": failure} if failure else {}
             log.debug(
                 "master.call",
                 method=method,
                 path=template,
                 status=status,
-                duration_ms=round((self._clock() - started) * 1000, 1),
+                duration_ms=round(elapsed * 1000, 1),
                 **fields,
             )
+            if self._observer is not None:
+                self._observer.observe_master_call(method, template, failure or str(status), elapsed)
 
     def _note_unreachable(self) -> None:
         self._reached_last_time = False

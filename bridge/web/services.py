@@ -15,6 +15,7 @@ from bridge.provisioning.users import UserService
 from bridge.reconcile.background import reconcile_context
 from bridge.store import StoreError, open_store
 from bridge.web.keys import CLIENT_NAME, GROUPS, MASTER, REQUEST_ID, STORE, USERS
+from bridge.web.metrics import METRICS
 from bridge.web.readiness import READINESS
 from bridge.wiring import master_client_settings
 
@@ -43,7 +44,7 @@ def service_contexts(settings: Settings) -> list[Context]:
 
     async def master_ctx(app: web.Application) -> AsyncIterator[None]:
         # Start-up does not wait for the master: /readyz reports it, requests answer 503 meanwhile.
-        client = create_master_client(master_client_settings(settings.master))
+        client = create_master_client(master_client_settings(settings.master), observer=app.get(METRICS))
         app[MASTER] = client
 
         async def master_ready() -> str | None:

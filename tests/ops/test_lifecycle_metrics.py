@@ -90,3 +90,11 @@ async def test_lifecycle_counts(
     assert hist == 2
     assert samples[("scim_bridge_auth_failures_total", frozenset({"reason": "unauthorized"}.items()))] == 1
     assert samples[("scim_bridge_intents_pending", frozenset())] == 0
+
+    def master_calls(method: str, path: str, outcome: str) -> float:
+        labels = {"method": method, "endpoint": path, "outcome": outcome}
+        return samples.get(("scim_bridge_master_calls_total", frozenset(labels.items())), 0.0)
+
+    assert master_calls("POST", "/api/v1/users", "200") == 1
+    assert master_calls("POST", "/api/v1/groups", "200") == 1
+    assert master_calls("DELETE", "/api/v1/groups/{id}", "200") == 1
