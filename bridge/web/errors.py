@@ -57,7 +57,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         response = await handler(request)
     except ScimError as exc:
-        structlog.contextvars.bind_contextvars(scim_type=exc.scim_type)
+        if exc.scim_type is not None:
+            structlog.contextvars.bind_contextvars(scim_type=exc.scim_type)
         return error_response(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
