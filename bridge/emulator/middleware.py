@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -46,10 +47,13 @@ async def faults_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 @web.middleware
 async def envelope_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn MasterError into the gateway envelope and aiohttp's 404/405 into 501 (§1.1)."""
+    """Turn MasterError into the gateway envelope and aiohttp's 404/405 into 501 (§1.1); honour `?pretty`."""
     try:
-        return await handler(request)
+        response = await handler(request)
     except MasterError as exc:
-        return error_response(exc.code, exc.message)
+        response = error_response(exc.code, exc.message)
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
-        return error_response(UNIMPLEMENTED, "Not Implemented")
+        response = error_response(UNIMPLEMENTED, "Not Implemented")
+    if "pretty" in request.query and isinstance(response, web.Response) and response.text:
+        response.text = json.dumps(json.loads(response.text), indent=2) + "\n"
+    return response

@@ -255,3 +255,9 @@ async def test_rbac_mode(aiohttp_client: ClientFactory) -> None:
         403,
         "access denied; required permissions: PERMISSION_TYPE_UPDATE_GROUP",
     )
+
+
+async def test_pretty_query_indents(master: Master) -> None:
+    async with master.client.get("/api/v1/master?pretty") as response:
+        text = await response.text()
+    assert text.startswith('{\n  "version": "0.38.1"')
