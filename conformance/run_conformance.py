@@ -47,10 +47,17 @@ class Exclusion:
     check: str
     reason: str
     auth: str = "any"
+    # Some suites give many checks one name (scim2-tester: one per attribute); the detail tells them apart.
+    detail: str = "*"
 
-    def matches(self, suite: str, auth: str, check: str) -> bool:
-        """True if this rule covers ``check`` of ``suite`` under ``auth``."""
-        return self.suite == suite and self.auth in ("any", auth) and fnmatch.fnmatchcase(check, self.check)
+    def matches(self, suite: str, auth: str, check: str, detail: str) -> bool:
+        """True if this rule covers the failed ``check`` (with its ``detail``) of ``suite`` under ``auth``."""
+        return (
+            self.suite == suite
+            and self.auth in ("any", auth)
+            and fnmatch.fnmatchcase(check, self.check)
+            and fnmatch.fnmatchcase(detail, self.detail)
+        )
 
 
 @dataclass(slots=True)
@@ -79,7 +86,7 @@ class SuiteScore:
 
 
 def load_exclusions(path: Path) -> list[Exclusion]:
-    """Read ``[[exclude]]`` tables (suite, check glob, reason, optional auth) from a TOML file."""
+    """Read ``[[exclude]]`` tables (suite, check glob, reason, optional auth and detail glob) from TOML."""
     with path.open("rb") as fh:
         data = tomllib.load(fh)
     rules = [Exclusion(**entry) for entry in data.get("exclude", [])]
@@ -89,10 +96,11 @@ def load_exclusions(path: Path) -> list[Exclusion]:
     return rules
 
 
-def check_name(line: str) -> str:
-    """The check's name in a raw suite log line: drop the status word and the ``  [detail]`` tail."""
-    name = line.split(" ", 1)[1] if " " in line else ""
-    return name.split("  [", 1)[0].strip()
+def split_check(line: str) -> tuple[str, str]:
+    """A raw suite log line's check name and detail: ``STATUS name  [detail]`` -> (name, detail)."""
+    rest = line.split(" ", 1)[1] if " " in line else ""
+    name, _, detail = rest.partition("  [")
+    return name.strip(), detail.removesuffix("]").strip()
 
 
 def score_suite(suite: str, auth: str, log: Path, rules: Sequence[Exclusion]) -> SuiteScore:
@@ -107,8 +115,8 @@ def score_suite(suite: str, auth: str, log: Path, rules: Sequence[Exclusion]) ->
     for line in lines:
         if line.split(" ", 1)[0] not in FAIL_WORDS:
             continue
-        name = check_name(line)
-        if any(rule.matches(suite, auth, name) for rule in rules):
+        name, detail = split_check(line)
+        if any(rule.matches(suite, auth, name, detail) for rule in rules):
             score.excluded += 1
         else:
             score.failures.append(line)
