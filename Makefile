@@ -12,6 +12,9 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# The official Determined SDK drives the emulator's contract tests. Its full dependency set (boto3,
+	# azure, google-cloud, docker, ...) is not needed: the dev extra lists what its bindings and CLI import.
+	$(BIN)/python -m pip install --quiet --no-deps determined==0.38.1
 	touch $(STAMP)
 
 demo: $(STAMP)
