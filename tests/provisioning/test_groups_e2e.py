@@ -114,3 +114,16 @@ async def test_delete_group_then_404(world: World) -> None:
     assert (await call(world, "DELETE", f"/Groups/{group['id']}")).status == 204
     assert (await call(world, "GET", f"/Groups/{group['id']}")).status == 404
     assert (await world.master.state()).groups == {}
+
+
+async def test_rename_onto_another_group_name_is_409(world: World) -> None:
+    await create_group(world, "Team")
+    other = await create_group(world, "Other")
+    response = await call(
+        world,
+        "PATCH",
+        f"/Groups/{other['id']}",
+        patch({"op": "replace", "path": "displayName", "value": "team"}),
+    )
+    assert response.status == 409
+    assert set((await world.master.state()).groups) == {"Team", "Other"}

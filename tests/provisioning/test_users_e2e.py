@@ -222,3 +222,26 @@ async def test_locations_use_the_public_url(
     group = await create_group(world, "Team", [body["id"]])
     assert group["members"][0]["$ref"] == expected
     assert group["meta"]["location"] == f"https://scim.example.com/scim/v2/Groups/{group['id']}"
+
+
+async def test_renaming_onto_a_protected_or_taken_name_is_409(world: World) -> None:
+    ada = await create_user(world, "ada@example.com", "Ada")
+    await create_user(world, "bob@example.com", "Bob")
+    for name in ("admin", "BOB@example.com"):
+        response = await call(
+            world, "PATCH", f"/Users/{ada['id']}", patch({"op": "replace", "path": "userName", "value": name})
+        )
+        assert response.status == 409, name
+    state = await world.master.state()
+    assert state.users["ada@example.com"].active
+    assert state.users["admin"].display_name == ""
+
+
+async def test_readiness_reports_database_and_master(world: World) -> None:
+    ready = await world.bridge.get("/readyz")
+    assert ready.status == 200
+    assert (await ready.json())["checks"] == ["database", "master"]
+    await world.emulator.close()
+    down = await world.bridge.get("/readyz")
+    assert down.status == 503
+    assert set((await down.json())["reasons"]) == {"master"}
