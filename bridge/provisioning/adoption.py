@@ -65,8 +65,14 @@ class Adopter:
             return "protected account"
         return None
 
+    async def _learn_own_account(self) -> None:
+        # The bridge's own service account is never adopted, whatever credential kind it uses.
+        own = await self._master.me()
+        self._protected = self._protected | {own.username.lower()}
+
     async def adopt(self, *, dry_run: bool = False, groups: bool = True) -> AdoptionReport:
         """Map every unmapped master user by its username, then every unmapped group by its name."""
+        await self._learn_own_account()
         report = AdoptionReport()
         async for user in self._master.iter_users():
             if await self._store.get_user_by_det_id(user.id, include_tombstoned=True) is not None:
@@ -112,6 +118,7 @@ class Adopter:
 
     async def import_builtin(self, rows: Sequence[BuiltinRow], *, dry_run: bool = False) -> AdoptionReport:
         """Map users under the SCIM ids the built-in plugin gave them, so IdP links survive the switch."""
+        await self._learn_own_account()
         report = AdoptionReport()
         for row in rows:
             try:

@@ -67,6 +67,8 @@ class UserService:
         if own_username:
             names.add(own_username.lower())
         self._protected = frozenset(names)
+        # With an access token the bridge's own username is not in the settings: learn it once from /me.
+        self._own_known = own_username is not None
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -98,7 +100,7 @@ class UserService:
         """POST /Users (RFC 7644 §3.3): new remote Determined user, or re-link of a tombstoned one."""
         async with self._journal.audited(caller, "create", "User") as scope:
             desired = self._fields(doc, default_active=True)
-            self._refuse_protected(desired.username)
+            await self._refuse_protected(desired.username)
             password = doc.get("password") if isinstance(doc.get("password"), str) else None
             async with self._locks.hold(f"user-name:{desired.username.lower()}"):
                 existing = await self._store.get_user_by_user_name(desired.username, include_tombstoned=True)
@@ -177,7 +179,14 @@ class UserService:
     def _fields(self, doc: Mapping[str, Any], *, default_active: bool) -> MasterUserFields:
         return user_fields(doc, self._settings.display_name_source, default_active=default_active)
 
-    def _refuse_protected(self, user_name: str) -> None:
+    async def _refuse_protected(self, user_name: str) -> None:
+        if not self._own_known:
+            try:
+                own = await self._master.me()
+            except MasterError as err:
+                raise to_scim_error(err, Operation.CREATE_USER) from None
+            self._protected = self._protected | {own.username.lower()}
+            self._own_known = True
         if user_name.lower() in self._protected:
             raise Uniqueness(f"userName {user_name!r} belongs to a protected Determined account.")
 
@@ -298,7 +307,7 @@ class UserService:
         doc_to_store = stored_doc({**new_doc, "active": after.active})
         sync_password = password if self._settings.password_sync and password else None
         if after.username != record.user_name:
-            self._refuse_protected(after.username)
+            await self._refuse_protected(after.username)
             await self._check_rename(record, after.username)
         if before == after and sync_password is None:
             if doc_to_store == dict(record.doc) and after.active == record.active:

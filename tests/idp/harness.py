@@ -36,7 +36,12 @@ def seed_settings(master_url: str, db_path: Path, *, entra_bearer: bool = True, 
     raw["master"]["url"] = master_url
     raw["database"] = {"path": str(db_path)}
     for section, values in overrides.items():
-        raw.setdefault(section, {}).update(values)
+        target = raw.setdefault(section, {})
+        for key, value in values.items():
+            if value is None:
+                target.pop(key, None)  # None removes a seed key (e.g. master.password for token auth)
+            else:
+                target[key] = value
     return parse_settings(raw, environ={}, base_dir=SEED_CONFIG.parent)
 
 

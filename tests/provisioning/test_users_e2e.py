@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from bridge.store import IntentState
+from bridge.web.app import create_app
 from tests.conftest import LogReader
-from tests.idp.harness import BASE_PATH, World, start_world
+from tests.idp.harness import BASE_PATH, World, seed_settings, start_world
 from tests.provisioning.scim import HEADERS, call, create_group, create_user, patch, user_body
 
 
@@ -245,3 +246,30 @@ async def test_readiness_reports_database_and_master(world: World) -> None:
     down = await world.bridge.get("/readyz")
     assert down.status == 503
     assert set((await down.json())["reasons"]) == {"master"}
+
+
+async def test_the_bridge_account_is_protected_with_token_auth(
+    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+) -> None:
+    admin_world = await start_world(aiohttp_server, aiohttp_client, tmp_path)
+    created = await admin_world.master.call(
+        "POST",
+        "/api/v1/users",
+        {"user": {"username": "svc-bridge", "admin": True, "active": True}, "password": "Sv3cret!x"},
+    )
+    token = await admin_world.master.call(
+        "POST",
+        "/api/v1/tokens",
+        {"userId": created["user"]["id"], "lifespan": "-1", "description": "scim-bridge"},
+    )
+    url = str(admin_world.emulator.make_url("")).rstrip("/")
+    settings = seed_settings(
+        url, tmp_path / "token.db", master={"token": token["token"], "username": None, "password": None}
+    )
+    client = await aiohttp_client(create_app(settings))
+    response = await client.post(
+        f"{BASE_PATH}/Users", json=user_body("SVC-bridge", "Sneaky"), headers=HEADERS
+    )
+    assert response.status == 409
+    ok = await client.post(f"{BASE_PATH}/Users", json=user_body("ada@example.com", "Ada"), headers=HEADERS)
+    assert ok.status == 201
