@@ -33,7 +33,8 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # External SCIM suites (../shared/conformance/run.sh) against the bridge on the emulator, basic and bearer.
 conformance: $(STAMP)

@@ -1,0 +1,97 @@
+"""How big a run is: directory sizes, request counts and time bounds for quick, full and tiny (test) runs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Sizes and bounded request counts of one benchmark run."""
+
+    name: str
+    sizes: tuple[int, ...]
+    group_sizes: tuple[int, ...]
+    reads: int  # per side and cell at concurrency 32 (concurrency 1 uses a quarter)
+    writes: int  # per side and cell at concurrency 32 (concurrency 1 uses a quarter)
+    scale_requests: int  # per point of a scale curve, at concurrency 1
+    import_users: int
+    import_concurrency: int
+    peer_size: int  # directory size at which the peer comparison runs (0: no peer)
+    peer_requests: int
+    peer_concurrency: int
+    mixed_requests: int
+    mixed_concurrency: int
+    paced_rate: float
+    paced_seconds: float
+    cell_seconds: float  # upper bound of any one measured cell
+
+    def at(self, concurrency: int, base: int) -> int:
+        """Requests for a cell: `base` at high concurrency, a quarter (at least 10) at concurrency 1."""
+        return base if concurrency > 1 else max(10, base // 4)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form for results.json."""
+        return asdict(self)
+
+
+QUICK = Plan(
+    name="quick",
+    sizes=(1_000, 10_000),
+    group_sizes=(10, 1_000, 10_000),
+    reads=2_000,
+    writes=400,
+    scale_requests=200,
+    import_users=300,
+    import_concurrency=8,
+    peer_size=1_000,
+    peer_requests=300,
+    peer_concurrency=4,
+    mixed_requests=2_000,
+    mixed_concurrency=16,
+    paced_rate=25.0,
+    paced_seconds=4.0,
+    cell_seconds=20.0,
+)
+
+FULL = Plan(
+    name="full",
+    sizes=(1_000, 10_000, 100_000),
+    group_sizes=(10, 1_000, 10_000),
+    reads=5_000,
+    writes=1_000,
+    scale_requests=500,
+    import_users=1_000,
+    import_concurrency=8,
+    peer_size=10_000,
+    peer_requests=500,
+    peer_concurrency=4,
+    mixed_requests=5_000,
+    mixed_concurrency=16,
+    paced_rate=25.0,
+    paced_seconds=10.0,
+    cell_seconds=60.0,
+)
+
+
+def tiny(users: int = 50) -> Plan:
+    """A seconds-long run proving the harness end to end (tests/bench); its numbers mean nothing."""
+    return Plan(
+        name="tiny",
+        sizes=(users // 2, users),
+        group_sizes=(2, users // 2),
+        reads=40,
+        writes=40,
+        scale_requests=5,
+        import_users=5,
+        import_concurrency=2,
+        peer_size=users // 2,
+        peer_requests=10,
+        peer_concurrency=2,
+        mixed_requests=40,
+        mixed_concurrency=4,
+        paced_rate=20.0,
+        paced_seconds=0.5,
+        cell_seconds=10.0,
+    )

@@ -1,0 +1,181 @@
+"""The processes under test: master emulator, bridge and scim2-server peer, each its own OS process on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Final
+
+import aiohttp
+
+STARTUP_SECONDS: Final = 30.0
+STOP_SECONDS: Final = 15.0
+MASTER_PASSWORD: Final = "bench-admin-password"
+BRIDGE_TOKEN: Final = "bench-bearer-token-0123456789abcdef"
+PEER_TOKEN: Final = "bench-peer-token-0123456789abcdef"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _executable(name: str) -> str:
+    """A console script of this interpreter's environment (the venv), else from PATH."""
+    return shutil.which(name, path=str(Path(sys.executable).parent)) or name
+
+
+@dataclass(slots=True)
+class Proc:
+    """One started server process, its base URL and its log file."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+    log: IO[bytes]
+
+    @property
+    def pid(self) -> int:
+        """The OS process id."""
+        return self.process.pid
+
+    def peak_rss_mb(self) -> float | None:
+        """Peak resident set size (VmHWM from /proc) in MiB, or None where /proc is unavailable."""
+        status = Path(f"/proc/{self.pid}/status")
+        with contextlib.suppress(OSError):
+            for line in status.read_text(encoding="ascii").splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        return None
+
+    def stop(self) -> None:
+        """SIGTERM (graceful shutdown), then SIGKILL if it does not exit in time."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+def start(name: str, argv: Sequence[str], url: str, workdir: Path) -> Proc:
+    """Start `argv` with its output in workdir/<name>.log."""
+    log_path = workdir / f"{name}.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(  # noqa: S603 - fixed argv of our own tools
+        list(argv),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=workdir,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    return Proc(name, process, url, log_path, log)
+
+
+async def wait_ready(proc: Proc, path: str, headers: dict[str, str] | None = None) -> None:
+    """Poll `path` until it answers below 500; fail early if the process exits."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if proc.process.poll() is not None:
+                raise RuntimeError(f"{proc.name} exited with {proc.process.returncode}; see {proc.log_path}")
+            with contextlib.suppress(aiohttp.ClientError, OSError):
+                async with session.get(proc.url + path, headers=headers) as response:
+                    if response.status < 500:
+                        return
+            await asyncio.sleep(0.1)  # polling a child's socket; there is no readiness signal to wait on
+    raise RuntimeError(f"{proc.name} did not answer {path} within {STARTUP_SECONDS:.0f} s")
+
+
+def bridge_config(workdir: Path, master_url: str) -> Path:
+    """A throwaway bridge config: bearer auth, the emulator's admin, a fresh SQLite file."""
+    path = workdir / "scim-bridge.yaml"
+    path.write_text(
+        f"""\
+scim:
+  enabled: true
+  auth:
+    type: bearer
+    tokens:
+      - {{name: bench, token: "{BRIDGE_TOKEN}"}}
+master:
+  url: "{master_url}"
+  username: "admin"
+  password: "{MASTER_PASSWORD}"
+database:
+  path: "{workdir / "bridge.db"}"
+logging:
+  format: json
+  level: info
+""",
+        encoding="utf-8",
+    )
+    path.chmod(0o600)
+    return path
+
+
+async def start_emulator(workdir: Path) -> Proc:
+    """`scim-bridge emulator` on a free port."""
+    port = free_port()
+    argv = [
+        _executable("scim-bridge"),
+        "--log-level",
+        "warning",
+        "emulator",
+        "--port",
+        str(port),
+        "--initial-password",
+        MASTER_PASSWORD,
+    ]
+    proc = start("emulator", argv, f"http://127.0.0.1:{port}", workdir)
+    await wait_ready(proc, "/api/v1/master")
+    return proc
+
+
+async def start_bridge(workdir: Path, master_url: str, *, profile_to: Path | None = None) -> Proc:
+    """`scim-bridge serve` on a free port against `master_url`; under pyinstrument when `profile_to` is set."""
+    port = free_port()
+    config = bridge_config(workdir, master_url)
+    tail = ["serve", "-c", str(config), "--port", str(port)]
+    if profile_to is None:
+        argv = [_executable("scim-bridge"), *tail]
+    else:
+        argv = [
+            sys.executable,
+            "-m",
+            "pyinstrument",
+            "-r",
+            "text",
+            "-o",
+            str(profile_to),
+            "-m",
+            "bridge",
+            *tail,
+        ]
+    proc = start("bridge", argv, f"http://127.0.0.1:{port}", workdir)
+    await wait_ready(proc, "/healthz")
+    return proc
+
+
+async def start_peer(workdir: Path) -> Proc:
+    """python-scim's reference server (`scim2-server`, in-memory storage) on a free port."""
+    port = free_port()
+    argv = [_executable("scim2-server"), "--port", str(port), "--bearer-token", PEER_TOKEN]
+    proc = start("scim2-server", argv, f"http://127.0.0.1:{port}", workdir)
+    await wait_ready(proc, "/v2/ServiceProviderConfig", {"Authorization": f"Bearer {PEER_TOKEN}"})
+    return proc

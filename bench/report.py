@@ -1,0 +1,203 @@
+"""Targets of issue 9, checked against a run's results, and the printed table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+Results = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One figure of the issue's target list."""
+
+    name: str
+    value: float | None
+    bound: float
+    higher_is_better: bool
+    note: str = ""
+
+    @property
+    def passed(self) -> bool:
+        """Whether the figure meets its bound (a missing figure never does)."""
+        if self.value is None:
+            return False
+        return self.value >= self.bound if self.higher_is_better else self.value <= self.bound
+
+    def line(self) -> str:
+        """`name  value  target  PASS/MISS  note`."""
+        shown = "n/a" if self.value is None else f"{self.value:.3g}"
+        sign = ">=" if self.higher_is_better else "<="
+        verdict = "pass" if self.passed else "MISS"
+        return f"  {self.name:<46} {shown:>9}   {sign} {self.bound:<7g} {verdict:<5} {self.note}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "name": self.name,
+            "value": self.value,
+            "bound": self.bound,
+            "higher_is_better": self.higher_is_better,
+            "passed": self.passed,
+            "note": self.note,
+        }
+
+
+READ_THROUGHPUT: Final = 0.7
+WRITE_THROUGHPUT: Final = 0.6
+P99_BOUND: Final = 1.5
+IMPORT_BOUND: Final = 1.5
+SCALE_BOUND: Final = 1.5
+MEMORY_MB: Final = 150.0
+PEER_BOUND: Final = 3.0
+ENTRA_P99_MS: Final = 600.0
+HEADROOM: Final = 20.0
+
+
+def _curve_ratio(rows: list[Any], op: str, key: str) -> tuple[float | None, str]:
+    points = sorted((r for r in rows if r["op"] == op), key=lambda r: r[key])
+    if len(points) < 2 or not points[0]["bridge"]["p50_ms"]:
+        return None, ""
+    first, last = points[0], points[-1]
+    value = last["bridge"]["p50_ms"] / first["bridge"]["p50_ms"]
+    return value, f"p50 at {key}={last[key]} vs {first[key]}"
+
+
+def targets(results: Results) -> list[Target]:
+    """Every target of issue 9 with this run's figure."""
+    out: list[Target] = []
+    for row in results.get("overhead", []):
+        c, op = row["concurrency"], row["op"]
+        if c > 1:
+            floor = READ_THROUGHPUT if row["kind"] == "read" else WRITE_THROUGHPUT
+            out.append(
+                Target(
+                    f"overhead {op} throughput c={c}", row["throughput_ratio"], floor, True, "bridge/native"
+                )
+            )
+        out.append(Target(f"overhead {op} p99 c={c}", row["p99_ratio"], P99_BOUND, False, "bridge/native"))
+    if "import" in results:
+        out.append(
+            Target(
+                "okta import wall time",
+                results["import"]["wall_time_ratio"],
+                IMPORT_BOUND,
+                False,
+                "bridge/native",
+            )
+        )
+    scale = results.get("scale", {})
+    for op in ("filter_username_eq", "page_deep"):
+        value, note = _curve_ratio(scale.get("users", []), op, "n")
+        out.append(Target(f"scale {op} largest/smallest N", value, SCALE_BOUND, False, note))
+    value, note = _curve_ratio(scale.get("groups", []), "group_member_add", "group_size")
+    out.append(Target("scale group_member_add largest/smallest group", value, SCALE_BOUND, False, note))
+    memory = results.get("memory", {})
+    full_size = memory.get("n", 0) >= 100_000
+    out.append(
+        Target(
+            "memory bridge peak RSS MiB",
+            memory.get("bridge_peak_rss_mb"),
+            MEMORY_MB,
+            False,
+            f"at N={memory.get('n')}" + ("" if full_size else " (target is for N=100k: run --full)"),
+        )
+    )
+    for row in results.get("peer", {}).get("rows", []):
+        out.append(
+            Target(
+                f"peer {row['op']} throughput",
+                row["throughput_ratio"],
+                PEER_BOUND,
+                True,
+                "bridge/scim2-server",
+            )
+        )
+    mix = results.get("mixed")
+    if mix:
+        out.append(
+            Target(
+                "entra paced p99 ms",
+                mix["paced"]["p99_ms"],
+                ENTRA_P99_MS,
+                False,
+                f"at {mix['paced_rate']:g} req/s",
+            )
+        )
+        out.append(
+            Target(
+                "entra headroom (ceiling / 25 req/s)",
+                mix["headroom"],
+                HEADROOM,
+                True,
+                f"ceiling p99 {mix['ceiling']['p99_ms']:.0f} ms",
+            )
+        )
+    return out
+
+
+def _fmt(value: float | None, spec: str = ".2f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def table(results: Results) -> str:
+    """The human-readable report printed at the end of a run."""
+    lines: list[str] = [f"scim-bridge bench ({results['plan']['name']}), {results['meta']['started']}"]
+    emit: Callable[[str], None] = lines.append
+    emit("\n1. Overhead (bridge vs native on the same emulator)")
+    emit(
+        f"  {'op':<18}{'c':>3} {'bridge rps':>11}{'native rps':>11}{'ratio':>7}  {'p50 b/n ms':>16}  {'p99 b/n ms':>16}  p99 ratio"
+    )
+    for r in results.get("overhead", []):
+        b, n = r["bridge"], r["native"]
+        emit(
+            f"  {r['op']:<18}{r['concurrency']:>3} {b['throughput_rps']:>11.1f}{n['throughput_rps']:>11.1f}"
+            f"{_fmt(r['throughput_ratio']):>7}  {b['p50_ms']:>7.2f}/{n['p50_ms']:<8.2f}  {b['p99_ms']:>7.2f}/{n['p99_ms']:<8.2f}  "
+            f"{_fmt(r['p99_ratio'])}"
+        )
+    imp = results.get("import")
+    if imp:
+        emit(f"\n2. Okta import of {imp['users']} users at concurrency {imp['concurrency']}")
+        emit(
+            f"  bridge {imp['bridge']['seconds']:.2f} s, native {imp['native']['seconds']:.2f} s, ratio {_fmt(imp['wall_time_ratio'])}"
+        )
+    emit("\n3. Scale (concurrency 1, p50 ms bridge / native)")
+    for r in results.get("scale", {}).get("users", []):
+        emit(
+            f"  {r['op']:<20} N={r['n']:>7}  {r['bridge']['p50_ms']:>7.2f} / {r['native']['p50_ms']:<7.2f}  p99 {r['bridge']['p99_ms']:.2f}"
+        )
+    for r in results.get("scale", {}).get("groups", []):
+        emit(
+            f"  {'group_member_add':<20} size={r['group_size']:>6} {r['bridge']['p50_ms']:>7.2f} / {r['native']['p50_ms']:<7.2f}"
+            f"  p99 {r['bridge']['p99_ms']:.2f}"
+        )
+    mem = results.get("memory")
+    if mem:
+        emit(
+            f"\n4. Memory: bridge peak RSS {_fmt(mem['bridge_peak_rss_mb'], '.1f')} MiB at N={mem['n']} "
+            f"(emulator {_fmt(mem['emulator_peak_rss_mb'], '.1f')} MiB)"
+        )
+    peer = results.get("peer")
+    if peer:
+        emit(f"\n5. Peer scim2-server, N={peer['n']}, concurrency {peer['concurrency']} (rps bridge / peer)")
+        for r in peer["rows"]:
+            emit(
+                f"  {r['op']:<20} {r['bridge']['throughput_rps']:>8.1f} / {r['peer']['throughput_rps']:<8.1f} ratio {_fmt(r['throughput_ratio'])}"
+            )
+    mix = results.get("mixed")
+    if mix:
+        c, p = mix["ceiling"], mix["paced"]
+        emit(
+            f"\n6. Mixed IdP workload: ceiling {c['throughput_rps']:.1f} req/s at c={mix['concurrency']} (p99 {c['p99_ms']:.1f} ms)"
+        )
+        emit(
+            f"  paced {mix['paced_rate']:g} req/s: p50 {p['p50_ms']:.1f} ms, p99 {p['p99_ms']:.1f} ms, failures {p['failures']}"
+        )
+    emit("\nTargets")
+    lines += [t.line() for t in targets(results)]
+    failures = results.get("failures", [])
+    if failures:
+        emit("\nCells with failed requests (their figures are suspect): " + ", ".join(failures))
+    return "\n".join(lines)

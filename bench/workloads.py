@@ -1,0 +1,164 @@
+"""Okta-style import, the scim2-server peer comparison and the mixed IdP workload (Entra's gallery bound)."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any, Final
+from urllib.parse import quote
+
+from bench.clients import HttpSide, members_add, native_user_doc, patch_body, user_doc
+from bench.directory import Directory, create_scim_group, user_name
+from bench.loadgen import Call, closed_loop, open_loop
+from bench.overhead import Sides, ratio
+from bench.plan import Plan
+
+MIXED_GROUPS: Final = 8
+ENTRA_RATE: Final = 25.0  # requests/s a gallery app must sustain (Entra's SCIM provisioning guidance)
+# Share of each operation in the mixed workload, shaped after shared/idp/idp-traffic.md: IdPs look users up by
+# filter before most writes, PATCH far more than they POST, and push group membership as PATCH deltas.
+MIX: Final = (
+    ("filter_user", 35),
+    ("get_user", 10),
+    ("create_user", 10),
+    ("patch_user", 20),
+    ("deactivate_user", 5),
+    ("group_member_add", 15),
+    ("filter_group", 5),
+)
+
+
+async def okta_import(plan: Plan, sides: Sides) -> dict[str, Any]:
+    """Per new user: Okta's `userName eq` lookup then POST, vs the native lookup by name then POST."""
+    k = plan.import_users
+
+    async def bridge(seq: int) -> int:
+        name = f"import-scim-{seq}@bench.example"
+        await sides.bridge.status("GET", "/Users?filter=" + quote(f'userName eq "{name}"'))
+        return await sides.bridge.status("POST", "/Users", user_doc(name, seq))
+
+    async def native(seq: int) -> int:
+        name = f"import-native-{seq}@bench.example"
+        await sides.native.status("GET", f"/users/{quote(name)}/by-username")  # 404: not there yet
+        return await sides.native.status("POST", "/users", native_user_doc(name, seq))
+
+    bound = plan.cell_seconds * 10
+    b = await closed_loop(bridge, requests=k, concurrency=plan.import_concurrency, max_seconds=bound)
+    n = await closed_loop(native, requests=k, concurrency=plan.import_concurrency, max_seconds=bound)
+    return {
+        "users": k,
+        "concurrency": plan.import_concurrency,
+        "bridge": b.as_dict(),
+        "native": n.as_dict(),
+        "wall_time_ratio": ratio(b.seconds, n.seconds),
+    }
+
+
+def read_calls(side: HttpSide, scim_ids: list[str], n: int, rng: random.Random) -> dict[str, Call]:
+    """The peer read workload on one SCIM server: GET by id, `userName eq` filter, last page of 100."""
+    picks = [rng.randrange(n) for _ in range(997)]
+
+    async def get_user(seq: int) -> int:
+        return await side.status("GET", f"/Users/{scim_ids[picks[seq % len(picks)]]}")
+
+    async def filter_user(seq: int) -> int:
+        name = user_name(picks[seq % len(picks)])
+        return await side.status("GET", "/Users?filter=" + quote(f'userName eq "{name}"'))
+
+    async def page_deep(seq: int) -> int:
+        return await side.status("GET", f"/Users?startIndex={max(1, n - 99)}&count=100")
+
+    return {"get_user": get_user, "filter_username_eq": filter_user, "page_deep": page_deep}
+
+
+async def peer_reads(
+    plan: Plan, bridge: HttpSide, peer: HttpSide, directory: Directory, peer_ids: list[str]
+) -> dict[str, Any]:
+    """The same read workload, same data size, against the bridge and against scim2-server."""
+    n = len(peer_ids)
+    ours = read_calls(bridge, directory.scim_ids[:n], n, random.Random(7))
+    theirs = read_calls(peer, peer_ids, n, random.Random(7))
+    rows = []
+    for op, call in ours.items():
+        b = await closed_loop(
+            call,
+            requests=plan.peer_requests,
+            concurrency=plan.peer_concurrency,
+            max_seconds=plan.cell_seconds,
+        )
+        p = await closed_loop(
+            theirs[op],
+            requests=plan.peer_requests,
+            concurrency=plan.peer_concurrency,
+            max_seconds=plan.cell_seconds,
+        )
+        rows.append(
+            {
+                "op": op,
+                "bridge": b.as_dict(),
+                "peer": p.as_dict(),
+                "throughput_ratio": ratio(b.throughput, p.throughput),
+            }
+        )
+    return {"n": n, "concurrency": plan.peer_concurrency, "rows": rows}
+
+
+def mixed_call(
+    bridge: HttpSide, directory: Directory, groups: list[str], rng: random.Random, tag: str
+) -> Call:
+    """A Call that draws one operation of MIX per request."""
+    ops = [op for op, weight in MIX for _ in range(weight)]
+    n = directory.size
+
+    async def call(seq: int) -> int:
+        op = ops[rng.randrange(len(ops))]
+        who = directory.scim_ids[rng.randrange(n)]
+        if op == "filter_user":
+            name = user_name(rng.randrange(n))
+            return await bridge.status("GET", "/Users?filter=" + quote(f'userName eq "{name}"'))
+        if op == "get_user":
+            return await bridge.status("GET", f"/Users/{who}")
+        if op == "create_user":
+            return await bridge.status("POST", "/Users", user_doc(f"mixed-{tag}-{seq}@bench.example", seq))
+        if op == "patch_user":
+            body = patch_body({"op": "replace", "path": "displayName", "value": f"Mixed {tag} {seq}"})
+            return await bridge.status("PATCH", f"/Users/{who}", body)
+        if op == "deactivate_user":
+            return await bridge.status(
+                "PATCH", f"/Users/{who}", patch_body({"op": "replace", "path": "active", "value": False})
+            )
+        if op == "group_member_add":
+            return await bridge.status(
+                "PATCH", f"/Groups/{groups[seq % len(groups)]}", patch_body(members_add([who]))
+            )
+        name = f"mixed-{rng.randrange(len(groups))}"
+        return await bridge.status(
+            "GET", "/Groups?filter=" + quote(f'displayName eq "{name}"') + "&excludedAttributes=members"
+        )
+
+    return call
+
+
+async def mixed(plan: Plan, bridge: HttpSide, directory: Directory) -> dict[str, Any]:
+    """Closed loop for the ceiling, then paced (25 req/s in quick and full runs) for p99; headroom = ceiling / 25."""
+    groups = [await create_scim_group(bridge, f"mixed-{g}", []) for g in range(MIXED_GROUPS)]
+    rng = random.Random(11)
+    started = time.perf_counter()
+    ceiling = await closed_loop(
+        mixed_call(bridge, directory, groups, rng, "c"),
+        requests=plan.mixed_requests,
+        concurrency=plan.mixed_concurrency,
+        max_seconds=plan.cell_seconds,
+    )
+    paced = await open_loop(
+        mixed_call(bridge, directory, groups, rng, "p"), rate=plan.paced_rate, seconds=plan.paced_seconds
+    )
+    return {
+        "mix": dict(MIX),
+        "concurrency": plan.mixed_concurrency,
+        "ceiling": ceiling.as_dict(),
+        "paced_rate": plan.paced_rate,
+        "paced": paced.as_dict(),
+        "headroom": ratio(ceiling.throughput, ENTRA_RATE),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
