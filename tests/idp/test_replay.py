@@ -101,6 +101,34 @@ INTENTS: dict[str, dict[str, Intent]] = {
 }
 
 
+BodyCheck = Callable[[Any, dict[str, str]], bool]
+
+# What the IdP needs in a response body beyond its status (idp-traffic §0 and each step's `expect.notes`).
+BODY_CHECKS: dict[str, dict[str, BodyCheck]] = {
+    "okta": {
+        "assign_user_lookup": lambda b, _: b["totalResults"] == 0 and b["Resources"] == [],
+        "verify_inactive_user_still_readable": lambda b, _: b["active"] is False,
+        "spec_test_case_insensitive_lookup": lambda b, v: [r["id"] for r in b["Resources"]] == [v["user_id"]],
+        "spec_test_duplicate_create_409": lambda b, _: b["scimType"] == "uniqueness" and b["status"] == "409",
+        "spec_test_unknown_user_404": lambda b, _: bool(b["detail"]) and b["status"] == "404",
+    },
+    "entra": {
+        "read_user": lambda b, v: b[ENTERPRISE]["manager"]["value"] == v["user2_id"],
+        "disabled_user_still_matchable": lambda b, _: (
+            b["totalResults"] == 1 and b["Resources"][0]["active"] is False
+        ),
+        "read_group": lambda b, _: "members" not in b,
+        "match_deleted_user": lambda b, _: b["totalResults"] == 0,
+    },
+    "authentik": {
+        "group_reconcile_read": lambda b, v: (
+            {m["value"] for m in b["members"]} == {v["user_id"], v["user2_id"]}
+        ),
+    },
+}
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
 def check_intent(state: MasterState, intent: Intent, step: str) -> None:
     for username, (active, display) in intent.users.items():
         user = state.users.get(username)
@@ -145,11 +173,19 @@ async def test_replay(
     intents = INTENTS.get(scenario, {})
     checked: list[str] = []
 
+    body_checks = BODY_CHECKS.get(scenario, {})
+
     async def after(step: str) -> None:
+        if step in body_checks:
+            result = replay.results[-1]
+            assert body_checks[step](result.body, replay.values), (step, result.body)
+            checked.append(step)
         await check_mirror(world, auth, step)
         if step in intents:
             check_intent(await world.master.state(), intents[step], step)
             checked.append(step)
 
     await replay.run(data, after)
-    assert sorted(checked) == sorted(intents), "every intent checkpoint names a step of the scenario"
+    assert sorted(checked) == sorted([*intents, *body_checks]), (
+        "every checkpoint names a step of the scenario"
+    )
