@@ -62,6 +62,14 @@ async def store_errors() -> AsyncIterator[None]:
         raise PreconditionFailed("The resource changed concurrently; fetch it again.") from None
 
 
+class PartialMasterWrite(Exception):
+    """A multi-call master operation failed after an earlier call of it was applied."""
+
+    def __init__(self, cause: MasterError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
 class Journal:
     """Runs master writes and the store writes that follow them as one recorded intention."""
 
@@ -131,6 +139,10 @@ class Journal:
         )
         try:
             result = await master()
+        except PartialMasterWrite as partial:
+            # Part of it reached the master: the intent stays pending so reconciliation finishes or undoes it.
+            _log.warning("master.partial_write", operation=operation, target=target, intent=intent)
+            raise on_master_error(partial.cause) from None
         except MasterError as err:
             if not isinstance(err, MasterUnavailable):
                 await self._finish_quietly(intent, IntentState.ROLLED_BACK)

@@ -16,7 +16,7 @@ from typing import Any
 
 from bridge.config import UsersSettings
 from bridge.determined import DeterminedClient, MasterBadRequest, MasterError, MasterNotFound, MasterUser
-from bridge.provisioning.consistency import Caller, Journal, check_if_match, store_errors
+from bridge.provisioning.consistency import Caller, Journal, PartialMasterWrite, check_if_match, store_errors
 from bridge.provisioning.locks import KeyedLocks
 from bridge.provisioning.translate import (
     USER_SQL,
@@ -155,10 +155,13 @@ class UserService:
 
             async def master_write() -> None:
                 await self._master.patch_user(record.det_id, active=False)
-                for group in groups:
-                    # Leaving a group is a member diff on that group: serialise with its PATCHes.
-                    async with self._locks.hold(f"group:{group.scim_id}"):
-                        await self._leave_group(group.det_id, record.det_id)
+                try:
+                    for group in groups:
+                        # Leaving a group is a member diff on that group: serialise with its PATCHes.
+                        async with self._locks.hold(f"group:{group.scim_id}"):
+                            await self._leave_group(group.det_id, record.det_id)
+                except MasterError as err:
+                    raise PartialMasterWrite(err) from None
 
             async def store_write(_: None, intent: int) -> UserRecord:
                 return await self._store.tombstone_user(scim_id, finishing_intent=intent)
@@ -394,12 +397,15 @@ class UserService:
                 username=after.username,
                 password=_random_password(),
             )
-            return await self._with_display_fallback(
-                after,
-                lambda display: self._master.patch_user(
-                    det_id, active=after.active, remote=True, display_name=display
-                ),
-            )
+            try:
+                return await self._with_display_fallback(
+                    after,
+                    lambda display: self._master.patch_user(
+                        det_id, active=after.active, remote=True, display_name=display
+                    ),
+                )
+            except MasterError as err:
+                raise PartialMasterWrite(err) from None
         if password is not None and remote:
             password = None  # a remote user has no password login (§5.3); the IdP's placeholder is ignored
         if display_changed:

@@ -115,3 +115,19 @@ async def test_lost_response_after_a_master_write_stays_journalled(faulty: tuple
     assert not (await world.master.state()).users["ada@example.com"].active
     pending = await world.store.pending_intents()
     assert [(p.operation, p.resource_type, p.target) for p in pending] == [("patch", "User", ada["id"])]
+
+
+async def test_delete_failing_after_deactivation_stays_journalled(faulty: tuple[World, FaultProxy]) -> None:
+    world, proxy = faulty
+    ada = await create_user(world, "ada@example.com", "Ada")
+    await create_group(world, "Team", [ada["id"]])
+    proxy.rules.append(Rule("PUT", GROUP_PATH, status=429, headers={"Retry-After": "3"}))
+    response = await call(world, "DELETE", f"/Users/{ada['id']}")
+    assert response.status == 429
+    state = await world.master.state()
+    assert not state.users["ada@example.com"].active, "the first call (deactivate) was applied"
+    assert state.groups == {"Team": frozenset({"ada@example.com"})}
+    pending = await world.store.pending_intents()
+    assert [(p.operation, p.target) for p in pending] == [("delete", ada["id"])]
+    assert (await call(world, "DELETE", f"/Users/{ada['id']}")).status == 204
+    assert (await world.master.state()).groups == {"Team": frozenset()}
