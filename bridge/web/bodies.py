@@ -53,6 +53,18 @@ async def read_json(request: web.Request, max_depth: int) -> Any:
     if json_depth_exceeds(text, max_depth):
         raise InvalidSyntax(f"The JSON body nests deeper than {max_depth} levels.")
     try:
-        return json.loads(text)
+        body = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise InvalidSyntax("The request body is not valid JSON.") from None
+    try:
+        # A `\ud800` escape decodes to a lone surrogate that no UTF-8 writer (SQLite, the master client)
+        # can encode; RFC 8259 §8.2 leaves such strings unpredictable, so refuse them here (found by tests/fuzz).
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidSyntax("The request body holds an unpaired UTF-16 surrogate escape.") from None
+    return body
+
+
+def _reject_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; RFC 8259 §6 does not.
+    raise ValueError(f"{name} is not JSON")
