@@ -180,7 +180,9 @@ def _literal(tok: _Token) -> Literal:
             raise InvalidFilter(f"unterminated string starting at position {tok.pos}")
         try:
             value = json.loads(tok.text)
-        except ValueError:
+            # A `\ud800` escape decodes to a lone surrogate no UTF-8 writer can encode (found by tests/fuzz).
+            value.encode("utf-8")
+        except (ValueError, UnicodeEncodeError):
             raise InvalidFilter(f"invalid string literal at position {tok.pos}") from None
         assert isinstance(value, str)
         return value
