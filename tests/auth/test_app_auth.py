@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from aiohttp.test_utils import TestClient
 
 from bridge.auth.oauth import OAuthTokens
@@ -31,6 +33,12 @@ WELL_KNOWN = (
     "/scim/v2/Bulk",
     "/scim/v2/Me",
 )
+
+
+@pytest.fixture(autouse=True)
+def _isolated_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The configs here keep the default relative database path; keep that file out of the checkout."""
+    monkeypatch.chdir(tmp_path)
 
 
 def raw_config(failures_per_minute: int = 30) -> dict[str, Any]:
