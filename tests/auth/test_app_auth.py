@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from aiohttp.test_utils import TestClient
 
 from bridge.auth.oauth import OAuthTokens
