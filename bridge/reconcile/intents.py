@@ -60,12 +60,14 @@ class IntentResolver:
     display_name: DisplayName
 
     async def resolve_all(self, *, created_before: datetime | None = None) -> list[ResolvedIntent]:
-        """Resolve pending intents (only those created before ``created_before`` if given), oldest first.
+        """Resolve pending intents (only those created before ``created_before`` if given), newest first.
 
         One that cannot be resolved now (master unreachable) stays pending for the next run.
         """
         outcomes: list[ResolvedIntent] = []
-        for intent in await self.store.pending_intents():
+        # Newest first: an older intent for the same target waits for a newer one (see `resolve`), so this
+        # order settles them all in one pass.
+        for intent in reversed(await self.store.pending_intents()):
             if created_before is not None and intent.created >= created_before:
                 continue
             try:
@@ -96,7 +98,13 @@ class IntentResolver:
         return outcomes
 
     async def resolve(self, intent: IntentRecord) -> ResolvedIntent:
-        """Complete or roll back one intent."""
+        """Complete or roll back one intent; defer it while a newer request for the same target is in flight."""
+        if await self._superseded_in_flight(intent):
+            # Rolling back now could undo that request's master write just before it records it in the
+            # store; once it has finished, this intent is resolved against the state it left.
+            return ResolvedIntent(
+                intent.id, intent.operation, intent.resource_type, intent.target, Resolution.DEFERRED
+            )
         if intent.operation == "create" and intent.resource_type == "User":
             completed = await self._complete_user_create(intent)
             if completed:
@@ -113,6 +121,12 @@ class IntentResolver:
             return await self._finish(intent, IntentState.ROLLED_BACK, await self._undo_relink(intent))
         actions = await self._restore(intent)
         return await self._finish(intent, IntentState.ROLLED_BACK, actions)
+
+    async def _superseded_in_flight(self, intent: IntentRecord) -> bool:
+        return any(
+            other.id > intent.id and other.target == intent.target
+            for other in await self.store.pending_intents()
+        )
 
     async def _finish(
         self, intent: IntentRecord, state: IntentState, actions: tuple[str, ...]

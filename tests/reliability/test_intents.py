@@ -78,7 +78,10 @@ async def test_interrupted_user_delete_completes_if_the_master_shows_it(world: W
     await _intent(world, "delete", "User", kept.scim_id, {"det_id": kept.det_id, "groups": []})
     await world.bridge.patch_user(gone.det_id, active=False)  # only the first delete reached the master
     outcomes = await _resolver(world).resolve_all()
-    assert [o.resolution for o in outcomes] == [Resolution.COMPLETED, Resolution.ROLLED_BACK]
+    assert {o.target: o.resolution for o in outcomes} == {
+        gone.scim_id: Resolution.COMPLETED,
+        kept.scim_id: Resolution.ROLLED_BACK,
+    }
     assert await world.store.get_user_by_scim_id(gone.scim_id) is None
     assert await world.store.get_user_by_scim_id(kept.scim_id) is not None
     assert [m.member_scim_id for m in await world.store.list_members(group)] == [kept.scim_id]
@@ -118,3 +121,20 @@ async def test_start_up_resolves_leftover_intents_before_serving(world: World, a
         assert record.user_name == "late"
     finally:
         await server.close()
+
+
+async def test_an_old_intent_waits_while_a_newer_request_on_the_same_target_is_in_flight(
+    world: World,
+) -> None:
+    """Rolling back the old intent now would undo the in-flight request's master write before it records it."""
+    alice = await world.user("alice")
+    old = await _intent(world, "patch", "User", alice.scim_id, {"det_id": alice.det_id, "active": False})
+    # A newer request on alice: its master write landed, its store write has not happened yet.
+    await _intent(world, "delete", "User", alice.scim_id, {"det_id": alice.det_id, "groups": []})
+    await world.bridge.patch_user(alice.det_id, active=False)
+    old_record = await world.store.get_intent(old)
+    assert old_record is not None
+    outcome = await _resolver(world).resolve(old_record)
+    assert outcome.resolution is Resolution.DEFERRED
+    assert (await world.admin.get_user(alice.det_id)).active is False
+    assert len(await world.store.pending_intents()) == 2
