@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest bench conformance clean
+.PHONY: demo test lint typecheck pytest bench conformance chaos-full clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ pytest: $(STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
+
+# The chaos suite at its flagged size (20,000 operations, 12 bridge kills); `make test` runs the CI size.
+chaos-full: $(STAMP)
+	$(BIN)/pytest -q -s tests/chaos --chaos-full
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
