@@ -9,6 +9,7 @@ import aiosqlite
 
 from bridge.store.codec import encode_doc, group_from_row, member_from_row
 from bridge.store.errors import NotFoundInStore, VersionConflict
+from bridge.store.pages import fetch_page
 from bridge.store.records import GroupRecord, MemberDiff, MemberRecord
 
 
@@ -248,17 +249,14 @@ async def list_groups(
     limit: int,
 ) -> tuple[int, list[GroupRecord]]:
     """Total groups matching `where` and one page of them; `where`/`order_by` are trusted SQL over alias g."""
-    base = f"FROM groups g WHERE ({where})"
-    async with conn.execute(f"SELECT count(*) {base}", tuple(params)) as cur:
-        counted = await cur.fetchone()
-    assert counted is not None
-    total = int(counted[0])
-    if limit == 0 or offset >= total:
-        return total, []
-    direction = "DESC" if descending else "ASC"
-    order = f"g.pk {direction}" if order_by is None else f"{order_by} {direction} NULLS LAST, g.pk ASC"
-    async with conn.execute(
-        f"SELECT g.* {base} ORDER BY {order} LIMIT ? OFFSET ?",
-        (*params, limit, offset),
-    ) as cur:
-        return total, [group_from_row(r) for r in await cur.fetchall()]
+    return await fetch_page(
+        conn,
+        f"FROM groups g WHERE ({where})",
+        "g",
+        params,
+        order_by=order_by,
+        descending=descending,
+        offset=offset,
+        limit=limit,
+        from_row=group_from_row,
+    )

@@ -8,6 +8,7 @@ import aiosqlite
 
 from bridge.store.codec import email_rows, encode_doc, user_from_row
 from bridge.store.errors import NotFoundInStore, VersionConflict
+from bridge.store.pages import fetch_page
 from bridge.store.records import UserRecord
 
 
@@ -182,17 +183,14 @@ async def list_users(
     limit: int,
 ) -> tuple[int, list[UserRecord]]:
     """Total live users matching `where` and one page of them; `where`/`order_by` are trusted SQL over alias u."""
-    base = f"FROM users u WHERE u.tombstoned_at IS NULL AND ({where})"
-    async with conn.execute(f"SELECT count(*) {base}", tuple(params)) as cur:
-        counted = await cur.fetchone()
-    assert counted is not None
-    total = int(counted[0])
-    if limit == 0 or offset >= total:
-        return total, []
-    direction = "DESC" if descending else "ASC"
-    order = f"u.pk {direction}" if order_by is None else f"{order_by} {direction} NULLS LAST, u.pk ASC"
-    async with conn.execute(
-        f"SELECT u.* {base} ORDER BY {order} LIMIT ? OFFSET ?",
-        (*params, limit, offset),
-    ) as cur:
-        return total, [user_from_row(r) for r in await cur.fetchall()]
+    return await fetch_page(
+        conn,
+        f"FROM users u WHERE u.tombstoned_at IS NULL AND ({where})",
+        "u",
+        params,
+        order_by=order_by,
+        descending=descending,
+        offset=offset,
+        limit=limit,
+        from_row=user_from_row,
+    )
