@@ -23,7 +23,9 @@ from bridge.determined import DeterminedClient, MasterError
 from bridge.reconcile.desired import display_names
 from bridge.reconcile.factory import build_reconciler, mode_for
 from bridge.reconcile.intents import IntentResolver, Resolution
+from bridge.reconcile.shadow import shadowed
 from bridge.store import Store, StoreError
+from bridge.web.keys import MASTER, STORE
 from bridge.web.metrics import METRICS
 
 # Upper bound of the period at which pending intents are looked at.
@@ -84,16 +86,18 @@ async def _one_pass(
         metrics.observe_reconcile("ok" if not report.failed else "partial", report.counts, time.time())
 
 
-def reconcile_context(
-    settings: Settings,
-    store_of: Callable[[web.Application], Store],
-    client_of: Callable[[web.Application], DeterminedClient],
-) -> CleanupContext:
-    """A cleanup_ctx entry; register it after the store and client contexts so they exist when it starts."""
+def reconcile_context(settings: Settings) -> CleanupContext:
+    """A cleanup_ctx entry; register it after the store and master contexts and before the services.
+
+    In ``mode: shadow`` it first replaces ``app[MASTER]`` by a ShadowClient, so the services built after it
+    (and intent resolution) compute master writes without making them.
+    """
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        store = store_of(app)
-        client = client_of(app)
+        store = app[STORE]
+        if settings.mode == "shadow":
+            app[MASTER] = shadowed(app[MASTER])
+        client = app[MASTER]
         started = datetime.now(UTC)
         resolver = IntentResolver(store, client, display_names(settings.users.display_name_source))
         # Before the listener opens no request is in flight: every pending intent is a previous process's.

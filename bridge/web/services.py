@@ -23,7 +23,7 @@ Context = Callable[[web.Application], AsyncIterator[None]]
 
 
 def service_contexts(settings: Settings) -> list[Context]:
-    """cleanup_ctx entries in start-up order: store (with migrations), master client, services, reconcile."""
+    """cleanup_ctx entries in start-up order: store (with migrations), master client, reconcile, services."""
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings.database.path)
@@ -64,9 +64,9 @@ def service_contexts(settings: Settings) -> list[Context]:
         app[GROUPS] = GroupService(app[STORE], app[MASTER], locks=locks)
         yield
 
-    # Last, so the store and client exist; it resolves a previous process's pending intents before serving.
-    reconcile_ctx = reconcile_context(settings, lambda app: app[STORE], lambda app: app[MASTER])
-    return [store_ctx, master_ctx, services_ctx, reconcile_ctx]
+    # After the store and client, before the services: it resolves a previous process's pending intents
+    # before serving, and in `mode: shadow` puts the write-recording client in place for the services.
+    return [store_ctx, master_ctx, reconcile_context(settings), services_ctx]
 
 
 def caller(request: web.Request) -> Caller:

@@ -14,6 +14,7 @@ from bridge.reconcile import IntentResolver, Resolution
 from bridge.reconcile.background import reconcile_context
 from bridge.reconcile.desired import display_names
 from bridge.store import IntentState
+from bridge.web.keys import MASTER, STORE
 from tests.reliability.conftest import World
 
 
@@ -112,7 +113,9 @@ async def test_start_up_resolves_leftover_intents_before_serving(world: World, a
     await _intent(world, "create", "User", scim_id, {"username": "late", "active": True, "remote": True})
     await world.bridge.create_user("late", "Late", True)
     app = web.Application()
-    app.cleanup_ctx.append(reconcile_context(world.settings, lambda _: world.store, lambda _: world.bridge))
+    app[STORE] = world.store
+    app[MASTER] = world.bridge
+    app.cleanup_ctx.append(reconcile_context(world.settings))
     server = await aiohttp_server(app)
     try:
         assert await world.store.pending_intents() == []

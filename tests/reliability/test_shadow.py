@@ -1,0 +1,68 @@
+"""``mode: shadow``: the bridge answers the IdP, logs the master calls it would make, and makes none."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from bridge.determined import create_master_client
+from bridge.web.app import create_app
+from tests.conftest import LogReader
+from tests.reliability.conftest import client_settings
+from tests.reliability.test_retried_post import AUTH, _settings
+
+USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def _headers() -> dict[str, str]:
+    token = base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+async def test_shadow_mode_logs_master_writes_and_makes_none(
+    emulator_url: str, tmp_path: Path, aiohttp_client: Any, captured_logs: LogReader
+) -> None:
+    settings = dataclasses.replace(_settings(emulator_url, tmp_path / "shadow.db"), mode="shadow")
+    idp = await aiohttp_client(create_app(settings))
+    created = await idp.post(
+        "/scim/v2/Users",
+        json={"schemas": [USER_URN], "userName": "ada", "displayName": "Ada L", "active": True},
+        headers=_headers(),
+    )
+    assert created.status == 201, await created.text()
+    ada = (await created.json(content_type=None))["id"]
+    patched = await idp.patch(
+        f"/scim/v2/Users/{ada}",
+        json={"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": "active", "value": False}]},
+        headers=_headers(),
+    )
+    assert patched.status in (200, 204)
+    group = await idp.post(
+        "/scim/v2/Groups",
+        json={"schemas": [GROUP_URN], "displayName": "analysts", "members": [{"value": ada}]},
+        headers=_headers(),
+    )
+    assert group.status == 201, await group.text()
+    fetched = await idp.get(f"/scim/v2/Users/{ada}", headers=_headers())
+    assert (await fetched.json(content_type=None))["active"] is False
+
+    master = create_master_client(client_settings(emulator_url))
+    try:
+        assert [u.username async for u in master.iter_users()] == ["admin", "determined"]
+        assert [g async for g in master.iter_groups()] == []
+    finally:
+        await master.close()
+    calls = [(e["method"], e["path"]) for e in captured_logs() if e["event"] == "shadow.master_call"]
+    assert calls == [
+        ("POST", "/api/v1/users"),
+        ("PATCH", "/api/v1/users/{id}"),
+        ("POST", "/api/v1/groups"),
+    ]
+    patch_call = next(
+        e for e in captured_logs() if e["event"] == "shadow.master_call" and e["method"] == "PATCH"
+    )
+    assert "active" in patch_call["fields"]
