@@ -87,6 +87,10 @@ async def test_interrupted_user_delete_completes_if_the_master_shows_it(world: W
     assert await world.store.get_user_by_scim_id(kept.scim_id) is not None
     assert [m.member_scim_id for m in await world.store.list_members(group)] == [kept.scim_id]
     assert (await world.admin.get_user(kept.det_id)).active is True
+    # The crashed delete had not yet taken `gone` out of its groups on the master: resolution did.
+    record = await world.store.get_group_by_scim_id(group)
+    assert record is not None
+    assert {u.id for u in (await world.admin.get_group(record.det_id)).users} == {kept.det_id}
 
 
 async def test_interrupted_group_delete_completes_if_the_master_shows_it(world: World) -> None:
