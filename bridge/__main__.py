@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any, Final
 
 from bridge import __version__
 from bridge.commands import bootstrap, status
@@ -71,59 +72,116 @@ def _load(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _version(_args: argparse.Namespace) -> int:
+    print(f"scim-bridge {__version__}")
+    return 0
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from bridge.commands.emulator import run_emulator_command
+
+    configure_logging(args.log_format or "json", args.log_level or "info")
+    return asyncio.run(run_emulator_command(args))
+
+
+def _configure_stderr_logging(args: argparse.Namespace) -> None:
+    configure_logging(args.log_format or "console", args.log_level or "warning", stream=sys.stderr)
+
+
+def _status(args: argparse.Namespace) -> int:
+    _configure_stderr_logging(args)
+    return asyncio.run(status.run_status(args))
+
+
+def _bootstrap(args: argparse.Namespace) -> int:
+    _configure_stderr_logging(args)
+    return asyncio.run(bootstrap.run_bootstrap(args))
+
+
+# Neither status nor bootstrap needs a valid bridge config: bootstrap runs before one can exist (it makes
+# the token).
+_WITHOUT_CONFIG: Final[Mapping[str, Callable[[argparse.Namespace], int]]] = {
+    "version": _version,
+    "emulator": _emulator,
+    "status": _status,
+    "bootstrap": _bootstrap,
+}
+
+# Each returns the coroutine to run; the command's module is imported only when it is the one chosen.
+ConfiguredCommand = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> Coroutine[Any, Any, int]:
+    from bridge.commands.serve import run_serve
+
+    return run_serve(settings, host=args.host, port=args.port)
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> Coroutine[Any, Any, int]:
+    from bridge.commands.demo import run_demo
+
+    return run_demo(settings, host=args.host, port=args.port)
+
+
+def _check(settings: Settings, _args: argparse.Namespace) -> Coroutine[Any, Any, int]:
+    from bridge.commands.check import run_check
+
+    return run_check(settings)
+
+
+def _db(settings: Settings, args: argparse.Namespace) -> Coroutine[Any, Any, int]:
+    from bridge.commands.db import run_db_backup, run_db_check
+
+    if args.db_command == "backup":
+        return run_db_backup(settings, args.file)
+    return run_db_check(settings)
+
+
+def _reconcile(settings: Settings, args: argparse.Namespace) -> Coroutine[Any, Any, int]:
+    from bridge.commands.reconcile import run_reconcile
+
+    return run_reconcile(settings, dry_run=args.dry_run, repair=args.repair)
+
+
+def _adopt(settings: Settings, args: argparse.Namespace) -> Coroutine[Any, Any, int]:
+    from bridge.commands.adopt import run_adopt
+
+    return run_adopt(settings, dry_run=args.dry_run)
+
+
+def _import_builtin(settings: Settings, args: argparse.Namespace) -> Coroutine[Any, Any, int]:
+    from bridge.commands.import_builtin import run_import_builtin
+
+    return run_import_builtin(settings, args.file, dry_run=args.dry_run)
+
+
+_WITH_CONFIG: Final[Mapping[str, ConfiguredCommand]] = {
+    "serve": _serve,
+    "demo": _demo,
+    "check": _check,
+    "db": _db,
+    "reconcile": _reconcile,
+    "adopt": _adopt,
+    "import-builtin": _import_builtin,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script and ``python -m bridge``."""
     args = _parser().parse_args(argv)
-    if args.command == "version":
-        print(f"scim-bridge {__version__}")
-        return 0
-    if args.command == "emulator":
-        from bridge.commands.emulator import run_emulator_command
-
-        configure_logging(args.log_format or "json", args.log_level or "info")
-        return asyncio.run(run_emulator_command(args))
-    if args.command in ("status", "bootstrap"):
-        # Neither needs a valid bridge config: bootstrap runs before one can exist (it makes the token).
-        configure_logging(args.log_format or "console", args.log_level or "warning", stream=sys.stderr)
-        command = status.run_status if args.command == "status" else bootstrap.run_bootstrap
-        return asyncio.run(command(args))
+    standalone = _WITHOUT_CONFIG.get(args.command)
+    if standalone is not None:
+        return standalone(args)
     try:
         settings = _load(args)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"config error: {problem}", file=sys.stderr)
         return EXIT_CONFIG
-    if args.command == "serve":
-        from bridge.commands.serve import run_serve
-
-        return asyncio.run(run_serve(settings, host=args.host, port=args.port))
-    if args.command == "demo":
-        from bridge.commands.demo import run_demo
-
-        return asyncio.run(run_demo(settings, host=args.host, port=args.port))
-    if args.command == "check":
-        from bridge.commands.check import run_check
-
-        return asyncio.run(run_check(settings))
-    if args.command == "db":
-        from bridge.commands.db import run_db_backup, run_db_check
-
-        if args.db_command == "backup":
-            return asyncio.run(run_db_backup(settings, args.file))
-        return asyncio.run(run_db_check(settings))
-    if args.command == "reconcile":
-        from bridge.commands.reconcile import run_reconcile
-
-        return asyncio.run(run_reconcile(settings, dry_run=args.dry_run, repair=args.repair))
-    if args.command == "adopt":
-        from bridge.commands.adopt import run_adopt
-
-        return asyncio.run(run_adopt(settings, dry_run=args.dry_run))
-    if args.command == "import-builtin":
-        from bridge.commands.import_builtin import run_import_builtin
-
-        return asyncio.run(run_import_builtin(settings, args.file, dry_run=args.dry_run))
-    raise AssertionError(f"unhandled command {args.command}")
+    command = _WITH_CONFIG.get(args.command)
+    if command is None:
+        raise AssertionError(f"unhandled command {args.command}")
+    return asyncio.run(command(settings, args))
 
 
 if __name__ == "__main__":
