@@ -169,12 +169,9 @@ def error_from_response(status: int, body: bytes, retry_after: float | None = No
     code, reason, message = parse_envelope(body)
     if not message:
         message = f"HTTP {status}"
-    if status == 429:
-        return MasterThrottled(
-            message, retry_after=retry_after, http_status=status, grpc_code=code, reason=reason
-        )
-    if status in UNAVAILABLE_STATUSES:
-        return MasterUnavailable(
+    if status == 429 or status in UNAVAILABLE_STATUSES:
+        retry_later = MasterThrottled if status == 429 else MasterUnavailable
+        return retry_later(
             message, retry_after=retry_after, http_status=status, grpc_code=code, reason=reason
         )
     cls = _BY_STATUS.get(status)
