@@ -13,7 +13,7 @@ import os
 import re
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar, get_args, get_origin
@@ -349,14 +349,27 @@ def _section(reader: _Reader, path: str, raw: object, cls: type[_T]) -> _T:
     return cls(**kwargs)
 
 
+def _mappings_in(
+    reader: _Reader, path: str, items: Sequence[object]
+) -> Iterator[tuple[str, dict[str, object]]]:
+    """Each item of the list at `path` that is a mapping, with its own path; the others are problems."""
+    for i, item in enumerate(items):
+        entry = reader.mapping(f"{path}[{i}]", item)
+        if entry is not None:
+            yield f"{path}[{i}]", entry
+
+
+def _required_mappings(reader: _Reader, path: str, raw: object) -> Iterator[tuple[str, dict[str, object]]]:
+    """As `_mappings_in`, for a list that must be present and non-empty."""
+    if not isinstance(raw, list) or not raw:
+        reader.problem(path, "required: a non-empty list")
+        return iter(())
+    return _mappings_in(reader, path, raw)
+
+
 def _auth_entries(reader: _Reader, path: str, raw: object) -> list[tuple[str, dict[str, object]]]:
     if isinstance(raw, list):
-        out = []
-        for i, item in enumerate(raw):
-            entry = reader.mapping(f"{path}[{i}]", item)
-            if entry is not None:
-                out.append((f"{path}[{i}]", entry))
-        return out
+        return list(_mappings_in(reader, path, raw))
     entry = reader.mapping(path, raw)
     return [(path, entry)] if entry is not None else []
 
@@ -409,15 +422,7 @@ def _parse_auth(reader: _Reader, path: str, raw: object) -> AuthSettings:
             )
         elif kind == "bearer":
             _check_keys(reader, entry_path, entry, common | {"tokens"})
-            tokens = entry.get("tokens")
-            if not isinstance(tokens, list) or not tokens:
-                reader.problem(f"{entry_path}.tokens", "required: a non-empty list")
-                continue
-            for i, raw_token in enumerate(tokens):
-                token_path = f"{entry_path}.tokens[{i}]"
-                token = reader.mapping(token_path, raw_token)
-                if token is None:
-                    continue
+            for token_path, token in _required_mappings(reader, f"{entry_path}.tokens", entry.get("tokens")):
                 _check_keys(reader, token_path, token, {"name", "token", "token_sha256"})
                 name = _require_str(reader, token_path, token, "name")
                 if "token_sha256" in token:
@@ -436,15 +441,9 @@ def _parse_auth(reader: _Reader, path: str, raw: object) -> AuthSettings:
                 ttl = int(_coerce(reader, f"{entry_path}.token_ttl", entry["token_ttl"], int))  # type: ignore[call-overload]
             if "signing_key" in entry:
                 signing_key = Secret(_require_str(reader, entry_path, entry, "signing_key"))
-            raw_clients = entry.get("clients")
-            if not isinstance(raw_clients, list) or not raw_clients:
-                reader.problem(f"{entry_path}.clients", "required: a non-empty list")
-                continue
-            for i, raw_client in enumerate(raw_clients):
-                client_path = f"{entry_path}.clients[{i}]"
-                client = reader.mapping(client_path, raw_client)
-                if client is None:
-                    continue
+            for client_path, client in _required_mappings(
+                reader, f"{entry_path}.clients", entry.get("clients")
+            ):
                 _check_keys(reader, client_path, client, {"name", "client_id", "client_secret"})
                 client_id = _require_str(reader, client_path, client, "client_id")
                 clients.append(

@@ -232,3 +232,21 @@ def test_ca_file_is_a_path_not_a_secret_reference(tmp_path: Path) -> None:
         {"scim": SEED_SCIM, "master": {**MINIMAL_MASTER, "ca_file": "/etc/ssl/ca.pem"}}, {}
     )
     assert settings.master.ca_file == "/etc/ssl/ca.pem"
+
+
+def test_credential_lists_report_each_bad_item_at_its_own_path_in_order() -> None:
+    auth = [
+        {"type": "bearer", "tokens": ["not-a-mapping", {"name": "a", "token": "short"}, {"token": "x" * 16}]},
+        {"type": "oauth", "clients": [7, {"client_id": "c", "extra": 1}]},
+        {"type": "oauth"},
+    ]
+    problems = problems_of({"scim": {"auth": auth}, "master": MINIMAL_MASTER})
+    assert problems == [
+        "scim.auth[0].tokens[0]: must be a mapping",
+        "scim.auth[0].tokens[1].token: must be at least 16 characters",
+        "scim.auth[0].tokens[2].name: required",
+        "scim.auth[1].clients[0]: must be a mapping",
+        "scim.auth[1].clients[1].extra: unknown key",
+        "scim.auth[1].clients[1].client_secret: required",
+        "scim.auth[2].clients: required: a non-empty list",
+    ]
