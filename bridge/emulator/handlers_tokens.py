@@ -13,7 +13,7 @@ from bridge.emulator.auth import authenticate
 from bridge.emulator.durations import DurationError, parse_go_duration
 from bridge.emulator.errors import internal, invalid, not_found
 from bridge.emulator.keys import EMULATOR_STATE
-from bridge.emulator.paging import memory_window, pagination
+from bridge.emulator.paging import ordered_page
 from bridge.emulator.permissions import forbidden
 from bridge.emulator.records import ACCESS_TOKEN, SessionRecord
 from bridge.emulator.wire import (
@@ -130,17 +130,8 @@ async def get_tokens(request: web.Request) -> web.Response:
     ]
     key = _SORT_KEYS.get(sort_by)
     descending = order_by == "ORDER_BY_DESC"
-    if key is not None:
-        tokens.sort(key=key, reverse=descending)
-    elif descending:
-        tokens.reverse()
-    start, end = memory_window(len(tokens), offset, limit)
-    return json_response(
-        {
-            "tokenInfo": [t.to_json() for t in tokens[start:end]],
-            "pagination": pagination(offset, limit, start, end, len(tokens)),
-        }
-    )
+    page, paging = ordered_page(tokens, key, descending=descending, offset=offset, limit=limit)
+    return json_response({"tokenInfo": [t.to_json() for t in page], "pagination": paging})
 
 
 async def patch_token(request: web.Request) -> web.Response:

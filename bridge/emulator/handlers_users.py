@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -15,7 +15,7 @@ from bridge.emulator.auth import Caller, authenticate
 from bridge.emulator.errors import internal, invalid, not_found
 from bridge.emulator.keys import EMULATOR_STATE
 from bridge.emulator.names import clean_name
-from bridge.emulator.paging import memory_window, pagination
+from bridge.emulator.paging import memory_window, ordered_page, pagination
 from bridge.emulator.permissions import forbidden, require_admin
 from bridge.emulator.records import AgentUserGroup, UserRecord
 from bridge.emulator.state import EmulatorState
@@ -110,7 +110,7 @@ async def get_users(request: web.Request) -> web.Response:
                 "pagination": pagination(offset, limit, start, end, total),
             }
         )
-    users: list[UserRecord] | Any = state.users.values()
+    users: Iterable[UserRecord] = state.users.values()
     if name or active is not None or admin is not None:
         pattern = like_pattern(name) if name else None
         users = [
@@ -120,20 +120,8 @@ async def get_users(request: web.Request) -> web.Response:
             and (admin is None or u.admin == admin)
             and (pattern is None or pattern.fullmatch(u.username) or pattern.fullmatch(u.display_name or ""))
         ]
-    if key is not None:
-        # Python's sort is stable even reversed, so id order (the storage order) breaks ties ascending.
-        users = sorted(users, key=key, reverse=descending)
-    elif descending:
-        users = list(reversed(list(users)))
-    if not isinstance(users, list):
-        users = list(users)
-    start, end = memory_window(len(users), offset, limit)
-    return json_response(
-        {
-            "users": [u.to_json() for u in users[start:end]],
-            "pagination": pagination(offset, limit, start, end, len(users)),
-        }
-    )
+    page, paging = ordered_page(users, key, descending=descending, offset=offset, limit=limit)
+    return json_response({"users": [u.to_json() for u in page], "pagination": paging})
 
 
 async def get_user(request: web.Request) -> web.Response:
