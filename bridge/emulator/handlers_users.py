@@ -176,12 +176,7 @@ async def post_user(request: web.Request) -> web.Response:
     if display:
         display_name = clean_name(display, min_length=0, target_admin=admin, target_username=username) or None
     agent = _agent(spec.message("agentUserGroup"))
-    require_admin(
-        caller.user,
-        rbac=state.config.rbac,
-        basic_message="only admin privileged users can create users",
-        permission="ADMINISTRATE_USER",
-    )
+    _admin_only(caller, "only admin privileged users can create users", rbac=state.config.rbac)
     if remote:
         stored: str | None = passwords.NO_PASSWORD_LOGIN
     else:
@@ -226,6 +221,10 @@ async def set_user_password(request: web.Request) -> web.Response:
     return json_response({"user": user.to_json()})
 
 
+def _admin_only(caller: Caller, message: str, *, rbac: bool) -> None:
+    require_admin(caller.user, rbac=rbac, basic_message=message, permission="ADMINISTRATE_USER")
+
+
 def _self_or_admin(caller: Caller, target: UserRecord, message: str, *, rbac: bool) -> None:
     if caller.user.admin or caller.user.id == target.id:
         return
@@ -250,22 +249,12 @@ async def patch_user(request: web.Request) -> web.Response:
     will_be_remote = target.remote
     admin = body.boolean("admin")
     if admin is not None:
-        require_admin(
-            caller.user,
-            rbac=rbac,
-            basic_message="only admin privileged users can update users",
-            permission="ADMINISTRATE_USER",
-        )
+        _admin_only(caller, "only admin privileged users can update users", rbac=rbac)
         changes["admin"] = admin
         columns.add("admin")
     remote = body.boolean("remote")
     if remote is not None:
-        require_admin(
-            caller.user,
-            rbac=rbac,
-            basic_message="only admin privileged users can update other users",
-            permission="ADMINISTRATE_USER",
-        )
+        _admin_only(caller, "only admin privileged users can update other users", rbac=rbac)
         changes["remote"] = remote
         will_be_remote = remote
         columns.add("remote")
@@ -278,12 +267,7 @@ async def patch_user(request: web.Request) -> web.Response:
                 columns.add("password_hash")
     active = body.boolean("active")
     if active is not None:
-        require_admin(
-            caller.user,
-            rbac=rbac,
-            basic_message="only admin privileged users can update users",
-            permission="ADMINISTRATE_USER",
-        )
+        _admin_only(caller, "only admin privileged users can update users", rbac=rbac)
         changes["active"] = active
         columns.add("active")
     username = body.string("username")
@@ -324,12 +308,7 @@ async def patch_user(request: web.Request) -> web.Response:
     agent_message = body.message("agentUserGroup")
     agent = _agent(agent_message)
     if agent is not None:
-        require_admin(
-            caller.user,
-            rbac=rbac,
-            basic_message="only admin privileged users can update users",
-            permission="ADMINISTRATE_USER",
-        )
+        _admin_only(caller, "only admin privileged users can update users", rbac=rbac)
     new_username = changes.get("username", target.username)
     if new_username != target.username and new_username in state.users_by_name:
         raise internal(
