@@ -22,7 +22,7 @@ from datetime import datetime
 
 import structlog
 
-from bridge.determined import DeterminedClient, MasterNotFound, MasterUser
+from bridge.determined import DeterminedClient, MasterGroupDetails, MasterNotFound, MasterUser
 from bridge.reconcile.detect import DisplayName, Snapshot, master_group, master_user
 from bridge.reconcile.journalled import journalled_group_create, journalled_relink, journalled_user_create
 from bridge.reconcile.repair import REPAIR_ERRORS, Repairer, Unrepairable
@@ -51,6 +51,14 @@ class ResolvedIntent:
     master_actions: tuple[str, ...] = ()
 
 
+@dataclass(slots=True)
+class Unmapped:
+    """Master objects no mapping points at, read once per pass (a create intent is matched among them)."""
+
+    users: list[MasterUser] | None = None
+    groups: list[MasterGroupDetails] | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class IntentResolver:
     """Resolves pending intents against the master; safe to run again on the same intents."""
@@ -65,13 +73,14 @@ class IntentResolver:
         One that cannot be resolved now (master unreachable) stays pending for the next run.
         """
         outcomes: list[ResolvedIntent] = []
+        unmapped = Unmapped()
         # Newest first: an older intent for the same target waits for a newer one (see `resolve`), so this
         # order settles them all in one pass.
         for intent in reversed(await self.store.pending_intents()):
             if created_before is not None and intent.created >= created_before:
                 continue
             try:
-                outcome = await self.resolve(intent)
+                outcome = await self.resolve(intent, unmapped)
             except REPAIR_ERRORS as exc:
                 _log.warning(
                     "reconcile.intent_deferred",
@@ -97,7 +106,7 @@ class IntentResolver:
             outcomes.append(outcome)
         return outcomes
 
-    async def resolve(self, intent: IntentRecord) -> ResolvedIntent:
+    async def resolve(self, intent: IntentRecord, unmapped: Unmapped | None = None) -> ResolvedIntent:
         """Complete or roll back one intent; defer it while a newer request for the same target is in flight."""
         if await self._superseded_in_flight(intent):
             # Rolling back now could undo that request's master write just before it records it in the
@@ -106,12 +115,12 @@ class IntentResolver:
                 intent.id, intent.operation, intent.resource_type, intent.target, Resolution.DEFERRED
             )
         if intent.operation == "create" and intent.resource_type == "User":
-            completed = await self._complete_user_create(intent)
+            completed = await self._complete_user_create(intent, unmapped or Unmapped())
             if completed:
                 return await self._finish(intent, IntentState.DONE, (completed,))
             return await self._finish(intent, IntentState.ROLLED_BACK, ())
         if intent.operation == "create":
-            completed = await self._complete_group_create(intent)
+            completed = await self._complete_group_create(intent, unmapped or Unmapped())
             if completed:
                 return await self._finish(intent, IntentState.DONE, (completed,))
             return await self._finish(intent, IntentState.ROLLED_BACK, ())
@@ -143,15 +152,28 @@ class IntentResolver:
             intent.id, intent.operation, intent.resource_type, intent.target, resolution, actions
         )
 
-    async def _unmapped_users(self) -> list[MasterUser]:
-        mapped = {r.det_id for r in await self.store.all_users(include_tombstoned=True)}
-        return [u async for u in self.client.iter_users() if u.id not in mapped]
+    async def _unmapped_users(self, unmapped: Unmapped) -> list[MasterUser]:
+        if unmapped.users is None:
+            mapped = {r.det_id for r in await self.store.all_users(include_tombstoned=True)}
+            unmapped.users = [u async for u in self.client.iter_users() if u.id not in mapped]
+        return unmapped.users
 
-    async def _complete_user_create(self, intent: IntentRecord) -> str | None:
+    async def _unmapped_groups(self, unmapped: Unmapped) -> list[MasterGroupDetails]:
+        if unmapped.groups is None:
+            unmapped.groups = []
+            async for listed in self.client.iter_groups():
+                if await self.store.get_group_by_det_id(listed.id) is None:
+                    details = await master_group(self.client, listed.id)
+                    if details is not None:
+                        unmapped.groups.append(details)
+        return unmapped.groups
+
+    async def _complete_user_create(self, intent: IntentRecord, unmapped: Unmapped) -> str | None:
         """Map the Determined user this create made, if it exists; return the action taken."""
         if await self.store.get_user_by_scim_id(intent.target, include_tombstoned=True) is not None:
             return None
-        for user in await self._unmapped_users():
+        candidates = await self._unmapped_users(unmapped)
+        for user in candidates:
             active = journalled_user_create(intent.payload_digest, user.username)
             if active is None:
                 continue
@@ -172,20 +194,19 @@ class IntentResolver:
                 # The userName was provisioned again meanwhile (e.g. the user was adopted): leave the
                 # Determined user unmapped; reconcile reports it.
                 return None
+            candidates.remove(user)
             if user.active != active:
                 await self.client.patch_user(user.id, active=active)
             return f"user.mapped:{user.id}"
         return None
 
-    async def _complete_group_create(self, intent: IntentRecord) -> str | None:
+    async def _complete_group_create(self, intent: IntentRecord, unmapped: Unmapped) -> str | None:
         """Map the Determined group this create made, if it exists; return the action taken."""
         if await self.store.get_group_by_scim_id(intent.target) is not None:
             return None
-        async for listed in self.client.iter_groups():
-            if await self.store.get_group_by_det_id(listed.id) is not None:
-                continue
-            details = await master_group(self.client, listed.id)
-            if details is None or not journalled_group_create(intent.payload_digest, details):
+        candidates = await self._unmapped_groups(unmapped)
+        for details in candidates:
+            if not journalled_group_create(intent.payload_digest, details):
                 continue
             members = []
             for user in details.users:
@@ -203,6 +224,7 @@ class IntentResolver:
                 )
             except Duplicate:
                 return None
+            candidates.remove(details)
             return f"group.mapped:{details.id}"
         return None
 
