@@ -37,6 +37,14 @@ def setup_routes(app: web.Application, settings: Settings) -> None:
     r.add_get(f"{base}/ResourceTypes/{{name}}", discovery.resource_type)
     r.add_get(f"{base}/Schemas", discovery.schemas)
     r.add_get(f"{base}/Schemas/{{id}}", discovery.schema)
+    # Tolerated for Microsoft's SCIMReferenceCode clients (its Postman collection): ServiceProviderConfig
+    # under the reference code's own name, and collections with a trailing slash (`GET /Users/?filter=`),
+    # which the master also tolerates on its own API (master-api.md §8 item 1). See docs/conformance.md.
+    r.add_get(f"{base}/serviceConfiguration", discovery.service_provider_config)
+    r.add_get(f"{base}/Users/", users.list_users)
+    r.add_post(f"{base}/Users/", users.create_user)
+    r.add_get(f"{base}/Groups/", groups.list_groups)
+    r.add_post(f"{base}/Groups/", groups.create_group)
     for path in (f"{base}/Bulk", f"{base}/Me", f"{base}/.search"):
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             r.add_route(method, path, not_implemented)
