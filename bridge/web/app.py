@@ -8,6 +8,7 @@ from bridge.config import Settings
 from bridge.web import health
 from bridge.web.authn import authn_middleware, setup_auth
 from bridge.web.context import context_middleware
+from bridge.web.dialect import dialect_middleware
 from bridge.web.errors import error_middleware
 from bridge.web.keys import SETTINGS
 from bridge.web.metrics import metrics_middleware, setup_metrics
@@ -21,8 +22,15 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         # Outermost first: the context middleware logs every request, even those the error
         # middleware turns into SCIM errors (auth failures, router 404/405, body-size 413).
-        # The metrics middleware sits inside the context one and outside the error one: it sees final statuses.
-        middlewares=[context_middleware, metrics_middleware, error_middleware, authn_middleware],
+        # The dialect middleware sits just inside it, so its `idp_dialect` reaches that line even on errors.
+        # The metrics middleware sits outside the error one: it sees final statuses.
+        middlewares=[
+            context_middleware,
+            dialect_middleware,
+            metrics_middleware,
+            error_middleware,
+            authn_middleware,
+        ],
         client_max_size=settings.scim.max_payload_bytes,
     )
     app[SETTINGS] = settings

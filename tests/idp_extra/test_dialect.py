@@ -23,6 +23,7 @@ from bridge.web.dialect import (
 )
 from bridge.web.errors import error_middleware
 from tests.conftest import LogReader
+from tests.idp.harness import BASE_PATH, OKTA_BASIC, start_world
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -207,3 +208,24 @@ async def test_dialect_does_not_leak_between_requests(aiohttp_client: Any, captu
     await client.get("/scim/v2/Users", headers={"User-Agent": "authentik@2025.10.1"})
     await client.get("/scim/v2/Users", headers={"User-Agent": "curl/8.5.0"})
     assert dialects_logged(captured_logs) == ["authentik", "generic"]
+
+
+async def test_bridge_logs_the_dialect_of_real_idp_traffic(
+    aiohttp_server: Any, aiohttp_client: Any, tmp_path: Path, captured_logs: LogReader
+) -> None:
+    """The application factory wires the middleware: Okta by User-Agent, Entra by its PATCH shape."""
+    world = await start_world(aiohttp_server, aiohttp_client, tmp_path)
+    okta = {"Authorization": OKTA_BASIC, "User-Agent": "Okta SCIM Client 1.0.0"}
+    plain = {"Authorization": OKTA_BASIC, "Content-Type": "application/scim+json"}
+    user = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "dana"}
+    created = await world.bridge.post(f"{BASE_PATH}/Users", json=user, headers=okta)
+    assert created.status == 201
+    user_id = (await created.json(content_type=None))["id"]
+    entra_patch = patch({"op": "Replace", "path": "active", "value": "False"})
+    assert (
+        await world.bridge.patch(f"{BASE_PATH}/Users/{user_id}", json=entra_patch, headers=plain)
+    ).status == 200
+    assert (await world.bridge.get(f"{BASE_PATH}/Users/{user_id}", headers=plain)).status == 200
+    assert (await world.bridge.get(f"{BASE_PATH}/Users/nope", headers=okta)).status == 404
+    assert dialects_logged(captured_logs) == ["okta", "entra", "generic", "okta"]
+    assert not (await world.master.state()).users["dana"].active
