@@ -13,19 +13,25 @@ from urllib.parse import quote
 
 from aiohttp.test_utils import TestClient
 
-SCENARIOS = Path("/work/shared/idp/scenarios")
+_REPO = Path(__file__).resolve().parents[2]
+# The IdPs' own captures live in shared/ beside the clone; our scenarios for IdPs it lacks live in tests.
+_SHARED = next(
+    (p for p in (_REPO.parent / "shared", Path("/work/shared")) if p.is_dir()), _REPO.parent / "shared"
+)
+SCENARIO_DIRS = (_SHARED / "idp" / "scenarios", _REPO / "tests" / "idp_extra" / "scenarios")
 _PLACEHOLDER = re.compile(r"\{\{([a-z0-9_]+)\}\}")
 _CAPTURE_STEP = re.compile(r"([A-Za-z_]+)(?:\[(\d+)\])?")
 
 
 def scenario_names() -> list[str]:
     """Every scenario file's stem, sorted (the test ids)."""
-    return sorted(p.stem for p in SCENARIOS.glob("*.json"))
+    return sorted(p.stem for d in SCENARIO_DIRS for p in d.glob("*.json"))
 
 
 def load(name: str) -> dict[str, Any]:
     """One scenario file."""
-    loaded: dict[str, Any] = json.loads((SCENARIOS / f"{name}.json").read_text())
+    path = next(d / f"{name}.json" for d in SCENARIO_DIRS if (d / f"{name}.json").is_file())
+    loaded: dict[str, Any] = json.loads(path.read_text())
     return loaded
 
 

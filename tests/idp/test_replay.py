@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from bridge.config import UsersSettings
+from bridge.provisioning.translate import display_name_for
 from tests.idp.harness import BASE_PATH, ENTRA_TOKEN, OKTA_BASIC, World, start_world
 from tests.idp.master_view import MasterState
 from tests.idp.replay import Replay, base_values, load, scenario_names
@@ -18,6 +20,9 @@ ADA = "ada.lovelace@example.com"
 CHARLES = "charles.babbage@example.com"
 GROUP = "Engineering"
 RENAMED = "Engineering (renamed)"
+JUMPCLOUD_TEST = "jumpcloud.test.user@example.com"
+# IdPs whose scenario authenticates with a bearer token; the others use the seed's basic-auth block.
+BEARER = frozenset({"entra", "entra-aadoptscim062020", "google-workspace", "jumpcloud", "onelogin"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,68 @@ INTENTS: dict[str, dict[str, Intent]] = {
         "group_empty_patchop_mode": Intent(groups={RENAMED: members()}),
         "user2_delete": Intent({ADA: (False, "Augusta Lovelace"), CHARLES: (False, "Charles Babbage")}, {}),
     },
+    # Our own scenarios (tests/idp_extra/scenarios), written from idp-traffic.md.
+    "entra-aadoptscim062020": {
+        "create_manager": Intent({ADA: (True, "Barbara Jensen"), CHARLES: (True, "Kim Akers")}),
+        "replace_several_attributes": Intent({ADA: (True, "Barbara J. Jensen")}),
+        "disable_user": Intent({ADA: (False, "Barbara J. Jensen")}),
+        "enable_user": Intent({ADA: (True, "Barbara J. Jensen")}),
+        "create_group": Intent(groups={GROUP: members()}),
+        "add_members": Intent(groups={GROUP: members(ADA, CHARLES)}),
+        "remove_member_filter_path": Intent(groups={GROUP: members(ADA)}),
+        "remove_member_filter_path_again": Intent(groups={GROUP: members(ADA)}),
+        "rename_group": Intent(groups={"Engineering Platform": members(ADA)}),
+        "delete_group": Intent(groups={}),
+        "hard_delete_user2": Intent({ADA: (True, "Barbara J. Jensen"), CHARLES: (False, "Kim Akers")}, {}),
+    },
+    "google-workspace": {
+        "user_create": Intent({ADA: (True, "Ada Lovelace")}, {}),
+        "user_update": Intent({ADA: (True, "Ada King")}),
+        "user_suspend": Intent({ADA: (False, "Ada King")}),
+        "user_delete": Intent({ADA: (False, "Ada King")}, {}),
+    },
+    "jumpcloud": {
+        "test_connection_create_group": Intent(
+            {JUMPCLOUD_TEST: (True, "JumpCloud Test")}, {"JumpCloud Test Group": members()}
+        ),
+        "test_connection_delete_user": Intent({JUMPCLOUD_TEST: (False, "JumpCloud Test")}, {}),
+        "user2_create": Intent({ADA: (True, "Ada Lovelace"), CHARLES: (True, "Grace Hopper")}),
+        "user_update": Intent({ADA: (True, "Ada King")}),
+        "group_create_with_member": Intent(groups={GROUP: members(ADA)}),
+        "group_add_member": Intent(groups={GROUP: members(ADA, CHARLES)}),
+        "group_remove_member": Intent(groups={GROUP: members(ADA)}),
+        "group_rename": Intent(groups={"Engineering Team": members(ADA)}),
+        "user2_deprovision": Intent({CHARLES: (False, "Grace Hopper")}),
+        "group_delete": Intent(groups={}),
+        "user2_delete": Intent({ADA: (True, "Ada King"), CHARLES: (False, "Grace Hopper")}, {}),
+    },
+    "okta-aiw": {
+        "assign_user2_create": Intent({ADA: (True, "Ada Lovelace"), CHARLES: (True, "Grace Hopper")}, {}),
+        "profile_update_put": Intent({ADA: (True, "Ada King")}),
+        "deactivate_user2_put": Intent({CHARLES: (False, "Grace Hopper")}),
+        "reactivate_user2_put": Intent({CHARLES: (True, "Grace Hopper")}),
+        "push_group_create": Intent(groups={GROUP: members()}),
+        "push_group_members_put": Intent(groups={GROUP: members(ADA, CHARLES)}),
+        "push_group_remove_member_put": Intent(groups={GROUP: members(ADA)}),
+        "push_group_rename_put": Intent(groups={"Engineering Renamed": members(ADA)}),
+        "push_empty_group_put": Intent(groups={"Engineering Renamed": members()}),
+        "unassign_user_put": Intent({ADA: (False, "Ada King")}),
+        "unlink_and_delete_group": Intent({ADA: (False, "Ada King"), CHARLES: (True, "Grace Hopper")}, {}),
+    },
+    "onelogin": {
+        "user2_create_enterprise_template": Intent(
+            {ADA: (True, "Ada Lovelace"), CHARLES: (True, "Grace Hopper")}, {}
+        ),
+        "user_update_put": Intent({ADA: (True, "Ada King")}),
+        "role_group_create": Intent(groups={GROUP: members()}),
+        "role_group_add_members": Intent(groups={GROUP: members(ADA, CHARLES)}),
+        "role_group_remove_member": Intent(groups={GROUP: members(ADA)}),
+        "user_suspend_put": Intent({ADA: (False, "Ada King")}),
+        "user_unsuspend_patch": Intent({ADA: (True, "Ada King")}),
+        "user2_delete": Intent(
+            {ADA: (True, "Ada King"), CHARLES: (False, "Grace Hopper")}, {GROUP: members(ADA)}
+        ),
+    },
     "pingfederate": {
         "user_update_put": Intent({ADA: (True, "Augusta Lovelace")}),
         "user_disable_put": Intent({ADA: (False, "Augusta Lovelace")}),
@@ -149,7 +216,8 @@ async def check_mirror(world: World, auth: str, step: str) -> None:
         names_by_id[resource["id"]] = resource["userName"]
         master_user = state.users[resource["userName"]]
         assert master_user.active == resource["active"], (step, resource["userName"])
-        assert master_user.display_name == resource.get("displayName", ""), (step, resource["userName"])
+        expected_display = display_name_for(resource, UsersSettings().display_name_source)
+        assert master_user.display_name == expected_display, (step, resource["userName"])
     for record in await world.store.all_users(include_tombstoned=True):
         if record.tombstoned_at is not None:
             assert not state.users[record.user_name].active, (step, record.user_name)
@@ -165,11 +233,12 @@ async def check_mirror(world: World, auth: str, step: str) -> None:
 async def test_replay(
     scenario: str, aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
 ) -> None:
-    # Only Entra needs a bearer token; every other IdP runs on the seed's Okta basic-auth block unchanged.
-    world = await start_world(aiohttp_server, aiohttp_client, tmp_path, entra_bearer=scenario == "entra")
+    # Bearer-token IdPs get a configured token; the others run on the seed's Okta basic-auth block unchanged.
+    bearer = scenario in BEARER
+    world = await start_world(aiohttp_server, aiohttp_client, tmp_path, entra_bearer=bearer)
     data = load(scenario)
-    auth = f"Bearer {ENTRA_TOKEN}" if scenario == "entra" else OKTA_BASIC
-    replay = Replay(world.bridge, BASE_PATH, base_values(OKTA_BASIC, ENTRA_TOKEN))
+    auth = f"Bearer {ENTRA_TOKEN}" if bearer else OKTA_BASIC
+    replay = Replay(world.bridge, BASE_PATH, base_values(auth, ENTRA_TOKEN))
     intents = INTENTS.get(scenario, {})
     checked: list[str] = []
 
