@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 
 import pytest
 
@@ -151,3 +152,25 @@ async def test_report_and_dry_run_change_nothing_and_log_drift(
     summaries = [e for e in events if e["event"] == "reconcile.summary"]
     assert [s["mode"] for s in summaries] == ["report", "dry_run"]
     assert summaries[0]["by_kind"] == {"user.deactivated": 1}
+
+
+async def test_an_orphan_user_mapping_is_reported_and_left_to_the_operator(world: World) -> None:
+    """A mapping whose Determined user is gone (a restored or foreign master database) is reported as
+    user.missing and never "repaired" by creating a new Determined user under the old SCIM identity."""
+    alice = await world.user("alice")
+    orphan = await world.store.insert_user(
+        scim_id=str(uuid.uuid4()),
+        det_id=987_654,
+        user_name="ghost",
+        external_id=None,
+        display_name="Ghost",
+        active=True,
+        doc={"userName": "ghost", "displayName": "Ghost", "active": True},
+    )
+    assert await _kinds(world) == {DriftKind.USER_MISSING: [orphan.scim_id]}
+    report = await (await world.reconciler()).run(Mode.REPAIR)
+    assert [d.kind for d in report.failed] == [DriftKind.USER_MISSING]
+    assert report.repaired == ()
+    assert await world.admin.get_user_by_username("ghost") is None
+    assert (await world.store.get_user_by_scim_id(orphan.scim_id)) is not None
+    assert (await world.admin.get_user(alice.det_id)).active is True
