@@ -99,8 +99,10 @@ def dialect_from_document(document: object) -> IdpDialect:
     if any(s.startswith(_SCIM1_PREFIX) for s in schema_list):
         return IdpDialect.ONELOGIN
     for op in _patch_operations(document):
-        # Entra's default job capitalises op; everyone else sends lower case.
-        if op.get("op") in _ENTRA_OPS:
+        # Entra's default job capitalises op; everyone else sends lower case. A hostile body may send any
+        # JSON as op (a list or object is unhashable), so only strings are looked up.
+        kind = op.get("op")
+        if isinstance(kind, str) and kind in _ENTRA_OPS:
             return IdpDialect.ENTRA
         value = op.get("value")
         # aadOptscim062020 (and Microsoft's validator) send no-path values keyed by dotted or URN paths.

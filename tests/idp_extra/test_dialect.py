@@ -118,6 +118,8 @@ def test_query(path: str, query: dict[str, str], expected: IdpDialect) -> None:
         ({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ada"}, IdpDialect.GENERIC),
         ({"Operations": "not a list", "schemas": "not a list"}, IdpDialect.GENERIC),
         ({"Operations": ["junk", {"op": 3}]}, IdpDialect.GENERIC),
+        # Unhashable ops once raised TypeError in the middleware: a 500 instead of the handler's 400.
+        ({"Operations": [{"op": []}, {"op": {}}]}, IdpDialect.GENERIC),
         ([{"op": "Replace"}], IdpDialect.GENERIC),
         ("Replace", IdpDialect.GENERIC),
         (None, IdpDialect.GENERIC),
