@@ -1,9 +1,12 @@
 """The bridge's background reconciliation: intents left by a previous process at start-up, drift every interval.
 
 A cleanup_ctx runs before the listener accepts requests, so every pending intent found then belongs to a
-process that is gone and can be resolved at once. Later, intents older than ``reconcile.intent_grace`` (a
-request answered 503 after a master timeout) are resolved in the background, as are those the master was
-too sick to answer for; ``reconcile.interval`` > 0 adds a full pass per policy on that period.
+process that is gone and can be resolved at once. That start-up pass is bounded (``START_BUDGET``): a
+bridge that comes back after a long master outage with many intents pending must still open its listener
+(and answer its liveness probe) soon, so what is left over is resolved by the background task, whose
+in-flight deferral keeps it safe beside live requests. Later, intents older than ``reconcile.intent_grace``
+(a request answered 503 after a master timeout) are resolved in the background, as are those the master
+was too sick to answer for; ``reconcile.interval`` > 0 adds a full pass per policy on that period.
 """
 
 from __future__ import annotations
@@ -30,19 +33,33 @@ from bridge.web.metrics import METRICS
 
 # Upper bound of the period at which pending intents are looked at.
 RETRY_PERIOD: Final = 15.0
+# Seconds the start-up pass may spend before the listener opens; the rest is left to the background task.
+START_BUDGET: Final = 10.0
 _log = structlog.get_logger("bridge.reconcile")
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
-async def resolve_leftovers(resolver: IntentResolver, cutoff: datetime) -> bool:
-    """Resolve pending intents created before ``cutoff``; True when none of them is left pending."""
+async def resolve_leftovers(
+    resolver: IntentResolver, cutoff: datetime, deadline: float | None = None
+) -> bool:
+    """Resolve pending intents created before ``cutoff``, stopping at ``deadline`` (``time.monotonic()``).
+
+    False when the deadline cut the pass short.
+    """
     try:
-        outcomes = await resolver.resolve_all(created_before=cutoff)
+        outcomes = await resolver.resolve_all(created_before=cutoff, deadline=deadline)
     except (MasterError, StoreError) as exc:
         _log.warning("reconcile.intents_deferred", error=type(exc).__name__)
+        return True
+    if deadline is not None and time.monotonic() >= deadline:
+        _log.warning(
+            "reconcile.intents_left_for_background",
+            resolved=sum(o.resolution is not Resolution.DEFERRED for o in outcomes),
+            budget_s=START_BUDGET,
+        )
         return False
-    return all(o.resolution is not Resolution.DEFERRED for o in outcomes)
+    return True
 
 
 def _intent_cutoff(settings: Settings, started: datetime) -> datetime:
@@ -51,7 +68,13 @@ def _intent_cutoff(settings: Settings, started: datetime) -> datetime:
 
 
 async def _periodic(
-    app: web.Application, settings: Settings, store: Store, client: DeterminedClient, started: datetime
+    app: web.Application,
+    settings: Settings,
+    store: Store,
+    client: DeterminedClient,
+    started: datetime,
+    *,
+    leftovers: bool,
 ) -> None:
     resolver = IntentResolver(store, client, display_names(settings.users.display_name_source))
     interval = settings.reconcile.interval
@@ -60,7 +83,9 @@ async def _periodic(
     intent_period = max(0.5, min(RETRY_PERIOD, settings.reconcile.intent_grace / 2))
     next_pass = time.monotonic() + interval
     while True:
-        period = intent_period
+        # What the start-up pass had no time for goes first, without waiting a period.
+        period = 0.0 if leftovers else intent_period
+        leftovers = False
         if interval > 0:
             period = min(period, max(0.0, next_pass - time.monotonic()))
         await asyncio.sleep(period)
@@ -101,8 +126,8 @@ def reconcile_context(settings: Settings) -> CleanupContext:
         started = datetime.now(UTC)
         resolver = IntentResolver(store, client, display_names(settings.users.display_name_source))
         # Before the listener opens no request is in flight: every pending intent is a previous process's.
-        await resolve_leftovers(resolver, started)
-        task = asyncio.create_task(_periodic(app, settings, store, client, started))
+        finished = await resolve_leftovers(resolver, started, deadline=time.monotonic() + START_BUDGET)
+        task = asyncio.create_task(_periodic(app, settings, store, client, started, leftovers=not finished))
         try:
             yield
         finally:

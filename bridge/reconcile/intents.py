@@ -17,7 +17,8 @@ what happened:
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
@@ -51,12 +52,22 @@ class ResolvedIntent:
     master_actions: tuple[str, ...] = ()
 
 
+# Operations whose resolution puts the master back to the store's state for their target (`_restore`).
+_RESTORING_OPERATIONS = frozenset({"patch", "replace"})
+
+
 @dataclass(slots=True)
-class Unmapped:
-    """Master objects no mapping points at, read once per pass (a create intent is matched among them)."""
+class PassCache:
+    """What one resolution pass learns once and reuses.
+
+    ``users``/``groups``: master objects no mapping points at (a create intent is matched among them).
+    ``settled``: (resource type, target) pairs whose newest update intent this pass restored, so the master
+    already equals the store there and an older update intent of the same target has nothing left to undo.
+    """
 
     users: list[MasterUser] | None = None
     groups: list[MasterGroupDetails] | None = None
+    settled: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,20 +78,25 @@ class IntentResolver:
     client: DeterminedClient
     display_name: DisplayName
 
-    async def resolve_all(self, *, created_before: datetime | None = None) -> list[ResolvedIntent]:
+    async def resolve_all(
+        self, *, created_before: datetime | None = None, deadline: float | None = None
+    ) -> list[ResolvedIntent]:
         """Resolve pending intents (only those created before ``created_before`` if given), newest first.
 
-        One that cannot be resolved now (master unreachable) stays pending for the next run.
+        One that cannot be resolved now (master unreachable) stays pending for the next run, as do those
+        not reached by ``deadline`` (a ``time.monotonic()`` value): they are left out of the outcomes.
         """
         outcomes: list[ResolvedIntent] = []
-        unmapped = Unmapped()
+        cache = PassCache()
         # Newest first: an older intent for the same target waits for a newer one (see `resolve`), so this
         # order settles them all in one pass.
         for intent in reversed(await self.store.pending_intents()):
             if created_before is not None and intent.created >= created_before:
                 continue
+            if deadline is not None and time.monotonic() >= deadline:
+                break
             try:
-                outcome = await self.resolve(intent, unmapped)
+                outcome = await self.resolve(intent, cache)
             except REPAIR_ERRORS as exc:
                 _log.warning(
                     "reconcile.intent_deferred",
@@ -106,8 +122,9 @@ class IntentResolver:
             outcomes.append(outcome)
         return outcomes
 
-    async def resolve(self, intent: IntentRecord, unmapped: Unmapped | None = None) -> ResolvedIntent:
+    async def resolve(self, intent: IntentRecord, cache: PassCache | None = None) -> ResolvedIntent:
         """Complete or roll back one intent; defer it while a newer request for the same target is in flight."""
+        cache = cache or PassCache()
         if await self._superseded_in_flight(intent):
             # Rolling back now could undo that request's master write just before it records it in the
             # store; once it has finished, this intent is resolved against the state it left.
@@ -115,12 +132,12 @@ class IntentResolver:
                 intent.id, intent.operation, intent.resource_type, intent.target, Resolution.DEFERRED
             )
         if intent.operation == "create" and intent.resource_type == "User":
-            completed = await self._complete_user_create(intent, unmapped or Unmapped())
+            completed = await self._complete_user_create(intent, cache)
             if completed:
                 return await self._finish(intent, IntentState.DONE, (completed,))
             return await self._finish(intent, IntentState.ROLLED_BACK, ())
         if intent.operation == "create":
-            completed = await self._complete_group_create(intent, unmapped or Unmapped())
+            completed = await self._complete_group_create(intent, cache)
             if completed:
                 return await self._finish(intent, IntentState.DONE, (completed,))
             return await self._finish(intent, IntentState.ROLLED_BACK, ())
@@ -128,7 +145,12 @@ class IntentResolver:
             return await self._finish(intent, IntentState.DONE, ("store.delete",))
         if intent.operation == "relink":
             return await self._finish(intent, IntentState.ROLLED_BACK, await self._undo_relink(intent))
+        key = (intent.resource_type, intent.target)
+        if intent.operation in _RESTORING_OPERATIONS and key in cache.settled:
+            return await self._finish(intent, IntentState.ROLLED_BACK, ())
         actions = await self._restore(intent)
+        if intent.operation in _RESTORING_OPERATIONS:
+            cache.settled.add(key)
         return await self._finish(intent, IntentState.ROLLED_BACK, actions)
 
     async def _superseded_in_flight(self, intent: IntentRecord) -> bool:
@@ -152,27 +174,27 @@ class IntentResolver:
             intent.id, intent.operation, intent.resource_type, intent.target, resolution, actions
         )
 
-    async def _unmapped_users(self, unmapped: Unmapped) -> list[MasterUser]:
-        if unmapped.users is None:
+    async def _unmapped_users(self, cache: PassCache) -> list[MasterUser]:
+        if cache.users is None:
             mapped = {r.det_id for r in await self.store.all_users(include_tombstoned=True)}
-            unmapped.users = [u async for u in self.client.iter_users() if u.id not in mapped]
-        return unmapped.users
+            cache.users = [u async for u in self.client.iter_users() if u.id not in mapped]
+        return cache.users
 
-    async def _unmapped_groups(self, unmapped: Unmapped) -> list[MasterGroupDetails]:
-        if unmapped.groups is None:
-            unmapped.groups = []
+    async def _unmapped_groups(self, cache: PassCache) -> list[MasterGroupDetails]:
+        if cache.groups is None:
+            cache.groups = []
             async for listed in self.client.iter_groups():
                 if await self.store.get_group_by_det_id(listed.id) is None:
                     details = await master_group(self.client, listed.id)
                     if details is not None:
-                        unmapped.groups.append(details)
-        return unmapped.groups
+                        cache.groups.append(details)
+        return cache.groups
 
-    async def _complete_user_create(self, intent: IntentRecord, unmapped: Unmapped) -> str | None:
+    async def _complete_user_create(self, intent: IntentRecord, cache: PassCache) -> str | None:
         """Map the Determined user this create made, if it exists; return the action taken."""
         if await self.store.get_user_by_scim_id(intent.target, include_tombstoned=True) is not None:
             return None
-        candidates = await self._unmapped_users(unmapped)
+        candidates = await self._unmapped_users(cache)
         for user in candidates:
             active = journalled_user_create(intent.payload_digest, user.username)
             if active is None:
@@ -200,11 +222,11 @@ class IntentResolver:
             return f"user.mapped:{user.id}"
         return None
 
-    async def _complete_group_create(self, intent: IntentRecord, unmapped: Unmapped) -> str | None:
+    async def _complete_group_create(self, intent: IntentRecord, cache: PassCache) -> str | None:
         """Map the Determined group this create made, if it exists; return the action taken."""
         if await self.store.get_group_by_scim_id(intent.target) is not None:
             return None
-        candidates = await self._unmapped_groups(unmapped)
+        candidates = await self._unmapped_groups(cache)
         for details in candidates:
             if not journalled_group_create(intent.payload_digest, details):
                 continue

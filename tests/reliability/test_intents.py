@@ -3,14 +3,18 @@ the master, at start-up and later; the journal entries are made exactly as provi
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from aiohttp import web
 
+from bridge.determined import calls_made, start_counting
 from bridge.provisioning.consistency import digest
-from bridge.reconcile import IntentResolver, Resolution
+from bridge.reconcile import IntentResolver, Resolution, background
 from bridge.reconcile.background import reconcile_context
 from bridge.reconcile.desired import display_names
 from bridge.store import IntentState
@@ -145,3 +149,57 @@ async def test_an_old_intent_waits_while_a_newer_request_on_the_same_target_is_i
     assert outcome.resolution is Resolution.DEFERRED
     assert (await world.admin.get_user(alice.det_id)).active is False
     assert len(await world.store.pending_intents()) == 2
+
+
+async def test_older_updates_of_a_target_the_pass_restored_cost_no_master_call(world: World) -> None:
+    """Many pending updates of one user (a bridge that died during a master outage): one restore settles them."""
+    alice = await world.user("alice")
+    for _ in range(5):
+        await _intent(world, "patch", "User", alice.scim_id, {"det_id": alice.det_id, "active": False})
+    await world.bridge.patch_user(alice.det_id, active=False)  # one of them landed
+    start_counting()
+    outcomes = await _resolver(world).resolve_all()
+    calls_for_all = calls_made()
+    assert [o.resolution for o in outcomes] == [Resolution.ROLLED_BACK] * 5
+    assert [o.master_actions for o in outcomes] == [("user.deactivated",), (), (), (), ()]
+    assert (await world.admin.get_user(alice.det_id)).active is True
+    assert await world.store.pending_intents() == []
+    # The same pass over a single intent costs what the five cost together.
+    await _intent(world, "patch", "User", alice.scim_id, {"det_id": alice.det_id, "active": False})
+    await world.bridge.patch_user(alice.det_id, active=False)
+    start_counting()
+    await _resolver(world).resolve_all()
+    assert calls_made() == calls_for_all
+
+
+async def test_a_pass_stops_at_its_deadline_and_leaves_the_rest_pending(world: World) -> None:
+    alice = await world.user("alice")
+    await _intent(world, "patch", "User", alice.scim_id, {"det_id": alice.det_id})
+    assert await _resolver(world).resolve_all(deadline=time.monotonic()) == []
+    assert len(await world.store.pending_intents()) == 1
+
+
+async def test_leftovers_the_start_up_budget_missed_are_resolved_in_the_background(
+    world: World, aiohttp_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listener opens after START_BUDGET whatever is pending; the background task finishes the job."""
+    monkeypatch.setattr(background, "START_BUDGET", 0.0)
+    scim_id = str(uuid.uuid4())
+    await _intent(world, "create", "User", scim_id, {"username": "late", "active": True, "remote": True})
+    await world.bridge.create_user("late", "Late", True)
+    app = web.Application()
+    app[STORE] = world.store
+    app[MASTER] = world.bridge
+    app.cleanup_ctx.append(reconcile_context(world.settings))
+    server = await aiohttp_server(app)
+    try:
+        for _ in range(200):
+            if not await world.store.pending_intents():
+                break
+            await asyncio.sleep(0.05)  # the background task runs on this loop; nothing finer to await
+        assert await world.store.pending_intents() == []
+        record = await world.store.get_user_by_scim_id(scim_id)
+        assert record is not None
+        assert record.user_name == "late"
+    finally:
+        await server.close()
