@@ -5,13 +5,16 @@ Every event is a JSON line (or a console line for humans); contextvars carry the
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, Final, TextIO
 
 import structlog
+
+from bridge import jsonenc
 
 REDACTED: Final = "[redacted]"
 _SECRET_KEY = re.compile(r"authorization|password|passwd|secret|token|cookie|credential|api[_-]?key", re.I)
@@ -34,6 +37,12 @@ def _mask(match: re.Match[str]) -> str:
     return f"{match.group(2)}={REDACTED}"
 
 
+@functools.lru_cache(maxsize=1024)
+def _secret_key(key: str) -> bool:
+    # Field names come from a small fixed vocabulary, so the verdict is computed once per name.
+    return _SECRET_KEY.search(key) is not None
+
+
 def _scrub(value: Any, depth: int = 0) -> Any:
     if depth > 8:
         return value
@@ -41,7 +50,7 @@ def _scrub(value: Any, depth: int = 0) -> Any:
         return _SECRET_VALUE.sub(_mask, value)
     if isinstance(value, Mapping):
         return {
-            k: (REDACTED if isinstance(k, str) and _SECRET_KEY.search(k) else _scrub(v, depth + 1))
+            k: (REDACTED if isinstance(k, str) and _secret_key(k) else _scrub(v, depth + 1))
             for k, v in value.items()
         }
     if isinstance(value, (list, tuple)):
@@ -51,22 +60,28 @@ def _scrub(value: Any, depth: int = 0) -> Any:
 
 def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Mask any key that names a credential, and credential-looking text in values (a backstop)."""
-    for key in list(event_dict):
-        if _SECRET_KEY.search(key) and key != "event":
+    for key, value in event_dict.items():
+        if key != "event" and _secret_key(key):
             event_dict[key] = REDACTED
-        else:
-            event_dict[key] = _scrub(event_dict[key])
+        elif not isinstance(value, (int, float, type(None))):
+            event_dict[key] = _scrub(value)
     return event_dict
 
 
 def shared_processors() -> list[structlog.typing.Processor]:
-    """The processor chain before rendering; tests reuse it with a capturing renderer."""
+    """The processor chain before rendering: redaction runs once, last, so it also sees rendered tracebacks."""
     return [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.dict_tracebacks,
         redact_secrets,
     ]
+
+
+def _dumps(event: Any, *, default: Callable[[Any], Any] | None = None, **_: Any) -> str:
+    """The JSONRenderer's serializer: every request writes one line, so it uses the fast encoder."""
+    return jsonenc.dumps(event, default=default).decode()
 
 
 def configure_logging(fmt: str = "json", level: str = "info", stream: TextIO | None = None) -> None:
@@ -75,14 +90,9 @@ def configure_logging(fmt: str = "json", level: str = "info", stream: TextIO | N
     if fmt == "console":
         renderer = structlog.dev.ConsoleRenderer(colors=False)
     else:
-        renderer = structlog.processors.JSONRenderer()
+        renderer = structlog.processors.JSONRenderer(serializer=_dumps)
     structlog.configure(
-        processors=[
-            *shared_processors(),
-            structlog.processors.dict_tracebacks,
-            redact_secrets,
-            renderer,
-        ],
+        processors=[*shared_processors(), renderer],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),
         cache_logger_on_first_use=False,

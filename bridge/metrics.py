@@ -103,13 +103,24 @@ class MetricsRecorder:
             registry=r,
         )
         r.register(_StoreSize(db_path))
+        # labels() takes a lock and builds a key on every call; the label sets are bounded (see
+        # bridge/web/metrics.py), so each request's pair of children is looked up once and kept.
+        self._request_children: dict[tuple[str, str, int, str], tuple[Counter, Histogram]] = {}
 
     def observe_request(
         self, resource: str, operation: str, status: int, client: str, seconds: float
     ) -> None:
         """Count one inbound request and its latency."""
-        self.requests.labels(resource, operation, str(status), client).inc()
-        self.request_seconds.labels(resource, operation).observe(seconds)
+        key = (resource, operation, status, client)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(resource, operation, str(status), client),
+                self.request_seconds.labels(resource, operation),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_auth_failure(self, reason: str) -> None:
         """Count one refused IdP request (``unauthorized`` or ``rate_limited``)."""

@@ -35,8 +35,8 @@ def format_ts(moment: datetime) -> str:
 
 
 def parse_ts(text: str) -> datetime:
-    """Inverse of format_ts."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    """Inverse of format_ts (fromisoformat reads its Z suffix since Python 3.11, ~20x faster than strptime)."""
+    return datetime.fromisoformat(text)
 
 
 def truncate_ts(moment: datetime) -> datetime:

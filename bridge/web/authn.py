@@ -53,7 +53,7 @@ class AuthnPolicy:
     def client_address(self, request: web.Request) -> str:
         """The peer address, or the nearest untrusted X-Forwarded-For hop when the peer is our proxy."""
         peer = request.remote or "unknown"
-        if not self._trusted(peer):
+        if not self.trusted_proxies or not self._trusted(peer):
             return peer
         hops = [
             hop.strip() for value in request.headers.getall("X-Forwarded-For", []) for hop in value.split(",")

@@ -6,6 +6,7 @@ The dialect only labels requests for operators; behaviour stays tolerant for eve
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -60,8 +61,13 @@ _ADSCIM_GROUP: Final = "http://schemas.microsoft.com/2006/11/ResourceManagement/
 _SCIM1_PREFIX: Final = "urn:scim:schemas:"
 
 
+@functools.lru_cache(maxsize=256)
 def dialect_from_user_agent(user_agent: str | None) -> IdpDialect:
-    """Classify a User-Agent header value; ``generic`` when it names no known IdP."""
+    """Classify a User-Agent header value; ``generic`` when it names no known IdP.
+
+    An IdP sends the same User-Agent on every request, so verdicts are cached (a bounded LRU: a client
+    cycling through values only evicts entries, it cannot grow memory).
+    """
     if user_agent:
         for pattern, dialect in _USER_AGENTS:
             if pattern.search(user_agent):

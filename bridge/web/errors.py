@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Final
 
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from bridge import jsonenc
 from bridge.scim.errors import (
     InternalError,
     MethodNotAllowed,
@@ -27,7 +27,7 @@ def error_response(error: ScimError) -> web.Response:
     """Render a ScimError with the SCIM media type, plus Retry-After where the error carries one."""
     response = web.Response(
         status=error.status,
-        body=json.dumps(error.to_body()).encode(),
+        body=jsonenc.dumps(error.to_body()),
         content_type=SCIM_CONTENT_TYPE,
         charset="utf-8",
     )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Final
 
 from aiohttp import web
 
+from bridge import jsonenc
 from bridge.scim.etags import etag_for, if_none_match_hit
 from bridge.scim.media import SCIM_MEDIA_TYPE
 
@@ -17,7 +17,7 @@ NO_CONTENT: Final = 204
 def scim_json(body: Mapping[str, Any], *, status: int = 200) -> web.Response:
     """A JSON body with the SCIM media type (RFC 7644 §8.1)."""
     return web.Response(
-        status=status, body=json.dumps(body).encode(), content_type=SCIM_MEDIA_TYPE, charset="utf-8"
+        status=status, body=jsonenc.dumps(body), content_type=SCIM_MEDIA_TYPE, charset="utf-8"
     )
 
 

@@ -1,0 +1,23 @@
+"""JSON encoding for every response body and log line: orjson, with the standard library as the fallback.
+
+orjson (a maintained Rust extension) encodes several times faster than ``json.dumps``, which matters because
+each request encodes its body and its log line. It refuses two things ``json`` accepts: integers beyond 64
+bits and strings with lone surrogates; those values are encoded by ``json`` instead, so no input that
+encoded before fails now. Decoding stays with ``json``: orjson turns integers beyond 64 bits into floats.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+
+def dumps(value: Any, *, default: Callable[[Any], Any] | None = None) -> bytes:
+    """UTF-8 JSON of `value`; `default` converts objects neither encoder knows (as in ``json.dumps``)."""
+    try:
+        return orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, default=default).encode()
