@@ -1,70 +1,139 @@
-"""Opening SQLite connections with the store's pragmas, and the small pool of read connections."""
+"""Opening SQLite connections with the store's pragmas: the writer (aiosqlite) and the pool of readers."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, TypeVar
 
 import aiosqlite
 
 from bridge.store.errors import StoreClosed
+from bridge.store.pages import PageIndexes
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS: Final = 5000
 
 
-async def connect(
-    path: Path, *, read_only: bool, busy_timeout_ms: int = BUSY_TIMEOUT_MS
-) -> aiosqlite.Connection:
-    """An autocommit connection (we issue BEGIN/COMMIT ourselves) with WAL, foreign keys and busy timeout."""
+async def connect_writer(path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> aiosqlite.Connection:
+    """The writer: autocommit (we issue BEGIN/COMMIT ourselves), WAL, foreign keys and busy timeout."""
     conn = await aiosqlite.connect(path, isolation_level=None)
     try:
         conn.row_factory = aiosqlite.Row
         # busy_timeout first, so the journal-mode switch itself waits for another process's lock.
         await conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms:d}")
-        if not read_only:
-            async with conn.execute("PRAGMA journal_mode = WAL") as cur:
-                row = await cur.fetchone()
-            if row is None or str(row[0]).lower() != "wal":
-                raise sqlite3.OperationalError(f"could not switch {path} to WAL mode")
+        async with conn.execute("PRAGMA journal_mode = WAL") as cur:
+            row = await cur.fetchone()
+        if row is None or str(row[0]).lower() != "wal":
+            raise sqlite3.OperationalError(f"could not switch {path} to WAL mode")
         await conn.execute("PRAGMA foreign_keys = ON")
         # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the last commits.
         await conn.execute("PRAGMA synchronous = NORMAL")
-        if read_only:
-            await conn.execute("PRAGMA query_only = ON")
     except BaseException:
         await conn.close()
         raise
     return conn
 
 
-class ReaderPool:
-    """Read connections handed out one coroutine at a time, so a multi-statement read sees one snapshot."""
+class ReaderConnection(sqlite3.Connection):
+    """A read-only connection plus the state only its own thread touches: the cache of listing indexes."""
 
-    __slots__ = ("_all", "_closed", "_idle")
+    pages: PageIndexes
 
-    def __init__(self, connections: list[aiosqlite.Connection]) -> None:
-        self._all = tuple(connections)
-        self._idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
-        for conn in connections:
-            self._idle.put_nowait(conn)
-        self._closed = False
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pages = PageIndexes()
 
-    async def acquire(self) -> aiosqlite.Connection:
-        """Wait for an idle read connection."""
-        if self._closed:
-            raise StoreClosed("store is closed")
-        return await self._idle.get()
 
-    def release(self, conn: aiosqlite.Connection) -> None:
-        """Give a connection back."""
-        self._idle.put_nowait(conn)
+def _open_reader(path: Path, busy_timeout_ms: int) -> ReaderConnection:
+    conn = sqlite3.connect(path, isolation_level=None, factory=ReaderConnection)
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms:d}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA query_only = ON")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class _Reader:
+    """One read connection owned by one thread: every job runs there whole, so a read is one thread hop.
+
+    (aiosqlite hops to its thread once per statement, fetch and cursor close: five or more per read.)
+    A job queued or running when its caller is cancelled still runs to the end, so the connection is
+    never left inside a transaction; jobs on one connection run one after another in order.
+    """
+
+    __slots__ = ("_conn", "_executor", "in_flight")
+
+    def __init__(self, conn: ReaderConnection, executor: ThreadPoolExecutor) -> None:
+        self._conn = conn
+        self._executor = executor
+        self.in_flight = 0
+
+    @classmethod
+    async def open(cls, path: Path, busy_timeout_ms: int) -> _Reader:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-reader")
+        try:
+            conn = await asyncio.get_running_loop().run_in_executor(
+                executor, _open_reader, path, busy_timeout_ms
+            )
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(conn, executor)
+
+    async def run(self, job: Callable[[ReaderConnection], T]) -> T:
+        self.in_flight += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, job, self._conn)
+        finally:
+            self.in_flight -= 1
 
     async def close(self) -> None:
-        """Wait until every connection is idle, then close them all."""
+        # Queued behind every job already submitted, so in-flight reads finish first.
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
+        self._executor.shutdown(wait=False)
+
+
+class ReaderPool:
+    """Read connections, each with its own thread; a read goes to the least busy one."""
+
+    __slots__ = ("_closed", "_readers")
+
+    def __init__(self, readers: list[_Reader]) -> None:
+        self._readers = tuple(readers)
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path, count: int, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> ReaderPool:
+        """Open `count` read connections on `path`."""
+        readers: list[_Reader] = []
+        try:
+            for _ in range(count):
+                readers.append(await _Reader.open(path, busy_timeout_ms))
+        except BaseException:
+            for reader in readers:
+                await reader.close()
+            raise
+        return cls(readers)
+
+    async def run(self, job: Callable[[ReaderConnection], T]) -> T:
+        """Run `job(connection)` on a reader thread and return its result (or raise its exception)."""
+        if self._closed:
+            raise StoreClosed("store is closed")
+        return await min(self._readers, key=lambda r: r.in_flight).run(job)
+
+    async def close(self) -> None:
+        """Let queued reads finish, then close every connection; idempotent."""
+        if self._closed:
+            return
         self._closed = True
-        for _ in self._all:
-            await self._idle.get()
-        for conn in self._all:
-            await conn.close()
+        for reader in self._readers:
+            await reader.close()

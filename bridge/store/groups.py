@@ -8,16 +8,37 @@ from collections.abc import Iterable, Mapping, Sequence
 import aiosqlite
 
 from bridge.store.codec import encode_doc, group_from_row, member_from_row
+from bridge.store.connections import ReaderConnection
 from bridge.store.errors import NotFoundInStore, VersionConflict
 from bridge.store.pages import fetch_page
 from bridge.store.records import GroupRecord, MemberDiff, MemberRecord
 
+# Reads are plain functions over a reader connection, run whole on its thread (see connections._Reader);
+# writes are coroutines over the aiosqlite writer.
+_PRESENT_SQL = (
+    "SELECT member_scim_id FROM group_members WHERE group_pk = ?"
+    " AND member_scim_id IN (SELECT value FROM json_each(?))"
+)
 
-async def fetch_group(conn: aiosqlite.Connection, column: str, value: object) -> GroupRecord | None:
+
+def fetch_group(conn: ReaderConnection, column: str, value: object) -> GroupRecord | None:
     """The group whose `column` (a trusted column name) equals value."""
-    async with conn.execute(f"SELECT * FROM groups WHERE {column} = ?", (value,)) as cur:  # noqa: S608 - trusted column
-        row = await cur.fetchone()
+    row = conn.execute(f"SELECT * FROM groups WHERE {column} = ?", (value,)).fetchone()  # noqa: S608 - trusted column
     return None if row is None else group_from_row(row)
+
+
+def read_group_pk(conn: ReaderConnection, scim_id: str) -> int:
+    """The group's row key on a reader; NotFoundInStore for an unknown group."""
+    row = conn.execute("SELECT pk FROM groups WHERE scim_id = ?", (scim_id,)).fetchone()
+    if row is None:
+        raise NotFoundInStore(f"no group {scim_id}")
+    return int(row[0])
+
+
+def read_present_ids(conn: ReaderConnection, scim_id: str, ids: Iterable[str]) -> set[str]:
+    """Which of `ids` are members of the group, on a reader (O(len(ids)), never the whole membership)."""
+    pk = read_group_pk(conn, scim_id)
+    return {r[0] for r in conn.execute(_PRESENT_SQL, (pk, json.dumps(list(ids))))}
 
 
 async def group_pk(conn: aiosqlite.Connection, scim_id: str, expected_version: int | None = None) -> int:
@@ -46,11 +67,7 @@ def _unique(members: Iterable[MemberRecord]) -> dict[str, MemberRecord]:
 
 async def present_ids(conn: aiosqlite.Connection, pk: int, ids: Iterable[str]) -> set[str]:
     """Which of `ids` are members of the group; one indexed probe per id via json_each."""
-    async with conn.execute(
-        "SELECT member_scim_id FROM group_members WHERE group_pk = ?"
-        " AND member_scim_id IN (SELECT value FROM json_each(?))",
-        (pk, json.dumps(list(ids))),
-    ) as cur:
+    async with conn.execute(_PRESENT_SQL, (pk, json.dumps(list(ids)))) as cur:
         return {r[0] for r in await cur.fetchall()}
 
 
@@ -193,32 +210,27 @@ async def replace_members(
     return MemberDiff(added=tuple(m.member_scim_id for m in new), removed=tuple(gone))
 
 
-async def list_members(conn: aiosqlite.Connection, scim_id: str) -> list[MemberRecord]:
+def list_members(conn: ReaderConnection, scim_id: str) -> list[MemberRecord]:
     """All members of a group, sorted by id for stable output."""
-    pk = await group_pk(conn, scim_id)
-    async with conn.execute(
-        "SELECT * FROM group_members WHERE group_pk = ? ORDER BY member_scim_id", (pk,)
-    ) as cur:
-        return [member_from_row(r) for r in await cur.fetchall()]
+    pk = read_group_pk(conn, scim_id)
+    rows = conn.execute("SELECT * FROM group_members WHERE group_pk = ? ORDER BY member_scim_id", (pk,))
+    return [member_from_row(r) for r in rows]
 
 
-async def count_members(conn: aiosqlite.Connection, scim_id: str) -> int:
+def count_members(conn: ReaderConnection, scim_id: str) -> int:
     """How many members a group has."""
-    pk = await group_pk(conn, scim_id)
-    async with conn.execute("SELECT count(*) FROM group_members WHERE group_pk = ?", (pk,)) as cur:
-        row = await cur.fetchone()
-    assert row is not None
-    return int(row[0])
+    pk = read_group_pk(conn, scim_id)
+    return int(conn.execute("SELECT count(*) FROM group_members WHERE group_pk = ?", (pk,)).fetchone()[0])
 
 
-async def groups_of_member(conn: aiosqlite.Connection, member_scim_id: str) -> list[GroupRecord]:
+def groups_of_member(conn: ReaderConnection, member_scim_id: str) -> list[GroupRecord]:
     """The groups `member_scim_id` belongs to, by displayName."""
-    async with conn.execute(
+    rows = conn.execute(
         "SELECT g.* FROM group_members m JOIN groups g ON g.pk = m.group_pk"
         " WHERE m.member_scim_id = ? ORDER BY g.display_name",
         (member_scim_id,),
-    ) as cur:
-        return [group_from_row(r) for r in await cur.fetchall()]
+    )
+    return [group_from_row(r) for r in rows]
 
 
 async def set_member_display(
@@ -238,8 +250,8 @@ async def set_member_display(
     return affected
 
 
-async def list_groups(
-    conn: aiosqlite.Connection,
+def list_groups(
+    conn: ReaderConnection,
     where: str,
     params: Sequence[object],
     *,
@@ -249,8 +261,9 @@ async def list_groups(
     limit: int,
 ) -> tuple[int, list[GroupRecord]]:
     """Total groups matching `where` and one page of them; `where`/`order_by` are trusted SQL over alias g."""
-    return await fetch_page(
+    return fetch_page(
         conn,
+        conn.pages,
         f"FROM groups g WHERE ({where})",
         "g",
         params,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-import aiosqlite
+from bridge.store.connections import ReaderConnection
 
 # Each query yields one text column per problem found; all are read-only and use existing indexes.
 _CONSISTENCY: Final[tuple[str, ...]] = (
@@ -37,16 +37,13 @@ _CONSISTENCY: Final[tuple[str, ...]] = (
 )
 
 
-async def check(conn: aiosqlite.Connection) -> list[str]:
+def check(conn: ReaderConnection) -> list[str]:
     """Every problem found, as readable lines; an empty list means the file is sound."""
-    problems: list[str] = []
-    async with conn.execute("PRAGMA integrity_check") as cur:
-        problems.extend(f"integrity: {r[0]}" for r in await cur.fetchall() if r[0] != "ok")
-    async with conn.execute("PRAGMA foreign_key_check") as cur:
-        problems.extend(
-            f"foreign key: {r[0]} row {r[1]} points to missing {r[2]}" for r in await cur.fetchall()
-        )
+    problems = [f"integrity: {r[0]}" for r in conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
+    problems.extend(
+        f"foreign key: {r[0]} row {r[1]} points to missing {r[2]}"
+        for r in conn.execute("PRAGMA foreign_key_check")
+    )
     for query in _CONSISTENCY:
-        async with conn.execute(query) as cur:
-            problems.extend(str(r[0]) for r in await cur.fetchall())
+        problems.extend(str(r[0]) for r in conn.execute(query))
     return problems

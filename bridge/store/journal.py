@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiosqlite
 
 from bridge.store.codec import audit_from_row, intent_from_row
+from bridge.store.connections import ReaderConnection
 from bridge.store.errors import IntentNotPending, NotFoundInStore
 from bridge.store.records import AuditEntry, IntentRecord, IntentState
 
@@ -59,17 +60,17 @@ async def require_pending(conn: aiosqlite.Connection, now: str, intent_id: int) 
         raise IntentNotPending(f"intent {intent_id} is not pending")
 
 
-async def get_intent(conn: aiosqlite.Connection, intent_id: int) -> IntentRecord | None:
-    """One intent by id."""
-    async with conn.execute("SELECT * FROM intents WHERE id = ?", (intent_id,)) as cur:
-        row = await cur.fetchone()
+def get_intent(conn: ReaderConnection, intent_id: int) -> IntentRecord | None:
+    """One intent by id (on a reader, like every read here)."""
+    row = conn.execute("SELECT * FROM intents WHERE id = ?", (intent_id,)).fetchone()
     return None if row is None else intent_from_row(row)
 
 
-async def pending_intents(conn: aiosqlite.Connection) -> list[IntentRecord]:
+def pending_intents(conn: ReaderConnection) -> list[IntentRecord]:
     """Unfinished intents, oldest first (what start-up recovery resolves)."""
-    async with conn.execute("SELECT * FROM intents WHERE state = 'pending' ORDER BY id") as cur:
-        return [intent_from_row(r) for r in await cur.fetchall()]
+    return [
+        intent_from_row(r) for r in conn.execute("SELECT * FROM intents WHERE state = 'pending' ORDER BY id")
+    ]
 
 
 async def prune_intents(conn: aiosqlite.Connection, before: str) -> int:
@@ -103,10 +104,11 @@ async def append_audit(
     return int(row[0])
 
 
-async def recent_audit(conn: aiosqlite.Connection, limit: int) -> list[AuditEntry]:
+def recent_audit(conn: ReaderConnection, limit: int) -> list[AuditEntry]:
     """The newest `limit` audit lines, newest first."""
-    async with conn.execute("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)) as cur:
-        return [audit_from_row(r) for r in await cur.fetchall()]
+    return [
+        audit_from_row(r) for r in conn.execute("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,))
+    ]
 
 
 async def prune_audit(conn: aiosqlite.Connection, before: str) -> int:

@@ -18,7 +18,7 @@ import aiosqlite
 
 from bridge.store import groups, integrity, journal, users
 from bridge.store.codec import format_ts
-from bridge.store.connections import BUSY_TIMEOUT_MS, ReaderPool, connect
+from bridge.store.connections import BUSY_TIMEOUT_MS, ReaderConnection, ReaderPool, connect_writer
 from bridge.store.errors import (
     DuplicateDeterminedId,
     DuplicateDisplayName,
@@ -42,7 +42,7 @@ from bridge.store.records import (
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 WriteUnit = Callable[[aiosqlite.Connection, str], Awaitable[T]]
-ReadUnit = Callable[[aiosqlite.Connection], Awaitable[T]]
+ReadUnit = Callable[[ReaderConnection], T]
 
 DEFAULT_READERS: Final = 2
 _UNIQUE: Final[Mapping[str, type[StoreError]]] = {
@@ -89,6 +89,22 @@ async def _shielded(work: Awaitable[T]) -> T:
     task = asyncio.ensure_future(work)
     task.add_done_callback(_retrieve)
     return await asyncio.shield(task)
+
+
+def _in_read_transaction(conn: ReaderConnection, unit: ReadUnit[T]) -> T:
+    conn.execute("BEGIN")
+    try:
+        return unit(conn)
+    finally:
+        conn.execute("COMMIT")
+
+
+def _backup(source: ReaderConnection, dest: Path) -> None:
+    target = sqlite3.connect(dest)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
 
 
 def _check_page(offset: int, limit: int) -> None:
@@ -155,27 +171,20 @@ class Store:
             raise StoreClosed("store is closed")
         return await _shielded(self._run_write(unit))
 
-    async def _run_read(self, unit: ReadUnit[T]) -> T:
-        conn = await self._readers.acquire()
+    async def _read(self, unit: ReadUnit[T]) -> T:
+        """Run `unit` whole on a reader thread, inside one read transaction (one snapshot for all it reads).
+
+        No shield is needed: a job runs to its end on its thread even when the caller is cancelled.
+        """
+        if self._closed:
+            raise StoreClosed("store is closed")
         try:
-            # One read transaction, so e.g. a count and its page come from the same snapshot.
-            await conn.execute("BEGIN")
-            try:
-                return await unit(conn)
-            finally:
-                await conn.execute("COMMIT")
+            return await self._readers.run(lambda conn: _in_read_transaction(conn, unit))
         except sqlite3.Error as exc:
             translated = _translate(exc)
             if translated is None:
                 raise
             raise translated from exc
-        finally:
-            self._readers.release(conn)
-
-    async def _read(self, unit: ReadUnit[T]) -> T:
-        if self._closed:
-            raise StoreClosed("store is closed")
-        return await _shielded(self._run_read(unit))
 
     @staticmethod
     def _finishing(intent: int | None, unit: WriteUnit[T]) -> WriteUnit[T]:
@@ -495,10 +504,7 @@ class Store:
     async def member_ids_present(self, group_scim_id: str, ids: Sequence[str]) -> set[str]:
         """Which of `ids` are members of the group (O(len(ids)), never loads the whole membership)."""
 
-        async def unit(c: aiosqlite.Connection) -> set[str]:
-            return await groups.present_ids(c, await groups.group_pk(c, group_scim_id), ids)
-
-        return await self._read(unit)
+        return await self._read(lambda c: groups.read_present_ids(c, group_scim_id, ids))
 
     async def groups_of_member(self, member_scim_id: str) -> list[GroupRecord]:
         """The groups a user or group belongs to."""
@@ -603,18 +609,11 @@ class Store:
         # Creating the file first turns a missing or read-only directory into an OSError, not a SQLite error.
         partial.unlink(missing_ok=True)
         partial.touch()
-        source = await self._readers.acquire()
         try:
-            target = await aiosqlite.connect(partial)
-            try:
-                await source.backup(target)
-            finally:
-                await target.close()
+            await self._readers.run(lambda source: _backup(source, partial))
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-        finally:
-            self._readers.release(source)
         os.replace(partial, dest)
         return dest
 
@@ -633,15 +632,11 @@ async def open_store(
     if readers < 1 or busy_timeout_ms < 0:
         raise ValueError("readers must be >= 1 and busy_timeout_ms >= 0")
     db = Path(path)
-    writer = await connect(db, read_only=False, busy_timeout_ms=busy_timeout_ms)
-    opened: list[aiosqlite.Connection] = []
+    writer = await connect_writer(db, busy_timeout_ms=busy_timeout_ms)
     try:
         await migrate(writer, load_migrations())
-        for _ in range(readers):
-            opened.append(await connect(db, read_only=True, busy_timeout_ms=busy_timeout_ms))
+        pool = await ReaderPool.open(db, readers, busy_timeout_ms)
     except BaseException:
-        for conn in opened:
-            await conn.close()
         await writer.close()
         raise
-    return Store(db, writer, ReaderPool(opened), clock or _utc_now)
+    return Store(db, writer, pool, clock or _utc_now)

@@ -7,34 +7,36 @@ from collections.abc import Mapping, Sequence
 import aiosqlite
 
 from bridge.store.codec import email_rows, encode_doc, user_from_row
+from bridge.store.connections import ReaderConnection
 from bridge.store.errors import NotFoundInStore, VersionConflict
 from bridge.store.pages import fetch_page
 from bridge.store.records import UserRecord
 
+# Reads are plain functions over a reader connection, run whole on its thread (see connections._Reader);
+# writes are coroutines over the aiosqlite writer.
 
-async def fetch_user(
-    conn: aiosqlite.Connection, column: str, value: object, *, include_tombstoned: bool
+
+def fetch_user(
+    conn: ReaderConnection, column: str, value: object, *, include_tombstoned: bool
 ) -> UserRecord | None:
     """The user whose `column` (a trusted column name) equals value; tombstoned ones only if asked."""
     live = "" if include_tombstoned else " AND tombstoned_at IS NULL"
-    async with conn.execute(f"SELECT * FROM users WHERE {column} = ?{live}", (value,)) as cur:  # noqa: S608 - trusted column
-        row = await cur.fetchone()
+    row = conn.execute(f"SELECT * FROM users WHERE {column} = ?{live}", (value,)).fetchone()  # noqa: S608 - trusted column
     return None if row is None else user_from_row(row)
 
 
-async def fetch_users_by_external_id(conn: aiosqlite.Connection, external_id: str) -> list[UserRecord]:
+def fetch_users_by_external_id(conn: ReaderConnection, external_id: str) -> list[UserRecord]:
     """Live users with this externalId (not unique in SCIM, RFC 7643 §3.1)."""
-    async with conn.execute(
+    rows = conn.execute(
         "SELECT * FROM users WHERE external_id = ? AND tombstoned_at IS NULL ORDER BY pk", (external_id,)
-    ) as cur:
-        return [user_from_row(r) for r in await cur.fetchall()]
+    )
+    return [user_from_row(r) for r in rows]
 
 
-async def fetch_all_users(conn: aiosqlite.Connection, *, include_tombstoned: bool) -> list[UserRecord]:
+def fetch_all_users(conn: ReaderConnection, *, include_tombstoned: bool) -> list[UserRecord]:
     """Every mapped user in creation order (reconciliation walks the whole mapping)."""
     live = "" if include_tombstoned else " WHERE tombstoned_at IS NULL"
-    async with conn.execute(f"SELECT * FROM users{live} ORDER BY pk") as cur:  # noqa: S608 - constant text
-        return [user_from_row(r) for r in await cur.fetchall()]
+    return [user_from_row(r) for r in conn.execute(f"SELECT * FROM users{live} ORDER BY pk")]  # noqa: S608 - constant text
 
 
 async def _replace_emails(conn: aiosqlite.Connection, pk: int, doc: Mapping[str, object]) -> None:
@@ -172,8 +174,8 @@ async def relink_user(
     return user_from_row(row)
 
 
-async def list_users(
-    conn: aiosqlite.Connection,
+def list_users(
+    conn: ReaderConnection,
     where: str,
     params: Sequence[object],
     *,
@@ -183,8 +185,9 @@ async def list_users(
     limit: int,
 ) -> tuple[int, list[UserRecord]]:
     """Total live users matching `where` and one page of them; `where`/`order_by` are trusted SQL over alias u."""
-    return await fetch_page(
+    return fetch_page(
         conn,
+        conn.pages,
         f"FROM users u WHERE u.tombstoned_at IS NULL AND ({where})",
         "u",
         params,
