@@ -102,27 +102,54 @@ class _Reader:
         self._executor.shutdown(wait=False)
 
 
+# Primary result codes of a lock that another connection holds (the low byte of the extended code).
+_LOCK_CODES: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+
 class ReaderPool:
-    """Read connections, each with its own thread; a read goes to the least busy one."""
+    """Read connections, each with its own thread; a read goes to the least busy one.
 
-    __slots__ = ("_closed", "_readers")
+    Plus one connection used on the event loop's own thread for lookups by a unique key (``lookup``).
+    """
 
-    def __init__(self, readers: list[_Reader]) -> None:
+    __slots__ = ("_closed", "_inline", "_readers")
+
+    def __init__(self, readers: list[_Reader], inline: ReaderConnection) -> None:
         self._readers = tuple(readers)
+        self._inline = inline
         self._closed = False
 
     @classmethod
     async def open(cls, path: Path, count: int, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> ReaderPool:
-        """Open `count` read connections on `path`."""
+        """Open `count` read connections on `path`, plus the inline one."""
         readers: list[_Reader] = []
         try:
             for _ in range(count):
                 readers.append(await _Reader.open(path, busy_timeout_ms))
+            # busy_timeout 0: the inline connection must never wait for a lock on the event loop's thread.
+            inline = _open_reader(path, 0)
         except BaseException:
             for reader in readers:
                 await reader.close()
             raise
-        return cls(readers)
+        return cls(readers, inline)
+
+    async def lookup(self, job: Callable[[ReaderConnection], T]) -> T:
+        """Run a one-statement read by a unique key on the calling (event loop) thread; a thread if busy.
+
+        Such a read is an index probe of a few microseconds, cheaper than the hop to a reader thread and
+        back. It must be a single statement (its own snapshot) over an index. In WAL mode a reader almost
+        never meets a lock; when it does (e.g. during WAL recovery) the read goes to a reader thread,
+        which may wait for it, instead of blocking the loop.
+        """
+        if self._closed:
+            raise StoreClosed("store is closed")
+        try:
+            return job(self._inline)
+        except sqlite3.OperationalError as exc:
+            if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) not in _LOCK_CODES:
+                raise
+        return await self.run(job)
 
     async def run(self, job: Callable[[ReaderConnection], T]) -> T:
         """Run `job(connection)` on a reader thread and return its result (or raise its exception)."""
@@ -135,5 +162,6 @@ class ReaderPool:
         if self._closed:
             return
         self._closed = True
+        self._inline.close()
         for reader in self._readers:
             await reader.close()

@@ -186,6 +186,18 @@ class Store:
                 raise
             raise translated from exc
 
+    async def _lookup(self, unit: ReadUnit[T]) -> T:
+        """A single-statement read by a unique key, on the event loop's thread (see ReaderPool.lookup)."""
+        if self._closed:
+            raise StoreClosed("store is closed")
+        try:
+            return await self._readers.lookup(unit)
+        except sqlite3.Error as exc:
+            translated = _translate(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+
     @staticmethod
     def _finishing(intent: int | None, unit: WriteUnit[T]) -> WriteUnit[T]:
         """Wrap a unit so it also marks `intent` done, atomically (issue 7: one local transaction)."""
@@ -205,7 +217,7 @@ class Store:
         self, scim_id: str, *, include_tombstoned: bool = False
     ) -> UserRecord | None:
         """The user with this SCIM id; tombstoned users only if asked."""
-        return await self._read(
+        return await self._lookup(
             lambda c: users.fetch_user(c, "scim_id", scim_id, include_tombstoned=include_tombstoned)
         )
 
@@ -213,13 +225,13 @@ class Store:
         self, user_name: str, *, include_tombstoned: bool = False
     ) -> UserRecord | None:
         """The user with this userName, compared case-insensitively (RFC 7643 §4.1.1)."""
-        return await self._read(
+        return await self._lookup(
             lambda c: users.fetch_user(c, "user_name", user_name, include_tombstoned=include_tombstoned)
         )
 
     async def get_user_by_det_id(self, det_id: int, *, include_tombstoned: bool = False) -> UserRecord | None:
         """The user mapped to this Determined user id."""
-        return await self._read(
+        return await self._lookup(
             lambda c: users.fetch_user(c, "det_id", det_id, include_tombstoned=include_tombstoned)
         )
 
@@ -356,15 +368,15 @@ class Store:
 
     async def get_group_by_scim_id(self, scim_id: str) -> GroupRecord | None:
         """The group with this SCIM id."""
-        return await self._read(lambda c: groups.fetch_group(c, "scim_id", scim_id))
+        return await self._lookup(lambda c: groups.fetch_group(c, "scim_id", scim_id))
 
     async def get_group_by_display_name(self, display_name: str) -> GroupRecord | None:
         """The group with this displayName, compared case-insensitively."""
-        return await self._read(lambda c: groups.fetch_group(c, "display_name", display_name))
+        return await self._lookup(lambda c: groups.fetch_group(c, "display_name", display_name))
 
     async def get_group_by_det_id(self, det_id: int) -> GroupRecord | None:
         """The group mapped to this Determined group id."""
-        return await self._read(lambda c: groups.fetch_group(c, "det_id", det_id))
+        return await self._lookup(lambda c: groups.fetch_group(c, "det_id", det_id))
 
     async def insert_group(
         self,

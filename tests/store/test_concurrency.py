@@ -63,8 +63,9 @@ async def test_a_cancelled_writer_leaves_the_store_usable(store: Store, db_path:
     try:
         blocker.execute("BEGIN IMMEDIATE")
         write = asyncio.ensure_future(add_user(store, "cancelled"))
-        # A read round-trip takes several loop turns, so by its end the write has entered the store.
-        assert await store.get_user_by_user_name("cancelled") is None
+        # A read on a reader thread takes several loop turns, so by its end the write has entered the store.
+        # (A lookup by key would not do: it runs on the loop's own thread without yielding.)
+        assert await store.list_users("u.user_name = ?", ["cancelled"], limit=1) == (0, [])
         write.cancel()
         with pytest.raises(asyncio.CancelledError):
             await write
