@@ -57,10 +57,11 @@ def judge(request: FuzzRequest, status: int, content_type: str, body: bytes) -> 
         return f"{status} for {where} body={body[:300]!r} sent={(request.body or b'')[:200]!r}"
     if status < 400 or request.method == "HEAD":
         return None
-    if request.path.endswith("/oauth/token") and request.method == "POST":
-        return _judge_oauth(where, status, content_type, body)
+    # Before the OAuth check: aiohttp refuses the HTTP message itself on every path, the token endpoint too.
     if _refused_by_http_layer(request, status, content_type):
         return None
+    if request.path.endswith("/oauth/token") and request.method == "POST":
+        return _judge_oauth(where, status, content_type, body)
     return _judge_scim_error(where, status, content_type, body)
 
 

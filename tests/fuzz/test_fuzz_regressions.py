@@ -65,3 +65,18 @@ async def test_lone_surrogate_escapes_are_400_not_500(
     before = fuzz_tally.statuses[400]
     assert await fire(fuzz_session, fuzz_target, requests, fuzz_tally) == []
     assert fuzz_tally.statuses[400] - before == len(requests)
+
+
+async def test_unknown_expect_on_the_token_endpoint_is_refused_by_the_http_layer(
+    fuzz_target: Target, fuzz_session: aiohttp.ClientSession, fuzz_tally: Tally
+) -> None:
+    """aiohttp answers an unknown Expect (RFC 9110 §10.1.1) with a plain 417 before any middleware, on the
+    token endpoint as on SCIM paths; the judge once held the token endpoint to RFC 6749 bodies first."""
+    request = FuzzRequest(
+        "POST",
+        f"{BASE}/oauth/token",
+        headers=(("Content-Type", "application/scim+json"), ("Expect", "0")),
+        authenticated=False,
+    )
+    assert await fire(fuzz_session, fuzz_target, [request], fuzz_tally) == []
+    assert fuzz_tally.statuses[417] >= 1
