@@ -326,6 +326,19 @@ class DeterminedClient:
         doc = await self._call("PUT", "/api/v1/groups/{id}", {"id": det_group_id}, json=body)
         return models.parse_group_details(doc)
 
+    async def change_group(
+        self,
+        det_group_id: int,
+        *,
+        name: str | None = None,
+        add_users: Sequence[int] = (),
+        remove_users: Sequence[int] = (),
+    ) -> None:
+        """``update_group`` for callers that need no answer: the master's answer lists every member, so it
+        is read but never decoded, and the bridge's share of a one-member change stays O(1) in group size."""
+        body = models.update_group_body(name, add_users, remove_users)
+        await self._call("PUT", "/api/v1/groups/{id}", {"id": det_group_id}, json=body, decode=False)
+
     async def delete_group(self, det_group_id: int) -> None:
         """``DELETE /api/v1/groups/{id}`` (§4.15)."""
         await self._call("DELETE", "/api/v1/groups/{id}", {"id": det_group_id})
@@ -353,6 +366,7 @@ class DeterminedClient:
         slow: bool = False,
         authenticated: bool = True,
         retries: int | None = None,
+        decode: bool = True,
     ) -> Any:
         path = template.format(**{k: quote(str(v), safe="") for k, v in (path_params or {}).items()})
         url = URL(self._base + path, encoded=True)
@@ -363,7 +377,7 @@ class DeterminedClient:
             if remaining is not None:
                 raise MasterUnavailable("master circuit open", retry_after=remaining)
             try:
-                return await self._attempt(method, template, url, query, json, slow, authenticated)
+                return await self._attempt(method, template, url, query, json, slow, authenticated, decode)
             except _Transient as exc:
                 may_retry = idempotent or not exc.sent
                 if not may_retry or attempt >= max_retries:
@@ -388,6 +402,7 @@ class DeterminedClient:
         json: Any,
         slow: bool,
         authenticated: bool,
+        decode: bool,
     ) -> Any:
         settings = self._settings
         read_timeout = settings.login_timeout if slow else settings.request_timeout
@@ -424,6 +439,8 @@ class DeterminedClient:
         self._reached_last_time = True
         if status != 200:
             raise error_from_response(status, body, retry_after)
+        if not decode:
+            return None
         if not body.strip():
             return {}
         try:

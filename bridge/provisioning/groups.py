@@ -8,7 +8,7 @@ Membership writes are diffs against the store's membership, so repeated adds and
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from bridge.scim import GROUP_SCHEMA, ListQuery, apply_patch, compile_sql, needs
 from bridge.scim.errors import InvalidValue, NotFound, Uniqueness
 from bridge.scim.filter_sql import sort_sql
 from bridge.scim.patch import PatchOperation
-from bridge.store import GroupRecord, MemberRecord, Store
+from bridge.store import GroupAttributes, GroupRecord, MemberRecord, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,37 +287,22 @@ class GroupService:
                     )
             return GroupView(record, await self._store.list_members(scim_id) if with_members else None)
 
-        async def master_write() -> MasterGroupDetails:
-            return await self._put(
+        async def master_write() -> None:
+            await self._put(
                 record.det_id, name if renamed else None, [r.det_id for r in resolved], removed_det
             )
 
-        async def store_write(_: MasterGroupDetails, intent: int) -> GroupRecord:
-            steps: list[Callable[[int | None], Awaitable[object]]] = []
-            if doc_changed:
-                steps.append(
-                    lambda i: self._store.update_group(
-                        scim_id,
-                        display_name=name,
-                        external_id=external_id,
-                        doc=doc_to_store,
-                        finishing_intent=i,
-                    )
-                )
-            if remove:
-                steps.append(lambda i: self._store.remove_members(scim_id, remove, finishing_intent=i))
-            if resolved:
-                steps.append(
-                    lambda i: self._store.add_members(
-                        scim_id, [r.member for r in resolved], finishing_intent=i
-                    )
-                )
-            for index, step in enumerate(steps):
-                await step(intent if index == len(steps) - 1 else None)
-            latest = await self._store.get_group_by_scim_id(scim_id)
-            return latest or record
+        async def store_write(_: None, intent: int) -> GroupRecord:
+            # One transaction for the member diff, the attributes and the intent: a crash leaves all or none.
+            return await self._store.change_group(
+                scim_id,
+                attributes=GroupAttributes(name, external_id, doc_to_store) if doc_changed else None,
+                add=[r.member for r in resolved],
+                remove=remove,
+                finishing_intent=intent,
+            )
 
-        async def compensate(_: MasterGroupDetails) -> None:
+        async def compensate(_: None) -> None:
             await self._put(
                 record.det_id,
                 record.display_name if renamed else None,
@@ -344,12 +329,11 @@ class GroupService:
 
     async def _put(
         self, det_group_id: int, name: str | None, add: Sequence[int], remove: Sequence[int]
-    ) -> MasterGroupDetails:
+    ) -> None:
         """One `PUT /api/v1/groups/{id}`; if the master's membership drifted from the store, re-diff once."""
         try:
-            return await self._master.update_group(
-                det_group_id, name=name, add_users=add, remove_users=remove
-            )
+            await self._master.change_group(det_group_id, name=name, add_users=add, remove_users=remove)
+            return
         except MasterConflict as err:
             if err.is_duplicate_group():
                 raise
@@ -362,10 +346,8 @@ class GroupService:
         add_left = [u for u in add if u not in current]
         remove_left = [u for u in remove if u in current]
         if name is None and not add_left and not remove_left:
-            return await self._master.get_group(det_group_id)
-        return await self._master.update_group(
-            det_group_id, name=name, add_users=add_left, remove_users=remove_left
-        )
+            return
+        await self._master.change_group(det_group_id, name=name, add_users=add_left, remove_users=remove_left)
 
 
 def _opt_str(value: object) -> str | None:

@@ -269,6 +269,17 @@ class ShadowClient(DeterminedClient):
         self._groups[det_group_id] = updated
         return updated
 
+    async def change_group(
+        self,
+        det_group_id: int,
+        *,
+        name: str | None = None,
+        add_users: Sequence[int] = (),
+        remove_users: Sequence[int] = (),
+    ) -> None:
+        """``update_group`` without the answer."""
+        await self.update_group(det_group_id, name=name, add_users=add_users, remove_users=remove_users)
+
     async def delete_group(self, det_group_id: int) -> None:
         """Log ``DELETE /api/v1/groups/{id}``."""
         self._record("DELETE", "/api/v1/groups/{id}", det_id=det_group_id)

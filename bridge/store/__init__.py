@@ -16,6 +16,7 @@ from bridge.store.errors import (
     StoreUnavailable,
     VersionConflict,
 )
+from bridge.store.group_writes import GroupAttributes
 from bridge.store.records import (
     AuditEntry,
     GroupRecord,
@@ -35,6 +36,7 @@ __all__ = [
     "DuplicateDisplayName",
     "DuplicateScimId",
     "DuplicateUserName",
+    "GroupAttributes",
     "GroupRecord",
     "IntentNotPending",
     "IntentRecord",

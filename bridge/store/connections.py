@@ -1,4 +1,4 @@
-"""Opening SQLite connections with the store's pragmas: the writer (aiosqlite) and the pool of readers."""
+"""Opening SQLite connections with the store's pragmas: migrations' connection (aiosqlite) and the pool of readers."""
 
 from __future__ import annotations
 
@@ -20,7 +20,10 @@ BUSY_TIMEOUT_MS: Final = 5000
 
 
 async def connect_writer(path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> aiosqlite.Connection:
-    """The writer: autocommit (we issue BEGIN/COMMIT ourselves), WAL, foreign keys and busy timeout."""
+    """The migrations' connection: autocommit (we issue BEGIN/COMMIT ourselves), WAL, foreign keys, busy timeout.
+
+    Store writes go through writer.Writer, which opens its own connection with the same pragmas.
+    """
     conn = await aiosqlite.connect(path, isolation_level=None)
     try:
         conn.row_factory = aiosqlite.Row

@@ -1,8 +1,11 @@
-"""SQL for the intent journal and the audit log (issue 7 intent journal; issue 5 audit log)."""
+"""SQL for the intent journal and the audit log (issue 7 intent journal; issue 5 audit log).
+
+Writes are plain functions run inside the writer's transaction (writer.py); reads run whole on a reader thread.
+"""
 
 from __future__ import annotations
 
-import aiosqlite
+import sqlite3
 
 from bridge.store.codec import audit_from_row, intent_from_row
 from bridge.store.connections import ReaderConnection
@@ -10,8 +13,8 @@ from bridge.store.errors import IntentNotPending, NotFoundInStore
 from bridge.store.records import AuditEntry, IntentRecord, IntentState
 
 
-async def begin_intent(
-    conn: aiosqlite.Connection,
+def begin_intent(
+    conn: sqlite3.Connection,
     now: str,
     *,
     request_id: str,
@@ -21,41 +24,37 @@ async def begin_intent(
     payload_digest: str,
 ) -> int:
     """Journal a pending intention; returns its id."""
-    async with conn.execute(
+    row = conn.execute(
         "INSERT INTO intents (request_id, operation, resource_type, target, payload_digest, state, created)"
         " VALUES (?, ?, ?, ?, ?, 'pending', ?) RETURNING id",
         (request_id, operation, resource_type, target, payload_digest, now),
-    ) as cur:
-        row = await cur.fetchone()
+    ).fetchone()
     assert row is not None
     return int(row[0])
 
 
-async def finish_intent(conn: aiosqlite.Connection, now: str, intent_id: int, state: IntentState) -> None:
+def finish_intent(conn: sqlite3.Connection, now: str, intent_id: int, state: IntentState) -> None:
     """Move a pending intent to done or rolled_back; repeating the same finish is a no-op."""
     if state is IntentState.PENDING:
         raise ValueError("an intent can only be finished as done or rolled_back")
-    async with conn.execute(
+    changed = conn.execute(
         "UPDATE intents SET state = ?, finished = ? WHERE id = ? AND state = 'pending'",
         (state.value, now, intent_id),
-    ) as cur:
-        changed = cur.rowcount
+    ).rowcount
     if changed:
         return
-    async with conn.execute("SELECT state FROM intents WHERE id = ?", (intent_id,)) as cur:
-        row = await cur.fetchone()
+    row = conn.execute("SELECT state FROM intents WHERE id = ?", (intent_id,)).fetchone()
     if row is None:
         raise NotFoundInStore(f"no intent {intent_id}")
     if row[0] != state.value:
         raise IntentNotPending(f"intent {intent_id} is already {row[0]}")
 
 
-async def require_pending(conn: aiosqlite.Connection, now: str, intent_id: int) -> None:
+def require_pending(conn: sqlite3.Connection, now: str, intent_id: int) -> None:
     """Finish an intent as done inside a larger unit; it must still be pending, else the unit rolls back."""
-    async with conn.execute(
+    changed = conn.execute(
         "UPDATE intents SET state = 'done', finished = ? WHERE id = ? AND state = 'pending'", (now, intent_id)
-    ) as cur:
-        changed = cur.rowcount
+    ).rowcount
     if not changed:
         raise IntentNotPending(f"intent {intent_id} is not pending")
 
@@ -73,16 +72,13 @@ def pending_intents(conn: ReaderConnection) -> list[IntentRecord]:
     ]
 
 
-async def prune_intents(conn: aiosqlite.Connection, before: str) -> int:
+def prune_intents(conn: sqlite3.Connection, before: str) -> int:
     """Delete finished intents older than `before`; returns how many."""
-    async with conn.execute(
-        "DELETE FROM intents WHERE state <> 'pending' AND finished < ?", (before,)
-    ) as cur:
-        return cur.rowcount
+    return conn.execute("DELETE FROM intents WHERE state <> 'pending' AND finished < ?", (before,)).rowcount
 
 
-async def append_audit(
-    conn: aiosqlite.Connection,
+def append_audit(
+    conn: sqlite3.Connection,
     now: str,
     *,
     request_id: str,
@@ -94,12 +90,11 @@ async def append_audit(
     outcome: str,
 ) -> int:
     """Append one audit line; returns its id."""
-    async with conn.execute(
+    row = conn.execute(
         "INSERT INTO audit_log (ts, request_id, client, operation, resource_type, resource_id, master_calls,"
         " outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (now, request_id, client, operation, resource_type, resource_id, master_calls, outcome),
-    ) as cur:
-        row = await cur.fetchone()
+    ).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -111,7 +106,6 @@ def recent_audit(conn: ReaderConnection, limit: int) -> list[AuditEntry]:
     ]
 
 
-async def prune_audit(conn: aiosqlite.Connection, before: str) -> int:
+def prune_audit(conn: sqlite3.Connection, before: str) -> int:
     """Delete audit lines older than `before`; returns how many."""
-    async with conn.execute("DELETE FROM audit_log WHERE ts < ?", (before,)) as cur:
-        return cur.rowcount
+    return conn.execute("DELETE FROM audit_log WHERE ts < ?", (before,)).rowcount

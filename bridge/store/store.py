@@ -1,22 +1,19 @@
-"""The Store: one writer connection behind an asyncio.Lock plus a pool of readers (conventions §1.6, §4.6).
+"""The Store: one writer thread that group-commits units of work, plus a pool of readers (conventions §1.6, §4.6).
 
-Every public write is one complete unit of work: BEGIN IMMEDIATE, SQLite statements only, COMMIT. It runs in
-a shielded task, so a cancelled caller can never leave a half-open transaction on the shared connection.
+Every public write is one complete unit of work: SQLite statements only, run whole on the writer thread
+inside the writer's transaction (see writer.py), so a cancelled caller can never leave a half-done change.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sqlite3
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
-import aiosqlite
-
-from bridge.store import groups, integrity, journal, users
+from bridge.store import group_writes, groups, integrity, journal, user_writes, users
 from bridge.store.codec import format_ts
 from bridge.store.connections import BUSY_TIMEOUT_MS, ReaderConnection, ReaderPool, connect_writer
 from bridge.store.errors import (
@@ -28,6 +25,7 @@ from bridge.store.errors import (
     StoreError,
     StoreUnavailable,
 )
+from bridge.store.group_writes import GroupAttributes
 from bridge.store.migrations import load_migrations, migrate
 from bridge.store.records import (
     AuditEntry,
@@ -38,10 +36,11 @@ from bridge.store.records import (
     MemberRecord,
     UserRecord,
 )
+from bridge.store.writer import Writer
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
-WriteUnit = Callable[[aiosqlite.Connection, str], Awaitable[T]]
+WriteUnit = Callable[[sqlite3.Connection, str], T]
 ReadUnit = Callable[[ReaderConnection], T]
 
 DEFAULT_READERS: Final = 2
@@ -78,19 +77,6 @@ def _translate(exc: sqlite3.Error) -> StoreError | None:
     return StoreError(f"constraint violated: {message}")
 
 
-def _retrieve(task: asyncio.Task[Any]) -> None:
-    # A shielded unit whose caller was cancelled still finishes; fetch its outcome so asyncio does not
-    # report "exception was never retrieved".
-    if not task.cancelled():
-        task.exception()
-
-
-async def _shielded(work: Awaitable[T]) -> T:
-    task = asyncio.ensure_future(work)
-    task.add_done_callback(_retrieve)
-    return await asyncio.shield(task)
-
-
 def _in_read_transaction(conn: ReaderConnection, unit: ReadUnit[T]) -> T:
     conn.execute("BEGIN")
     try:
@@ -115,16 +101,14 @@ def _check_page(offset: int, limit: int) -> None:
 class Store:
     """Typed access to the mapping database; create with `open_store`, finish with `close`."""
 
-    __slots__ = ("_clock", "_closed", "_lock", "_path", "_readers", "_writer", "_writer_open")
+    __slots__ = ("_clock", "_closed", "_path", "_readers", "_writer")
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection, readers: ReaderPool, clock: Clock) -> None:
+    def __init__(self, path: Path, writer: Writer, readers: ReaderPool, clock: Clock) -> None:
         self._path = path
         self._writer = writer
         self._readers = readers
         self._clock = clock
-        self._lock = asyncio.Lock()
         self._closed = False
-        self._writer_open = True
 
     @property
     def path(self) -> Path:
@@ -136,9 +120,7 @@ class Store:
         if self._closed:
             return
         self._closed = True
-        async with self._lock:
-            self._writer_open = False
-            await self._writer.close()
+        await self._writer.close()
         await self._readers.close()
 
     # -- units of work ---------------------------------------------------------------------------
@@ -146,30 +128,17 @@ class Store:
     def _now(self) -> str:
         return format_ts(self._clock())
 
-    async def _run_write(self, unit: WriteUnit[T]) -> T:
-        async with self._lock:
-            if not self._writer_open:
-                raise StoreClosed("store is closed")
-            conn = self._writer
-            try:
-                await conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise (_translate(exc) or exc) from exc
-            try:
-                result = await unit(conn, self._now())
-                await conn.execute("COMMIT")
-            except BaseException as exc:
-                await conn.execute("ROLLBACK")
-                translated = _translate(exc) if isinstance(exc, sqlite3.Error) else None
-                if translated is not None:
-                    raise translated from exc
-                raise
-            return result
-
     async def _write(self, unit: WriteUnit[T]) -> T:
         if self._closed:
             raise StoreClosed("store is closed")
-        return await _shielded(self._run_write(unit))
+        now = self._now()
+        try:
+            return await self._writer.run(lambda conn: unit(conn, now))
+        except sqlite3.Error as exc:
+            translated = _translate(exc)
+            if translated is None:
+                raise
+            raise translated from exc
 
     async def _read(self, unit: ReadUnit[T]) -> T:
         """Run `unit` whole on a reader thread, inside one read transaction (one snapshot for all it reads).
@@ -204,9 +173,9 @@ class Store:
         if intent is None:
             return unit
 
-        async def both(conn: aiosqlite.Connection, now: str) -> T:
-            result = await unit(conn, now)
-            await journal.require_pending(conn, now, intent)
+        def both(conn: sqlite3.Connection, now: str) -> T:
+            result = unit(conn, now)
+            journal.require_pending(conn, now, intent)
             return result
 
         return both
@@ -257,8 +226,8 @@ class Store:
     ) -> UserRecord:
         """Insert a new live user (version 1); DuplicateUserName / DuplicateDeterminedId / DuplicateScimId."""
 
-        async def unit(c: aiosqlite.Connection, now: str) -> UserRecord:
-            return await users.insert_user(
+        def unit(c: sqlite3.Connection, now: str) -> UserRecord:
+            return user_writes.insert_user(
                 c,
                 now,
                 scim_id=scim_id,
@@ -286,8 +255,8 @@ class Store:
     ) -> UserRecord:
         """Replace a live user's attributes, bumping version; NotFoundInStore / VersionConflict / Duplicate*."""
 
-        async def unit(c: aiosqlite.Connection, now: str) -> UserRecord:
-            return await users.update_user(
+        def unit(c: sqlite3.Connection, now: str) -> UserRecord:
+            return user_writes.update_user(
                 c,
                 now,
                 scim_id,
@@ -306,9 +275,9 @@ class Store:
     ) -> UserRecord:
         """Delete a user the SCIM way: inactive, tombstoned, removed from every group; the mapping row stays."""
 
-        async def unit(c: aiosqlite.Connection, now: str) -> UserRecord:
-            record = await users.tombstone_user(c, now, scim_id, expected_version=expected_version)
-            await groups.remove_member_everywhere(c, now, scim_id)
+        def unit(c: sqlite3.Connection, now: str) -> UserRecord:
+            record = user_writes.tombstone_user(c, now, scim_id, expected_version=expected_version)
+            group_writes.remove_member_everywhere(c, now, scim_id)
             return record
 
         return await self._write(self._finishing(finishing_intent, unit))
@@ -327,8 +296,8 @@ class Store:
     ) -> UserRecord:
         """Revive a tombstoned user (same Determined user) for a POST with its userName; created resets."""
 
-        async def unit(c: aiosqlite.Connection, now: str) -> UserRecord:
-            return await users.relink_user(
+        def unit(c: sqlite3.Connection, now: str) -> UserRecord:
+            return user_writes.relink_user(
                 c,
                 now,
                 scim_id,
@@ -391,8 +360,8 @@ class Store:
     ) -> GroupRecord:
         """Insert a group (version 1) with its initial members; DuplicateDisplayName / DuplicateDeterminedId."""
 
-        async def unit(c: aiosqlite.Connection, now: str) -> GroupRecord:
-            return await groups.insert_group(
+        def unit(c: sqlite3.Connection, now: str) -> GroupRecord:
+            return group_writes.insert_group(
                 c,
                 now,
                 scim_id=scim_id,
@@ -417,16 +386,27 @@ class Store:
     ) -> GroupRecord:
         """Replace a group's own attributes (members untouched), bumping version."""
 
-        async def unit(c: aiosqlite.Connection, now: str) -> GroupRecord:
-            return await groups.update_group(
-                c,
-                now,
-                scim_id,
-                display_name=display_name,
-                external_id=external_id,
-                doc=doc,
-                expected_version=expected_version,
-            )
+        attributes = GroupAttributes(display_name, external_id, doc)
+
+        def unit(c: sqlite3.Connection, now: str) -> GroupRecord:
+            return group_writes.update_group(c, now, scim_id, attributes, expected_version)
+
+        return await self._write(self._finishing(finishing_intent, unit))
+
+    async def change_group(
+        self,
+        scim_id: str,
+        *,
+        attributes: GroupAttributes | None = None,
+        add: Sequence[MemberRecord] = (),
+        remove: Sequence[str] = (),
+        finishing_intent: int | None = None,
+    ) -> GroupRecord:
+        """One SCIM group write in one transaction: members removed and added (absent/present ids are no-ops)
+        and, if given, the group's own attributes; returns the group as it then is."""
+
+        def unit(c: sqlite3.Connection, now: str) -> GroupRecord:
+            return group_writes.change_group(c, now, scim_id, attributes=attributes, add=add, remove=remove)
 
         return await self._write(self._finishing(finishing_intent, unit))
 
@@ -435,8 +415,8 @@ class Store:
     ) -> None:
         """Delete a group with its memberships, including its membership in other groups."""
 
-        async def unit(c: aiosqlite.Connection, now: str) -> None:
-            await groups.delete_group(c, now, scim_id, expected_version)
+        def unit(c: sqlite3.Connection, now: str) -> None:
+            group_writes.delete_group(c, now, scim_id, expected_version)
 
         await self._write(self._finishing(finishing_intent, unit))
 
@@ -470,8 +450,8 @@ class Store:
     ) -> list[str]:
         """Add members; ids already present (or repeated) are no-ops. Returns the ids actually added."""
 
-        async def unit(c: aiosqlite.Connection, now: str) -> list[str]:
-            return await groups.add_members(c, now, group_scim_id, members, expected_version)
+        def unit(c: sqlite3.Connection, now: str) -> list[str]:
+            return group_writes.add_members(c, now, group_scim_id, members, expected_version)
 
         return await self._write(self._finishing(finishing_intent, unit))
 
@@ -485,8 +465,8 @@ class Store:
     ) -> list[str]:
         """Remove members; absent ids are no-ops. Returns the ids actually removed."""
 
-        async def unit(c: aiosqlite.Connection, now: str) -> list[str]:
-            return await groups.remove_members(c, now, group_scim_id, ids, expected_version)
+        def unit(c: sqlite3.Connection, now: str) -> list[str]:
+            return group_writes.remove_members(c, now, group_scim_id, ids, expected_version)
 
         return await self._write(self._finishing(finishing_intent, unit))
 
@@ -500,8 +480,8 @@ class Store:
     ) -> MemberDiff:
         """Make the membership exactly `members`; returns what was added and removed."""
 
-        async def unit(c: aiosqlite.Connection, now: str) -> MemberDiff:
-            return await groups.replace_members(c, now, group_scim_id, members, expected_version)
+        def unit(c: sqlite3.Connection, now: str) -> MemberDiff:
+            return group_writes.replace_members(c, now, group_scim_id, members, expected_version)
 
         return await self._write(self._finishing(finishing_intent, unit))
 
@@ -527,14 +507,16 @@ class Store:
     ) -> list[str]:
         """Remove a member from every group; returns the SCIM ids of the groups changed."""
 
-        async def unit(c: aiosqlite.Connection, now: str) -> list[str]:
-            return await groups.remove_member_everywhere(c, now, member_scim_id)
+        def unit(c: sqlite3.Connection, now: str) -> list[str]:
+            return group_writes.remove_member_everywhere(c, now, member_scim_id)
 
         return await self._write(self._finishing(finishing_intent, unit))
 
     async def set_member_display(self, member_scim_id: str, display: str | None) -> list[str]:
         """Refresh a member's cached `display` in every group; returns the SCIM ids of the groups changed."""
-        return await self._write(lambda c, now: groups.set_member_display(c, now, member_scim_id, display))
+        return await self._write(
+            lambda c, now: group_writes.set_member_display(c, now, member_scim_id, display)
+        )
 
     # -- intent journal --------------------------------------------------------------------------
 
@@ -644,9 +626,13 @@ async def open_store(
     if readers < 1 or busy_timeout_ms < 0:
         raise ValueError("readers must be >= 1 and busy_timeout_ms >= 0")
     db = Path(path)
-    writer = await connect_writer(db, busy_timeout_ms=busy_timeout_ms)
+    migrator = await connect_writer(db, busy_timeout_ms=busy_timeout_ms)
     try:
-        await migrate(writer, load_migrations())
+        await migrate(migrator, load_migrations())
+    finally:
+        await migrator.close()
+    writer = await Writer.open(db, busy_timeout_ms)
+    try:
         pool = await ReaderPool.open(db, readers, busy_timeout_ms)
     except BaseException:
         await writer.close()

@@ -199,6 +199,17 @@ async def test_master_info_and_ping_need_no_login(make_client: ClientFactory) ->
     assert client.credential.logins == 0
 
 
+async def test_change_group_applies_the_update_without_an_answer(admin: DeterminedClient) -> None:
+    a = await admin.create_user("change-a", "", active=True)
+    b = await admin.create_user("change-b", "", active=True)
+    group = await admin.create_group("changing", [a.id])
+    assert await admin.change_group(group.id, name="changed", add_users=[b.id], remove_users=[a.id]) is None
+    fetched = await admin.get_group(group.id)
+    assert (fetched.name, [u.id for u in fetched.users]) == ("changed", [b.id])
+    with pytest.raises(MasterConflict):
+        await admin.change_group(group.id, add_users=[b.id])
+
+
 async def test_logs_carry_templates_not_values_or_secrets(
     admin: DeterminedClient, captured_logs: LogReader
 ) -> None:

@@ -52,6 +52,27 @@ async def test_member_deltas_are_idempotent_and_minimal(world: World) -> None:
     assert (await world.master.state()).groups == {"Team": frozenset({"bob@example.com"})}
 
 
+async def test_member_add_is_one_master_put_and_one_local_transaction(
+    world: World, captured_logs: LogReader
+) -> None:
+    ada = await create_user(world, "ada@example.com", "Ada")
+    bob = await create_user(world, "bob@example.com", "Bob")
+    group = await create_group(world, "Team", [ada["id"]])
+    before = await world.store.get_group_by_scim_id(group["id"])
+    assert before is not None
+    seen = len(captured_logs())
+    response = await call(world, "PATCH", f"/Groups/{group['id']}", add_members(bob["id"]))
+    assert response.status == 204
+    calls = [(e["method"], e["path"]) for e in captured_logs()[seen:] if e.get("event") == "master.call"]
+    assert calls == [("PUT", "/api/v1/groups/{id}")]
+    after = await world.store.get_group_by_scim_id(group["id"])
+    assert after is not None
+    assert after.version == before.version + 1
+    assert response.headers["ETag"] == f'W/"{after.version}"'
+    assert await world.store.pending_intents() == []
+    assert (await world.master.state()).groups == {"Team": frozenset({"ada@example.com", "bob@example.com"})}
+
+
 async def test_put_replaces_members_and_renames_in_one_master_call(world: World) -> None:
     ada = await create_user(world, "ada@example.com", "Ada")
     bob = await create_user(world, "bob@example.com", "Bob")

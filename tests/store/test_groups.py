@@ -6,6 +6,9 @@ import pytest
 
 from bridge.store import (
     DuplicateDisplayName,
+    GroupAttributes,
+    IntentNotPending,
+    IntentState,
     InvalidDocument,
     MemberDiff,
     MemberRecord,
@@ -146,3 +149,35 @@ async def test_large_membership_add_is_a_delta(store: Store) -> None:
     assert await store.add_members(group.scim_id, [user_member(ids[0]), user_member("late")]) == ["late"]
     assert await store.count_members(group.scim_id) == 5001
     assert await store.member_ids_present(group.scim_id, ["late", "nobody"]) == {"late"}
+
+
+async def test_change_group_applies_diff_and_attributes_in_one_version_step(
+    store: Store, clock: ManualClock
+) -> None:
+    group = await add_group(store, "Team", ["a", "b"])
+    clock.advance()
+    changed = await store.change_group(
+        group.scim_id,
+        attributes=GroupAttributes("Team 2", "ext-2", {"displayName": "Team 2"}),
+        add=[user_member("c"), user_member("a"), user_member("c")],
+        remove=["b", "absent"],
+    )
+    assert (changed.display_name, changed.external_id, changed.version) == ("Team 2", "ext-2", 2)
+    assert changed.last_modified > group.last_modified
+    assert [m.member_scim_id for m in await store.list_members(group.scim_id)] == ["a", "c"]
+    unchanged = await store.change_group(group.scim_id, add=[user_member("a")], remove=["b"])
+    assert unchanged == changed
+    members_only = await store.change_group(group.scim_id, remove=["a"])
+    assert (members_only.display_name, members_only.version) == ("Team 2", 3)
+
+
+async def test_change_group_finishing_a_done_intent_changes_nothing(store: Store) -> None:
+    group = await add_group(store, "Team", ["a"])
+    intent = await store.begin_intent(
+        request_id="r", operation="patch", resource_type="Group", target=group.scim_id, payload_digest="d"
+    )
+    await store.finish_intent(intent, IntentState.ROLLED_BACK)
+    with pytest.raises(IntentNotPending):
+        await store.change_group(group.scim_id, add=[user_member("b")], remove=["a"], finishing_intent=intent)
+    assert [m.member_scim_id for m in await store.list_members(group.scim_id)] == ["a"]
+    assert await _version(store, group.scim_id) == 1

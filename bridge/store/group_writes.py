@@ -1,0 +1,247 @@
+"""SQL that changes the groups and group_members tables; plain functions run inside the writer's transaction.
+
+Membership changes touch only the named members (indexed probes), never the whole member list, so adding
+one member costs the same in a group of ten as in a group of ten thousand.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from bridge.store.codec import encode_doc, group_from_row
+from bridge.store.errors import NotFoundInStore, VersionConflict
+from bridge.store.records import GroupRecord, MemberDiff, MemberRecord
+
+
+@dataclass(frozen=True, slots=True)
+class GroupAttributes:
+    """A group's own attributes, as `update_group` replaces them."""
+
+    display_name: str
+    external_id: str | None
+    doc: Mapping[str, object]
+
+
+def _group_pk(conn: sqlite3.Connection, scim_id: str, expected_version: int | None) -> int:
+    row = conn.execute("SELECT pk, version FROM groups WHERE scim_id = ?", (scim_id,)).fetchone()
+    if row is None:
+        raise NotFoundInStore(f"no group {scim_id}")
+    if expected_version is not None and row["version"] != expected_version:
+        raise VersionConflict(expected_version, row["version"])
+    return int(row["pk"])
+
+
+def _bump(conn: sqlite3.Connection, now: str, pk: int) -> GroupRecord:
+    """A membership change modifies the group: new meta.version and meta.lastModified."""
+    row = conn.execute(
+        "UPDATE groups SET version = version + 1, last_modified = ? WHERE pk = ? RETURNING *", (now, pk)
+    ).fetchone()
+    assert row is not None
+    return group_from_row(row)
+
+
+def _unique(members: Iterable[MemberRecord]) -> dict[str, MemberRecord]:
+    """Members by id, first occurrence wins, request order kept (IdPs repeat ids; see issue 5 Groups)."""
+    unique: dict[str, MemberRecord] = {}
+    for member in members:
+        unique.setdefault(member.member_scim_id, member)
+    return unique
+
+
+def _present(conn: sqlite3.Connection, pk: int, ids: Iterable[str]) -> set[str]:
+    """Which of `ids` are members of the group; one indexed probe per id via json_each."""
+    rows = conn.execute(
+        "SELECT member_scim_id FROM group_members WHERE group_pk = ?"
+        " AND member_scim_id IN (SELECT value FROM json_each(?))",
+        (pk, json.dumps(list(ids))),
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _insert_members(conn: sqlite3.Connection, pk: int, members: Iterable[MemberRecord]) -> None:
+    conn.executemany(
+        "INSERT INTO group_members (group_pk, member_scim_id, member_type, display) VALUES (?, ?, ?, ?)",
+        [(pk, m.member_scim_id, m.member_type.value, m.display) for m in members],
+    )
+
+
+def _delete_members(conn: sqlite3.Connection, pk: int, ids: Iterable[str]) -> None:
+    conn.executemany(
+        "DELETE FROM group_members WHERE group_pk = ? AND member_scim_id = ?", [(pk, i) for i in ids]
+    )
+
+
+def insert_group(
+    conn: sqlite3.Connection,
+    now: str,
+    *,
+    scim_id: str,
+    det_id: int,
+    display_name: str,
+    external_id: str | None,
+    doc: Mapping[str, object],
+    members: Sequence[MemberRecord],
+) -> GroupRecord:
+    """Insert a group at version 1 with its initial members."""
+    row = conn.execute(
+        "INSERT INTO groups (scim_id, det_id, display_name, external_id, doc, version, created, last_modified)"
+        " VALUES (?, ?, ?, ?, ?, 1, ?, ?) RETURNING *",
+        (scim_id, det_id, display_name, external_id, encode_doc(doc, group=True), now, now),
+    ).fetchone()
+    assert row is not None
+    _insert_members(conn, row["pk"], _unique(members).values())
+    return group_from_row(row)
+
+
+def update_group(
+    conn: sqlite3.Connection,
+    now: str,
+    scim_id: str,
+    attributes: GroupAttributes,
+    expected_version: int | None,
+) -> GroupRecord:
+    """Replace a group's own attributes (not its members); bumps version and last_modified."""
+    pk = _group_pk(conn, scim_id, expected_version)
+    row = conn.execute(
+        "UPDATE groups SET display_name = ?, external_id = ?, doc = ?, version = version + 1,"
+        " last_modified = ? WHERE pk = ? RETURNING *",
+        (
+            attributes.display_name,
+            attributes.external_id,
+            encode_doc(attributes.doc, group=True),
+            now,
+            pk,
+        ),
+    ).fetchone()
+    assert row is not None
+    return group_from_row(row)
+
+
+def change_group(
+    conn: sqlite3.Connection,
+    now: str,
+    scim_id: str,
+    *,
+    attributes: GroupAttributes | None,
+    add: Sequence[MemberRecord],
+    remove: Sequence[str],
+) -> GroupRecord:
+    """Removals, additions and new attributes (if given) in one step; the version moves once if anything did."""
+    pk = _group_pk(conn, scim_id, None)
+    changed = bool(_remove(conn, pk, remove)) | bool(_add(conn, pk, add))
+    if attributes is not None:
+        return update_group(conn, now, scim_id, attributes, None)
+    if changed:
+        return _bump(conn, now, pk)
+    row = conn.execute("SELECT * FROM groups WHERE pk = ?", (pk,)).fetchone()
+    assert row is not None
+    return group_from_row(row)
+
+
+def _add(conn: sqlite3.Connection, pk: int, members: Sequence[MemberRecord]) -> list[str]:
+    wanted = _unique(members)
+    present = _present(conn, pk, wanted) if wanted else set()
+    new = [m for i, m in wanted.items() if i not in present]
+    if new:
+        _insert_members(conn, pk, new)
+    return [m.member_scim_id for m in new]
+
+
+def _remove(conn: sqlite3.Connection, pk: int, ids: Sequence[str]) -> list[str]:
+    wanted = list(dict.fromkeys(ids))
+    present = _present(conn, pk, wanted) if wanted else set()
+    gone = [i for i in wanted if i in present]
+    if gone:
+        _delete_members(conn, pk, gone)
+    return gone
+
+
+def add_members(
+    conn: sqlite3.Connection,
+    now: str,
+    scim_id: str,
+    members: Sequence[MemberRecord],
+    expected_version: int | None,
+) -> list[str]:
+    """Add the members not already present; returns the ids actually added, in request order."""
+    pk = _group_pk(conn, scim_id, expected_version)
+    new = _add(conn, pk, members)
+    if new:
+        _bump(conn, now, pk)
+    return new
+
+
+def remove_members(
+    conn: sqlite3.Connection, now: str, scim_id: str, ids: Sequence[str], expected_version: int | None
+) -> list[str]:
+    """Remove the given members that are present; returns the ids actually removed, in request order."""
+    pk = _group_pk(conn, scim_id, expected_version)
+    gone = _remove(conn, pk, ids)
+    if gone:
+        _bump(conn, now, pk)
+    return gone
+
+
+def replace_members(
+    conn: sqlite3.Connection,
+    now: str,
+    scim_id: str,
+    members: Sequence[MemberRecord],
+    expected_version: int | None,
+) -> MemberDiff:
+    """Make the membership exactly `members`; returns what was added and removed."""
+    pk = _group_pk(conn, scim_id, expected_version)
+    current = [
+        r[0]
+        for r in conn.execute(
+            "SELECT member_scim_id FROM group_members WHERE group_pk = ? ORDER BY member_scim_id", (pk,)
+        ).fetchall()
+    ]
+    wanted = _unique(members)
+    current_set = set(current)
+    new = [m for i, m in wanted.items() if i not in current_set]
+    gone = [i for i in current if i not in wanted]
+    if gone:
+        _delete_members(conn, pk, gone)
+    if new:
+        _insert_members(conn, pk, new)
+    if new or gone:
+        _bump(conn, now, pk)
+    return MemberDiff(added=tuple(m.member_scim_id for m in new), removed=tuple(gone))
+
+
+def remove_member_everywhere(conn: sqlite3.Connection, now: str, member_scim_id: str) -> list[str]:
+    """Drop `member_scim_id` from every group, bumping each; returns those groups' SCIM ids."""
+    rows = conn.execute(
+        "UPDATE groups SET version = version + 1, last_modified = ?"
+        " WHERE pk IN (SELECT group_pk FROM group_members WHERE member_scim_id = ?) RETURNING scim_id",
+        (now, member_scim_id),
+    ).fetchall()
+    conn.execute("DELETE FROM group_members WHERE member_scim_id = ?", (member_scim_id,))
+    return sorted(r[0] for r in rows)
+
+
+def delete_group(conn: sqlite3.Connection, now: str, scim_id: str, expected_version: int | None) -> None:
+    """Delete a group, its membership rows, and its own membership in other groups."""
+    pk = _group_pk(conn, scim_id, expected_version)
+    remove_member_everywhere(conn, now, scim_id)
+    conn.execute("DELETE FROM groups WHERE pk = ?", (pk,))
+
+
+def set_member_display(
+    conn: sqlite3.Connection, now: str, member_scim_id: str, display: str | None
+) -> list[str]:
+    """Refresh a member's cached `display` in every group (after a rename); returns the groups changed."""
+    rows = conn.execute(
+        "UPDATE groups SET version = version + 1, last_modified = ? WHERE pk IN"
+        " (SELECT group_pk FROM group_members WHERE member_scim_id = ? AND display IS NOT ?) RETURNING scim_id",
+        (now, member_scim_id, display),
+    ).fetchall()
+    conn.execute(
+        "UPDATE group_members SET display = ? WHERE member_scim_id = ? AND display IS NOT ?",
+        (display, member_scim_id, display),
+    )
+    return sorted(r[0] for r in rows)

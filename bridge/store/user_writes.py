@@ -1,0 +1,139 @@
+"""SQL that changes the users and user_emails tables; plain functions run inside the writer's transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+
+from bridge.store.codec import email_rows, encode_doc, user_from_row
+from bridge.store.errors import NotFoundInStore, VersionConflict
+from bridge.store.records import UserRecord
+
+
+def _replace_emails(conn: sqlite3.Connection, pk: int, doc: Mapping[str, object]) -> None:
+    conn.execute("DELETE FROM user_emails WHERE user_pk = ?", (pk,))
+    conn.executemany(
+        "INSERT INTO user_emails (user_pk, position, value, type, is_primary, display) VALUES (?, ?, ?, ?, ?, ?)",
+        [(pk, *row) for row in email_rows(doc)],
+    )
+
+
+def _live_pk(conn: sqlite3.Connection, scim_id: str, expected_version: int | None) -> int:
+    row = conn.execute(
+        "SELECT pk, version FROM users WHERE scim_id = ? AND tombstoned_at IS NULL", (scim_id,)
+    ).fetchone()
+    if row is None:
+        raise NotFoundInStore(f"no live user {scim_id}")
+    if expected_version is not None and row["version"] != expected_version:
+        raise VersionConflict(expected_version, row["version"])
+    return int(row["pk"])
+
+
+def insert_user(
+    conn: sqlite3.Connection,
+    now: str,
+    *,
+    scim_id: str,
+    det_id: int,
+    user_name: str,
+    external_id: str | None,
+    display_name: str | None,
+    active: bool,
+    doc: Mapping[str, object],
+) -> UserRecord:
+    """Insert a live user at version 1."""
+    row = conn.execute(
+        "INSERT INTO users (scim_id, det_id, user_name, external_id, display_name, active, doc, version,"
+        " created, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING *",
+        (
+            scim_id,
+            det_id,
+            user_name,
+            external_id,
+            display_name,
+            int(active),
+            encode_doc(doc, group=False),
+            now,
+            now,
+        ),
+    ).fetchone()
+    assert row is not None
+    _replace_emails(conn, row["pk"], doc)
+    return user_from_row(row)
+
+
+def update_user(
+    conn: sqlite3.Connection,
+    now: str,
+    scim_id: str,
+    *,
+    user_name: str,
+    external_id: str | None,
+    display_name: str | None,
+    active: bool,
+    doc: Mapping[str, object],
+    expected_version: int | None,
+) -> UserRecord:
+    """Replace a live user's attributes; bumps version and last_modified."""
+    pk = _live_pk(conn, scim_id, expected_version)
+    row = conn.execute(
+        "UPDATE users SET user_name = ?, external_id = ?, display_name = ?, active = ?, doc = ?,"
+        " version = version + 1, last_modified = ? WHERE pk = ? RETURNING *",
+        (user_name, external_id, display_name, int(active), encode_doc(doc, group=False), now, pk),
+    ).fetchone()
+    assert row is not None
+    _replace_emails(conn, pk, doc)
+    return user_from_row(row)
+
+
+def tombstone_user(
+    conn: sqlite3.Connection, now: str, scim_id: str, *, expected_version: int | None
+) -> UserRecord:
+    """Mark a live user deleted (inactive, tombstoned); the mapping row stays."""
+    pk = _live_pk(conn, scim_id, expected_version)
+    row = conn.execute(
+        "UPDATE users SET active = 0, tombstoned_at = ?, version = version + 1, last_modified = ?"
+        " WHERE pk = ? RETURNING *",
+        (now, now, pk),
+    ).fetchone()
+    assert row is not None
+    return user_from_row(row)
+
+
+def relink_user(
+    conn: sqlite3.Connection,
+    now: str,
+    scim_id: str,
+    *,
+    new_scim_id: str | None,
+    user_name: str,
+    external_id: str | None,
+    display_name: str | None,
+    active: bool,
+    doc: Mapping[str, object],
+) -> UserRecord:
+    """Bring a tombstoned user back as a new SCIM resource on the same Determined user."""
+    found = conn.execute(
+        "SELECT pk FROM users WHERE scim_id = ? AND tombstoned_at IS NOT NULL", (scim_id,)
+    ).fetchone()
+    if found is None:
+        raise NotFoundInStore(f"no tombstoned user {scim_id}")
+    # version keeps counting up (never reset) so an ETag from before the delete can never match again.
+    row = conn.execute(
+        "UPDATE users SET scim_id = ?, user_name = ?, external_id = ?, display_name = ?, active = ?, doc = ?,"
+        " version = version + 1, created = ?, last_modified = ?, tombstoned_at = NULL WHERE pk = ? RETURNING *",
+        (
+            new_scim_id or scim_id,
+            user_name,
+            external_id,
+            display_name,
+            int(active),
+            encode_doc(doc, group=False),
+            now,
+            now,
+            found["pk"],
+        ),
+    ).fetchone()
+    assert row is not None
+    _replace_emails(conn, row["pk"], doc)
+    return user_from_row(row)

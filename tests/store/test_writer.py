@@ -1,0 +1,147 @@
+"""The writer thread: queued units share one transaction, each in its own savepoint, answered after COMMIT."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bridge.store import DuplicateUserName, IntentState, Store, StoreClosed
+from bridge.store.writer import Writer
+from tests.store.factories import add_group, add_user, user_member
+
+
+@pytest.fixture
+async def writer(tmp_path: Path) -> AsyncIterator[Writer]:
+    opened = await Writer.open(tmp_path / "w.db", 5000)
+    await opened.run(lambda c: c.execute("CREATE TABLE t (v TEXT PRIMARY KEY)"))
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def _rows(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT v FROM t ORDER BY v")]
+
+
+def _insert(value: str) -> object:
+    return lambda c: c.execute("INSERT INTO t (v) VALUES (?)", (value,)).rowcount
+
+
+async def _held_group(writer: Writer, release: threading.Event) -> asyncio.Task[object]:
+    """Occupy the writer thread until `release` is set, so the units queued meanwhile form one group."""
+    started = threading.Event()
+
+    def hold(_: sqlite3.Connection) -> None:
+        started.set()
+        release.wait()
+
+    holder = asyncio.ensure_future(writer.run(hold))
+    await asyncio.to_thread(started.wait)
+    return holder
+
+
+async def test_a_failing_unit_rolls_back_alone_inside_a_shared_group(writer: Writer) -> None:
+    release = threading.Event()
+    holder = await _held_group(writer, release)
+
+    def half_then_fail(c: sqlite3.Connection) -> None:
+        c.execute("INSERT INTO t (v) VALUES ('half')")
+        raise ValueError("refused after a statement")
+
+    queued = [
+        asyncio.ensure_future(writer.run(unit))
+        for unit in (_insert("a"), half_then_fail, _insert("a"), _insert("b"))
+    ]
+    await asyncio.sleep(0)  # let every task queue its unit behind the held group
+    release.set()
+    await holder
+    results = await asyncio.gather(*queued, return_exceptions=True)
+    assert results[0] == 1
+    assert isinstance(results[1], ValueError)
+    assert isinstance(results[2], sqlite3.IntegrityError)  # duplicate of the first unit in the same group
+    assert results[3] == 1
+    assert await writer.run(_rows) == ["a", "b"]
+
+
+async def test_a_group_whose_begin_fails_fails_every_unit_and_the_next_group_runs(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    writer = await Writer.open(path, 20)
+    await writer.run(lambda c: c.execute("CREATE TABLE t (v TEXT PRIMARY KEY)"))
+    blocker = sqlite3.connect(path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        failed = await asyncio.gather(
+            writer.run(_insert("x")), writer.run(_insert("y")), return_exceptions=True
+        )
+        assert all(isinstance(f, sqlite3.OperationalError) for f in failed)
+        blocker.execute("COMMIT")
+        assert await writer.run(_insert("z")) == 1
+        assert await writer.run(_rows) == ["z"]
+    finally:
+        blocker.close()
+        await writer.close()
+
+
+async def test_a_cancelled_caller_does_not_withdraw_its_unit(writer: Writer) -> None:
+    release = threading.Event()
+    holder = await _held_group(writer, release)
+    cancelled = asyncio.ensure_future(writer.run(_insert("kept")))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    release.set()
+    await holder
+    assert await writer.run(_rows) == ["kept"]
+
+
+async def test_close_finishes_queued_units_then_refuses_new_ones(writer: Writer) -> None:
+    release = threading.Event()
+    holder = await _held_group(writer, release)
+    queued = asyncio.ensure_future(writer.run(_insert("last")))
+    await asyncio.sleep(0)
+    closing = asyncio.ensure_future(writer.close())
+    await asyncio.sleep(0)
+    with pytest.raises(StoreClosed):
+        await writer.run(_insert("late"))
+    release.set()
+    await holder
+    assert await queued == 1
+    await closing
+
+
+async def test_store_units_queued_together_commit_together_with_their_intents(store: Store) -> None:
+    group = await add_group(store, "g")
+    members = [await add_user(store, f"m{i}") for i in range(3)]
+    intents = [
+        await store.begin_intent(
+            request_id=f"r{i}",
+            operation="patch",
+            resource_type="Group",
+            target=group.scim_id,
+            payload_digest="d",
+        )
+        for i in range(3)
+    ]
+    results = await asyncio.gather(
+        add_user(store, "taken"),
+        add_user(store, "taken"),
+        *(
+            store.change_group(group.scim_id, add=[user_member(m.scim_id)], finishing_intent=intent)
+            for m, intent in zip(members, intents, strict=True)
+        ),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], DuplicateUserName)
+    assert await store.count_members(group.scim_id) == 3
+    for intent in intents:
+        found = await store.get_intent(intent)
+        assert found is not None
+        assert found.state is IntentState.DONE
+    assert await store.check() == []
