@@ -27,7 +27,7 @@ from bridge.provisioning.translate import (
 )
 from bridge.provisioning.upstream_errors import Operation, to_scim_error
 from bridge.scim import USER_SCHEMA, ListQuery, apply_patch, compile_sql
-from bridge.scim.errors import NotFound, Uniqueness
+from bridge.scim.errors import NotFound, ScimError, Uniqueness
 from bridge.scim.filter_sql import sort_sql
 from bridge.scim.patch import PatchOperation
 from bridge.store import Store, UserRecord
@@ -195,7 +195,7 @@ class UserService:
 
     async def _leave_group(self, det_group_id: int, det_user_id: int) -> None:
         try:
-            await self._master.update_group(det_group_id, remove_users=[det_user_id])
+            await self._master.change_group(det_group_id, remove_users=[det_user_id])
         except MasterNotFound:
             # Already not a member (or the group is gone) on the master: the goal is reached (§4.14 step 4).
             return
@@ -203,15 +203,6 @@ class UserService:
     async def _create_new(
         self, doc: Mapping[str, Any], desired: MasterUserFields, password: str | None, caller: Caller
     ) -> UserRecord:
-        try:
-            on_master = await self._master.get_user_by_username(desired.username)
-        except MasterError as err:
-            raise to_scim_error(err, Operation.CREATE_USER) from None
-        if on_master is not None:
-            # Linking an existing Determined account is an operator decision (`scim-bridge adopt`).
-            raise Uniqueness(
-                f"userName {desired.username!r} exists on the Determined master but is not managed by SCIM."
-            )
         remote = self._settings.create_remote
         local_password: str | None = None
         if not remote:
@@ -251,7 +242,7 @@ class UserService:
             master=master_write,
             store=store_write,
             compensate=compensate,
-            on_master_error=lambda err: to_scim_error(err, Operation.CREATE_USER),
+            on_master_error=lambda err: _create_error(err, desired.username),
         )
 
     async def _relink(
@@ -436,6 +427,16 @@ class UserService:
                 if index == len(candidates) - 1 or not _display_rejected(err):
                     raise
         raise AssertionError("unreachable: the last candidate re-raises")
+
+
+def _create_error(err: MasterError, user_name: str) -> ScimError:
+    # The master's own duplicate check answers the POST (§4.7 step 10), so no by-username lookup precedes it.
+    if err.is_duplicate_username():
+        # Linking an existing Determined account is an operator decision (`scim-bridge adopt`).
+        return Uniqueness(
+            f"userName {user_name!r} exists on the Determined master but is not managed by SCIM."
+        )
+    return to_scim_error(err, Operation.CREATE_USER)
 
 
 def _opt_str(value: object) -> str | None:

@@ -57,6 +57,27 @@ async def test_protected_and_unmanaged_accounts_are_409(world: World) -> None:
     assert not state.users["local-bob"].remote
 
 
+async def test_create_is_one_master_post_and_the_master_refuses_unmanaged_names(
+    world: World, captured_logs: LogReader
+) -> None:
+    await create_user(world, "first@example.com", "First")  # the bridge's own master login happens here
+    await create_user(world, "ada@example.com", "Ada")
+    assert (await world.store.recent_audit(1))[0].master_calls == 1
+    calls = [(e["method"], e["path"]) for e in captured_logs() if e.get("event") == "master.call"]
+    assert calls[-1] == ("POST", "/api/v1/users")
+    assert ("GET", "/api/v1/users/{name}/by-username") not in calls
+    await world.master.call(
+        "POST", "/api/v1/users", {"user": {"username": "unmanaged", "active": True, "remote": True}}
+    )
+    response = await call(world, "POST", "/Users", user_body("unmanaged", "Someone"))
+    assert response.status == 409
+    body = await response.json()
+    assert body["scimType"] == "uniqueness"
+    assert "not managed by SCIM" in body["detail"]
+    assert await world.store.pending_intents() == []
+    assert await world.store.get_user_by_user_name("unmanaged") is None
+
+
 async def test_patch_sends_only_what_changed(world: World) -> None:
     user = await create_user(world, "ada@example.com", "Ada")
     response = await call(
