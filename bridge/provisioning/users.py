@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from bridge.config import UsersSettings
 from bridge.determined import DeterminedClient, MasterBadRequest, MasterError, MasterNotFound, MasterUser
@@ -27,7 +27,7 @@ from bridge.provisioning.translate import (
 )
 from bridge.provisioning.upstream_errors import Operation, to_scim_error
 from bridge.scim import USER_SCHEMA, ListQuery, apply_patch, compile_sql
-from bridge.scim.errors import NotFound, ScimError, Uniqueness
+from bridge.scim.errors import InvalidValue, NotFound, ScimError, Uniqueness
 from bridge.scim.filter_sql import sort_sql
 from bridge.scim.patch import PatchOperation
 from bridge.store import Store, UserRecord
@@ -35,6 +35,9 @@ from bridge.store import Store, UserRecord
 # Texts of the master's display-name validation (§5.1, §4.9 step 7); another candidate may pass.
 _DISPLAY_REJECTIONS = ("similar username or display name", "non-ASCII", "cannot be renamed", "minimum length")
 BUILTIN_USER_IDS = frozenset({1, 2})
+# The master sets no maximum (§5.1), but a username is a unique-indexed PostgreSQL column whose btree entries
+# cannot exceed ~2,700 bytes (and the master refuses non-ASCII): refuse longer names as the IdP's value error.
+MAX_USERNAME_LENGTH: Final = 1024
 
 
 def _display_rejected(err: MasterBadRequest) -> bool:
@@ -100,6 +103,7 @@ class UserService:
         """POST /Users (RFC 7644 §3.3): new remote Determined user, or re-link of a tombstoned one."""
         async with self._journal.audited(caller, "create", "User") as scope:
             desired = self._fields(doc, default_active=True)
+            _check_length(desired.username)
             await self._refuse_protected(desired.username)
             password = doc.get("password") if isinstance(doc.get("password"), str) else None
             async with self._locks.hold(f"user-name:{desired.username.lower()}"):
@@ -301,6 +305,7 @@ class UserService:
         doc_to_store = stored_doc({**new_doc, "active": after.active})
         sync_password = password if self._settings.password_sync and password else None
         if after.username != record.user_name:
+            _check_length(after.username)
             await self._refuse_protected(after.username)
             await self._check_rename(record, after.username)
         if before == after and sync_password is None:
@@ -427,6 +432,11 @@ class UserService:
                 if index == len(candidates) - 1 or not _display_rejected(err):
                     raise
         raise AssertionError("unreachable: the last candidate re-raises")
+
+
+def _check_length(user_name: str) -> None:
+    if len(user_name) > MAX_USERNAME_LENGTH:
+        raise InvalidValue(f"userName is longer than {MAX_USERNAME_LENGTH} characters.")
 
 
 def _create_error(err: MasterError, user_name: str) -> ScimError:

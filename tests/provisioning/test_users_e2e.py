@@ -78,6 +78,19 @@ async def test_create_is_one_master_post_and_the_master_refuses_unmanaged_names(
     assert await world.store.get_user_by_user_name("unmanaged") is None
 
 
+async def test_over_long_user_names_are_invalid_value_without_a_master_call(world: World) -> None:
+    longest = "a" * 1024
+    assert (await call(world, "POST", "/Users", user_body(longest, "Long"))).status == 201
+    response = await call(world, "POST", "/Users", user_body("b" * 1025, "Too Long"))
+    assert response.status == 400
+    assert (await response.json())["scimType"] == "invalidValue"
+    assert (await world.store.recent_audit(1))[0].master_calls == 0
+    user = await create_user(world, "ada@example.com", "Ada")
+    rename = patch({"op": "replace", "path": "userName", "value": "c" * 900_000})
+    assert (await call(world, "PATCH", f"/Users/{user['id']}", rename)).status == 400
+    assert set((await world.master.state()).users) >= {longest, "ada@example.com"}
+
+
 async def test_patch_sends_only_what_changed(world: World) -> None:
     user = await create_user(world, "ada@example.com", "Ada")
     response = await call(
