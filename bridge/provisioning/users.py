@@ -29,6 +29,7 @@ from bridge.provisioning.upstream_errors import Operation, to_scim_error
 from bridge.scim import USER_SCHEMA, ListQuery, apply_patch, compile_sql
 from bridge.scim.errors import InvalidValue, NotFound, ScimError, Uniqueness
 from bridge.scim.filter_sql import sort_sql
+from bridge.scim.filters import Compare, CompareOp, Filter
 from bridge.scim.patch import PatchOperation
 from bridge.store import Store, UserRecord
 
@@ -85,6 +86,13 @@ class UserService:
 
     async def list(self, query: ListQuery) -> tuple[int, list[UserRecord]]:
         """One page of live users, filtered and sorted in SQL: O(page), no master calls."""
+        name = _user_name_equals(query.filter)
+        if name is not None:
+            # The probe IdPs send before each create is a lookup by a unique key: no listing, no count.
+            async with store_errors():
+                found = await self._store.get_user_by_user_name(name)
+            matched = [] if found is None else [found]
+            return len(matched), matched[query.offset : query.offset + query.count]
         where, params = compile_sql(query.filter, USER_SCHEMA, USER_SQL) if query.filter else ("1=1", [])
         order = sort_sql(query.sort_by, USER_SCHEMA, USER_SQL) if query.sort_by else None
         async with store_errors():
@@ -451,3 +459,19 @@ def _create_error(err: MasterError, user_name: str) -> ScimError:
 
 def _opt_str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _user_name_equals(expression: Filter | None) -> str | None:
+    """The value of a bare ``userName eq "<text>"`` filter (Okta's and Entra's pre-create probe), else None.
+
+    Such a listing holds at most one live user: the store's lookup by userName answers it with the same
+    case-insensitive match (the column's NOCASE collation) that the compiled filter would use.
+    """
+    if not isinstance(expression, Compare) or expression.op is not CompareOp.EQ:
+        return None
+    path = expression.path
+    if path.sub is not None or path.attr.lower() != "username" or not isinstance(expression.value, str):
+        return None
+    if path.urn is not None and path.urn.lower() != USER_SCHEMA.core.id.lower():
+        return None
+    return expression.value

@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from bridge.store import IntentState
 from bridge.web.app import create_app
@@ -200,6 +201,33 @@ async def test_list_filters_sorts_and_pages_from_the_store(world: World) -> None
     resource = (await searched.json())["Resources"][0]
     assert resource["userName"] == "b@example.com"
     assert "emails" not in resource
+
+
+async def test_user_name_eq_probe_answers_as_the_general_filter_does(world: World) -> None:
+    """`userName eq` is answered by a lookup; an equivalent filter takes the SQL listing: same answers."""
+    await create_user(world, "Kept@Example.com", "Kept User")
+    gone = await create_user(world, "gone@example.com", "Gone User")
+    assert (await call(world, "DELETE", f"/Users/{gone['id']}")).status == 204
+    cases = [
+        ('userName eq "kept@example.COM"', ""),
+        ('urn:ietf:params:scim:schemas:core:2.0:User:userName eq "KEPT@example.com"', ""),
+        ('userName eq "kept@example.com"', "&startIndex=2"),
+        ('userName eq "kept@example.com"', "&count=0"),
+        ('userName eq "kept@example.com"', "&attributes=displayName"),
+        ('userName eq "gone@example.com"', ""),
+        ('userName eq "nobody@example.com"', ""),
+    ]
+    for text, extra in cases:
+        probe = await (await call(world, "GET", f"/Users?filter={quote(text)}{extra}")).json()
+        # The same condition twice is an `or` node: it goes through the compiled SQL listing.
+        general = await (
+            await call(world, "GET", f"/Users?filter={quote(f'{text} or {text}')}{extra}")
+        ).json()
+        assert probe == general, text + extra
+    found = await (
+        await call(world, "GET", "/Users?filter=" + quote('userName eq "kept@example.com"'))
+    ).json()
+    assert [r["userName"] for r in found["Resources"]] == ["Kept@Example.com"]
 
 
 async def test_master_down_is_503_with_retry_after(world: World) -> None:
