@@ -6,6 +6,7 @@ under their URN, no null/empty values, `schemas` listing the core URN and the ex
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -129,6 +130,21 @@ def check_required(doc: Mapping[str, Any], schema: ResourceSchema) -> None:
     _check_required(doc, schema)
 
 
+_PlanEntry = tuple[str | None, Attribute, str, str | None]
+
+
+@functools.lru_cache(maxsize=16)  # one entry per schema object (identity-hashed); there are two
+def _render_plan(schema: ResourceSchema) -> tuple[_PlanEntry, ...]:
+    """Per top-level attribute: its URN, itself, and its lowercased projection keys, computed once."""
+    plan: list[_PlanEntry] = []
+    for urn, attr in schema.all_attributes():
+        if attr.name in ("schemas", "id", "meta") and urn is None:
+            continue
+        key = attr.name.lower() if urn is None else f"{urn.lower()}:{attr.name.lower()}"
+        plan.append((urn, attr, key, urn.lower() if urn is not None else None))
+    return tuple(plan)
+
+
 class _Projection:
     """Parsed `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5), keyed by lowercased full paths."""
 
@@ -178,11 +194,9 @@ def render(
     out: dict[str, Any] = {"schemas": [schema.core.id]}
     if doc.get("id") is not None:
         out["id"] = doc["id"]
-    for urn, attr in schema.all_attributes():
-        if attr.name in ("schemas", "id", "meta") and urn is None:
-            continue
+    for urn, attr, key, urn_key in _render_plan(schema):
         container = doc if urn is None else doc.get(urn)
-        if not isinstance(container, Mapping):
+        if container is None or (type(container) is not dict and not isinstance(container, Mapping)):
             continue
         value = container.get(attr.name)
         if value is None or attr.returned == "never":
@@ -190,8 +204,6 @@ def render(
         # an explicit [] (e.g. a group's loaded, empty member list) is rendered: authentik adds nobody
         # when a GET lacks `members` (idp-traffic §8 authentik)
         explicit_empty = value == []
-        key = attr.name.lower() if urn is None else f"{urn.lower()}:{attr.name.lower()}"
-        urn_key = urn.lower() if urn is not None else None
         if wanted:
             whole = key in wanted.whole or (urn_key is not None and urn_key in wanted.whole)
             if not whole and key not in wanted.subs and attr.returned != "always":

@@ -23,6 +23,8 @@ _SCHEMES: Final = frozenset({"http", "https"})
 
 
 def _peer_trusted(request: web.Request, settings: Settings) -> bool:
+    if not settings.server.trusted_proxies:
+        return False  # the common case, without parsing the peer's address on every response
     try:
         peer = ipaddress.ip_address(request.remote or "")
     except ValueError:
