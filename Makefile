@@ -40,7 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-# External SCIM suites (../shared/conformance/run.sh) against the bridge on the emulator, basic and bearer.
+# External SCIM suites (shared/conformance/run.sh; see .ci/run for where shared/ is found) against the bridge on the emulator, basic and bearer.
 conformance: $(STAMP)
 	PYTHON=$(PYTHON) conformance/setup.sh
 	$(BIN)/python conformance/run_conformance.py

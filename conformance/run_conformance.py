@@ -248,10 +248,19 @@ def pinned_specs(run_sh: Path) -> str:
     return " ".join(word.strip("'\"") for word in match.group(1).split())
 
 
+def shared_dir() -> Path:
+    """The shared/ checkout: $SCIM_BRIDGE_SHARED, else beside the clone, else this workplace's /work/shared."""
+    if os.environ.get("SCIM_BRIDGE_SHARED"):
+        return Path(os.environ["SCIM_BRIDGE_SHARED"])
+    return next(
+        (p for p in (ROOT.parent / "shared", Path("/work/shared")) if p.is_dir()), ROOT.parent / "shared"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every suite under every auth mode and print the scores."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--run-sh", type=Path, default=ROOT.parent / "shared" / "conformance" / "run.sh")
+    parser.add_argument("--run-sh", type=Path, default=shared_dir() / "conformance" / "run.sh")
     parser.add_argument("--home", type=Path, default=ROOT / "conformance" / ".home")
     parser.add_argument("--exclusions", type=Path, default=ROOT / "conformance" / "exclusions.toml")
     parser.add_argument("--auth", default=",".join(AUTH_MODES), help="comma-separated: basic,bearer")
@@ -259,7 +268,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run_sh, home = args.run_sh.resolve(), args.home.resolve()
     if not run_sh.is_file():
-        print(f"conformance: {run_sh} not found (shared/ must sit beside the clone)", file=sys.stderr)
+        print(
+            f"conformance: {run_sh} not found (shared/ beside the clone, or set SCIM_BRIDGE_SHARED)",
+            file=sys.stderr,
+        )
         return 2
     specs = (
         (home / "venv" / ".specs").read_text(encoding="utf-8") if (home / "venv" / ".specs").exists() else ""
