@@ -43,11 +43,27 @@ def _secret_key(key: str) -> bool:
     return _SECRET_KEY.search(key) is not None
 
 
+def _scrub_text(text: str) -> str:
+    # Every match of _SECRET_VALUE contains one of these words; for ASCII text, lower() is exactly the
+    # case folding re.IGNORECASE applies, so text without them needs no regex (most log values).
+    if text.isascii():
+        lowered = text.lower()
+        if not (
+            "basic" in lowered
+            or "bearer" in lowered
+            or "password" in lowered
+            or "secret" in lowered
+            or "token" in lowered
+        ):
+            return text
+    return _SECRET_VALUE.sub(_mask, text)
+
+
 def _scrub(value: Any, depth: int = 0) -> Any:
     if depth > 8:
         return value
     if isinstance(value, str):
-        return _SECRET_VALUE.sub(_mask, value)
+        return _scrub_text(value)
     if isinstance(value, Mapping):
         return {
             k: (REDACTED if isinstance(k, str) and _secret_key(k) else _scrub(v, depth + 1))
@@ -69,13 +85,14 @@ def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
 
 
 def shared_processors() -> list[structlog.typing.Processor]:
-    """The processor chain before rendering: redaction runs once, last, so it also sees rendered tracebacks."""
+    """The processor chain before rendering: redaction runs once, after tracebacks are rendered (so it sees
+    them), and before the level and timestamp, which the bridge writes itself and need no scrubbing."""
     return [
         structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.dict_tracebacks,
         redact_secrets,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
 
 

@@ -42,7 +42,7 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
         return response
     finally:
         route = request.match_info.route.resource
-        fields = structlog.contextvars.get_contextvars()
+        # Fields bound during the request (idp, idp_dialect, ...) join the line through merge_contextvars.
         _log.info(
             "request",
             method=request.method,
@@ -51,5 +51,4 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
             status=status,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
             client=request.get(CLIENT_NAME),
-            **{k: v for k, v in fields.items() if k != "request_id"},
         )

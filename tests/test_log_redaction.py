@@ -1,0 +1,53 @@
+"""The log pipeline's redaction: masked secrets, untouched plain values, one rendered JSON line per event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import structlog
+
+from tests.conftest import LogReader
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Bearer abcdef123456", "Bearer [redacted]"),
+        ("failed: basic dXNlcjpwYXNz", "failed: basic [redacted]"),
+        ('{"password": "hunter2"}', '{"password=[redacted]"}'),
+        ("TOKEN=abc, next", "TOKEN=[redacted], next"),
+        # Non-ASCII text takes the regex path: re.IGNORECASE folds U+017F (long s) to "s".
+        ("\u017fecret=abc", "\u017fecret=[redacted]"),
+        ("GET /scim/v2/Users/0b7c5f8e", "GET /scim/v2/Users/0b7c5f8e"),
+        ("tokens are words too", "tokens are words too"),
+        ("naïve café", "naïve café"),
+    ],
+)
+def test_values_are_masked_only_where_they_hold_a_credential(
+    captured_logs: LogReader, value: str, expected: str
+) -> None:
+    structlog.get_logger("test").info("event", detail=value, nested={"inner": [value]})
+    (line,) = captured_logs()
+    assert line["detail"] == expected
+    assert line["nested"] == {"inner": [expected]}
+
+
+def test_credential_keys_numbers_level_and_timestamp(captured_logs: LogReader) -> None:
+    structlog.get_logger("test").info("event", api_key="k", status=200, took=1.5, missing=None)
+    (line,) = captured_logs()
+    expected: dict[str, Any] = {"event": "event", "api_key": "[redacted]", "status": 200, "took": 1.5}
+    assert {k: line[k] for k in expected} == expected
+    assert line["missing"] is None
+    assert line["level"] == "info"
+    assert line["timestamp"].endswith("Z")
+
+
+def test_a_traceback_is_scrubbed_and_big_integers_still_render(captured_logs: LogReader) -> None:
+    try:
+        raise RuntimeError("login failed with password=hunter2")
+    except RuntimeError:
+        structlog.get_logger("test").exception("boom", huge=10**30)
+    (line,) = captured_logs()
+    assert "hunter2" not in captured_logs.raw()  # type: ignore[attr-defined]
+    assert line["huge"] == 10**30
