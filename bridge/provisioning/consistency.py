@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -14,7 +15,7 @@ import structlog
 from bridge.determined import MasterError, MasterUnavailable, calls_made, start_counting
 from bridge.scim.errors import InternalError, PreconditionFailed, ScimError, ServiceUnavailable
 from bridge.scim.etags import etag_for, if_match_ok
-from bridge.store import IntentState, Store, StoreError, VersionConflict
+from bridge.store import AuditLine, Finish, IntentState, Store, StoreError, VersionConflict
 from bridge.store.errors import StoreUnavailable
 
 T = TypeVar("T")
@@ -34,9 +35,18 @@ class Caller:
 class AuditScope:
     """Mutable per-operation audit details the service fills in as it learns them."""
 
+    operation: str
+    resource_type: str
     resource_id: str | None = None
     outcome: str = "ok"
     extra: dict[str, object] = field(default_factory=dict)
+    # Set once the store write that finished the operation's intent also wrote its "ok" audit line.
+    recorded: bool = False
+
+
+# The operation `Journal.audited` is recording in this context, so `Journal.write` can put the audit line
+# into the store write that finishes the intent (one transaction less per request) instead of after it.
+_SCOPE: ContextVar[AuditScope | None] = ContextVar("audit_scope", default=None)
 
 
 def digest(payload: object) -> str:
@@ -84,7 +94,8 @@ class Journal:
     ) -> AsyncIterator[AuditScope]:
         """Count master calls and append one audit line whatever the outcome."""
         start_counting()
-        scope = AuditScope(resource_id=resource_id)
+        scope = AuditScope(operation, resource_type, resource_id=resource_id)
+        token = _SCOPE.set(scope)
         try:
             async with store_errors():
                 yield scope
@@ -95,21 +106,26 @@ class Journal:
             scope.outcome = "error:500"
             raise
         finally:
+            _SCOPE.reset(token)
             made = calls_made()
             # Fields for the canonical request line (conventions §4.4): operation, resource, master calls.
             structlog.contextvars.bind_contextvars(op=operation, resource=resource_type, master_calls=made)
-            try:
-                await self._store.append_audit(
-                    request_id=caller.request_id,
-                    client=caller.client,
-                    operation=operation,
-                    resource_type=resource_type,
-                    resource_id=scope.resource_id,
-                    master_calls=made,
-                    outcome=scope.outcome,
-                )
-            except StoreError:
-                _log.exception("audit.write_failed", operation=operation, resource_type=resource_type)
+            if not (scope.recorded and scope.outcome == "ok"):
+                await self._append_audit(caller, scope, made)
+
+    async def _append_audit(self, caller: Caller, scope: AuditScope, made: int) -> None:
+        try:
+            await self._store.append_audit(
+                request_id=caller.request_id,
+                client=caller.client,
+                operation=scope.operation,
+                resource_type=scope.resource_type,
+                resource_id=scope.resource_id,
+                master_calls=made,
+                outcome=scope.outcome,
+            )
+        except StoreError:
+            _log.exception("audit.write_failed", operation=scope.operation, resource_type=scope.resource_type)
 
     async def write(
         self,
@@ -120,11 +136,12 @@ class Journal:
         target: str,
         payload: object,
         master: Callable[[], Awaitable[M]],
-        store: Callable[[M, int], Awaitable[T]],
+        store: Callable[[M, Finish], Awaitable[T]],
         compensate: Callable[[M], Awaitable[object]] | None = None,
         on_master_error: Callable[[MasterError], ScimError],
     ) -> T:
-        """Begin an intent, call the master, then the store (which finishes the intent in its transaction).
+        """Begin an intent, call the master, then the store (which finishes the intent in its transaction and,
+        inside `audited`, also writes the request's "ok" audit line there).
 
         A master failure marks the intent rolled back, unless the write may have landed (timeout after
         sending), when it stays pending for reconciliation. A store failure after master success is
@@ -151,8 +168,20 @@ class Journal:
             # Refused by the bridge's own checks before any master write was sent.
             await self._finish_quietly(intent, IntentState.ROLLED_BACK)
             raise
+        scope = _SCOPE.get()
+        audit = None
+        if scope is not None:
+            audit = AuditLine(
+                request_id=caller.request_id,
+                client=caller.client,
+                operation=scope.operation,
+                resource_type=scope.resource_type,
+                resource_id=scope.resource_id or target,
+                master_calls=calls_made(),
+                outcome="ok",
+            )
         try:
-            return await store(result, intent)
+            written = await store(result, Finish(intent, audit))
         except ScimError:
             raise
         except Exception:  # noqa: BLE001 - any store failure after a master write must be journalled
@@ -172,6 +201,9 @@ class Journal:
             raise InternalError(
                 "The change reached Determined but could not be recorded; it is journalled for reconciliation."
             ) from None
+        if scope is not None:
+            scope.recorded = True
+        return written
 
     async def _finish_quietly(self, intent: int, state: IntentState) -> None:
         try:

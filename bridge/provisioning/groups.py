@@ -21,7 +21,7 @@ from bridge.scim import GROUP_SCHEMA, ListQuery, apply_patch, compile_sql, needs
 from bridge.scim.errors import InvalidValue, NotFound, Uniqueness
 from bridge.scim.filter_sql import sort_sql
 from bridge.scim.patch import PatchOperation
-from bridge.store import GroupAttributes, GroupRecord, MemberRecord, Store
+from bridge.store import Finish, GroupAttributes, GroupRecord, MemberRecord, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +117,7 @@ class GroupService:
                 async def master_write() -> MasterGroupDetails:
                     return await self._master.create_group(name, [r.det_id for r in resolved])
 
-                async def store_write(group: MasterGroupDetails, intent: int) -> GroupRecord:
+                async def store_write(group: MasterGroupDetails, finish: Finish) -> GroupRecord:
                     return await self._store.insert_group(
                         scim_id=scim_id,
                         det_id=group.id,
@@ -125,7 +125,7 @@ class GroupService:
                         external_id=_opt_str(doc.get("externalId")),
                         doc=stored_doc({**doc, "displayName": name}),
                         members=[r.member for r in resolved],
-                        finishing_intent=intent,
+                        finishing_intent=finish,
                     )
 
                 async def compensate(group: MasterGroupDetails) -> None:
@@ -222,8 +222,8 @@ class GroupService:
                 except MasterNotFound:
                     return  # already gone on the master: the goal is reached
 
-            async def store_write(_: None, intent: int) -> None:
-                await self._store.delete_group(scim_id, finishing_intent=intent)
+            async def store_write(_: None, finish: Finish) -> None:
+                await self._store.delete_group(scim_id, finishing_intent=finish)
 
             await self._journal.write(
                 caller,
@@ -292,14 +292,14 @@ class GroupService:
                 record.det_id, name if renamed else None, [r.det_id for r in resolved], removed_det
             )
 
-        async def store_write(_: None, intent: int) -> GroupRecord:
+        async def store_write(_: None, finish: Finish) -> GroupRecord:
             # One transaction for the member diff, the attributes and the intent: a crash leaves all or none.
             return await self._store.change_group(
                 scim_id,
                 attributes=GroupAttributes(name, external_id, doc_to_store) if doc_changed else None,
                 add=[r.member for r in resolved],
                 remove=remove,
-                finishing_intent=intent,
+                finishing_intent=finish,
             )
 
         async def compensate(_: None) -> None:

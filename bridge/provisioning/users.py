@@ -31,7 +31,7 @@ from bridge.scim.errors import InvalidValue, NotFound, ScimError, Uniqueness
 from bridge.scim.filter_sql import sort_sql
 from bridge.scim.filters import Compare, CompareOp, Filter
 from bridge.scim.patch import PatchOperation
-from bridge.store import Store, UserRecord
+from bridge.store import Finish, Store, UserRecord
 
 # Texts of the master's display-name validation (§5.1, §4.9 step 7); another candidate may pass.
 _DISPLAY_REJECTIONS = ("similar username or display name", "non-ASCII", "cannot be renamed", "minimum length")
@@ -175,8 +175,8 @@ class UserService:
                 except MasterError as err:
                     raise PartialMasterWrite(err) from None
 
-            async def store_write(_: None, intent: int) -> UserRecord:
-                return await self._store.tombstone_user(scim_id, finishing_intent=intent)
+            async def store_write(_: None, finish: Finish) -> UserRecord:
+                return await self._store.tombstone_user(scim_id, finishing_intent=finish)
 
             await self._journal.write(
                 caller,
@@ -229,7 +229,7 @@ class UserService:
                 ),
             )
 
-        async def store_write(user: MasterUser, intent: int) -> UserRecord:
+        async def store_write(user: MasterUser, finish: Finish) -> UserRecord:
             return await self._store.insert_user(
                 scim_id=scim_id,
                 det_id=user.id,
@@ -238,7 +238,7 @@ class UserService:
                 display_name=_opt_str(doc.get("displayName")),
                 active=desired.active,
                 doc=stored_doc({**doc, "active": desired.active}),
-                finishing_intent=intent,
+                finishing_intent=finish,
             )
 
         async def compensate(user: MasterUser) -> None:
@@ -272,7 +272,7 @@ class UserService:
             before = MasterUserFields(current.username, current.display_name, current.active)
             return await self._push(existing.det_id, before, desired, password, remote=current.remote)
 
-        async def store_write(_: MasterUser | None, intent: int) -> UserRecord:
+        async def store_write(_: MasterUser | None, finish: Finish) -> UserRecord:
             return await self._store.relink_user(
                 existing.scim_id,
                 new_scim_id=new_scim_id,
@@ -281,7 +281,7 @@ class UserService:
                 display_name=_opt_str(doc.get("displayName")),
                 active=desired.active,
                 doc=stored_doc({**doc, "active": desired.active}),
-                finishing_intent=intent,
+                finishing_intent=finish,
             )
 
         async def compensate(_: MasterUser | None) -> None:
@@ -327,8 +327,8 @@ class UserService:
                 remote = (await self._master.get_user(record.det_id)).remote
             return await self._push(record.det_id, before, after, sync_password, remote=remote)
 
-        async def store_write(_: MasterUser | None, intent: int) -> UserRecord:
-            return await self._store_update(record, after, new_doc, doc_to_store, intent)
+        async def store_write(_: MasterUser | None, finish: Finish) -> UserRecord:
+            return await self._store_update(record, after, new_doc, doc_to_store, finish)
 
         async def compensate(_: MasterUser | None) -> None:
             await self._push(record.det_id, after, before, None, remote=None)
@@ -351,7 +351,7 @@ class UserService:
         after: MasterUserFields,
         new_doc: Mapping[str, Any],
         doc_to_store: Mapping[str, Any],
-        intent: int | None,
+        finish: Finish | None,
     ) -> UserRecord:
         updated = await self._store.update_user(
             record.scim_id,
@@ -360,7 +360,7 @@ class UserService:
             display_name=_opt_str(new_doc.get("displayName")),
             active=after.active,
             doc=doc_to_store,
-            finishing_intent=intent,
+            finishing_intent=finish,
         )
         if after.username != record.user_name:
             await self._store.set_member_display(record.scim_id, after.username)

@@ -19,6 +19,8 @@ from bridge.store.errors import (
 from bridge.store.group_writes import GroupAttributes
 from bridge.store.records import (
     AuditEntry,
+    AuditLine,
+    Finish,
     GroupRecord,
     IntentRecord,
     IntentState,
@@ -31,11 +33,13 @@ from bridge.store.store import Store, open_store
 
 __all__ = [
     "AuditEntry",
+    "AuditLine",
     "Duplicate",
     "DuplicateDeterminedId",
     "DuplicateDisplayName",
     "DuplicateScimId",
     "DuplicateUserName",
+    "Finish",
     "GroupAttributes",
     "GroupRecord",
     "IntentNotPending",

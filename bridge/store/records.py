@@ -99,3 +99,25 @@ class AuditEntry:
     resource_id: str | None
     master_calls: int
     outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditLine:
+    """An audit-log line to write: who did what to which resource, with how many master calls, and the outcome."""
+
+    request_id: str
+    client: str
+    operation: str
+    resource_type: str
+    resource_id: str | None
+    master_calls: int
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """What the store write completing a master write also records in its transaction: the intent as done,
+    and (when the caller knows it already) the request's audit line, so no separate write follows."""
+
+    intent: int
+    audit: AuditLine | None = None

@@ -29,6 +29,7 @@ from bridge.store.group_writes import GroupAttributes
 from bridge.store.migrations import load_migrations, migrate
 from bridge.store.records import (
     AuditEntry,
+    Finish,
     GroupRecord,
     IntentRecord,
     IntentState,
@@ -168,14 +169,28 @@ class Store:
             raise translated from exc
 
     @staticmethod
-    def _finishing(intent: int | None, unit: WriteUnit[T]) -> WriteUnit[T]:
-        """Wrap a unit so it also marks `intent` done, atomically (issue 7: one local transaction)."""
-        if intent is None:
+    def _finishing(finishing: int | Finish | None, unit: WriteUnit[T]) -> WriteUnit[T]:
+        """Wrap a unit so it also marks the intent done (and writes the audit line it carries), atomically
+        (issue 7: one local transaction)."""
+        if finishing is None:
             return unit
+        finish = finishing if isinstance(finishing, Finish) else Finish(finishing)
 
         def both(conn: sqlite3.Connection, now: str) -> T:
             result = unit(conn, now)
-            journal.require_pending(conn, now, intent)
+            journal.require_pending(conn, now, finish.intent)
+            if (line := finish.audit) is not None:
+                journal.append_audit(
+                    conn,
+                    now,
+                    request_id=line.request_id,
+                    client=line.client,
+                    operation=line.operation,
+                    resource_type=line.resource_type,
+                    resource_id=line.resource_id,
+                    master_calls=line.master_calls,
+                    outcome=line.outcome,
+                )
             return result
 
         return both
@@ -222,7 +237,7 @@ class Store:
         display_name: str | None,
         active: bool,
         doc: Mapping[str, object],
-        finishing_intent: int | None = None,
+        finishing_intent: int | Finish | None = None,
     ) -> UserRecord:
         """Insert a new live user (version 1); DuplicateUserName / DuplicateDeterminedId / DuplicateScimId."""
 
@@ -251,7 +266,7 @@ class Store:
         active: bool,
         doc: Mapping[str, object],
         expected_version: int | None = None,
-        finishing_intent: int | None = None,
+        finishing_intent: int | Finish | None = None,
     ) -> UserRecord:
         """Replace a live user's attributes, bumping version; NotFoundInStore / VersionConflict / Duplicate*."""
 
@@ -271,7 +286,11 @@ class Store:
         return await self._write(self._finishing(finishing_intent, unit))
 
     async def tombstone_user(
-        self, scim_id: str, *, expected_version: int | None = None, finishing_intent: int | None = None
+        self,
+        scim_id: str,
+        *,
+        expected_version: int | None = None,
+        finishing_intent: int | Finish | None = None,
     ) -> UserRecord:
         """Delete a user the SCIM way: inactive, tombstoned, removed from every group; the mapping row stays."""
 
@@ -292,7 +311,7 @@ class Store:
         active: bool,
         doc: Mapping[str, object],
         new_scim_id: str | None = None,
-        finishing_intent: int | None = None,
+        finishing_intent: int | Finish | None = None,
     ) -> UserRecord:
         """Revive a tombstoned user (same Determined user) for a POST with its userName; created resets."""
 
@@ -356,7 +375,7 @@ class Store:
         external_id: str | None,
         doc: Mapping[str, object],
         members: Sequence[MemberRecord] = (),
-        finishing_intent: int | None = None,
+        finishing_intent: int | Finish | None = None,
     ) -> GroupRecord:
         """Insert a group (version 1) with its initial members; DuplicateDisplayName / DuplicateDeterminedId."""
 
@@ -382,7 +401,7 @@ class Store:
         external_id: str | None,
         doc: Mapping[str, object],
         expected_version: int | None = None,
-        finishing_intent: int | None = None,
+        finishing_intent: int | Finish | None = None,
     ) -> GroupRecord:
         """Replace a group's own attributes (members untouched), bumping version."""
 
@@ -400,7 +419,7 @@ class Store:
         attributes: GroupAttributes | None = None,
         add: Sequence[MemberRecord] = (),
         remove: Sequence[str] = (),
-        finishing_intent: int | None = None,
+        finishing_intent: int | Finish | None = None,
     ) -> GroupRecord:
         """One SCIM group write in one transaction: members removed and added (absent/present ids are no-ops)
         and, if given, the group's own attributes; returns the group as it then is."""
@@ -411,7 +430,11 @@ class Store:
         return await self._write(self._finishing(finishing_intent, unit))
 
     async def delete_group(
-        self, scim_id: str, *, expected_version: int | None = None, finishing_intent: int | None = None
+        self,
+        scim_id: str,
+        *,
+        expected_version: int | None = None,
+        finishing_intent: int | Finish | None = None,
     ) -> None:
         """Delete a group with its memberships, including its membership in other groups."""
 
@@ -446,7 +469,7 @@ class Store:
         members: Sequence[MemberRecord],
         *,
         expected_version: int | None = None,
-        finishing_intent: int | None = None,
+        finishing_intent: int | Finish | None = None,
     ) -> list[str]:
         """Add members; ids already present (or repeated) are no-ops. Returns the ids actually added."""
 
@@ -461,7 +484,7 @@ class Store:
         ids: Sequence[str],
         *,
         expected_version: int | None = None,
-        finishing_intent: int | None = None,
+        finishing_intent: int | Finish | None = None,
     ) -> list[str]:
         """Remove members; absent ids are no-ops. Returns the ids actually removed."""
 
@@ -476,7 +499,7 @@ class Store:
         members: Sequence[MemberRecord],
         *,
         expected_version: int | None = None,
-        finishing_intent: int | None = None,
+        finishing_intent: int | Finish | None = None,
     ) -> MemberDiff:
         """Make the membership exactly `members`; returns what was added and removed."""
 
@@ -503,7 +526,7 @@ class Store:
         return await self._read(lambda c: groups.groups_of_member(c, member_scim_id))
 
     async def remove_member_everywhere(
-        self, member_scim_id: str, *, finishing_intent: int | None = None
+        self, member_scim_id: str, *, finishing_intent: int | Finish | None = None
     ) -> list[str]:
         """Remove a member from every group; returns the SCIM ids of the groups changed."""
 
