@@ -12,11 +12,13 @@ did). A caller that is cancelled while waiting does not withdraw its unit: it st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty, SimpleQueue
 from typing import Any, Final, Generic, TypeVar
 
 from bridge.store.errors import StoreClosed
@@ -89,18 +91,29 @@ def _run_group(conn: sqlite3.Connection, units: list[SyncUnit[Any]]) -> list[_Ou
     return outcomes
 
 
-class Writer:
-    """Queues write units from the event loop and runs them in groups on a dedicated thread."""
+def _settle(settled: list[tuple[asyncio.Future[Any], _Outcome[Any]]]) -> None:
+    """On the event loop: hand each caller its outcome (a cancelled caller's unit ran all the same)."""
+    for future, outcome in settled:
+        if future.done():
+            continue
+        if outcome.error is not None:
+            future.set_exception(outcome.error)
+        else:
+            future.set_result(outcome.value)
 
-    __slots__ = ("_closed", "_conn", "_executor", "_idle", "_pending", "_running")
+
+class Writer:
+    """Queues write units from the event loop and runs them in groups on its own thread."""
+
+    __slots__ = ("_closed", "_conn", "_queue", "_thread")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
-        self._pending: list[_Job] = []
-        self._running = False
+        # None is the stop mark, queued behind every unit already submitted.
+        self._queue: SimpleQueue[_Job | None] = SimpleQueue()
         self._closed = False
-        self._idle: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._serve, name="store-writer", daemon=True)
+        self._thread.start()
 
     @classmethod
     async def open(cls, path: Path, busy_timeout_ms: int) -> Writer:
@@ -112,45 +125,39 @@ class Writer:
         if self._closed:
             raise StoreClosed("store is closed")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Job(unit, future))
-        if not self._running:
-            self._start()
+        self._queue.put(_Job(unit, future))
         return await future
 
-    def _start(self) -> None:
-        group, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
-        self._running = True
-        loop = asyncio.get_running_loop()
-        done = loop.run_in_executor(self._executor, _run_group, self._conn, [job.unit for job in group])
-        done.add_done_callback(lambda finished: self._finish(group, finished))
-
-    def _finish(self, group: list[_Job], finished: asyncio.Future[list[_Outcome[Any]]]) -> None:
-        self._running = False
-        if finished.cancelled():
-            outcomes: list[_Outcome[Any]] = [_Outcome(error=StoreClosed("writer stopped"))] * len(group)
-        elif (failure := finished.exception()) is not None:
-            outcomes = [_Outcome(error=failure)] * len(group)
-        else:
-            outcomes = finished.result()
-        for job, outcome in zip(group, outcomes, strict=True):
-            if job.future.done():
-                continue  # the caller was cancelled; the unit ran all the same
-            if outcome.error is not None:
-                job.future.set_exception(outcome.error)
-            else:
-                job.future.set_result(outcome.value)
-        if self._pending:
-            self._start()
-        elif self._idle is not None:
-            self._idle.set()
+    def _serve(self) -> None:
+        """The writer thread: take what is queued (up to MAX_GROUP), run it as one group, answer, repeat."""
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            group = [first]
+            while len(group) < MAX_GROUP:
+                try:
+                    job = self._queue.get_nowait()
+                except Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                group.append(job)
+            outcomes = _run_group(self._conn, [job.unit for job in group])
+            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], _Outcome[Any]]]] = {}
+            for job, outcome in zip(group, outcomes, strict=True):
+                by_loop.setdefault(job.future.get_loop(), []).append((job.future, outcome))
+            for loop, settled in by_loop.items():
+                with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits any more
+                    loop.call_soon_threadsafe(_settle, settled)
+        self._conn.close()
 
     async def close(self) -> None:
         """Refuse new units, let queued ones finish, then close the connection and stop the thread; idempotent."""
         if self._closed:
             return
         self._closed = True
-        if self._running or self._pending:
-            self._idle = asyncio.Event()
-            await self._idle.wait()
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
-        self._executor.shutdown(wait=False)
+        self._queue.put(None)
+        await asyncio.to_thread(self._thread.join)
