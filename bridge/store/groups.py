@@ -13,9 +13,11 @@ from bridge.store.records import GroupRecord, MemberRecord
 
 # Reads are plain functions over a reader connection, run whole on its thread (see connections._Reader);
 # writes are in group_writes.py, run whole on the writer thread (see writer.py).
+# One statement (so it may run as a lookup on the loop's thread): the group by its unique scim_id, then one
+# primary-key probe per asked id.
 _PRESENT_SQL = (
-    "SELECT member_scim_id FROM group_members WHERE group_pk = ?"
-    " AND member_scim_id IN (SELECT value FROM json_each(?))"
+    "SELECT m.member_scim_id FROM groups g JOIN group_members m ON m.group_pk = g.pk"
+    " WHERE g.scim_id = ? AND m.member_scim_id IN (SELECT value FROM json_each(?))"
 )
 
 
@@ -34,9 +36,9 @@ def read_group_pk(conn: ReaderConnection, scim_id: str) -> int:
 
 
 def read_present_ids(conn: ReaderConnection, scim_id: str, ids: Iterable[str]) -> set[str]:
-    """Which of `ids` are members of the group, on a reader (O(len(ids)), never the whole membership)."""
-    pk = read_group_pk(conn, scim_id)
-    return {r[0] for r in conn.execute(_PRESENT_SQL, (pk, json.dumps(list(ids))))}
+    """Which of `ids` are members of the group (none for an unknown group); O(len(ids)), never the whole
+    membership."""
+    return {r[0] for r in conn.execute(_PRESENT_SQL, (scim_id, json.dumps(list(ids))))}
 
 
 def list_members(conn: ReaderConnection, scim_id: str) -> list[MemberRecord]:

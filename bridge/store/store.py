@@ -517,9 +517,9 @@ class Store:
         return await self._read(lambda c: groups.count_members(c, group_scim_id))
 
     async def member_ids_present(self, group_scim_id: str, ids: Sequence[str]) -> set[str]:
-        """Which of `ids` are members of the group (O(len(ids)), never loads the whole membership)."""
-
-        return await self._read(lambda c: groups.read_present_ids(c, group_scim_id, ids))
+        """Which of `ids` are members of the group (none for an unknown group); O(len(ids)), never loads
+        the whole membership, and one statement, so it runs as a lookup on the loop's thread."""
+        return await self._lookup(lambda c: groups.read_present_ids(c, group_scim_id, ids))
 
     async def groups_of_member(self, member_scim_id: str) -> list[GroupRecord]:
         """The groups a user or group belongs to."""

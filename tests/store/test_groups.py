@@ -181,3 +181,8 @@ async def test_change_group_finishing_a_done_intent_changes_nothing(store: Store
         await store.change_group(group.scim_id, add=[user_member("b")], remove=["a"], finishing_intent=intent)
     assert [m.member_scim_id for m in await store.list_members(group.scim_id)] == ["a"]
     assert await _version(store, group.scim_id) == 1
+
+
+async def test_member_ids_present_of_an_unknown_group_is_empty(store: Store) -> None:
+    await add_group(store, "Team", ["a"])
+    assert await store.member_ids_present(new_id(), ["a"]) == set()
