@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -18,12 +19,26 @@ GROUPS_PER_SIDE: Final = 32
 WARMUP_REQUESTS: Final = 50
 
 
+# CPU seconds used so far by the server processes one side's requests run in (None: not measurable).
+CpuProbe = Callable[[], float | None]
+
+
+def _no_probe() -> float | None:
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Sides:
-    """The two ways to the same master: SCIM through the bridge, and the master's REST API."""
+    """The two ways to the same master: SCIM through the bridge, and the master's REST API.
+
+    `bridge_cpu` sums the bridge's and the emulator's CPU time (a bridge request may call the master);
+    `native_cpu` is the emulator's alone.
+    """
 
     bridge: HttpSide
     native: HttpSide
+    bridge_cpu: CpuProbe = _no_probe
+    native_cpu: CpuProbe = _no_probe
 
 
 def ratio(a: float, b: float) -> float | None:
@@ -45,13 +60,36 @@ def compared(op: str, kind: str, concurrency: int, bridge: Stats, native: Stats)
     }
 
 
+def _per_request_us(before: float | None, after: float | None, requests: int) -> float | None:
+    if before is None or after is None or not requests:
+        return None
+    return round((after - before) / requests * 1e6, 1)
+
+
+async def _costed(
+    plan: Plan, call: Call, requests: int, concurrency: int, server: CpuProbe
+) -> tuple[Stats, dict[str, float | None]]:
+    """One closed-loop cell, plus CPU microseconds per request of the servers and of this load generator.
+
+    The load generator shares the machine's cores with the servers: its own cost per request shows how
+    much of a cell's throughput it may have capped (most for the cheapest side, the native API).
+    """
+    server_before, loadgen_before = server(), time.process_time()
+    stats = await closed_loop(call, requests=requests, concurrency=concurrency, max_seconds=plan.cell_seconds)
+    cpu = {
+        "server": _per_request_us(server_before, server(), stats.requests),
+        "loadgen": _per_request_us(loadgen_before, time.process_time(), stats.requests),
+    }
+    return stats, cpu
+
+
 async def measure_pair(
-    plan: Plan, op: str, kind: str, concurrency: int, requests: int, bridge: Call, native: Call
+    plan: Plan, op: str, kind: str, concurrency: int, requests: int, bridge: Call, native: Call, sides: Sides
 ) -> dict[str, Any]:
     """Bridge first, then native, each with the same request count and concurrency."""
-    b = await closed_loop(bridge, requests=requests, concurrency=concurrency, max_seconds=plan.cell_seconds)
-    n = await closed_loop(native, requests=requests, concurrency=concurrency, max_seconds=plan.cell_seconds)
-    return compared(op, kind, concurrency, b, n)
+    b, b_cpu = await _costed(plan, bridge, requests, concurrency, sides.bridge_cpu)
+    n, n_cpu = await _costed(plan, native, requests, concurrency, sides.native_cpu)
+    return {**compared(op, kind, concurrency, b, n), "cpu_us_per_request": {"bridge": b_cpu, "native": n_cpu}}
 
 
 async def get_user_rows(
@@ -71,7 +109,7 @@ async def get_user_rows(
     await closed_loop(bridge, requests=WARMUP_REQUESTS, concurrency=4, max_seconds=plan.cell_seconds)
     await closed_loop(native, requests=WARMUP_REQUESTS, concurrency=4, max_seconds=plan.cell_seconds)
     return [
-        await measure_pair(plan, "get_user", "read", c, plan.at(c, plan.reads), bridge, native)
+        await measure_pair(plan, "get_user", "read", c, plan.at(c, plan.reads), bridge, native, sides)
         for c in CONCURRENCIES
     ]
 
@@ -105,7 +143,7 @@ async def _write_rows_at(plan: Plan, sides: Sides, c: int) -> list[dict[str, Any
         return status
 
     created = await measure_pair(
-        plan, "create_user", "write", c, plan.at(c, plan.writes), scim_create, native_create
+        plan, "create_user", "write", c, plan.at(c, plan.writes), scim_create, native_create, sides
     )
     deactivate = patch_body({"op": "replace", "path": "active", "value": False})
 
@@ -118,7 +156,9 @@ async def _write_rows_at(plan: Plan, sides: Sides, c: int) -> list[dict[str, Any
     pairs = min(len(scim_ids), len(det_ids))
     return [
         created,
-        await measure_pair(plan, "deactivate_user", "write", c, pairs, scim_deactivate, native_deactivate),
+        await measure_pair(
+            plan, "deactivate_user", "write", c, pairs, scim_deactivate, native_deactivate, sides
+        ),
     ]
 
 
@@ -148,5 +188,5 @@ async def group_add_rows(plan: Plan, sides: Sides, directory: Directory) -> list
         async def native(seq: int, g: Sequence[int] = native_groups, m: Sequence[int] = det_members) -> int:
             return await sides.native.status("PUT", f"/groups/{g[seq % len(g)]}", {"addUsers": [m[seq]]})
 
-        rows.append(await measure_pair(plan, "group_member_add", "write", c, count, bridge, native))
+        rows.append(await measure_pair(plan, "group_member_add", "write", c, count, bridge, native, sides))
     return rows

@@ -61,6 +61,15 @@ class Proc:
                     return int(line.split()[1]) / 1024
         return None
 
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time the process has used so far (/proc/<pid>/stat), or None without /proc."""
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = Path(f"/proc/{self.pid}/stat").read_text(encoding="ascii")
+            # Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+            fields = stat.rpartition(")")[2].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return None
+
     def stop(self) -> None:
         """SIGTERM (graceful shutdown), then SIGKILL if it does not exit in time."""
         if self.process.poll() is None:

@@ -157,6 +157,15 @@ def table(results: Results) -> str:
             f"{_fmt(r['throughput_ratio']):>7}  {b['p50_ms']:>7.2f}/{n['p50_ms']:<8.2f}  {b['p99_ms']:>7.2f}/{n['p99_ms']:<8.2f}  "
             f"{_fmt(r['p99_ratio'])}"
         )
+    emit("\n1b. CPU per request (us): servers (bridge + emulator / emulator) and this load generator")
+    emit(f"  {'op':<18}{'c':>3} {'server b/n':>19}  {'loadgen b/n':>17}")
+    for r in results.get("overhead", []):
+        cpu = r.get("cpu_us_per_request", {})
+        b, n = cpu.get("bridge", {}), cpu.get("native", {})
+        emit(
+            f"  {r['op']:<18}{r['concurrency']:>3} {_fmt(b.get('server'), '.0f'):>9}/{_fmt(n.get('server'), '.0f'):<9}"
+            f"  {_fmt(b.get('loadgen'), '.0f'):>8}/{_fmt(n.get('loadgen'), '.0f'):<8}"
+        )
     imp = results.get("import")
     if imp:
         emit(f"\n2. Okta import of {imp['users']} users at concurrency {imp['concurrency']}")

@@ -80,7 +80,12 @@ async def run(
         async with stack_of_processes(work, profile_to) as (emulator, bridge_proc), new_session() as session:
             bridge = scim_side(session, bridge_proc.url + "/scim/v2", BRIDGE_TOKEN)
             native = await native_side(session, emulator.url, "admin", MASTER_PASSWORD)
-            sides = Sides(bridge, native)
+            sides = Sides(
+                bridge,
+                native,
+                bridge_cpu=lambda: _sum(bridge_proc.cpu_seconds(), emulator.cpu_seconds()),
+                native_cpu=emulator.cpu_seconds,
+            )
             directory = Directory()
             rng = random.Random(42)
             user_rows: list[dict[str, Any]] = []
@@ -127,6 +132,10 @@ async def _peer(
         return await workloads.peer_reads(plan, bridge, peer, directory, peer_ids)
     finally:
         peer_proc.stop()
+
+
+def _sum(*values: float | None) -> float | None:
+    return None if any(v is None for v in values) else sum(v for v in values if v is not None)
 
 
 def _cpus() -> int:

@@ -52,6 +52,13 @@ def test_every_overhead_cell_has_both_sides_at_both_concurrencies(
         _stats_ok(row["native"])
         assert row["throughput_ratio"] > 0
         assert row["p99_ratio"] > 0
+        # CPU per request from /proc (clock ticks: a tiny cell may round to 0) and the load generator's own.
+        for side in ("bridge", "native"):
+            cost = row["cpu_us_per_request"][side]
+            assert cost["server"] is not None
+            assert cost["server"] >= 0
+            assert cost["loadgen"] is not None
+            assert cost["loadgen"] > 0
 
 
 def test_import_scale_memory_peer_and_mixed_are_filled(tiny_run: tuple[dict[str, Any], str]) -> None:
@@ -86,6 +93,7 @@ def test_targets_and_table(tiny_run: tuple[dict[str, Any], str]) -> None:
     assert "entra headroom (ceiling / 25 req/s)" in names
     assert all(isinstance(t["passed"], bool) for t in results["targets"])
     assert "Targets" in stdout
+    assert "1b. CPU per request" in stdout
     for name in names:
         assert name in stdout
 
