@@ -195,10 +195,14 @@ def render(
     if doc.get("id") is not None:
         out["id"] = doc["id"]
     for urn, attr, key, urn_key in _render_plan(schema):
-        container = doc if urn is None else doc.get(urn)
-        if container is None or (type(container) is not dict and not isinstance(container, Mapping)):
-            continue
-        value = container.get(attr.name)
+        # Most schema attributes are absent from a document: find that out with one dict lookup.
+        if urn is None:
+            value = doc.get(attr.name)
+        else:
+            container = doc.get(urn)
+            if container is None or (type(container) is not dict and not isinstance(container, Mapping)):
+                continue
+            value = container.get(attr.name)
         if value is None or attr.returned == "never":
             continue
         # an explicit [] (e.g. a group's loaded, empty member list) is rendered: authentik adds nobody

@@ -5,6 +5,7 @@ Labels are bounded: resources come from the matched route or a fixed list, never
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -63,7 +64,14 @@ def classify(request: web.Request, base_path: str) -> tuple[str, str]:
     method = request.method if request.method in _METHODS else "OTHER"
     resource = request.match_info.route.resource
     canonical = resource.canonical if resource is not None else None
-    path = canonical or request.path
+    return _labels(method, canonical, "" if canonical else request.path, base_path)
+
+
+# Bounded: a route's labels depend only on method and route (a few dozen pairs); unmatched raw paths
+# (client input) only evict entries.
+@functools.lru_cache(maxsize=1024)
+def _labels(method: str, canonical: str | None, raw_path: str, base_path: str) -> tuple[str, str]:
+    path = canonical or raw_path
     base = base_path.rstrip("/")
     if _under(path, base_path):
         parts = [p for p in path[len(base) :].split("/") if p]

@@ -18,6 +18,8 @@ from bridge.web.services import caller
 
 def projection(request: web.Request) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """`attributes` and `excludedAttributes` of a request (RFC 7644 §3.9), validated by the core."""
+    if not request.query_string:
+        return (), ()  # a plain GET, the IdPs' usual read
     settings = request.app[SETTINGS].scim
     wanted = {k: v for k, v in request.query.items() if k.lower() in ("attributes", "excludedattributes")}
     query = ListQuery.from_params(
