@@ -353,7 +353,7 @@ class UserService:
         doc_to_store: Mapping[str, Any],
         finish: Finish | None,
     ) -> UserRecord:
-        updated = await self._store.update_user(
+        return await self._store.update_user(
             record.scim_id,
             user_name=after.username,
             external_id=_opt_str(new_doc.get("externalId")),
@@ -361,10 +361,8 @@ class UserService:
             active=after.active,
             doc=doc_to_store,
             finishing_intent=finish,
+            renamed=after.username != record.user_name,
         )
-        if after.username != record.user_name:
-            await self._store.set_member_display(record.scim_id, after.username)
-        return updated
 
     async def _check_rename(self, record: UserRecord, new_name: str) -> None:
         other = await self._store.get_user_by_user_name(new_name, include_tombstoned=True)

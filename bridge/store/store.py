@@ -267,11 +267,16 @@ class Store:
         doc: Mapping[str, object],
         expected_version: int | None = None,
         finishing_intent: int | Finish | None = None,
+        renamed: bool = False,
     ) -> UserRecord:
-        """Replace a live user's attributes, bumping version; NotFoundInStore / VersionConflict / Duplicate*."""
+        """Replace a live user's attributes, bumping version; NotFoundInStore / VersionConflict / Duplicate*.
+
+        `renamed` also refreshes the user's cached member `display` (its userName) in every group, in the
+        same transaction.
+        """
 
         def unit(c: sqlite3.Connection, now: str) -> UserRecord:
-            return user_writes.update_user(
+            record = user_writes.update_user(
                 c,
                 now,
                 scim_id,
@@ -282,6 +287,9 @@ class Store:
                 doc=doc,
                 expected_version=expected_version,
             )
+            if renamed:
+                group_writes.set_member_display(c, now, scim_id, user_name)
+            return record
 
         return await self._write(self._finishing(finishing_intent, unit))
 

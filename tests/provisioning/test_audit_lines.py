@@ -63,3 +63,26 @@ async def test_a_store_failure_after_the_master_write_leaves_one_error_line_and_
     assert record.active  # the store change rolled back with the audit line that rode in it
     [intent] = await world.store.pending_intents()
     assert (intent.operation, intent.state) == ("patch", IntentState.PENDING)
+
+
+async def test_a_rename_refreshes_group_member_displays_in_its_own_transaction(world: World) -> None:
+    user = await create_user(world, "ada@example.com", "Ada")
+    group = await create_group(world, "Team", [user["id"]])
+    before = await world.store.get_group_by_scim_id(group["id"])
+    assert before is not None
+    renamed = await call(
+        world,
+        "PATCH",
+        f"/Users/{user['id']}",
+        patch({"op": "replace", "path": "userName", "value": "augusta@example.com"}),
+    )
+    assert renamed.status == 200
+    [member] = await world.store.list_members(group["id"])
+    assert member.display == "augusta@example.com"
+    after = await world.store.get_group_by_scim_id(group["id"])
+    assert after is not None
+    assert after.version == before.version + 1
+    [line] = await _lines(world, renamed.headers["X-Request-ID"])
+    assert (line.operation, line.outcome) == ("patch", "ok")
+    shown = await (await call(world, "GET", f"/Groups/{group['id']}")).json()
+    assert [m["display"] for m in shown["members"]] == ["augusta@example.com"]
