@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import tempfile
+from pathlib import Path
 
 from bridge.commands.serve import with_listen
 from bridge.config import Settings
@@ -19,6 +21,7 @@ def _banner(settings: Settings, bridge_url: str, emulator_url: str) -> str:
         "scim-bridge demo is running.",
         f"  SCIM base URL:   {base}",
         f"  Master emulator: {emulator_url}",
+        f"  Database:        {settings.database.path} (removed on exit, like the emulator's state)",
     ]
     auth = settings.scim.auth
     if auth.basic:
@@ -35,7 +38,17 @@ def _banner(settings: Settings, bridge_url: str, emulator_url: str) -> str:
 
 
 async def run_demo(settings: Settings, *, host: str | None, port: int | None) -> int:
-    """Start the emulator on a free port, point the bridge at it, serve until a signal."""
+    """Start the emulator on a free port, point the bridge at it, serve until a signal.
+
+    The emulator keeps its users in memory, so the mapping database lives exactly as long: a database
+    from an earlier demo would map SCIM ids to Determined ids this emulator hands out afresh.
+    """
+    with tempfile.TemporaryDirectory(prefix="scim-bridge-demo-") as workdir:
+        database = dataclasses.replace(settings.database, path=str(Path(workdir) / "scim-bridge.db"))
+        return await _run(dataclasses.replace(settings, database=database), host=host, port=port)
+
+
+async def _run(settings: Settings, *, host: str | None, port: int | None) -> int:
     settings = with_listen(settings, host, port)
     password = settings.master.password.reveal() if settings.master.password else ""
     emulator_runner, emulator = await start_listener(
