@@ -154,10 +154,8 @@ class IntentResolver:
         return await self._finish(intent, IntentState.ROLLED_BACK, actions)
 
     async def _superseded_in_flight(self, intent: IntentRecord) -> bool:
-        return any(
-            other.id > intent.id and other.target == intent.target
-            for other in await self.store.pending_intents()
-        )
+        # One indexed probe, not a listing of every pending intent: a pass over n intents stays O(n).
+        return await self.store.newer_pending_intent(intent.id, intent.target)
 
     async def _finish(
         self, intent: IntentRecord, state: IntentState, actions: tuple[str, ...]

@@ -72,6 +72,14 @@ def pending_intents(conn: ReaderConnection) -> list[IntentRecord]:
     ]
 
 
+def newer_pending_intent(conn: ReaderConnection, intent_id: int, target: str) -> bool:
+    """Whether a pending intent newer than `intent_id` names the same target (a request still in flight)."""
+    row = conn.execute(
+        "SELECT 1 FROM intents WHERE state = 'pending' AND id > ? AND target = ? LIMIT 1", (intent_id, target)
+    ).fetchone()
+    return row is not None
+
+
 def prune_intents(conn: sqlite3.Connection, before: str) -> int:
     """Delete finished intents older than `before`; returns how many."""
     return conn.execute("DELETE FROM intents WHERE state <> 'pending' AND finished < ?", (before,)).rowcount

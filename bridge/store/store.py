@@ -579,6 +579,10 @@ class Store:
         """Unfinished intents, oldest first."""
         return await self._read(journal.pending_intents)
 
+    async def newer_pending_intent(self, intent_id: int, target: str) -> bool:
+        """Whether a pending intent newer than `intent_id` names the same target."""
+        return await self._read(lambda c: journal.newer_pending_intent(c, intent_id, target))
+
     async def prune_intents(self, before: datetime) -> int:
         """Delete finished intents finished before `before`; returns how many."""
         return await self._write(lambda c, _now: journal.prune_intents(c, format_ts(before)))

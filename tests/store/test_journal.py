@@ -137,3 +137,15 @@ async def test_audit_append_and_read_back(store: Store, clock: ManualClock) -> N
     assert entries[0].resource_id is None
     assert await store.prune_audit(clock.now) == 1
     assert [e.id for e in await store.recent_audit()] == [second]
+
+
+async def test_newer_pending_intent_names_only_pending_newer_intents_of_the_target(store: Store) -> None:
+    old = await _intent(store, "bob")
+    other = await _intent(store, "carol")
+    assert not await store.newer_pending_intent(old, "bob")
+    newer = await _intent(store, "bob")
+    assert await store.newer_pending_intent(old, "bob")
+    assert not await store.newer_pending_intent(newer, "bob")
+    assert not await store.newer_pending_intent(other, "carol")
+    await store.finish_intent(newer, IntentState.DONE)
+    assert not await store.newer_pending_intent(old, "bob")
