@@ -182,6 +182,8 @@ class ReconcileSettings:
     # Pending intents younger than this may belong to a request still in flight; only start-up (when no
     # request can be in flight) resolves them all.
     intent_grace: float = 120.0
+    # Link unmanaged master users and groups by name at start-up, as `scim-bridge adopt` does.
+    adopt_on_start: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.config import MasterSettings
+from bridge.config import MasterSettings, Settings
 from bridge.determined import MasterClientSettings
 
 
@@ -20,4 +20,12 @@ def master_client_settings(master: MasterSettings) -> MasterClientSettings:
         ca_file=master.ca_file,
         max_concurrency=master.max_concurrency,
         retries=master.retries,
+    )
+
+
+def protected_usernames(settings: Settings) -> tuple[str, ...]:
+    """Names adoption never links: users.protected_usernames plus the bridge's own master account."""
+    return (
+        *settings.users.protected_usernames,
+        *([settings.master.username] if settings.master.username else []),
     )

@@ -8,9 +8,9 @@ import socket
 from pathlib import Path
 
 from bridge.commands.adopt import run_adopt
-from bridge.commands.adoption_run import protected_usernames
 from bridge.commands.import_builtin import run_import_builtin
 from bridge.config import Settings, parse_settings
+from bridge.wiring import protected_usernames
 
 SCIM = {"auth": {"type": "basic", "username": "determined", "password": "password"}}
 

@@ -9,18 +9,10 @@ from bridge.config import Settings
 from bridge.determined import MasterError, create_master_client
 from bridge.provisioning.adoption import Adopter, AdoptionReport
 from bridge.store import StoreError, open_store
-from bridge.wiring import master_client_settings
+from bridge.wiring import master_client_settings, protected_usernames
 
 EXIT_OK = 0
 EXIT_FAILED = 3
-
-
-def protected_usernames(settings: Settings) -> tuple[str, ...]:
-    """Names adoption never links: users.protected_usernames plus the bridge's own master account."""
-    return (
-        *settings.users.protected_usernames,
-        *([settings.master.username] if settings.master.username else []),
-    )
 
 
 async def run_adoption(

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from bridge.config import Settings
 from bridge.determined import DeterminedClient, MasterError
+from bridge.provisioning.adoption import Adopter
 from bridge.reconcile.desired import display_names
 from bridge.reconcile.factory import build_reconciler, mode_for
 from bridge.reconcile.intents import IntentResolver, Resolution
@@ -30,6 +31,7 @@ from bridge.reconcile.shadow import shadowed
 from bridge.store import Store, StoreError
 from bridge.web.keys import MASTER, STORE
 from bridge.web.metrics import METRICS
+from bridge.wiring import protected_usernames
 
 # Upper bound of the period at which pending intents are looked at.
 RETRY_PERIOD: Final = 15.0
@@ -111,6 +113,31 @@ async def _one_pass(
         metrics.observe_reconcile("ok" if not report.failed else "partial", report.counts, time.time())
 
 
+async def _adopt_on_start(
+    settings: Settings, store: Store, client: DeterminedClient, *, intents_settled: bool
+) -> None:
+    """``reconcile.adopt_on_start``: link unmanaged master users and groups by name, once, before serving.
+
+    Only after the previous process's intents are settled: a user a crashed create made belongs to that
+    create's SCIM id, which adoption would otherwise replace with a new one.
+    """
+    if not intents_settled:
+        _log.warning("adoption.skipped", reason="intents_pending")
+        return
+    try:
+        report = await Adopter(store, client, protected_usernames(settings)).adopt()
+    except (MasterError, StoreError) as exc:
+        # The bridge still serves; `scim-bridge adopt` can be run once the master answers.
+        _log.warning("adoption.failed", error=type(exc).__name__)
+        return
+    _log.info(
+        "adoption.report",
+        users_linked=len(report.users),
+        groups_linked=len(report.groups),
+        skipped=len(report.skipped),
+    )
+
+
 def reconcile_context(settings: Settings) -> CleanupContext:
     """A cleanup_ctx entry; register it after the store and master contexts and before the services.
 
@@ -127,6 +154,8 @@ def reconcile_context(settings: Settings) -> CleanupContext:
         resolver = IntentResolver(store, client, display_names(settings.users.display_name_source))
         # Before the listener opens no request is in flight: every pending intent is a previous process's.
         finished = await resolve_leftovers(resolver, started, deadline=time.monotonic() + START_BUDGET)
+        if settings.reconcile.adopt_on_start:
+            await _adopt_on_start(settings, store, client, intents_settled=finished)
         task = asyncio.create_task(_periodic(app, settings, store, client, started, leftovers=not finished))
         try:
             yield
