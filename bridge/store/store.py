@@ -543,12 +543,6 @@ class Store:
 
         return await self._write(self._finishing(finishing_intent, unit))
 
-    async def set_member_display(self, member_scim_id: str, display: str | None) -> list[str]:
-        """Refresh a member's cached `display` in every group; returns the SCIM ids of the groups changed."""
-        return await self._write(
-            lambda c, now: group_writes.set_member_display(c, now, member_scim_id, display)
-        )
-
     # -- intent journal --------------------------------------------------------------------------
 
     async def begin_intent(

@@ -133,13 +133,17 @@ async def test_delete_group_removes_it_from_parent_groups(store: Store) -> None:
     assert await store.check() == []
 
 
-async def test_set_member_display_refreshes_every_group(store: Store) -> None:
+async def test_a_rename_refreshes_the_member_display_in_every_group(store: Store) -> None:
     user = await add_user(store, "u")
-    g1 = await add_group(store, "g1")
+    g1, g2, other = await add_group(store, "g1"), await add_group(store, "g2"), await add_group(store, "g3")
     await store.add_members(g1.scim_id, [user_member(user.scim_id, "Old")])
-    assert await store.set_member_display(user.scim_id, "New") == [g1.scim_id]
-    assert await store.set_member_display(user.scim_id, "New") == []
-    assert (await store.list_members(g1.scim_id))[0].display == "New"
+    await store.add_members(g2.scim_id, [user_member(user.scim_id, "Old")])
+    await store.update_user(
+        user.scim_id, user_name="New", external_id=None, display_name=None, active=True, doc={}, renamed=True
+    )
+    assert [m.display for m in await store.list_members(g1.scim_id)] == ["New"]
+    assert [m.display for m in await store.list_members(g2.scim_id)] == ["New"]
+    assert await store.list_members(other.scim_id) == []
 
 
 async def test_large_membership_add_is_a_delta(store: Store) -> None:
