@@ -19,27 +19,33 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS: Final = 5000
 
 
-async def connect_writer(path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> aiosqlite.Connection:
-    """The migrations' connection: autocommit (we issue BEGIN/COMMIT ourselves), WAL, foreign keys, busy timeout.
+def open_writer_connection(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+    """An autocommit connection (we issue BEGIN/COMMIT ourselves) with WAL, foreign keys and busy timeout.
 
-    Store writes go through writer.Writer, which opens its own connection with the same pragmas.
+    The writer thread's connection (writer.Writer) and, wrapped by aiosqlite, the migrations' one.
     """
-    conn = await aiosqlite.connect(path, isolation_level=None)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
-        conn.row_factory = aiosqlite.Row
+        conn.row_factory = sqlite3.Row
         # busy_timeout first, so the journal-mode switch itself waits for another process's lock.
-        await conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms:d}")
-        async with conn.execute("PRAGMA journal_mode = WAL") as cur:
-            row = await cur.fetchone()
-        if row is None or str(row[0]).lower() != "wal":
+        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms:d}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        if mode is None or str(mode[0]).lower() != "wal":
             raise sqlite3.OperationalError(f"could not switch {path} to WAL mode")
-        await conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA foreign_keys = ON")
         # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the last commits.
-        await conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
     except BaseException:
-        await conn.close()
+        conn.close()
         raise
     return conn
+
+
+async def connect_writer(path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> aiosqlite.Connection:
+    """The migrations' connection: `open_writer_connection` on aiosqlite's thread."""
+    return await aiosqlite.Connection(
+        lambda: open_writer_connection(path, busy_timeout_ms), iter_chunk_size=64
+    )
 
 
 class ReaderConnection(sqlite3.Connection):

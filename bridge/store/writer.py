@@ -21,6 +21,7 @@ from pathlib import Path
 from queue import Empty, SimpleQueue
 from typing import Any, Final, Generic, TypeVar
 
+from bridge.store.connections import open_writer_connection
 from bridge.store.errors import StoreClosed
 
 T = TypeVar("T")
@@ -28,24 +29,6 @@ SyncUnit = Callable[[sqlite3.Connection], T]
 
 # Bounds the latency one group adds to the units queued behind it.
 MAX_GROUP: Final = 128
-
-
-def open_writer_connection(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
-    """An autocommit connection with the store's pragmas (the same as `connections.connect` for writers)."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    try:
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms:d}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
-        if mode is None or str(mode[0]).lower() != "wal":
-            raise sqlite3.OperationalError(f"could not switch {path} to WAL mode")
-        conn.execute("PRAGMA foreign_keys = ON")
-        # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the last commits.
-        conn.execute("PRAGMA synchronous = NORMAL")
-    except BaseException:
-        conn.close()
-        raise
-    return conn
 
 
 @dataclass(frozen=True, slots=True)
