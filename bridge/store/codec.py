@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Final
-
-import aiosqlite
 
 from bridge.store.errors import InvalidDocument
 from bridge.store.records import (
@@ -91,7 +90,7 @@ def _opt_ts(value: object) -> datetime | None:
     return parse_ts(value) if isinstance(value, str) else None
 
 
-def user_from_row(row: aiosqlite.Row) -> UserRecord:
+def user_from_row(row: sqlite3.Row) -> UserRecord:
     """Build a UserRecord from a `users` row."""
     return UserRecord(
         scim_id=row["scim_id"],
@@ -108,7 +107,7 @@ def user_from_row(row: aiosqlite.Row) -> UserRecord:
     )
 
 
-def group_from_row(row: aiosqlite.Row) -> GroupRecord:
+def group_from_row(row: sqlite3.Row) -> GroupRecord:
     """Build a GroupRecord from a `groups` row."""
     return GroupRecord(
         scim_id=row["scim_id"],
@@ -122,7 +121,7 @@ def group_from_row(row: aiosqlite.Row) -> GroupRecord:
     )
 
 
-def member_from_row(row: aiosqlite.Row) -> MemberRecord:
+def member_from_row(row: sqlite3.Row) -> MemberRecord:
     """Build a MemberRecord from a `group_members` row."""
     return MemberRecord(
         member_scim_id=row["member_scim_id"],
@@ -131,7 +130,7 @@ def member_from_row(row: aiosqlite.Row) -> MemberRecord:
     )
 
 
-def intent_from_row(row: aiosqlite.Row) -> IntentRecord:
+def intent_from_row(row: sqlite3.Row) -> IntentRecord:
     """Build an IntentRecord from an `intents` row."""
     return IntentRecord(
         id=row["id"],
@@ -146,7 +145,7 @@ def intent_from_row(row: aiosqlite.Row) -> IntentRecord:
     )
 
 
-def audit_from_row(row: aiosqlite.Row) -> AuditEntry:
+def audit_from_row(row: sqlite3.Row) -> AuditEntry:
     """Build an AuditEntry from an `audit_log` row."""
     return AuditEntry(
         id=row["id"],
