@@ -37,6 +37,7 @@ from bridge.store.records import (
     MemberRecord,
     UserRecord,
 )
+from bridge.store.user_writes import UserFields
 from bridge.store.writer import Writer
 
 T = TypeVar("T")
@@ -240,19 +241,10 @@ class Store:
         finishing_intent: int | Finish | None = None,
     ) -> UserRecord:
         """Insert a new live user (version 1); DuplicateUserName / DuplicateDeterminedId / DuplicateScimId."""
+        fields = UserFields(user_name, external_id, display_name, active, doc)
 
         def unit(c: sqlite3.Connection, now: str) -> UserRecord:
-            return user_writes.insert_user(
-                c,
-                now,
-                scim_id=scim_id,
-                det_id=det_id,
-                user_name=user_name,
-                external_id=external_id,
-                display_name=display_name,
-                active=active,
-                doc=doc,
-            )
+            return user_writes.insert_user(c, now, scim_id=scim_id, det_id=det_id, fields=fields)
 
         return await self._write(self._finishing(finishing_intent, unit))
 
@@ -274,18 +266,11 @@ class Store:
         `renamed` also refreshes the user's cached member `display` (its userName) in every group, in the
         same transaction.
         """
+        fields = UserFields(user_name, external_id, display_name, active, doc)
 
         def unit(c: sqlite3.Connection, now: str) -> UserRecord:
             record = user_writes.update_user(
-                c,
-                now,
-                scim_id,
-                user_name=user_name,
-                external_id=external_id,
-                display_name=display_name,
-                active=active,
-                doc=doc,
-                expected_version=expected_version,
+                c, now, scim_id, fields=fields, expected_version=expected_version
             )
             if renamed:
                 group_writes.set_member_display(c, now, scim_id, user_name)
@@ -322,19 +307,10 @@ class Store:
         finishing_intent: int | Finish | None = None,
     ) -> UserRecord:
         """Revive a tombstoned user (same Determined user) for a POST with its userName; created resets."""
+        fields = UserFields(user_name, external_id, display_name, active, doc)
 
         def unit(c: sqlite3.Connection, now: str) -> UserRecord:
-            return user_writes.relink_user(
-                c,
-                now,
-                scim_id,
-                new_scim_id=new_scim_id,
-                user_name=user_name,
-                external_id=external_id,
-                display_name=display_name,
-                active=active,
-                doc=doc,
-            )
+            return user_writes.relink_user(c, now, scim_id, new_scim_id=new_scim_id, fields=fields)
 
         return await self._write(self._finishing(finishing_intent, unit))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from bridge.store.codec import email_rows, encode_doc, user_from_row
 from bridge.store.errors import NotFoundInStore, VersionConflict
@@ -29,60 +30,53 @@ def _live_pk(conn: sqlite3.Connection, scim_id: str, expected_version: int | Non
     return int(row["pk"])
 
 
+@dataclass(frozen=True, slots=True)
+class UserFields:
+    """What a user write sets: the indexed columns and the stored SCIM document."""
+
+    user_name: str
+    external_id: str | None
+    display_name: str | None
+    active: bool
+    doc: Mapping[str, object]
+
+    def columns(self) -> tuple[object, ...]:
+        """user_name, external_id, display_name, active, doc: in that order in every statement below."""
+        return (
+            self.user_name,
+            self.external_id,
+            self.display_name,
+            int(self.active),
+            encode_doc(self.doc, group=False),
+        )
+
+
 def insert_user(
-    conn: sqlite3.Connection,
-    now: str,
-    *,
-    scim_id: str,
-    det_id: int,
-    user_name: str,
-    external_id: str | None,
-    display_name: str | None,
-    active: bool,
-    doc: Mapping[str, object],
+    conn: sqlite3.Connection, now: str, *, scim_id: str, det_id: int, fields: UserFields
 ) -> UserRecord:
     """Insert a live user at version 1."""
     row = conn.execute(
         "INSERT INTO users (scim_id, det_id, user_name, external_id, display_name, active, doc, version,"
         " created, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING *",
-        (
-            scim_id,
-            det_id,
-            user_name,
-            external_id,
-            display_name,
-            int(active),
-            encode_doc(doc, group=False),
-            now,
-            now,
-        ),
+        (scim_id, det_id, *fields.columns(), now, now),
     ).fetchone()
     assert row is not None
-    _replace_emails(conn, row["pk"], doc)
+    _replace_emails(conn, row["pk"], fields.doc)
     return user_from_row(row)
 
 
 def update_user(
-    conn: sqlite3.Connection,
-    now: str,
-    scim_id: str,
-    *,
-    user_name: str,
-    external_id: str | None,
-    display_name: str | None,
-    active: bool,
-    doc: Mapping[str, object],
-    expected_version: int | None,
+    conn: sqlite3.Connection, now: str, scim_id: str, *, fields: UserFields, expected_version: int | None
 ) -> UserRecord:
     """Replace a live user's attributes; bumps version and last_modified."""
     pk = _live_pk(conn, scim_id, expected_version)
     row = conn.execute(
         "UPDATE users SET user_name = ?, external_id = ?, display_name = ?, active = ?, doc = ?,"
         " version = version + 1, last_modified = ? WHERE pk = ? RETURNING *",
-        (user_name, external_id, display_name, int(active), encode_doc(doc, group=False), now, pk),
+        (*fields.columns(), now, pk),
     ).fetchone()
     assert row is not None
-    _replace_emails(conn, pk, doc)
+    _replace_emails(conn, pk, fields.doc)
     return user_from_row(row)
 
 
@@ -101,16 +95,7 @@ def tombstone_user(
 
 
 def relink_user(
-    conn: sqlite3.Connection,
-    now: str,
-    scim_id: str,
-    *,
-    new_scim_id: str | None,
-    user_name: str,
-    external_id: str | None,
-    display_name: str | None,
-    active: bool,
-    doc: Mapping[str, object],
+    conn: sqlite3.Connection, now: str, scim_id: str, *, new_scim_id: str | None, fields: UserFields
 ) -> UserRecord:
     """Bring a tombstoned user back as a new SCIM resource on the same Determined user."""
     found = conn.execute(
@@ -122,18 +107,8 @@ def relink_user(
     row = conn.execute(
         "UPDATE users SET scim_id = ?, user_name = ?, external_id = ?, display_name = ?, active = ?, doc = ?,"
         " version = version + 1, created = ?, last_modified = ?, tombstoned_at = NULL WHERE pk = ? RETURNING *",
-        (
-            new_scim_id or scim_id,
-            user_name,
-            external_id,
-            display_name,
-            int(active),
-            encode_doc(doc, group=False),
-            now,
-            now,
-            found["pk"],
-        ),
+        (new_scim_id or scim_id, *fields.columns(), now, now, found["pk"]),
     ).fetchone()
     assert row is not None
-    _replace_emails(conn, row["pk"], doc)
+    _replace_emails(conn, row["pk"], fields.doc)
     return user_from_row(row)
