@@ -47,13 +47,13 @@ async def resolve_leftovers(
 ) -> bool:
     """Resolve pending intents created before ``cutoff``, stopping at ``deadline`` (``time.monotonic()``).
 
-    False when the deadline cut the pass short.
+    True when none of them is left pending: not cut short by the deadline, none deferred, no failure.
     """
     try:
         outcomes = await resolver.resolve_all(created_before=cutoff, deadline=deadline)
     except (MasterError, StoreError) as exc:
         _log.warning("reconcile.intents_deferred", error=type(exc).__name__)
-        return True
+        return False
     if deadline is not None and time.monotonic() >= deadline:
         _log.warning(
             "reconcile.intents_left_for_background",
@@ -61,7 +61,7 @@ async def resolve_leftovers(
             budget_s=START_BUDGET,
         )
         return False
-    return True
+    return all(o.resolution is not Resolution.DEFERRED for o in outcomes)
 
 
 def _intent_cutoff(settings: Settings, started: datetime) -> datetime:
@@ -85,7 +85,7 @@ async def _periodic(
     intent_period = max(0.5, min(RETRY_PERIOD, settings.reconcile.intent_grace / 2))
     next_pass = time.monotonic() + interval
     while True:
-        # What the start-up pass had no time for goes first, without waiting a period.
+        # What the start-up pass left pending (no time, or the master failed) goes first, without waiting.
         period = 0.0 if leftovers else intent_period
         leftovers = False
         if interval > 0:

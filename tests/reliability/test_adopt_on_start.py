@@ -9,21 +9,23 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from bridge.determined import create_master_client
 from bridge.provisioning.consistency import digest
 from bridge.reconcile import background
 from bridge.reconcile.background import reconcile_context
 from bridge.web.keys import MASTER, STORE
+from tests.chaos.processes import free_port
 from tests.conftest import LogReader
-from tests.reliability.conftest import World
+from tests.reliability.conftest import World, client_settings
 
 
-async def _serve(world: World, aiohttp_server: Any, *, adopt: bool) -> Any:
+async def _serve(world: World, aiohttp_server: Any, *, adopt: bool, master: Any = None) -> Any:
     settings = dataclasses.replace(
         world.settings, reconcile=dataclasses.replace(world.settings.reconcile, adopt_on_start=adopt)
     )
     app = web.Application()
     app[STORE] = world.store
-    app[MASTER] = world.bridge
+    app[MASTER] = master or world.bridge
     app.cleanup_ctx.append(reconcile_context(settings))
     return await aiohttp_server(app)
 
@@ -78,3 +80,27 @@ async def test_adoption_waits_for_a_crashed_create_to_be_settled(
     assert [e["reason"] for e in captured_logs() if e["event"] == "adoption.skipped"] == ["intents_pending"]
     record = await world.store.get_user_by_user_name("late")
     assert record is None or record.scim_id == scim_id
+
+
+async def test_adoption_waits_while_a_leftover_intent_is_deferred(
+    world: World, aiohttp_server: Any, captured_logs: LogReader
+) -> None:
+    """An intent the master could not answer for stays pending: adoption must not run past it."""
+    alice = await world.user("alice")
+    await world.store.begin_intent(
+        request_id="req-crashed",
+        operation="patch",
+        resource_type="User",
+        target=alice.scim_id,
+        payload_digest=digest({"det_id": alice.det_id, "active": False}),
+    )
+    settings = client_settings(f"http://127.0.0.1:{free_port()}")
+    unreachable = create_master_client(dataclasses.replace(settings, retries=0, connect_timeout=1.0))
+    try:
+        server = await _serve(world, aiohttp_server, adopt=True, master=unreachable)
+        await server.close()
+    finally:
+        await unreachable.close()
+    assert [e["reason"] for e in captured_logs() if e["event"] == "adoption.skipped"] == ["intents_pending"]
+    assert not [e for e in captured_logs() if e["event"] in ("adoption.report", "adoption.failed")]
+    assert len(await world.store.pending_intents()) == 1
