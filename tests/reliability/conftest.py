@@ -6,6 +6,7 @@ Drift is made the way it happens in production: an administrator changes the mas
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -13,12 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from bridge.config import DatabaseSettings, MasterSettings, Secret, Settings
 from bridge.determined import DeterminedClient, MasterClientSettings, create_master_client
 from bridge.emulator import EmulatorConfig, create_emulator_app
 from bridge.reconcile import Reconciler, build_reconciler
+from bridge.reconcile.background import reconcile_context
 from bridge.store import MemberRecord, Store, UserRecord, open_store
+from bridge.web.keys import MASTER, STORE
 
 ADMIN_PASSWORD = "emulator-admin-pw"
 
@@ -72,6 +76,24 @@ class World:
             members=[MemberRecord(m.scim_id, display=m.user_name) for m in members],
         )
         return scim_id
+
+    async def serve_reconciling(
+        self, aiohttp_server: Any, *, adopt: bool | None = None, master: DeterminedClient | None = None
+    ) -> Any:
+        """An app holding only the store, a master client and the reconcile context, on a socket.
+
+        ``adopt`` overrides ``reconcile.adopt_on_start``; None keeps the settings' own value.
+        """
+        settings = self.settings
+        if adopt is not None:
+            settings = dataclasses.replace(
+                settings, reconcile=dataclasses.replace(settings.reconcile, adopt_on_start=adopt)
+            )
+        app = web.Application()
+        app[STORE] = self.store
+        app[MASTER] = master or self.bridge
+        app.cleanup_ctx.append(reconcile_context(settings))
+        return await aiohttp_server(app)
 
     async def reconciler(self) -> Reconciler:
         """The reconciler the CLI and the background task build."""

@@ -7,27 +7,13 @@ import uuid
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from bridge.determined import create_master_client
 from bridge.provisioning.consistency import digest
 from bridge.reconcile import background
-from bridge.reconcile.background import reconcile_context
-from bridge.web.keys import MASTER, STORE
 from tests.chaos.processes import free_port
 from tests.conftest import LogReader
 from tests.reliability.conftest import World, client_settings
-
-
-async def _serve(world: World, aiohttp_server: Any, *, adopt: bool, master: Any = None) -> Any:
-    settings = dataclasses.replace(
-        world.settings, reconcile=dataclasses.replace(world.settings.reconcile, adopt_on_start=adopt)
-    )
-    app = web.Application()
-    app[STORE] = world.store
-    app[MASTER] = master or world.bridge
-    app.cleanup_ctx.append(reconcile_context(settings))
-    return await aiohttp_server(app)
 
 
 async def test_unmanaged_users_and_groups_are_adopted_at_start_up(
@@ -35,7 +21,7 @@ async def test_unmanaged_users_and_groups_are_adopted_at_start_up(
 ) -> None:
     stranger = await world.admin.create_user("stranger", "Stranger", True)
     await world.admin.create_group("lab", [stranger.id])
-    server = await _serve(world, aiohttp_server, adopt=True)
+    server = await world.serve_reconciling(aiohttp_server, adopt=True)
     try:
         user = await world.store.get_user_by_user_name("stranger")
         assert user is not None
@@ -54,7 +40,7 @@ async def test_unmanaged_users_and_groups_are_adopted_at_start_up(
 
 async def test_adoption_is_off_by_default(world: World, aiohttp_server: Any) -> None:
     await world.admin.create_user("stranger", "Stranger", True)
-    server = await _serve(world, aiohttp_server, adopt=world.settings.reconcile.adopt_on_start)
+    server = await world.serve_reconciling(aiohttp_server)
     try:
         assert await world.store.get_user_by_user_name("stranger") is None
     finally:
@@ -75,7 +61,7 @@ async def test_adoption_waits_for_a_crashed_create_to_be_settled(
         payload_digest=digest({"username": "late", "active": True, "remote": True}),
     )
     await world.bridge.create_user("late", "Late", True)
-    server = await _serve(world, aiohttp_server, adopt=True)
+    server = await world.serve_reconciling(aiohttp_server, adopt=True)
     await server.close()
     assert [e["reason"] for e in captured_logs() if e["event"] == "adoption.skipped"] == ["intents_pending"]
     record = await world.store.get_user_by_user_name("late")
@@ -97,7 +83,7 @@ async def test_adoption_waits_while_a_leftover_intent_is_deferred(
     settings = client_settings(f"http://127.0.0.1:{free_port()}")
     unreachable = create_master_client(dataclasses.replace(settings, retries=0, connect_timeout=1.0))
     try:
-        server = await _serve(world, aiohttp_server, adopt=True, master=unreachable)
+        server = await world.serve_reconciling(aiohttp_server, adopt=True, master=unreachable)
         await server.close()
     finally:
         await unreachable.close()

@@ -10,29 +10,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from bridge.determined import calls_made, start_counting
 from bridge.provisioning.consistency import digest
 from bridge.reconcile import IntentResolver, Resolution, background
-from bridge.reconcile.background import reconcile_context
 from bridge.reconcile.desired import display_names
 from bridge.store import IntentState
-from bridge.web.keys import MASTER, STORE
 from tests.reliability.conftest import World
 
 
 def _resolver(world: World) -> IntentResolver:
     return IntentResolver(world.store, world.bridge, display_names(world.settings.users.display_name_source))
-
-
-async def _serve_reconciling(world: World, aiohttp_server: Any) -> Any:
-    """An app with only the store, the master client and the reconcile context, on a socket."""
-    app = web.Application()
-    app[STORE] = world.store
-    app[MASTER] = world.bridge
-    app.cleanup_ctx.append(reconcile_context(world.settings))
-    return await aiohttp_server(app)
 
 
 async def _intent(world: World, operation: str, resource_type: str, target: str, payload: object) -> int:
@@ -129,7 +117,7 @@ async def test_start_up_resolves_leftover_intents_before_serving(world: World, a
     scim_id = str(uuid.uuid4())
     await _intent(world, "create", "User", scim_id, {"username": "late", "active": True, "remote": True})
     await world.bridge.create_user("late", "Late", True)
-    server = await _serve_reconciling(world, aiohttp_server)
+    server = await world.serve_reconciling(aiohttp_server)
     try:
         assert await world.store.pending_intents() == []
         record = await world.store.get_user_by_scim_id(scim_id)
@@ -192,7 +180,7 @@ async def test_leftovers_the_start_up_budget_missed_are_resolved_in_the_backgrou
     scim_id = str(uuid.uuid4())
     await _intent(world, "create", "User", scim_id, {"username": "late", "active": True, "remote": True})
     await world.bridge.create_user("late", "Late", True)
-    server = await _serve_reconciling(world, aiohttp_server)
+    server = await world.serve_reconciling(aiohttp_server)
     try:
         for _ in range(200):
             if not await world.store.pending_intents():
