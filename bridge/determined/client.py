@@ -343,6 +343,47 @@ class DeterminedClient:
         """``DELETE /api/v1/groups/{id}`` (§4.15)."""
         await self._call("DELETE", "/api/v1/groups/{id}", {"id": det_group_id})
 
+    async def add_to_groups(self, user_ids: Sequence[int], group_ids: Sequence[int]) -> None:
+        """``PATCH /api/v1/users/assignments`` with ``addGroups`` (§4.16): every user joins every group.
+
+        Unlike UpdateGroup, existing memberships are skipped rather than refused with 409, and the answer is
+        ``{}`` rather than the whole member list, so the master's work is O(users * groups), not O(group
+        size). Being idempotent, the call is retried like a read. MasterNotFound if a group is missing or
+        personal; nothing is applied then (one transaction).
+        """
+        body = models.assign_groups_body(user_ids, group_ids, ())
+        await self._call("PATCH", "/api/v1/users/assignments", json=body, idempotent=True, decode=False)
+
+    async def remove_from_groups(self, user_ids: Sequence[int], group_ids: Sequence[int]) -> None:
+        """``PATCH /api/v1/users/assignments`` with ``removeGroups`` (§4.16): no user stays in any group.
+
+        The master refuses with 404 when none of the users were members; that is the goal state, and also
+        what a retry meets after an attempt whose answer was lost had landed, so that 404 counts as success
+        and the call is retried like an idempotent one. MasterNotFound if a group is missing or personal.
+        """
+        body = models.assign_groups_body(user_ids, (), group_ids)
+        try:
+            await self._call("PATCH", "/api/v1/users/assignments", json=body, idempotent=True, decode=False)
+        except MasterNotFound as err:
+            if not err.is_no_member_removed():
+                raise
+
+    async def leave_groups(self, user_id: int, group_ids: Sequence[int]) -> None:
+        """Take ``user_id`` out of every one of ``group_ids`` with one assignments call (§7.2 Delete user).
+
+        One deleted group fails the whole call (§4.16), so on that 404 the user's remaining memberships are
+        read (``groups/search`` by ``userId``, O(the user's groups)) and the call is repeated once for them.
+        """
+        if not group_ids:
+            return
+        try:
+            await self.remove_from_groups([user_id], group_ids)
+        except MasterNotFound:
+            wanted = set(group_ids)
+            left = [group.id async for group in self.iter_groups(user_id=user_id) if group.id in wanted]
+            if left:
+                await self.remove_from_groups([user_id], left)
+
     # --- tokens -----------------------------------------------------------------------------------------
 
     async def create_token(

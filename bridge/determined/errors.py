@@ -59,6 +59,10 @@ class MasterError(Exception):
             and ("Error creating group" in self.message or "name: row already exists" in self.message)
         )
 
+    def is_no_member_removed(self) -> bool:
+        """A removal refused because none of the listed users were members (§4.14 step 4, §4.16)."""
+        return self.http_status == 404 and "none were members" in self.message
+
 
 class MasterBadRequest(MasterError):
     """400: validation failures, bad pagination, FailedPrecondition (§1.5 table)."""

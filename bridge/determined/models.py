@@ -361,6 +361,18 @@ def update_group_body(
     return body
 
 
+def assign_groups_body(
+    user_ids: Sequence[int], add_groups: Sequence[int], remove_groups: Sequence[int]
+) -> dict[str, Any]:
+    """AssignMultipleGroupsRequest (§4.16); a group listed twice fails the master's existence check, so
+    each is sent once."""
+    return {
+        "userIds": list(user_ids),
+        "addGroups": list(dict.fromkeys(add_groups)),
+        "removeGroups": list(dict.fromkeys(remove_groups)),
+    }
+
+
 def create_token_body(user_id: int, lifespan: str | None, description: str) -> dict[str, Any]:
     """PostAccessTokenRequest (§4.17); lifespan is a Go duration, or ``"-1"`` for the configured maximum."""
     body: dict[str, Any] = {"userId": user_id, "description": description}

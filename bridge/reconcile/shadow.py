@@ -280,6 +280,33 @@ class ShadowClient(DeterminedClient):
         """``update_group`` without the answer."""
         await self.update_group(det_group_id, name=name, add_users=add_users, remove_users=remove_users)
 
+    async def add_to_groups(self, user_ids: Sequence[int], group_ids: Sequence[int]) -> None:
+        """Log ``PATCH /api/v1/users/assignments`` (adds) and apply it to the overlay."""
+        self._record(
+            "PATCH", "/api/v1/users/assignments", user_ids=list(user_ids), add_groups=list(group_ids)
+        )
+        await self._assign(user_ids, group_ids, adding=True)
+
+    async def remove_from_groups(self, user_ids: Sequence[int], group_ids: Sequence[int]) -> None:
+        """Log ``PATCH /api/v1/users/assignments`` (removes) and apply it to the overlay."""
+        self._record(
+            "PATCH", "/api/v1/users/assignments", user_ids=list(user_ids), remove_groups=list(group_ids)
+        )
+        await self._assign(user_ids, group_ids, adding=False)
+
+    async def _assign(self, user_ids: Sequence[int], group_ids: Sequence[int], *, adding: bool) -> None:
+        # Every group is checked before any is changed: the master runs assignments as one transaction.
+        groups = [await self.get_group(g) for g in dict.fromkeys(group_ids)]
+        added = await self._users_by_id(user_ids) if adding else ()
+        for current in groups:
+            members = {u.id: u for u in current.users}
+            for user in added:
+                members[user.id] = user
+            if not adding:
+                for det_id in user_ids:
+                    members.pop(det_id, None)
+            self._groups[current.id] = MasterGroupDetails(current.id, current.name, tuple(members.values()))
+
     async def delete_group(self, det_group_id: int) -> None:
         """Log ``DELETE /api/v1/groups/{id}``."""
         self._record("DELETE", "/api/v1/groups/{id}", det_id=det_group_id)

@@ -210,6 +210,43 @@ async def test_change_group_applies_the_update_without_an_answer(admin: Determin
         await admin.change_group(group.id, add_users=[b.id])
 
 
+async def test_assignments_add_and_remove_members_idempotently(admin: DeterminedClient) -> None:
+    a = await admin.create_user("assign-a", "", active=True)
+    b = await admin.create_user("assign-b", "", active=True)
+    one = await admin.create_group("one", [a.id])
+    two = await admin.create_group("two")
+
+    async def members() -> dict[int, set[int]]:
+        return {g.id: {u.id for u in (await admin.get_group(g.id)).users} for g in (one, two)}
+
+    # An existing membership is skipped, not a 409 (§4.16), and a repeated group id is sent once.
+    assert await admin.add_to_groups([a.id, b.id], [one.id, two.id, one.id]) is None
+    assert await members() == {one.id: {a.id, b.id}, two.id: {a.id, b.id}}
+    await admin.remove_from_groups([a.id], [one.id, two.id])
+    assert await members() == {one.id: {b.id}, two.id: {b.id}}
+    # None were members: the master's 404 is the goal state.
+    await admin.remove_from_groups([a.id], [one.id, two.id])
+    with pytest.raises(MasterNotFound) as info:
+        await admin.add_to_groups([a.id], [one.id, 999_999])
+    assert info.value.message == "group does not exist or is a personal group: not found"
+    with pytest.raises(MasterNotFound):
+        await admin.remove_from_groups([b.id], [999_999])
+    assert await members() == {one.id: {b.id}, two.id: {b.id}}
+
+
+async def test_leave_groups_skips_groups_deleted_meanwhile(admin: DeterminedClient) -> None:
+    a = await admin.create_user("leaver", "", active=True)
+    kept = await admin.create_group("kept", [a.id])
+    gone = await admin.create_group("gone", [a.id])
+    other = await admin.create_group("other", [a.id])
+    await admin.delete_group(gone.id)
+    await admin.leave_groups(a.id, [kept.id, gone.id])
+    assert [g.id async for g in admin.iter_groups(user_id=a.id)] == [other.id]
+    await admin.leave_groups(a.id, [kept.id, gone.id])
+    await admin.leave_groups(a.id, [])
+    assert [g.id async for g in admin.iter_groups(user_id=a.id)] == [other.id]
+
+
 async def test_logs_carry_templates_not_values_or_secrets(
     admin: DeterminedClient, captured_logs: LogReader
 ) -> None:
