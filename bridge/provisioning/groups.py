@@ -148,7 +148,7 @@ class GroupService:
     async def replace(
         self, scim_id: str, doc: Mapping[str, Any], caller: Caller, if_match: str | None = None
     ) -> GroupView:
-        """PUT /Groups/{id}: one master PUT with the rename and the member diff (§4.14, §7.2)."""
+        """PUT /Groups/{id}: one master call with the rename and the member diff (§4.14, §4.16, §7.2)."""
         async with (
             self._journal.audited(caller, "replace", "Group", scim_id),
             self._locks.hold(f"group:{scim_id}"),
@@ -173,10 +173,11 @@ class GroupService:
         *,
         with_members: bool = False,
     ) -> GroupView:
-        """PATCH /Groups/{id}: member deltas made idempotent against the store, then one minimal master PUT.
+        """PATCH /Groups/{id}: member deltas made idempotent against the store, then one minimal master call.
 
-        Members are loaded only when an operation needs them or the caller wants them back, so a member
-        add to a large group costs O(delta), not O(group).
+        Members are loaded only when an operation needs them or the caller wants them back, and a
+        members-only change goes through assignments (whose answer does not list the group), so a member
+        add to a large group costs O(delta), not O(group), on both sides.
         """
         async with (
             self._journal.audited(caller, "patch", "Group", scim_id),
@@ -287,10 +288,10 @@ class GroupService:
                     )
             return GroupView(record, await self._store.list_members(scim_id) if with_members else None)
 
+        added_det = [r.det_id for r in resolved]
+
         async def master_write() -> None:
-            await self._put(
-                record.det_id, name if renamed else None, [r.det_id for r in resolved], removed_det
-            )
+            await self._write_members(record.det_id, name if renamed else None, added_det, removed_det)
 
         async def store_write(_: None, finish: Finish) -> GroupRecord:
             # One transaction for the member diff, the attributes and the intent: a crash leaves all or none.
@@ -303,29 +304,38 @@ class GroupService:
             )
 
         async def compensate(_: None) -> None:
-            await self._put(
-                record.det_id,
-                record.display_name if renamed else None,
-                removed_det,
-                [r.det_id for r in resolved],
-            )
+            old_name = record.display_name if renamed else None
+            await self._write_members(record.det_id, old_name, removed_det, added_det)
 
         updated = await self._journal.write(
             caller,
             operation=operation,
             resource_type="Group",
             target=scim_id,
-            payload={
-                "name": name if renamed else None,
-                "add": [r.det_id for r in resolved],
-                "remove": removed_det,
-            },
+            payload={"name": name if renamed else None, "add": added_det, "remove": removed_det},
             master=master_write,
             store=store_write,
             compensate=compensate,
             on_master_error=lambda err: to_scim_error(err, Operation.UPDATE_GROUP),
         )
         return GroupView(updated, await self._store.list_members(scim_id) if with_members else None)
+
+    async def _write_members(
+        self, det_group_id: int, name: str | None, add: Sequence[int], remove: Sequence[int]
+    ) -> None:
+        """One master call: assignments for only adds or only removes (§4.16), else UpdateGroup (§4.14).
+
+        The assignments answer is `{}`, so the master's work is O(delta), where UpdateGroup's answer lists
+        the whole group; its adds skip existing members and a removal of non-members reaches the goal, so a
+        membership that drifted outside SCIM needs no re-diff. A rename, or adds and removes together, stay
+        one UpdateGroup: one master transaction, so no partial write to journal.
+        """
+        if name is None and not remove:
+            await self._master.add_to_groups(add, [det_group_id])
+        elif name is None and not add:
+            await self._master.remove_from_groups(remove, [det_group_id])
+        else:
+            await self._put(det_group_id, name, add, remove)
 
     async def _put(
         self, det_group_id: int, name: str | None, add: Sequence[int], remove: Sequence[int]
@@ -338,7 +348,7 @@ class GroupService:
             if err.is_duplicate_group():
                 raise
         except MasterNotFound as err:
-            if "none were members" not in err.message:
+            if not err.is_no_member_removed():
                 raise
         # Someone changed the group outside SCIM: an add of an existing member is a 409 and a remove of only
         # non-members a 404 for the whole request (§4.14), so recompute against the master's own list.

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager
 
 
 class KeyedLocks:
@@ -30,6 +30,15 @@ class KeyedLocks:
                 # Nobody else waits on this lock, so dropping it keeps the map O(active resources).
                 del self._users[key]
                 del self._locks[key]
+
+    @asynccontextmanager
+    async def hold_all(self, keys: Iterable[str]) -> AsyncIterator[None]:
+        """Hold the locks for all `keys`, taken in sorted order so two holders of overlapping sets cannot
+        deadlock."""
+        async with AsyncExitStack() as stack:
+            for key in sorted(set(keys)):
+                await stack.enter_async_context(self.hold(key))
+            yield
 
     def __len__(self) -> int:
         """How many keys currently have a lock (held or awaited)."""

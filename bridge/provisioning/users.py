@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
 from bridge.config import UsersSettings
-from bridge.determined import DeterminedClient, MasterBadRequest, MasterError, MasterNotFound, MasterUser
+from bridge.determined import DeterminedClient, MasterBadRequest, MasterError, MasterUser
 from bridge.provisioning.consistency import Caller, Journal, PartialMasterWrite, check_if_match, store_errors
 from bridge.provisioning.locks import KeyedLocks
 from bridge.provisioning.translate import (
@@ -168,10 +168,9 @@ class UserService:
             async def master_write() -> None:
                 await self._master.patch_user(record.det_id, active=False)
                 try:
-                    for group in groups:
-                        # Leaving a group is a member diff on that group: serialise with its PATCHes.
-                        async with self._locks.hold(f"group:{group.scim_id}"):
-                            await self._leave_group(group.det_id, record.det_id)
+                    # Leaving the groups is a member diff on each: serialise with their PATCHes.
+                    async with self._locks.hold_all(f"group:{g.scim_id}" for g in groups):
+                        await self._master.leave_groups(record.det_id, [g.det_id for g in groups])
                 except MasterError as err:
                     raise PartialMasterWrite(err) from None
 
@@ -204,13 +203,6 @@ class UserService:
             self._own_known = True
         if user_name.lower() in self._protected:
             raise Uniqueness(f"userName {user_name!r} belongs to a protected Determined account.")
-
-    async def _leave_group(self, det_group_id: int, det_user_id: int) -> None:
-        try:
-            await self._master.change_group(det_group_id, remove_users=[det_user_id])
-        except MasterNotFound:
-            # Already not a member (or the group is gone) on the master: the goal is reached (§4.14 step 4).
-            return
 
     async def _create_new(
         self, doc: Mapping[str, Any], desired: MasterUserFields, password: str | None, caller: Caller

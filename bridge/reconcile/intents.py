@@ -23,7 +23,7 @@ from datetime import datetime
 
 import structlog
 
-from bridge.determined import DeterminedClient, MasterGroupDetails, MasterNotFound, MasterUser
+from bridge.determined import DeterminedClient, MasterGroupDetails, MasterUser
 from bridge.reconcile.detect import DisplayName, Snapshot, master_group, master_user
 from bridge.reconcile.journalled import journalled_group_create, journalled_relink, journalled_user_create
 from bridge.reconcile.repair import REPAIR_ERRORS, Repairer, Unrepairable
@@ -273,11 +273,8 @@ class IntentResolver:
                 return False
             # The deletion may have died between deactivating and leaving the groups: finish the second
             # step on the master before the store forgets the memberships (§7.2 Delete user).
-            for membership in await self.store.groups_of_member(record.scim_id):
-                try:
-                    await self.client.update_group(membership.det_id, remove_users=[record.det_id])
-                except MasterNotFound:
-                    continue  # not a member there any more, or the group is gone: the goal is reached
+            memberships = await self.store.groups_of_member(record.scim_id)
+            await self.client.leave_groups(record.det_id, [m.det_id for m in memberships])
             await self.store.tombstone_user(record.scim_id)
             return True
         group = await self.store.get_group_by_scim_id(intent.target)

@@ -15,7 +15,8 @@ from tests.provisioning.faults import FaultProxy, Rule, start_proxy
 from tests.provisioning.scim import call, create_group, create_user, patch
 
 USER_PATH = r"/api/v1/users/\d+"
-GROUP_PATH = r"/api/v1/groups/\d+"
+# Member changes and a deleted user's group exits go through AssignMultipleGroups (§4.16).
+ASSIGNMENTS_PATH = r"/api/v1/users/assignments"
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ async def test_master_429_is_passed_on_with_retry_after_and_nothing_changes(
     ada = await create_user(world, "ada@example.com", "Ada")
     group = await create_group(world, "Team")
     before = await world.store.get_group_by_scim_id(group["id"])
-    proxy.rules.append(Rule("PUT", GROUP_PATH, status=429, headers={"Retry-After": "7"}))
+    proxy.rules.append(Rule("PATCH", ASSIGNMENTS_PATH, status=429, headers={"Retry-After": "7"}))
     response = await call(
         world,
         "PATCH",
@@ -121,7 +122,7 @@ async def test_delete_failing_after_deactivation_stays_journalled(faulty: tuple[
     world, proxy = faulty
     ada = await create_user(world, "ada@example.com", "Ada")
     await create_group(world, "Team", [ada["id"]])
-    proxy.rules.append(Rule("PUT", GROUP_PATH, status=429, headers={"Retry-After": "3"}))
+    proxy.rules.append(Rule("PATCH", ASSIGNMENTS_PATH, status=429, headers={"Retry-After": "3"}))
     response = await call(world, "DELETE", f"/Users/{ada['id']}")
     assert response.status == 429
     state = await world.master.state()

@@ -52,7 +52,7 @@ async def test_member_deltas_are_idempotent_and_minimal(world: World) -> None:
     assert (await world.master.state()).groups == {"Team": frozenset({"bob@example.com"})}
 
 
-async def test_member_add_is_one_master_put_and_one_local_transaction(
+async def test_member_add_is_one_assignments_call_and_one_local_transaction(
     world: World, captured_logs: LogReader
 ) -> None:
     ada = await create_user(world, "ada@example.com", "Ada")
@@ -64,7 +64,8 @@ async def test_member_add_is_one_master_put_and_one_local_transaction(
     response = await call(world, "PATCH", f"/Groups/{group['id']}", add_members(bob["id"]))
     assert response.status == 204
     calls = [(e["method"], e["path"]) for e in captured_logs()[seen:] if e.get("event") == "master.call"]
-    assert calls == [("PUT", "/api/v1/groups/{id}")]
+    # AssignMultipleGroups answers {}; UpdateGroup would answer with every member (O(group), §4.14, §4.16).
+    assert calls == [("PATCH", "/api/v1/users/assignments")]
     after = await world.store.get_group_by_scim_id(group["id"])
     assert after is not None
     assert after.version == before.version + 1

@@ -140,3 +140,34 @@ async def test_keyed_locks_serialise_one_key_and_clean_up() -> None:
     await asyncio.gather(first(), second(), other_key())
     assert order == ["first-in", "other", "first-out", "second-in"]
     assert len(locks) == 0
+
+
+async def test_hold_all_takes_overlapping_sets_in_one_order() -> None:
+    locks = KeyedLocks()
+    order: list[str] = []
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def holder(name: str, keys: list[str], started: asyncio.Event | None = None) -> None:
+        async with locks.hold_all(keys):
+            order.append(f"{name}-in")
+            if started is not None:
+                started.set()
+                await release.wait()
+            order.append(f"{name}-out")
+
+    async def releaser() -> None:
+        await inside.wait()
+        # Both contenders are parked on a lock by now; listing keys in the opposite order must not matter.
+        for _ in range(3):
+            await asyncio.sleep(0)
+        release.set()
+
+    await asyncio.gather(
+        holder("first", ["g2", "g1", "g1"], inside),
+        holder("second", ["g1", "g3", "g2"]),
+        holder("third", ["g3"]),
+        releaser(),
+    )
+    assert order.index("first-out") < order.index("second-in")
+    assert len(locks) == 0

@@ -66,3 +66,53 @@ async def test_shadow_mode_logs_master_writes_and_makes_none(
         e for e in captured_logs() if e["event"] == "shadow.master_call" and e["method"] == "PATCH"
     )
     assert "active" in patch_call["fields"]
+
+
+async def test_shadow_mode_simulates_member_assignments(
+    emulator_url: str, tmp_path: Path, aiohttp_client: Any, captured_logs: LogReader
+) -> None:
+    settings = dataclasses.replace(_settings(emulator_url, tmp_path / "shadow.db"), mode="shadow")
+    idp = await aiohttp_client(create_app(settings))
+    ids = []
+    for name in ("ada", "bob"):
+        created = await idp.post(
+            "/scim/v2/Users",
+            json={"schemas": [USER_URN], "userName": name, "displayName": name.title(), "active": True},
+            headers=_headers(),
+        )
+        assert created.status == 201, await created.text()
+        ids.append((await created.json(content_type=None))["id"])
+    ada, bob = ids
+    group = await idp.post(
+        "/scim/v2/Groups",
+        json={"schemas": [GROUP_URN], "displayName": "analysts", "members": [{"value": ada}]},
+        headers=_headers(),
+    )
+    group_id = (await group.json(content_type=None))["id"]
+    for op, member in (("add", bob), ("remove", ada)):
+        changed = await idp.patch(
+            f"/scim/v2/Groups/{group_id}",
+            json={
+                "schemas": [PATCH_URN],
+                "Operations": [{"op": op, "path": "members", "value": [{"value": member}]}],
+            },
+            headers=_headers(),
+        )
+        assert changed.status == 204, await changed.text()
+    assert (await idp.delete(f"/scim/v2/Users/{bob}", headers=_headers())).status == 204
+    fetched = await idp.get(f"/scim/v2/Groups/{group_id}", headers=_headers())
+    assert (await fetched.json(content_type=None)).get("members", []) == []
+
+    master = create_master_client(client_settings(emulator_url))
+    try:
+        assert [g async for g in master.iter_groups()] == []
+    finally:
+        await master.close()
+    shadowed = [e for e in captured_logs() if e["event"] == "shadow.master_call"]
+    assignments = [
+        (e.get("add_groups"), e.get("remove_groups"))
+        for e in shadowed
+        if (e["method"], e["path"]) == ("PATCH", "/api/v1/users/assignments")
+    ]
+    assert len(assignments) == 3
+    assert [bool(added) for added, _ in assignments] == [True, False, False]
