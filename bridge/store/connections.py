@@ -22,7 +22,8 @@ BUSY_TIMEOUT_MS: Final = 5000
 def open_writer_connection(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
     """An autocommit connection (we issue BEGIN/COMMIT ourselves) with WAL, foreign keys and busy timeout.
 
-    The writer thread's connection (writer.Writer) and, wrapped by aiosqlite, the migrations' one.
+    The writer thread's connection and the checkpointer's (writer.Writer) and, wrapped by aiosqlite, the
+    migrations' one.
     """
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:

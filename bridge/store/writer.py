@@ -7,6 +7,9 @@ the concurrency). Units that queue while a group runs form the next group and sh
 runs inside its own SAVEPOINT, so a unit that raises undoes only itself, and every caller hears its outcome
 only after the COMMIT that made it durable (or learns that the whole group failed, when BEGIN or COMMIT
 did). A caller that is cancelled while waiting does not withdraw its unit: it still runs whole or not at all.
+
+The writer connection never checkpoints on COMMIT (wal_autocheckpoint 0): the Checkpointer does it on its
+own thread.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from queue import Empty, SimpleQueue
 from typing import Any, Final, Generic, TypeVar
 
+from bridge.store.checkpointer import Checkpointer
 from bridge.store.connections import open_writer_connection
 from bridge.store.errors import StoreClosed
 
@@ -85,13 +89,25 @@ def _settle(settled: list[tuple[asyncio.Future[Any], _Outcome[Any]]]) -> None:
             future.set_result(outcome.value)
 
 
+def _open_connections(path: Path, busy_timeout_ms: int) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+    """The writer's connection, without automatic checkpoints, and the checkpointer's."""
+    writer = open_writer_connection(path, busy_timeout_ms)
+    try:
+        writer.execute("PRAGMA wal_autocheckpoint = 0")
+        return writer, open_writer_connection(path, busy_timeout_ms)
+    except BaseException:
+        writer.close()
+        raise
+
+
 class Writer:
     """Queues write units from the event loop and runs them in groups on its own thread."""
 
-    __slots__ = ("_closed", "_conn", "_queue", "_thread")
+    __slots__ = ("_checkpointer", "_closed", "_conn", "_queue", "_thread")
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, checkpointer: Checkpointer) -> None:
         self._conn = conn
+        self._checkpointer = checkpointer
         # None is the stop mark, queued behind every unit already submitted.
         self._queue: SimpleQueue[_Job | None] = SimpleQueue()
         self._closed = False
@@ -100,8 +116,9 @@ class Writer:
 
     @classmethod
     async def open(cls, path: Path, busy_timeout_ms: int) -> Writer:
-        """Open the connection off the loop (switching to WAL may wait for another process's lock)."""
-        return cls(await asyncio.to_thread(open_writer_connection, path, busy_timeout_ms))
+        """Open the connections off the loop (switching to WAL may wait for another process's lock)."""
+        conn, checkpointer = await asyncio.to_thread(_open_connections, path, busy_timeout_ms)
+        return cls(conn, Checkpointer(checkpointer))
 
     async def run(self, unit: SyncUnit[T]) -> T:
         """Run `unit` in the next group; its result or exception once that group's COMMIT is done."""
@@ -135,10 +152,13 @@ class Writer:
             for loop, settled in by_loop.items():
                 with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits any more
                     loop.call_soon_threadsafe(_settle, settled)
+            self._checkpointer.after_group(self._conn)
+        self._checkpointer.close()
         self._conn.close()
 
     async def close(self) -> None:
-        """Refuse new units, let queued ones finish, then close the connection and stop the thread; idempotent."""
+        """Refuse new units, let queued ones finish, checkpoint, close the connections and stop the threads;
+        idempotent."""
         if self._closed:
             return
         self._closed = True
