@@ -15,9 +15,31 @@ from typing import Any
 import orjson
 
 
+class Encoded:
+    """JSON encoded earlier (a kept rendering) that `dumps` embeds as it is, inside a bigger document."""
+
+    __slots__ = ("json",)
+
+    def __init__(self, json: bytes) -> None:
+        self.json = json
+
+
+def _embed(value: Any) -> Any:
+    if isinstance(value, Encoded):
+        return orjson.Fragment(value.json)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _embed_decoded(value: Any) -> Any:
+    if isinstance(value, Encoded):
+        return json.loads(value.json)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def dumps(value: Any, *, default: Callable[[Any], Any] | None = None) -> bytes:
-    """UTF-8 JSON of `value`; `default` converts objects neither encoder knows (as in ``json.dumps``)."""
+    """UTF-8 JSON of `value`; `default` converts objects neither encoder knows (as in ``json.dumps``);
+    without one, `Encoded` values are embedded."""
     try:
-        return orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(value, default=default or _embed, option=orjson.OPT_NON_STR_KEYS)
     except orjson.JSONEncodeError:
-        return json.dumps(value, default=default).encode()
+        return json.dumps(value, default=default or _embed_decoded).encode()

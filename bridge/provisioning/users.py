@@ -84,6 +84,15 @@ class UserService:
             raise NotFound(f"User {scim_id} not found.")
         return record
 
+    async def get_unless(self, scim_id: str, known_version: int | None) -> UserRecord | int:
+        """As `get`, but only the version when it is still `known_version` (the caller's cached rendering
+        of that version is current); 404 for unknown and tombstoned ids."""
+        async with store_errors():
+            found = await self._store.get_live_user_unless(scim_id, known_version)
+        if found is None:
+            raise NotFound(f"User {scim_id} not found.")
+        return found
+
     async def list(self, query: ListQuery) -> tuple[int, list[UserRecord]]:
         """One page of live users, filtered and sorted in SQL: O(page), no master calls."""
         name = _user_name_equals(query.filter)

@@ -138,8 +138,11 @@ def _names(value: object, name: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def list_response(resources: Sequence[dict[str, Any]], total: int, start_index: int) -> dict[str, Any]:
-    """RFC 7644 §3.4.2 ListResponse; integers stay JSON integers (Okta and the MS validator check)."""
+def list_response(resources: Sequence[Any], total: int, start_index: int) -> dict[str, Any]:
+    """RFC 7644 §3.4.2 ListResponse; integers stay JSON integers (Okta and the MS validator check).
+
+    `resources` are rendered documents, or anything the caller's encoder embeds as one.
+    """
     return {
         "schemas": [LIST_RESPONSE_URN],
         "totalResults": total,

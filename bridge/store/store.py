@@ -206,6 +206,12 @@ class Store:
             lambda c: users.fetch_user(c, "scim_id", scim_id, include_tombstoned=include_tombstoned)
         )
 
+    async def get_live_user_unless(self, scim_id: str, known_version: int | None) -> UserRecord | int | None:
+        """The live user with this SCIM id (None if none), or only its version when it equals
+        `known_version`: a conditional read for callers that cache renderings by version (every write to
+        a user row bumps its version, whichever process makes it)."""
+        return await self._lookup(lambda c: users.fetch_live_user_unless(c, scim_id, known_version))
+
     async def get_user_by_user_name(
         self, user_name: str, *, include_tombstoned: bool = False
     ) -> UserRecord | None:

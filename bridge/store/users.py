@@ -22,6 +22,20 @@ def fetch_user(
     return None if row is None else user_from_row(row)
 
 
+def fetch_live_user_unless(
+    conn: ReaderConnection, scim_id: str, known_version: int | None
+) -> UserRecord | int | None:
+    """The live user with this SCIM id, None if there is none; only its version (an int) when that is still
+    `known_version`, so a caller that keeps renderings by version skips decoding the stored document."""
+    row = conn.execute(
+        "SELECT * FROM users WHERE scim_id = ? AND tombstoned_at IS NULL", (scim_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    version: int = row["version"]
+    return version if version == known_version else user_from_row(row)
+
+
 def fetch_users_by_external_id(conn: ReaderConnection, external_id: str) -> list[UserRecord]:
     """Live users with this externalId (not unique in SCIM, RFC 7643 §3.1)."""
     rows = conn.execute(

@@ -10,9 +10,10 @@ from bridge.web.authn import authn_middleware, setup_auth
 from bridge.web.context import context_middleware
 from bridge.web.dialect import dialect_middleware
 from bridge.web.errors import error_middleware
-from bridge.web.keys import SETTINGS
+from bridge.web.keys import RENDERED_USERS, SETTINGS
 from bridge.web.metrics import metrics_middleware, setup_metrics
 from bridge.web.readiness import READINESS
+from bridge.web.rendered import RenderedUsers
 from bridge.web.routes import setup_routes
 from bridge.web.services import service_contexts
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[READINESS] = {}
+    app[RENDERED_USERS] = RenderedUsers()
     app.cleanup_ctx.extend(service_contexts(settings))
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)

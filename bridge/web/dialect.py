@@ -158,7 +158,10 @@ async def dialect_middleware(request: web.Request, handler: Handler) -> web.Stre
     The body is never read here: sniffing happens after the handler, and only when the handler consumed
     the body (so unauthenticated requests are never parsed), from aiohttp's cached copy.
     """
-    dialect = detect_dialect(request.headers.get(hdrs.USER_AGENT), request.path, request.query)
+    # detect_dialect without a body, skipping the query's parsing when there is none (most requests).
+    dialect = dialect_from_user_agent(request.headers.get(hdrs.USER_AGENT))
+    if dialect is IdpDialect.GENERIC and request.query_string:
+        dialect = dialect_from_query(request.path, request.query)
     bind_dialect(dialect)
     response = await handler(request)
     if dialect is IdpDialect.GENERIC and request.body_exists and not request.can_read_body:

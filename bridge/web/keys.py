@@ -13,6 +13,7 @@ from bridge.determined import DeterminedClient
 from bridge.provisioning.groups import GroupService
 from bridge.provisioning.users import UserService
 from bridge.store import Store
+from bridge.web.rendered import RenderedUsers
 
 SETTINGS: Final = web.AppKey[Settings]("settings")
 REQUEST_ID: Final = web.RequestKey[str]("request_id")
@@ -23,3 +24,4 @@ STORE: Final = web.AppKey[Store]("store")
 MASTER: Final = web.AppKey[DeterminedClient]("master")
 USERS: Final = web.AppKey[UserService]("users")
 GROUPS: Final = web.AppKey[GroupService]("groups")
+RENDERED_USERS: Final = web.AppKey[RenderedUsers]("rendered_users")

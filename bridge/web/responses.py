@@ -5,31 +5,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from bridge import jsonenc
 from bridge.scim.etags import etag_for, if_none_match_hit
 from bridge.scim.media import SCIM_MEDIA_TYPE
 
 NO_CONTENT: Final = 204
+_CONTENT_TYPE: Final = f"{SCIM_MEDIA_TYPE}; charset=utf-8"
 
 
-def scim_json(body: Mapping[str, Any], *, status: int = 200) -> web.Response:
-    """A JSON body with the SCIM media type (RFC 7644 §8.1)."""
-    return web.Response(
-        status=status, body=jsonenc.dumps(body), content_type=SCIM_MEDIA_TYPE, charset="utf-8"
-    )
+def scim_json(body: Mapping[str, Any] | bytes, *, status: int = 200) -> web.Response:
+    """A JSON body (a document, or its encoding) with the SCIM media type (RFC 7644 §8.1)."""
+    encoded = body if isinstance(body, bytes) else jsonenc.dumps(body)
+    return web.Response(status=status, body=encoded, headers={hdrs.CONTENT_TYPE: _CONTENT_TYPE})
 
 
 def resource_response(
-    body: Mapping[str, Any], *, version: int, location: str, status: int = 200
+    body: Mapping[str, Any] | bytes, *, version: int, location: str, status: int = 200
 ) -> web.Response:
     """A single resource with its weak ETag (RFC 7644 §3.14) and, on creation, its Location (§3.3)."""
-    response = scim_json(body, status=status)
-    response.headers["ETag"] = etag_for(version)
+    encoded = body if isinstance(body, bytes) else jsonenc.dumps(body)
+    headers = {hdrs.CONTENT_TYPE: _CONTENT_TYPE, hdrs.ETAG: etag_for(version)}
     if status == 201:
-        response.headers["Location"] = location
-    return response
+        headers[hdrs.LOCATION] = location
+    return web.Response(status=status, body=encoded, headers=headers)
 
 
 def not_modified(request: web.Request, version: int) -> web.Response | None:

@@ -6,11 +6,12 @@ from typing import Any
 
 from aiohttp import web
 
+from bridge import jsonenc
 from bridge.provisioning.translate import user_document
 from bridge.scim import USER_SCHEMA, ListQuery, clean_input, list_response, parse_patch, render
 from bridge.store import UserRecord
 from bridge.web.bodies import read_json
-from bridge.web.keys import SETTINGS, USERS
+from bridge.web.keys import RENDERED_USERS, SETTINGS, USERS
 from bridge.web.location import Locations, locations
 from bridge.web.responses import no_content, not_modified, resource_response, scim_json
 from bridge.web.services import caller
@@ -40,17 +41,36 @@ def _render(
     )
 
 
+def _plain_body(request: web.Request, record: UserRecord, where: Locations) -> bytes:
+    """The encoded body without projection: the kept one of this version, else rendered and kept."""
+    rendered = request.app[RENDERED_USERS]
+    kept = rendered.get(record.scim_id, where.base)
+    if kept is not None and kept[0] == record.version:
+        return kept[1]
+    body = jsonenc.dumps(_render(record, where, (), ()))
+    rendered.put(record.scim_id, where.base, record.version, body)
+    return body
+
+
 def _one(request: web.Request, record: UserRecord, *, status: int = 200) -> web.Response:
     attributes, excluded = projection(request)
     where = locations(request)
-    body = _render(record, where, attributes, excluded)
+    body = (
+        _render(record, where, attributes, excluded)
+        if attributes or excluded
+        else _plain_body(request, record, where)
+    )
     return resource_response(body, version=record.version, location=where.user(record.scim_id), status=status)
 
 
 async def _list(request: web.Request, query: ListQuery) -> web.Response:
     total, records = await request.app[USERS].list(query)
     where = locations(request)
-    resources = [_render(r, where, query.attributes, query.excluded_attributes) for r in records]
+    resources: list[Any]
+    if query.attributes or query.excluded_attributes:
+        resources = [_render(r, where, query.attributes, query.excluded_attributes) for r in records]
+    else:  # each resource as GET /Users/{id} returns it: kept encodings are reused
+        resources = [jsonenc.Encoded(_plain_body(request, r, where)) for r in records]
     return scim_json(list_response(resources, total, query.start_index))
 
 
@@ -78,9 +98,27 @@ async def create_user(request: web.Request) -> web.Response:
 
 
 async def get_user(request: web.Request) -> web.Response:
-    """GET /Users/{id}; 304 when If-None-Match names the current version."""
-    record = await request.app[USERS].get(request.match_info["id"])
-    return not_modified(request, record.version) or _one(request, record)
+    """GET /Users/{id}; 304 when If-None-Match names the current version.
+
+    Without projection (the IdPs' usual read) the store is asked for the user unless it is still at the
+    version whose encoding is kept, so a repeated read skips decoding, rendering and encoding.
+    """
+    scim_id = request.match_info["id"]
+    attributes, excluded = projection(request)
+    if attributes or excluded:
+        record = await request.app[USERS].get(scim_id)
+        return not_modified(request, record.version) or _one(request, record)
+    where = locations(request)
+    kept = request.app[RENDERED_USERS].get(scim_id, where.base)
+    found = await request.app[USERS].get_unless(scim_id, None if kept is None else kept[0])
+    if isinstance(found, UserRecord):
+        version, body = found.version, _plain_body(request, found, where)
+    else:  # the store answers with a bare version only when it is the one kept
+        assert kept is not None
+        version, body = kept
+    return not_modified(request, version) or resource_response(
+        body, version=version, location=where.user(scim_id)
+    )
 
 
 async def replace_user(request: web.Request) -> web.Response:
