@@ -1,0 +1,120 @@
+"""Kept encodings of users (bridge/web/rendered.py): a read never shows a version older than the store's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bridge.store import open_store
+from bridge.web.keys import RENDERED_USERS
+from bridge.web.rendered import RenderedUsers
+from tests.idp.harness import BASE_PATH, OKTA_BASIC, World, start_world
+
+HEADERS = {"Authorization": OKTA_BASIC, "Content-Type": "application/scim+json"}
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+async def _create(world: World, user_name: str) -> str:
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name}
+    created = await world.bridge.post(f"{BASE_PATH}/Users", json=body, headers=HEADERS)
+    assert created.status == 201
+    return str((await created.json(content_type=None))["id"])
+
+
+async def _get(world: World, scim_id: str, **headers: str) -> tuple[int, str | None, dict[str, Any]]:
+    response = await world.bridge.get(f"{BASE_PATH}/Users/{scim_id}", headers={**HEADERS, **headers})
+    body = await response.json(content_type=None) if response.status != 304 else {}
+    return response.status, response.headers.get("ETag"), body
+
+
+async def _filtered(world: World, user_name: str) -> dict[str, Any]:
+    response = await world.bridge.get(f'{BASE_PATH}/Users?filter=userName eq "{user_name}"', headers=HEADERS)
+    assert response.status == 200
+    listed: dict[str, Any] = await response.json(content_type=None)
+    return listed
+
+
+async def test_a_write_through_this_bridge_is_read_back_at_once(
+    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+) -> None:
+    world = await start_world(aiohttp_server, aiohttp_client, tmp_path)
+    scim_id = await _create(world, "ada")
+    status, first_etag, first = await _get(world, scim_id)
+    assert (status, first.get("displayName")) == (200, None)
+    assert (await _get(world, scim_id))[1] == first_etag  # served from the kept encoding
+    assert len(world.app[RENDERED_USERS]) == 1
+
+    patch = {
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "Ada L"}],
+    }
+    patched = await world.bridge.patch(f"{BASE_PATH}/Users/{scim_id}", json=patch, headers=HEADERS)
+    assert patched.status == 200
+
+    status, etag, body = await _get(world, scim_id)
+    assert (status, body["displayName"]) == (200, "Ada L")
+    assert etag != first_etag
+    assert etag == body["meta"]["version"]
+    (listed,) = (await _filtered(world, "ada"))["Resources"]
+    assert listed == body
+    assert (await _get(world, scim_id, **{"If-None-Match": first_etag or ""}))[0] == 200
+    assert (await _get(world, scim_id, **{"If-None-Match": etag or ""}))[0] == 304
+
+    deleted = await world.bridge.delete(f"{BASE_PATH}/Users/{scim_id}", headers=HEADERS)
+    assert deleted.status == 204
+    assert (await _get(world, scim_id))[0] == 404
+    assert (await _filtered(world, "ada"))["totalResults"] == 0
+
+
+async def test_a_write_by_another_process_on_the_same_database_is_read_back(
+    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+) -> None:
+    world = await start_world(aiohttp_server, aiohttp_client, tmp_path)
+    scim_id = await _create(world, "grace")
+    _, before_etag, before = await _get(world, scim_id)
+    assert before["userName"] == "grace"
+
+    # What `scim-bridge reconcile --repair` does: its own Store on the same file, writing the user row.
+    other = await open_store(tmp_path / "bridge.db")
+    try:
+        record = await other.get_user_by_scim_id(scim_id)
+        assert record is not None
+        await other.update_user(
+            scim_id,
+            user_name=record.user_name,
+            external_id="from-reconcile",
+            display_name=record.display_name,
+            active=record.active,
+            doc={**record.doc, "externalId": "from-reconcile"},
+        )
+    finally:
+        await other.close()
+
+    status, etag, after = await _get(world, scim_id)
+    assert (status, after["externalId"]) == (200, "from-reconcile")
+    assert etag != before_etag
+    assert (await _filtered(world, "grace"))["Resources"] == [after]
+
+
+async def test_each_base_url_reads_its_own_locations(
+    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+) -> None:
+    world = await start_world(aiohttp_server, aiohttp_client, tmp_path)
+    scim_id = await _create(world, "hopper")
+    for host in ("a.example:8080", "b.example", "a.example:8080"):
+        _, _, body = await _get(world, scim_id, Host=host)
+        assert body["meta"]["location"] == f"http://{host}{BASE_PATH}/Users/{scim_id}"
+
+
+def test_the_lru_keeps_newest_versions_within_its_bound() -> None:
+    kept = RenderedUsers(capacity=2)
+    kept.put("a", "http://x", 2, b"a2")
+    kept.put("a", "http://x", 1, b"a1")  # an older rendering finishing late does not win
+    assert kept.get("a", "http://x") == (2, b"a2")
+    assert kept.get("a", "http://y") is None
+    kept.put("b", "http://x", 1, b"b1")
+    assert kept.get("a", "http://x") == (2, b"a2")  # a is now the most recently used
+    kept.put("c", "http://x", 1, b"c1")
+    assert (kept.get("b", "http://x"), len(kept)) == (None, 2)
+    assert kept.get("a", "http://x") == (2, b"a2")
