@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from bridge.emulator.auth import authenticate
-from bridge.emulator.errors import already_exists, invalid, not_found
+from bridge.emulator.errors import already_exists, internal, invalid, not_found
 from bridge.emulator.keys import EMULATOR_STATE
 from bridge.emulator.permissions import require_admin
 from bridge.emulator.records import GroupRecord, UserRecord
@@ -180,9 +180,10 @@ async def assign_groups(request: web.Request) -> web.Response:
         if len(valid) != len(group_ids):
             raise not_found("group does not exist or is a personal group: not found")
     if add_groups and any(uid not in state.users for uid in user_ids):
-        raise not_found(
-            f"Error adding {len(user_ids)} user(s) to {len(add_groups)} group(s) because one or more of them were not found: not found"
-        )
+        # The ON CONFLICT insert skips UpdateGroup's not-found mapping: the foreign-key violation is a plain
+        # database error, which the API boundary suppresses to a generic 500 (usergroup AddUsersToGroupsTx
+        # with ignoreDuplicates, apiutils.MapAndFilterErrors).
+        raise internal("internal server error")
     if remove_groups and user_ids:
         present = any(
             uid in state.members[gid] or gid in add_groups for gid in remove_groups for uid in user_ids

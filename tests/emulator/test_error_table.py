@@ -183,6 +183,12 @@ async def add_unknown_user(m: Master, admin: str) -> Reply:
     )
 
 
+async def assign_unknown_user(m: Master, admin: str) -> Reply:
+    made = await m.call("POST", "/api/v1/groups", admin, {"name": "ml"})
+    body = {"userIds": [2, 77], "addGroups": [made.body["group"]["groupId"]]}
+    return await m.call("PATCH", "/api/v1/users/assignments", admin, body)
+
+
 async def remove_non_members(m: Master, admin: str) -> Reply:
     made = await m.call("POST", "/api/v1/groups", admin, {"name": "ml"})
     return await m.call("PUT", f"/api/v1/groups/{made.body['group']['groupId']}", admin, {"removeUsers": [2]})
@@ -275,6 +281,7 @@ CASES: list[tuple[str, Scenario, int, str]] = [
         404,
         "Error adding 2 user(s) to 1 group(s) because one or more of them were not found: not found",
     ),
+    ("assignments add unknown user", assign_unknown_user, 500, "internal server error"),
     (
         "remove non-members",
         remove_non_members,
