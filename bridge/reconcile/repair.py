@@ -119,9 +119,10 @@ class Repairer:
         if drift.kind is DriftKind.GROUP_RENAMED:
             await self.client.update_group(det_id, name=drift.expected)
         elif drift.kind is DriftKind.GROUP_MEMBER_ADDED:
-            await self.client.update_group(det_id, remove_users=drift.det_user_ids)
+            # Assignments, not UpdateGroup: no 409/404 if the membership moved again since it was read.
+            await self.client.remove_from_groups(drift.det_user_ids, [det_id])
         elif drift.kind is DriftKind.GROUP_MEMBER_REMOVED:
-            await self.client.update_group(det_id, add_users=drift.det_user_ids)
+            await self.client.add_to_groups(drift.det_user_ids, [det_id])
         elif drift.kind is DriftKind.GROUP_DELETED:
             group = await self.store.get_group_by_scim_id(drift.scim_id)
             if group is None:
