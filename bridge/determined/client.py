@@ -13,6 +13,7 @@ import random
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from json import dumps
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -56,6 +57,11 @@ def escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _path_segment(value: int | str) -> str:
+    # Ids are ints (nothing to escape); names are percent-encoded whole, "/" included.
+    return str(value) if isinstance(value, int) else quote(value, safe="")
+
+
 def _ssl_option(settings: MasterClientSettings) -> ssl.SSLContext | bool:
     if not settings.verify_tls:
         return False
@@ -72,6 +78,9 @@ def create_master_session(
     return aiohttp.ClientSession(
         connector=connector,
         middlewares=(credential,),
+        # The bearer token is the credential; the master's login also sets an `auth` session cookie, which a
+        # real jar would match (~8 µs) and send along on every call for nothing.
+        cookie_jar=aiohttp.DummyCookieJar(),
         timeout=aiohttp.ClientTimeout(
             total=None, sock_connect=settings.connect_timeout, sock_read=settings.request_timeout
         ),
@@ -115,6 +124,9 @@ class DeterminedClient:
         self._rng = rng
         self._observer = observer
         self._reached_last_time = True
+        # Built once: settings are frozen, and a ClientTimeout per call showed in profiles.
+        self._timeout = self._timeouts(settings.request_timeout)
+        self._slow_timeout = self._timeouts(settings.login_timeout)
 
     @property
     def healthy(self) -> bool:
@@ -409,8 +421,14 @@ class DeterminedClient:
         retries: int | None = None,
         decode: bool = True,
     ) -> Any:
-        path = template.format(**{k: quote(str(v), safe="") for k, v in (path_params or {}).items()})
+        path = (
+            template.format(**{k: _path_segment(v) for k, v in path_params.items()})
+            if path_params
+            else template
+        )
         url = URL(self._base + path, encoded=True)
+        # Encoded once for all attempts, as aiohttp's json= would (same bytes), without its JsonPayload.
+        body = None if json is _NO_BODY else dumps(json).encode()
         max_retries = self._settings.retries if retries is None else retries
         attempt = 0
         while True:
@@ -418,7 +436,7 @@ class DeterminedClient:
             if remaining is not None:
                 raise MasterUnavailable("master circuit open", retry_after=remaining)
             try:
-                return await self._attempt(method, template, url, query, json, slow, authenticated, decode)
+                return await self._attempt(method, template, url, query, body, slow, authenticated, decode)
             except _Transient as exc:
                 may_retry = idempotent or not exc.sent
                 if not may_retry or attempt >= max_retries:
@@ -440,29 +458,23 @@ class DeterminedClient:
         template: str,
         url: URL,
         query: Mapping[str, str] | None,
-        json: Any,
+        body: bytes | None,
         slow: bool,
         authenticated: bool,
         decode: bool,
     ) -> Any:
-        settings = self._settings
-        read_timeout = settings.login_timeout if slow else settings.request_timeout
-        # The middleware may log in inside this request (on a 401), so the budget includes one login.
-        budget = read_timeout + (settings.login_timeout if self._credential.uses_login else 0.0)
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=settings.connect_timeout, sock_read=read_timeout
-        )
+        timeout, budget = self._slow_timeout if slow else self._timeout
         kwargs: dict[str, Any] = {"timeout": timeout}
         if query:
             kwargs["params"] = query
-        if json is not _NO_BODY:
-            kwargs["json"] = json
+        if body is not None:
+            kwargs["data"] = aiohttp.BytesPayload(body, content_type="application/json")
         if not authenticated:
             kwargs["middlewares"] = ()
         await self._limiter.acquire()
         overloaded = False
         try:
-            status, body, retry_after = await self._exchange(
+            status, answer, retry_after = await self._exchange(
                 method, template, url, kwargs, budget, authenticated
             )
             overloaded = status == 429 or status in UNAVAILABLE_STATUSES
@@ -473,21 +485,31 @@ class DeterminedClient:
             self._limiter.release(overloaded=overloaded)
         if status in UNAVAILABLE_STATUSES:
             self._note_unreachable()
-            error = error_from_response(status, body, retry_after)
+            error = error_from_response(status, answer, retry_after)
             assert isinstance(error, MasterUnavailable)
             raise _Transient(error, sent=True)
         self._breaker.record_success()
         self._reached_last_time = True
         if status != 200:
-            raise error_from_response(status, body, retry_after)
+            raise error_from_response(status, answer, retry_after)
         if not decode:
             return None
-        if not body.strip():
+        if not answer.strip():
             return {}
         try:
-            return models.decode_json(body)
+            return models.decode_json(answer)
         except ValueError:
             raise MasterProtocolError(f"{method} {template}: body is not JSON", http_status=200) from None
+
+    def _timeouts(self, read_timeout: float) -> tuple[aiohttp.ClientTimeout, float]:
+        """The socket timeouts of one attempt and its overall budget, which includes one login when the
+        credential may log in inside the request (on a 401)."""
+        settings = self._settings
+        budget = read_timeout + (settings.login_timeout if self._credential.uses_login else 0.0)
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=settings.connect_timeout, sock_read=read_timeout
+        )
+        return timeout, budget
 
     async def _exchange(
         self,

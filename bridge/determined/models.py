@@ -6,11 +6,12 @@ contract; they ignore unknown fields, as jsonpb does on the master's side (§1.4
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from bridge.determined.errors import MasterProtocolError
 
@@ -382,5 +383,9 @@ def create_token_body(user_id: int, lifespan: str | None, description: str) -> d
 
 
 def decode_json(body: bytes) -> Any:
-    """Decode a JSON response body; ValueError if it is not JSON."""
-    return json.loads(body)
+    """Decode a JSON response body; ValueError if it is not JSON.
+
+    orjson (several times faster than ``json`` on every master answer) reads 64-bit integers exactly, which
+    covers the master's ids and counts; its grpc-gateway encoding sends int64 fields as strings anyway.
+    """
+    return orjson.loads(body)
