@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from typing import TypeVar
+from types import TracebackType
+from typing import Final, TypeVar
 
 import structlog
 
@@ -49,10 +49,14 @@ class AuditScope:
 _SCOPE: ContextVar[AuditScope | None] = ContextVar("audit_scope", default=None)
 
 
+# json.dumps builds a new JSONEncoder per call when given options; one reused encoder writes the same text
+# (the digests of intents journalled before must still match in reconcile) at a third of the cost.
+_DIGEST_ENCODER: Final = json.JSONEncoder(sort_keys=True, default=str)
+
+
 def digest(payload: object) -> str:
     """A stable digest of a master payload for the intent journal (the payload itself is never stored)."""
-    text = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(_DIGEST_ENCODER.encode(payload).encode()).hexdigest()
 
 
 def check_if_match(header: str | None, version: int) -> None:
@@ -61,15 +65,37 @@ def check_if_match(header: str | None, version: int) -> None:
         raise PreconditionFailed("The resource changed since that ETag was issued.")
 
 
-@asynccontextmanager
-async def store_errors() -> AsyncIterator[None]:
+def store_errors() -> _StoreErrors:
     """Turn store failures the IdP can act on into SCIM errors (busy database → 503, stale version → 412)."""
-    try:
-        yield
-    except StoreUnavailable:
-        raise ServiceUnavailable("The mapping database is busy; retry later.", retry_after=2) from None
-    except VersionConflict:
-        raise PreconditionFailed("The resource changed concurrently; fetch it again.") from None
+    return _STORE_ERRORS
+
+
+def _scim_store_error(exc: BaseException | None) -> ScimError | None:
+    if isinstance(exc, StoreUnavailable):
+        return ServiceUnavailable("The mapping database is busy; retry later.", retry_after=2)
+    if isinstance(exc, VersionConflict):
+        return PreconditionFailed("The resource changed concurrently; fetch it again.")
+    return None
+
+
+class _StoreErrors:
+    """`store_errors` as a class: several per request, and an async-generator context manager costs several
+    times more per use (one stateless instance serves every block)."""
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self, _type: type[BaseException] | None, exc: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        translated = _scim_store_error(exc)
+        if translated is not None:
+            raise translated from None
+
+
+_STORE_ERRORS: Final = _StoreErrors()
 
 
 class PartialMasterWrite(Exception):
@@ -88,30 +114,21 @@ class Journal:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    @asynccontextmanager
-    async def audited(
+    def audited(
         self, caller: Caller, operation: str, resource_type: str, resource_id: str | None = None
-    ) -> AsyncIterator[AuditScope]:
-        """Count master calls and append one audit line whatever the outcome."""
-        start_counting()
-        scope = AuditScope(operation, resource_type, resource_id=resource_id)
-        token = _SCOPE.set(scope)
-        try:
-            async with store_errors():
-                yield scope
-        except ScimError as exc:
-            scope.outcome = f"error:{exc.status}"
-            raise
-        except BaseException:
-            scope.outcome = "error:500"
-            raise
-        finally:
-            _SCOPE.reset(token)
-            made = calls_made()
-            # Fields for the canonical request line (conventions §4.4): operation, resource, master calls.
-            structlog.contextvars.bind_contextvars(op=operation, resource=resource_type, master_calls=made)
-            if not (scope.recorded and scope.outcome == "ok"):
-                await self._append_audit(caller, scope, made)
+    ) -> _Audited:
+        """Count master calls and append one audit line whatever the outcome (``async with``; store
+        failures inside turn into SCIM errors as in `store_errors`)."""
+        return _Audited(self, caller, AuditScope(operation, resource_type, resource_id=resource_id))
+
+    async def _finish_audit(self, caller: Caller, scope: AuditScope) -> None:
+        made = calls_made()
+        # Fields for the canonical request line (conventions §4.4): operation, resource, master calls.
+        structlog.contextvars.bind_contextvars(
+            op=scope.operation, resource=scope.resource_type, master_calls=made
+        )
+        if not (scope.recorded and scope.outcome == "ok"):
+            await self._append_audit(caller, scope, made)
 
     async def _append_audit(self, caller: Caller, scope: AuditScope, made: int) -> None:
         try:
@@ -210,3 +227,34 @@ class Journal:
             await self._store.finish_intent(intent, state)
         except StoreError:
             _log.exception("intent.finish_failed", intent=intent)
+
+
+class _Audited:
+    """The ``async with`` of one `Journal.audited` (a class: see `_StoreErrors`)."""
+
+    __slots__ = ("_caller", "_journal", "_scope", "_token")
+
+    def __init__(self, journal: Journal, caller: Caller, scope: AuditScope) -> None:
+        self._journal = journal
+        self._caller = caller
+        self._scope = scope
+        self._token: Token[AuditScope | None] | None = None
+
+    async def __aenter__(self) -> AuditScope:
+        start_counting()
+        self._token = _SCOPE.set(self._scope)
+        return self._scope
+
+    async def __aexit__(
+        self, _type: type[BaseException] | None, exc: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        scope = self._scope
+        translated = _scim_store_error(exc)
+        if exc is not None:
+            final = exc if translated is None else translated
+            scope.outcome = f"error:{final.status}" if isinstance(final, ScimError) else "error:500"
+        assert self._token is not None
+        _SCOPE.reset(self._token)
+        await self._journal._finish_audit(self._caller, scope)
+        if translated is not None:
+            raise translated from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
+from types import TracebackType
 
 
 class KeyedLocks:
@@ -16,20 +17,23 @@ class KeyedLocks:
         self._locks: dict[str, asyncio.Lock] = {}
         self._users: dict[str, int] = {}
 
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        """Hold the lock for `key` for the duration of the block."""
-        lock = self._locks.setdefault(key, asyncio.Lock())
+    def hold(self, key: str) -> _Hold:
+        """Hold the lock for `key` for the duration of an ``async with`` block."""
+        return _Hold(self, key)
+
+    def _join(self, key: str) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
         self._users[key] = self._users.get(key, 0) + 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._users[key] -= 1
-            if self._users[key] == 0:
-                # Nobody else waits on this lock, so dropping it keeps the map O(active resources).
-                del self._users[key]
-                del self._locks[key]
+        return lock
+
+    def _leave(self, key: str) -> None:
+        self._users[key] -= 1
+        if self._users[key] == 0:
+            # Nobody else waits on this lock, so dropping it keeps the map O(active resources).
+            del self._users[key]
+            del self._locks[key]
 
     @asynccontextmanager
     async def hold_all(self, keys: Iterable[str]) -> AsyncIterator[None]:
@@ -43,3 +47,31 @@ class KeyedLocks:
     def __len__(self) -> int:
         """How many keys currently have a lock (held or awaited)."""
         return len(self._locks)
+
+
+class _Hold:
+    """The ``async with`` of one `KeyedLocks.hold`: a class, not an async generator (every write takes one,
+    and a generator-based context manager costs several times more per use)."""
+
+    __slots__ = ("_key", "_lock", "_owner")
+
+    def __init__(self, owner: KeyedLocks, key: str) -> None:
+        self._owner = owner
+        self._key = key
+        self._lock: asyncio.Lock | None = None
+
+    async def __aenter__(self) -> None:
+        lock = self._owner._join(self._key)
+        try:
+            await lock.acquire()
+        except BaseException:
+            self._owner._leave(self._key)
+            raise
+        self._lock = lock
+
+    async def __aexit__(
+        self, _type: type[BaseException] | None, _exc: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        assert self._lock is not None
+        self._lock.release()
+        self._owner._leave(self._key)

@@ -79,6 +79,9 @@ def display_name_for(doc: Mapping[str, Any], sources: Sequence[str]) -> str:
 
 def ascii_display(value: str) -> str:
     """Transliterate to the printable ASCII the master accepts in names (§5.1, §7.3 item 4)."""
+    if value.isascii() and value.isprintable():
+        # Already printable ASCII (the usual case): NFKD and the per-character filter keep it as is.
+        return " ".join(value.split())
     decomposed = unicodedata.normalize("NFKD", value)
     kept = "".join(ch for ch in decomposed if " " <= ch <= "~")
     return " ".join(kept.split())
