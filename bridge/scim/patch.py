@@ -7,7 +7,6 @@ not be loaded (see needs_members); the service makes those deltas idempotent aga
 
 from __future__ import annotations
 
-import copy
 import enum
 import re
 from collections.abc import Mapping, Sequence
@@ -26,7 +25,7 @@ from bridge.scim.errors import (
 )
 from bridge.scim.filter_match import matches_element
 from bridge.scim.filter_syntax import And, Compare, CompareOp, Filter, Or, parse_filter
-from bridge.scim.resources import check_required, finish_document
+from bridge.scim.resources import check_required, copy_value, finish_document
 from bridge.scim.schemas import PATCH_OP_URN, Attribute, ResourceSchema
 from bridge.scim.values import coerce, coerce_single, keep_last_primary
 
@@ -624,7 +623,9 @@ def _changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str]:
 
 def apply_patch(doc: Mapping[str, Any], ops: Sequence[PatchOperation], schema: ResourceSchema) -> PatchResult:
     """Apply `ops` to a copy of `doc`; raise a ScimError (and change nothing) if any op fails."""
-    work = copy.deepcopy(dict(doc))
+    # Documents are JSON-shaped (decoded bodies and stored documents): a plain tree copy, ~5x cheaper than
+    # deepcopy (a deactivation PATCH copies the whole stored user).
+    work: dict[str, Any] = {k: copy_value(v) for k, v in doc.items()}
     members = _Members(work) if schema.core.attribute(MEMBERS) is not None else None
     if members is not None:
         work.pop(MEMBERS, None)

@@ -225,7 +225,7 @@ def render(
         if value is None or value == {} or (value == [] and not explicit_empty):
             continue
         target = out if urn is None else out.setdefault(urn, {})
-        target[attr.name] = _copy(value)
+        target[attr.name] = copy_value(value)
     for ext in schema.extensions:
         if out.get(ext.id):
             out["schemas"].append(ext.id)
@@ -238,12 +238,12 @@ def render(
     return out
 
 
-def _copy(value: Any) -> Any:
-    """Copy a canonical value (at most list → dict → scalar deep) without deepcopy's overhead."""
+def copy_value(value: Any) -> Any:
+    """Copy a JSON-shaped value (dicts, lists, immutable scalars) without deepcopy's memo and dispatch."""
     if isinstance(value, list):
-        return [_copy(v) for v in value]
+        return [copy_value(v) for v in value]
     if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
+        return {k: copy_value(v) for k, v in value.items()}
     return value
 
 
