@@ -29,8 +29,9 @@ def format_ts(moment: datetime) -> str:
     """ISO-8601 UTC with milliseconds and Z; fixed width so text order is time order."""
     if moment.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # isoformat is C all the way (strftime parses its format on every call: it showed in write profiles);
+    # in UTC it always ends in "+00:00".
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def parse_ts(text: str) -> datetime:
@@ -62,13 +63,17 @@ def decode_doc(text: str) -> dict[str, object]:
     return value
 
 
-def email_rows(doc: Mapping[str, object]) -> list[tuple[int, str | None, str | None, int, str | None]]:
+# (position, value, type, is_primary, display): one user_emails row without its user_pk.
+EmailRow = tuple[int, str | None, str | None, int, str | None]
+
+
+def email_rows(doc: Mapping[str, object]) -> list[EmailRow]:
     """(position, value, type, is_primary, display) for each object in doc.emails (RFC 7643 §4.1.2)."""
     # Documents arrive canonicalised by the SCIM core, so the schema's own spelling is the only key.
     emails = doc.get("emails")
     if not isinstance(emails, list):
         return []
-    rows: list[tuple[int, str | None, str | None, int, str | None]] = []
+    rows: list[EmailRow] = []
     for position, item in enumerate(emails):
         if not isinstance(item, dict):
             continue

@@ -6,17 +6,30 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bridge.store.codec import email_rows, encode_doc, user_from_row
+from bridge.store.codec import EmailRow, email_rows, encode_doc, user_from_row
 from bridge.store.errors import NotFoundInStore, VersionConflict
 from bridge.store.records import UserRecord
 
 
+def _insert_emails(conn: sqlite3.Connection, pk: int, rows: list[EmailRow]) -> None:
+    if rows:
+        conn.executemany(
+            "INSERT INTO user_emails (user_pk, position, value, type, is_primary, display)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(pk, *row) for row in rows],
+        )
+
+
 def _replace_emails(conn: sqlite3.Connection, pk: int, doc: Mapping[str, object]) -> None:
+    rows = email_rows(doc)
+    kept = conn.execute(
+        "SELECT position, value, type, is_primary, display FROM user_emails WHERE user_pk = ? ORDER BY position",
+        (pk,),
+    ).fetchall()
+    if [tuple(row) for row in kept] == rows:
+        return  # most updates (a deactivation, a rename) leave the emails as they were
     conn.execute("DELETE FROM user_emails WHERE user_pk = ?", (pk,))
-    conn.executemany(
-        "INSERT INTO user_emails (user_pk, position, value, type, is_primary, display) VALUES (?, ?, ?, ?, ?, ?)",
-        [(pk, *row) for row in email_rows(doc)],
-    )
+    _insert_emails(conn, pk, rows)
 
 
 def _live_pk(conn: sqlite3.Connection, scim_id: str, expected_version: int | None) -> int:
@@ -61,7 +74,8 @@ def insert_user(
         (scim_id, det_id, *fields.columns(), now, now),
     ).fetchone()
     assert row is not None
-    _replace_emails(conn, row["pk"], fields.doc)
+    # A new pk has no email rows yet (deleting a user cascades to its emails).
+    _insert_emails(conn, row["pk"], email_rows(fields.doc))
     return user_from_row(row)
 
 
