@@ -25,7 +25,7 @@ from bridge.scim.errors import (
 )
 from bridge.scim.filter_match import matches_element
 from bridge.scim.filter_syntax import And, Compare, CompareOp, Filter, Or, parse_filter
-from bridge.scim.resources import check_required, copy_value, finish_document
+from bridge.scim.resources import check_required, copy_value, finish_document, required_attributes
 from bridge.scim.schemas import PATCH_OP_URN, Attribute, ResourceSchema
 from bridge.scim.values import coerce, coerce_single, keep_last_primary
 
@@ -634,8 +634,7 @@ def apply_patch(doc: Mapping[str, Any], ops: Sequence[PatchOperation], schema: R
         applier.apply(op)
     had_required = all(
         (doc if urn is None else doc.get(urn) or {}).get(a.name) is not None
-        for urn, a in schema.all_attributes()
-        if a.required
+        for urn, a in required_attributes(schema)
     )
     if had_required:
         check_required(work, schema)

@@ -104,9 +104,16 @@ def _get_ci(body: Mapping[str, Any], name: str) -> Any:
     return None
 
 
+@functools.lru_cache(maxsize=16)  # one entry per schema object (identity-hashed); there are two
+def required_attributes(schema: ResourceSchema) -> tuple[tuple[str | None, Attribute], ...]:
+    """The schema's required top-level attributes with their owning URN, computed once (every write checks
+    them, and walking all attributes per check showed in PATCH profiles)."""
+    return tuple((urn, attr) for urn, attr in schema.all_attributes() if attr.required)
+
+
 def _check_required(doc: Mapping[str, Any], schema: ResourceSchema) -> None:
-    for urn, attr in schema.all_attributes():
-        if not attr.required or attr.is_read_only:
+    for urn, attr in required_attributes(schema):
+        if attr.is_read_only:
             continue
         container = doc if urn is None else doc.get(urn)
         if not isinstance(container, Mapping) or container.get(attr.name) is None:
