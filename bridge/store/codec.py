@@ -44,6 +44,11 @@ def truncate_ts(moment: datetime) -> datetime:
     return parse_ts(format_ts(moment))
 
 
+# json.dumps builds a new JSONEncoder per call when given options; every user and group write encodes a
+# document on the writer thread, so one encoder is reused (the same text).
+_DOC_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def encode_doc(doc: Mapping[str, object], *, group: bool) -> str:
     """Serialise a SCIM document after refusing keys the store must not hold (compared case-insensitively)."""
     forbidden = _GROUP_FORBIDDEN if group else _USER_FORBIDDEN
@@ -51,7 +56,7 @@ def encode_doc(doc: Mapping[str, object], *, group: bool) -> str:
     if bad:
         raise InvalidDocument(f"document must not contain {', '.join(bad)}")
     try:
-        return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return _DOC_ENCODER.encode(doc)
     except (TypeError, ValueError) as exc:
         raise InvalidDocument(f"document is not JSON-serialisable: {exc}") from None
 

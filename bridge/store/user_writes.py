@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NoReturn
 
 from bridge.store.codec import EmailRow, email_rows, encode_doc, user_from_row
 from bridge.store.errors import NotFoundInStore, VersionConflict
@@ -32,15 +33,19 @@ def _replace_emails(conn: sqlite3.Connection, pk: int, doc: Mapping[str, object]
     _insert_emails(conn, pk, rows)
 
 
-def _live_pk(conn: sqlite3.Connection, scim_id: str, expected_version: int | None) -> int:
+def _refuse(conn: sqlite3.Connection, scim_id: str, expected_version: int | None) -> NoReturn:
+    """Why a write to one live user matched no row: it is missing (or tombstoned), or its version moved.
+
+    Such writes are a single UPDATE ... WHERE scim_id, live and at the expected version (NULL: any) ...
+    RETURNING; only when that matches nothing is this second statement needed.
+    """
     row = conn.execute(
-        "SELECT pk, version FROM users WHERE scim_id = ? AND tombstoned_at IS NULL", (scim_id,)
+        "SELECT version FROM users WHERE scim_id = ? AND tombstoned_at IS NULL", (scim_id,)
     ).fetchone()
     if row is None:
         raise NotFoundInStore(f"no live user {scim_id}")
-    if expected_version is not None and row["version"] != expected_version:
-        raise VersionConflict(expected_version, row["version"])
-    return int(row["pk"])
+    assert expected_version is not None, "a live user matches an UPDATE at any version"
+    raise VersionConflict(expected_version, row["version"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +88,15 @@ def update_user(
     conn: sqlite3.Connection, now: str, scim_id: str, *, fields: UserFields, expected_version: int | None
 ) -> UserRecord:
     """Replace a live user's attributes; bumps version and last_modified."""
-    pk = _live_pk(conn, scim_id, expected_version)
     row = conn.execute(
         "UPDATE users SET user_name = ?, external_id = ?, display_name = ?, active = ?, doc = ?,"
-        " version = version + 1, last_modified = ? WHERE pk = ? RETURNING *",
-        (*fields.columns(), now, pk),
+        " version = version + 1, last_modified = ?"
+        " WHERE scim_id = ? AND tombstoned_at IS NULL AND (? IS NULL OR version = ?) RETURNING *",
+        (*fields.columns(), now, scim_id, expected_version, expected_version),
     ).fetchone()
-    assert row is not None
-    _replace_emails(conn, pk, fields.doc)
+    if row is None:
+        _refuse(conn, scim_id, expected_version)
+    _replace_emails(conn, row["pk"], fields.doc)
     return user_from_row(row)
 
 
@@ -98,13 +104,13 @@ def tombstone_user(
     conn: sqlite3.Connection, now: str, scim_id: str, *, expected_version: int | None
 ) -> UserRecord:
     """Mark a live user deleted (inactive, tombstoned); the mapping row stays."""
-    pk = _live_pk(conn, scim_id, expected_version)
     row = conn.execute(
         "UPDATE users SET active = 0, tombstoned_at = ?, version = version + 1, last_modified = ?"
-        " WHERE pk = ? RETURNING *",
-        (now, now, pk),
+        " WHERE scim_id = ? AND tombstoned_at IS NULL AND (? IS NULL OR version = ?) RETURNING *",
+        (now, now, scim_id, expected_version, expected_version),
     ).fetchone()
-    assert row is not None
+    if row is None:
+        _refuse(conn, scim_id, expected_version)
     return user_from_row(row)
 
 
