@@ -68,7 +68,7 @@ def _load(args: argparse.Namespace) -> Settings:
     log = settings.logging
     fmt = args.log_format or log.format
     level = args.log_level or log.level
-    configure_logging(fmt, level)
+    configure_logging(fmt, level, cache_loggers=args.command == "serve")
     return settings
 
 

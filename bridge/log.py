@@ -114,8 +114,15 @@ def _dumps(event: Any, *, default: Callable[[Any], Any] | None = None, **_: Any)
     return jsonenc.dumps(event, default=default).decode()
 
 
-def configure_logging(fmt: str = "json", level: str = "info", stream: TextIO | None = None) -> None:
-    """Configure structlog once for the process: JSON lines on stdout, or console rendering."""
+def configure_logging(
+    fmt: str = "json", level: str = "info", stream: TextIO | None = None, *, cache_loggers: bool = False
+) -> None:
+    """Configure structlog once for the process: JSON lines on stdout, or console rendering.
+
+    `cache_loggers` is for a server whose configuration never changes afterwards: each logger then
+    resolves its processors and output once, on first use, instead of on every event (the request line
+    is written for every request). Tests reconfigure logging per test, so they keep the default.
+    """
     renderer: structlog.typing.Processor
     if fmt == "console":
         renderer = structlog.dev.ConsoleRenderer(colors=False)
@@ -126,5 +133,5 @@ def configure_logging(fmt: str = "json", level: str = "info", stream: TextIO | N
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),
         # WriteLogger: one write and flush per line, without print()'s per-call argument handling.
         logger_factory=structlog.WriteLoggerFactory(stream or sys.stdout),
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=cache_loggers,
     )

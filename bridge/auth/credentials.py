@@ -25,7 +25,8 @@ class Authenticator:
 
     def __init__(self, settings: AuthSettings, clock: Clock = utc_now) -> None:
         self._basic = tuple((digest(c.username), digest(c.password.reveal()), c.name) for c in settings.basic)
-        self._bearer = tuple((c.token_sha256, c.name) for c in settings.bearer)
+        # One principal per configured token, made once: a request that matches gets it as it is.
+        self._bearer = tuple((c.token_sha256, IdpPrincipal(c.name, "bearer")) for c in settings.bearer)
         self.oauth = OAuthTokens(settings, clock)
 
     @property
@@ -67,13 +68,13 @@ class Authenticator:
 
     def _verify_token(self, token: str) -> IdpPrincipal:
         presented = hash_token(token)
-        found: str | None = None
+        found: IdpPrincipal | None = None
         # No early exit: the time taken does not depend on which configured token matched.
-        for want, name in self._bearer:
+        for want, configured in self._bearer:
             if hmac.compare_digest(presented, want) and found is None:
-                found = name
+                found = configured
         if found is not None:
-            return IdpPrincipal(found, "bearer")
+            return found
         principal = self.oauth.verify(token)
         if principal is None:
             raise AuthenticationFailed(FailureReason.BAD_CREDENTIALS)

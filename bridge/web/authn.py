@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import structlog
@@ -41,6 +41,13 @@ class AuthnPolicy:
     open_routes: frozenset[str]
     limiter: FailedAttemptLimiter
     trusted_proxies: tuple[_Network, ...]
+    _base: str = field(init=False, repr=False)
+    _prefix: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Every request asks whether it is under the base path: normalise it once.
+        object.__setattr__(self, "_base", self.base_path.rstrip("/"))
+        object.__setattr__(self, "_prefix", self._base + "/")
 
     def protects(self, request: web.Request) -> bool:
         """True for every request under the base path except the open routes."""
@@ -65,8 +72,7 @@ class AuthnPolicy:
         return hops[0] if hops else peer
 
     def _under_base(self, path: str) -> bool:
-        base = self.base_path.rstrip("/")
-        return path == base or path.startswith(base + "/")
+        return path == self._base or path.startswith(self._prefix)
 
     def _trusted(self, address: str) -> bool:
         try:
