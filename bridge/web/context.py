@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 import time
-from typing import Final
+from typing import Any, Final
 
 import structlog
 from aiohttp import web
@@ -42,13 +43,20 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
         return response
     finally:
         route = request.match_info.route.resource
-        # Fields bound during the request (idp, idp_dialect, ...) join the line through merge_contextvars.
-        _log.info(
-            "request",
-            method=request.method,
-            path=request.path,
-            route=route.canonical if route is not None else None,
-            status=status,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            client=request.get(CLIENT_NAME),
-        )
+        # Written once the response is on its way (as aiohttp writes its access log): the line is
+        # bookkeeping, and rendering and writing it (~15-25 us) need not delay the answer. call_soon
+        # runs it in a copy of this request's context, so the fields bound during the request (idp,
+        # idp_dialect, ...) still join the line through merge_contextvars.
+        fields = {
+            "method": request.method,
+            "path": request.path,
+            "route": route.canonical if route is not None else None,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "client": request.get(CLIENT_NAME),
+        }
+        asyncio.get_running_loop().call_soon(_log_request, fields)
+
+
+def _log_request(fields: dict[str, Any]) -> None:
+    _log.info("request", **fields)
