@@ -100,7 +100,7 @@ async def test_a_failing_checkpoint_is_logged_retried_and_fails_no_write(db: Pat
     conn.execute("PRAGMA wal_autocheckpoint = 0")
     # A checkpoint needs to write the database file: over a read-only connection it is an I/O error.
     writer = Writer(
-        conn, Checkpointer(sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False))
+        conn, Checkpointer(sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)), 5000
     )
     with capture_logs() as logs:
         await writer.run(lambda c: c.execute("CREATE TABLE t (v TEXT PRIMARY KEY)"))
