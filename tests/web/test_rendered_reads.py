@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -118,3 +119,19 @@ def test_the_lru_keeps_newest_versions_within_its_bound() -> None:
     kept.put("c", "http://x", 1, b"c1")
     assert (kept.get("b", "http://x"), len(kept)) == (None, 2)
     assert kept.get("a", "http://x") == (2, b"a2")
+
+
+def test_every_write_to_a_user_row_bumps_its_version() -> None:
+    """Kept encodings are only as fresh as this rule: an UPDATE of `users` that left `version` alone
+    would let a read serve the row's previous rendering (bridge/web/rendered.py)."""
+    root = Path(__file__).resolve().parents[2] / "bridge"
+    updates = [
+        node.value
+        for path in root.rglob("*.py")
+        if "emulator" not in path.parts
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "UPDATE users " in node.value
+    ]
+    assert updates, "the store writes users somewhere"
+    for statement in updates:
+        assert "version = version + 1" in statement, statement
