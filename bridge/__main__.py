@@ -181,7 +181,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = _WITH_CONFIG.get(args.command)
     if command is None:
         raise AssertionError(f"unhandled command {args.command}")
+    if args.command == "serve":
+        return _run_server(command(settings, args))
     return asyncio.run(command(settings, args))
+
+
+def _run_server(server: Coroutine[Any, Any, int]) -> int:
+    """Run the long-lived server on uvloop where it exists (not on Windows): its event loop and transports
+    are C, and take less CPU per request than asyncio's own (issue 9: ~5-8 us of ~120 per GET)."""
+    try:
+        import uvloop  # only the server needs it, and it may be absent
+    except ImportError:
+        return asyncio.run(server)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(server)
 
 
 if __name__ == "__main__":
