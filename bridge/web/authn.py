@@ -115,7 +115,8 @@ def setup_auth(app: web.Application, settings: Settings, *, clock: Clock = utc_n
 @web.middleware
 async def authn_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Authenticate protected requests; a failure is a SCIM 401, a blocked address a SCIM 429."""
-    policy = request.app[AUTHN_POLICY]
+    app = request.app
+    policy = app[AUTHN_POLICY]
     if not policy.protects(request):
         return await handler(request)
     address = policy.client_address(request)
@@ -128,7 +129,7 @@ async def authn_middleware(request: web.Request, handler: Handler) -> web.Stream
             "Too many failed authentication attempts; retry later.", retry_after=exc.retry_after
         ) from None
     try:
-        principal = request.app[AUTHENTICATOR].verify(request.headers.get(hdrs.AUTHORIZATION))
+        principal = app[AUTHENTICATOR].verify(request.headers.get(hdrs.AUTHORIZATION))
     except AuthenticationFailed as exc:
         policy.limiter.record_failure(address)
         _log.warning("auth.rejected", reason=exc.reason.value, client_address=address)

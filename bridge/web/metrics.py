@@ -93,8 +93,9 @@ def _labels(method: str, canonical: str | None, raw_path: str, base_path: str) -
 @web.middleware
 async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Count and time every request with its final status (it sits just outside the error middleware)."""
-    recorder = request.app[METRICS]
-    base_path = request.app[SETTINGS].server.base_path
+    app = request.app
+    recorder = app[METRICS]
+    base_path = app[SETTINGS].server.base_path
     started = time.perf_counter()
     status = 500
     try:

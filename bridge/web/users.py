@@ -13,6 +13,7 @@ from bridge.store import UserRecord
 from bridge.web.bodies import read_json
 from bridge.web.keys import RENDERED_USERS, SETTINGS, USERS
 from bridge.web.location import Locations, locations
+from bridge.web.rendered import RenderedUsers
 from bridge.web.responses import no_content, not_modified, resource_response, scim_json
 from bridge.web.services import caller
 
@@ -41,9 +42,8 @@ def _render(
     )
 
 
-def _plain_body(request: web.Request, record: UserRecord, where: Locations) -> bytes:
+def _plain_body(rendered: RenderedUsers, record: UserRecord, where: Locations) -> bytes:
     """The encoded body without projection: the kept one of this version, else rendered and kept."""
-    rendered = request.app[RENDERED_USERS]
     kept = rendered.get(record.scim_id, where.base)
     if kept is not None and kept[0] == record.version:
         return kept[1]
@@ -58,7 +58,7 @@ def _one(request: web.Request, record: UserRecord, *, status: int = 200) -> web.
     body = (
         _render(record, where, attributes, excluded)
         if attributes or excluded
-        else _plain_body(request, record, where)
+        else _plain_body(request.app[RENDERED_USERS], record, where)
     )
     return resource_response(body, version=record.version, location=where.user(record.scim_id), status=status)
 
@@ -70,7 +70,8 @@ async def _list(request: web.Request, query: ListQuery) -> web.Response:
     if query.attributes or query.excluded_attributes:
         resources = [_render(r, where, query.attributes, query.excluded_attributes) for r in records]
     else:  # each resource as GET /Users/{id} returns it: kept encodings are reused
-        resources = [jsonenc.Encoded(_plain_body(request, r, where)) for r in records]
+        rendered = request.app[RENDERED_USERS]
+        resources = [jsonenc.Encoded(_plain_body(rendered, r, where)) for r in records]
     return scim_json(list_response(resources, total, query.start_index))
 
 
@@ -104,15 +105,17 @@ async def get_user(request: web.Request) -> web.Response:
     version whose encoding is kept, so a repeated read skips decoding, rendering and encoding.
     """
     scim_id = request.match_info["id"]
+    app = request.app
     attributes, excluded = projection(request)
     if attributes or excluded:
-        record = await request.app[USERS].get(scim_id)
+        record = await app[USERS].get(scim_id)
         return not_modified(request, record.version) or _one(request, record)
     where = locations(request)
-    kept = request.app[RENDERED_USERS].get(scim_id, where.base)
-    found = await request.app[USERS].get_unless(scim_id, None if kept is None else kept[0])
+    rendered = app[RENDERED_USERS]
+    kept = rendered.get(scim_id, where.base)
+    found = await app[USERS].get_unless(scim_id, None if kept is None else kept[0])
     if isinstance(found, UserRecord):
-        version, body = found.version, _plain_body(request, found, where)
+        version, body = found.version, _plain_body(rendered, found, where)
     else:  # the store answers with a bare version only when it is the one kept
         assert kept is not None
         version, body = kept
