@@ -13,7 +13,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from bridge.store import Store
-from bridge.store.checkpointer import Checkpointer
+from bridge.store.checkpointer import CATCH_UP_AFTER_GROUPS, Checkpointer
 from bridge.store.connections import open_writer_connection
 from bridge.store.writer import Writer
 from tests.store.factories import add_user
@@ -116,3 +116,22 @@ async def test_a_failing_checkpoint_is_logged_retried_and_fails_no_write(db: Pat
         assert [r[0] for r in check.execute("SELECT v FROM t ORDER BY v")] == ["after", "before"]
     finally:
         check.close()
+
+
+async def test_when_no_checkpoint_succeeds_the_writer_checkpoints_itself_and_the_wal_restarts(
+    db: Path,
+) -> None:
+    conn = open_writer_connection(db, 5000)
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    # A closed connection fails every checkpoint (a read-only one could keep SQLite's checkpoint lock).
+    failing = sqlite3.connect(db, check_same_thread=False)
+    failing.close()
+    writer = Writer(conn, Checkpointer(failing), 5000)
+    with capture_logs() as logs:
+        await writer.run(lambda c: c.execute("CREATE TABLE t (v TEXT PRIMARY KEY)"))
+        for i in range(CATCH_UP_AFTER_GROUPS + 10):
+            await writer.run(_insert(f"v{i}"))
+        # Every commit appends at least one frame: without a restart the WAL would hold more than this.
+        assert _wal_index(db)[0] < CATCH_UP_AFTER_GROUPS
+        await writer.close()
+    assert not [e for e in logs if e["event"] == "store.checkpoint_failed" and e["by"] == "writer"]
