@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from aiohttp import web
 
-from bridge.scim.errors import InvalidSyntax, UnsupportedMediaType
+from bridge.scim.errors import InvalidSyntax, InvalidValue, UnsupportedMediaType
 from bridge.scim.media import request_media_type_ok
 
 
@@ -57,7 +58,9 @@ async def read_json(request: web.Request, max_depth: int) -> Any:
     if json_depth_exceeds(text, max_depth):
         raise InvalidSyntax(f"The JSON body nests deeper than {max_depth} levels.")
     try:
-        body = json.loads(text, parse_constant=_reject_constant)
+        body = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except _OutOfRange:
+        raise InvalidValue("The request body holds a number beyond the range of a double.") from None
     except (ValueError, RecursionError):
         raise InvalidSyntax("The request body is not valid JSON.") from None
     if "\\u" not in text:
@@ -70,6 +73,19 @@ async def read_json(request: web.Request, max_depth: int) -> Any:
     except UnicodeEncodeError:
         raise InvalidSyntax("The request body holds an unpaired UTF-16 surrogate escape.") from None
     return body
+
+
+class _OutOfRange(Exception):
+    """A JSON number that overflows a double."""
+
+
+def _finite_float(text: str) -> float:
+    # RFC 8259 §6 lets a parser limit the range of numbers. Python's would turn 1e400 into infinity, which
+    # a string attribute then stored as "inf" and the SQLite document store refuses.
+    value = float(text)
+    if math.isinf(value):
+        raise _OutOfRange(text)
+    return value
 
 
 def _reject_constant(name: str) -> Any:

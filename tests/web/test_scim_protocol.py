@@ -108,6 +108,18 @@ async def test_too_deep_json_is_invalid_syntax(client: TestClient[Any, Any]) -> 
     assert_scim_error(await response.json(), 400, "invalidSyntax")
 
 
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "1.5e99999"])
+async def test_numbers_beyond_a_double_are_invalid_value(client: TestClient[Any, Any], number: str) -> None:
+    body = '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "n", "nickName": %s}'
+    response = await client.post(
+        f"{BASE}/Users", data=(body % number).encode(), headers={**AUTH, "Content-Type": SCIM_JSON}
+    )
+    assert response.status == 400
+    payload = await response.json()
+    assert_scim_error(payload, 400, "invalidValue")
+    assert "range" in payload["detail"]
+
+
 async def test_missing_user_name_is_invalid_value(client: TestClient[Any, Any]) -> None:
     response = await client.post(
         f"{BASE}/Users", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}, headers=AUTH
