@@ -127,11 +127,26 @@ def _meta(created: datetime, last_modified: datetime, version: int) -> dict[str,
     }
 
 
-def user_document(record: UserRecord) -> dict[str, Any]:
-    """The full SCIM document of a user (render() applies projection and location)."""
+def user_document(record: UserRecord, groups_base: str) -> dict[str, Any]:
+    """The full SCIM document of a user (render() applies projection and location).
+
+    `groups` (RFC 7643 §4.1.2) lists its direct memberships, `$ref` under `groups_base`; a user in no group
+    has no `groups` attribute (§2.5: unassigned attributes are not returned).
+    """
     doc = dict(record.doc)
     doc["id"] = record.scim_id
     doc["active"] = record.active
+    doc.pop("groups", None)  # readOnly: only the membership table says what it is
+    if record.groups:
+        doc["groups"] = [
+            {
+                "value": g.scim_id,
+                "$ref": f"{groups_base}/{g.scim_id}",
+                "display": g.display_name,
+                "type": "direct",
+            }
+            for g in record.groups
+        ]
     doc["meta"] = _meta(record.created, record.last_modified, record.version)
     return doc
 

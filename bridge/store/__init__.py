@@ -27,6 +27,7 @@ from bridge.store.records import (
     MemberDiff,
     MemberRecord,
     MemberType,
+    UserGroup,
     UserRecord,
 )
 from bridge.store.store import Store, open_store
@@ -56,6 +57,7 @@ __all__ = [
     "StoreClosed",
     "StoreError",
     "StoreUnavailable",
+    "UserGroup",
     "UserRecord",
     "VersionConflict",
     "open_store",

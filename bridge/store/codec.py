@@ -16,6 +16,7 @@ from bridge.store.records import (
     IntentState,
     MemberRecord,
     MemberType,
+    UserGroup,
     UserRecord,
 )
 
@@ -100,8 +101,8 @@ def _opt_ts(value: object) -> datetime | None:
     return parse_ts(value) if isinstance(value, str) else None
 
 
-def user_from_row(row: sqlite3.Row) -> UserRecord:
-    """Build a UserRecord from a `users` row."""
+def user_from_row(row: sqlite3.Row, groups: tuple[UserGroup, ...] = ()) -> UserRecord:
+    """Build a UserRecord from a `users` row and, if the caller read them, the user's groups."""
     return UserRecord(
         scim_id=row["scim_id"],
         det_id=row["det_id"],
@@ -114,6 +115,7 @@ def user_from_row(row: sqlite3.Row) -> UserRecord:
         created=parse_ts(row["created"]),
         last_modified=parse_ts(row["last_modified"]),
         tombstoned_at=_opt_ts(row["tombstoned_at"]),
+        groups=groups,
     )
 
 

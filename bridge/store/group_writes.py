@@ -1,7 +1,9 @@
 """SQL that changes the groups and group_members tables; plain functions run inside the writer's transaction.
 
 Membership changes touch only the named members (indexed probes), never the whole member list, so adding
-one member costs the same in a group of ten as in a group of ten thousand.
+one member costs the same in a group of ten as in a group of ten thousand. Users show their groups
+(RFC 7643 §4.1.2), so each write also bumps the versions of the users whose `groups` it changes
+(bridge/store/user_groups.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from bridge.store.codec import encode_doc, group_from_row
 from bridge.store.errors import NotFoundInStore, VersionConflict
 from bridge.store.records import GroupRecord, MemberDiff, MemberRecord
+from bridge.store.user_groups import bump_members, bump_users
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,9 @@ def insert_group(
         (scim_id, det_id, display_name, external_id, encode_doc(doc, group=True), now, now),
     ).fetchone()
     assert row is not None
-    _insert_members(conn, row["pk"], _unique(members).values())
+    unique = _unique(members)
+    _insert_members(conn, row["pk"], unique.values())
+    bump_users(conn, now, list(unique))
     return group_from_row(row)
 
 
@@ -103,8 +108,13 @@ def update_group(
     attributes: GroupAttributes,
     expected_version: int | None,
 ) -> GroupRecord:
-    """Replace a group's own attributes (not its members); bumps version and last_modified."""
+    """Replace a group's own attributes (not its members); bumps version and last_modified, and those of
+    its user members when the displayName (their `groups.display`) changes."""
     pk = _group_pk(conn, scim_id, expected_version)
+    old = conn.execute("SELECT display_name FROM groups WHERE pk = ?", (pk,)).fetchone()
+    # Compared as Python text, not by the column's NOCASE collation: a change of case is a rename too.
+    if old[0] != attributes.display_name:
+        bump_members(conn, now, pk)
     row = conn.execute(
         "UPDATE groups SET display_name = ?, external_id = ?, doc = ?, version = version + 1,"
         " last_modified = ? WHERE pk = ? RETURNING *",
@@ -131,7 +141,8 @@ def change_group(
 ) -> GroupRecord:
     """Removals, additions and new attributes (if given) in one step; the version moves once if anything did."""
     pk = _group_pk(conn, scim_id, None)
-    changed = bool(_remove(conn, pk, remove)) | bool(_add(conn, pk, add))
+    changed = [*_remove(conn, pk, remove), *_add(conn, pk, add)]
+    bump_users(conn, now, changed)
     if attributes is not None:
         return update_group(conn, now, scim_id, attributes, None)
     if changed:
@@ -171,6 +182,7 @@ def add_members(
     new = _add(conn, pk, members)
     if new:
         _bump(conn, now, pk)
+        bump_users(conn, now, new)
     return new
 
 
@@ -182,6 +194,7 @@ def remove_members(
     gone = _remove(conn, pk, ids)
     if gone:
         _bump(conn, now, pk)
+        bump_users(conn, now, gone)
     return gone
 
 
@@ -210,6 +223,7 @@ def replace_members(
         _insert_members(conn, pk, new)
     if new or gone:
         _bump(conn, now, pk)
+        bump_users(conn, now, [*(m.member_scim_id for m in new), *gone])
     return MemberDiff(added=tuple(m.member_scim_id for m in new), removed=tuple(gone))
 
 
@@ -221,6 +235,8 @@ def remove_member_everywhere(conn: sqlite3.Connection, now: str, member_scim_id:
         (now, member_scim_id),
     ).fetchall()
     conn.execute("DELETE FROM group_members WHERE member_scim_id = ?", (member_scim_id,))
+    if rows:
+        bump_users(conn, now, [member_scim_id])
     return sorted(r[0] for r in rows)
 
 
@@ -228,6 +244,7 @@ def delete_group(conn: sqlite3.Connection, now: str, scim_id: str, expected_vers
     """Delete a group, its membership rows, and its own membership in other groups."""
     pk = _group_pk(conn, scim_id, expected_version)
     remove_member_everywhere(conn, now, scim_id)
+    bump_members(conn, now, pk)
     conn.execute("DELETE FROM groups WHERE pk = ?", (pk,))
 
 

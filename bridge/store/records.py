@@ -24,8 +24,21 @@ class MemberType(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class UserGroup:
+    """A managed group a user is a direct member of (RFC 7643 §4.1.2 `groups`)."""
+
+    scim_id: str
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
 class UserRecord:
-    """A mapped user; `doc` is the SCIM document without id/meta/password (a fresh dict per record)."""
+    """A mapped user; `doc` is the SCIM document without id/meta/password (a fresh dict per record).
+
+    `groups` are its direct memberships, sorted by displayName, as read in the same snapshot as the row by
+    the reads and writes that serve SCIM (by SCIM id, userName or Determined id, list pages, updates); the
+    bulk reads for reconciliation leave it empty.
+    """
 
     scim_id: str
     det_id: int
@@ -38,6 +51,7 @@ class UserRecord:
     created: datetime
     last_modified: datetime
     tombstoned_at: datetime | None
+    groups: tuple[UserGroup, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

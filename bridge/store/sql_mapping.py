@@ -33,6 +33,16 @@ USER_MULTI_VALUED: Final[Mapping[str, MultiValuedColumns]] = {
         "u.pk",
         "SELECT e.user_pk FROM user_emails e",
     ),
+    # RFC 7643 §4.1.2 `groups`, readOnly: the user's direct memberships, from the membership rows. value is
+    # the group's SCIM id, matched through groups_scim_id_nocase (value is not caseExact).
+    "groups": (
+        "FROM group_members gm JOIN groups gg ON gg.pk = gm.group_pk AND gm.member_type = 'User'"
+        " WHERE gm.member_scim_id = u.scim_id",
+        {"value": "gg.scim_id", "display": "gg.display_name", "type": "'direct'"},
+        "u.scim_id",
+        "SELECT gm.member_scim_id FROM group_members gm JOIN groups gg ON gg.pk = gm.group_pk"
+        " AND gm.member_type = 'User'",
+    ),
 }
 
 GROUP_TABLE_ALIAS: Final = "g"

@@ -10,6 +10,7 @@ from typing import NoReturn
 from bridge.store.codec import EmailRow, email_rows, encode_doc, user_from_row
 from bridge.store.errors import NotFoundInStore, VersionConflict
 from bridge.store.records import UserRecord
+from bridge.store.user_groups import read_groups
 
 
 def _insert_emails(conn: sqlite3.Connection, pk: int, rows: list[EmailRow]) -> None:
@@ -97,7 +98,7 @@ def update_user(
     if row is None:
         _refuse(conn, scim_id, expected_version)
     _replace_emails(conn, row["pk"], fields.doc)
-    return user_from_row(row)
+    return user_from_row(row, read_groups(conn, scim_id))
 
 
 def tombstone_user(

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Final
 
 from bridge.store.codec import user_from_row
 from bridge.store.connections import ReaderConnection
 from bridge.store.pages import fetch_page
 from bridge.store.records import UserRecord
+from bridge.store.user_groups import GROUPS_OF_U, decode_groups, read_groups_of_page
+
+_LIVE_UNLESS_SQL: Final = (
+    f"SELECT u.*, CASE WHEN u.version = ? THEN NULL ELSE {GROUPS_OF_U} END AS groups"  # noqa: S608 - constant text
+    " FROM users u WHERE u.scim_id = ? AND u.tombstoned_at IS NULL"
+)
 
 # Reads are plain functions over a reader connection, run whole on its thread (see connections._Reader);
 # writes are in user_writes.py, run whole on the writer thread (see writer.py).
@@ -16,24 +24,30 @@ from bridge.store.records import UserRecord
 def fetch_user(
     conn: ReaderConnection, column: str, value: object, *, include_tombstoned: bool
 ) -> UserRecord | None:
-    """The user whose `column` (a trusted column name) equals value; tombstoned ones only if asked."""
-    live = "" if include_tombstoned else " AND tombstoned_at IS NULL"
-    row = conn.execute(f"SELECT * FROM users WHERE {column} = ?{live}", (value,)).fetchone()  # noqa: S608 - trusted column
-    return None if row is None else user_from_row(row)
+    """The user whose `column` (a trusted column name) equals value, with its groups (one statement);
+    tombstoned ones only if asked."""
+    live = "" if include_tombstoned else " AND u.tombstoned_at IS NULL"
+    row = conn.execute(
+        f"SELECT u.*, {GROUPS_OF_U} AS groups FROM users u WHERE u.{column} = ?{live}",  # noqa: S608 - trusted column
+        (value,),
+    ).fetchone()
+    return None if row is None else user_from_row(row, decode_groups(row["groups"]))
 
 
 def fetch_live_user_unless(
     conn: ReaderConnection, scim_id: str, known_version: int | None
 ) -> UserRecord | int | None:
     """The live user with this SCIM id, None if there is none; only its version (an int) when that is still
-    `known_version`, so a caller that keeps renderings by version skips decoding the stored document."""
-    row = conn.execute(
-        "SELECT * FROM users WHERE scim_id = ? AND tombstoned_at IS NULL", (scim_id,)
-    ).fetchone()
+    `known_version`, so a caller that keeps renderings by version skips decoding the stored document.
+
+    One statement either way: the groups subquery runs only when the version is not the known one (SQLite
+    evaluates a CASE branch only when it is taken), and reads the same snapshot as the row.
+    """
+    row = conn.execute(_LIVE_UNLESS_SQL, (known_version, scim_id)).fetchone()
     if row is None:
         return None
     version: int = row["version"]
-    return version if version == known_version else user_from_row(row)
+    return version if version == known_version else user_from_row(row, decode_groups(row["groups"]))
 
 
 def fetch_users_by_external_id(conn: ReaderConnection, external_id: str) -> list[UserRecord]:
@@ -60,8 +74,9 @@ def list_users(
     offset: int,
     limit: int,
 ) -> tuple[int, list[UserRecord]]:
-    """Total live users matching `where` and one page of them; `where`/`order_by` are trusted SQL over alias u."""
-    return fetch_page(
+    """Total live users matching `where` and one page of them, with their groups (one more statement per
+    page); `where`/`order_by` are trusted SQL over alias u."""
+    total, page = fetch_page(
         conn,
         conn.pages,
         f"FROM users u WHERE u.tombstoned_at IS NULL AND ({where})",
@@ -73,3 +88,7 @@ def list_users(
         limit=limit,
         from_row=user_from_row,
     )
+    groups = read_groups_of_page(conn, [r.scim_id for r in page])
+    if groups:
+        page = [replace(r, groups=groups[r.scim_id]) if r.scim_id in groups else r for r in page]
+    return total, page

@@ -34,7 +34,7 @@ def _render(
     record: UserRecord, where: Locations, attributes: tuple[str, ...], excluded: tuple[str, ...]
 ) -> dict[str, Any]:
     return render(
-        user_document(record),
+        user_document(record, where.groups),
         USER_SCHEMA,
         location=where.user(record.scim_id),
         attributes=attributes,

@@ -147,11 +147,14 @@ async def test_update_of_unknown_user_is_not_found(store: Store) -> None:
 async def test_tombstone_hides_user_and_removes_memberships(store: Store, clock: ManualClock) -> None:
     user = await add_user(store, "frank")
     group = await add_group(store, "devs", [user.scim_id])
+    joined = await store.get_user_by_scim_id(user.scim_id)
+    assert joined is not None
+    assert (joined.version, [g.display_name for g in joined.groups]) == (2, ["devs"])  # its groups changed
     gone_at = clock.advance()
     tomb = await store.tombstone_user(user.scim_id)
     assert tomb.tombstoned_at == gone_at
     assert tomb.active is False
-    assert tomb.version == 2
+    assert tomb.version == 3
     assert await store.get_user_by_scim_id(user.scim_id) is None
     assert await store.get_user_by_user_name("frank") is None
     assert await store.get_user_by_det_id(user.det_id) is None
