@@ -137,6 +137,9 @@ async def test_groups_filters_and_projections(
     assert await names(f'filter=groups[value eq "{ops}" or display sw "de"]') == ["ada", "bob"]
     assert await names("filter=not (groups pr)") == ["cy"]
     assert await names('filter=groups.value eq "no-such-group"') == []
+    assert await names('filter=groups.type eq "direct"') == ["ada", "bob"]
+    _, by_group = await _list(world, "sortBy=groups.display&sortOrder=descending")
+    assert [r["userName"] for r in by_group["Resources"]] == ["ada", "bob", "cy"]  # min display; none last
     status, body = await _list(world, 'filter=groups.$ref eq "x"')
     assert (status, body["scimType"]) == (400, "invalidFilter")
     assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
