@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Final
 
 from bridge.store.codec import user_from_row
@@ -76,7 +76,7 @@ def list_users(
 ) -> tuple[int, list[UserRecord]]:
     """Total live users matching `where` and one page of them, with their groups (one more statement per
     page); `where`/`order_by` are trusted SQL over alias u."""
-    total, page = fetch_page(
+    total, rows = fetch_page(
         conn,
         conn.pages,
         f"FROM users u WHERE u.tombstoned_at IS NULL AND ({where})",
@@ -86,9 +86,11 @@ def list_users(
         descending=descending,
         offset=offset,
         limit=limit,
-        from_row=user_from_row,
+        from_row=_row,
     )
-    groups = read_groups_of_page(conn, [r.scim_id for r in page])
-    if groups:
-        page = [replace(r, groups=groups[r.scim_id]) if r.scim_id in groups else r for r in page]
-    return total, page
+    groups = read_groups_of_page(conn, [r["scim_id"] for r in rows])
+    return total, [user_from_row(r, groups.get(r["scim_id"], ())) for r in rows]
+
+
+def _row(row: sqlite3.Row) -> sqlite3.Row:
+    return row
