@@ -3,7 +3,8 @@
 One entry per user: the version it was rendered from, the base URL its ``meta.location`` names, and the
 encoded JSON. An entry is only served after the store confirmed, in the same read, that the user's row is
 still at that version (``Store.get_live_user_unless``); every write to a user row bumps its version
-(bridge/store/user_writes.py), whoever makes it: this process, ``scim-bridge reconcile``, another one.
+(bridge/store/user_writes.py), and so does every group write that changes the user's ``groups``
+(bridge/store/user_groups.py), whoever makes it: this process, ``scim-bridge reconcile``, another one.
 So a write is never hidden by an entry, and entries need no invalidation.
 """
 
