@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+
+from tests.idp.harness import World, start_world
 
 
 @dataclass
@@ -82,3 +85,18 @@ async def start_proxy(aiohttp_server: Callable[..., Any], upstream: str) -> tupl
     app.router.add_route("*", "/{tail:.*}", proxy.handle)
     server: TestServer = await aiohttp_server(app)
     return proxy, server
+
+
+async def start_world_behind_proxy(
+    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+) -> tuple[World, FaultProxy]:
+    """The bridge talking to the emulator through a FaultProxy (the MasterView still reads the emulator)."""
+    proxies: list[FaultProxy] = []
+
+    async def through_proxy(emulator_url: str) -> str:
+        proxy, server = await start_proxy(aiohttp_server, emulator_url)
+        proxies.append(proxy)
+        return str(server.make_url("")).rstrip("/")
+
+    world = await start_world(aiohttp_server, aiohttp_client, tmp_path, bridge_master_url=through_proxy)
+    return world, proxies[0]

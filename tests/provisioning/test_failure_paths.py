@@ -10,8 +10,8 @@ import pytest
 
 from bridge.store import IntentState
 from tests.conftest import LogReader
-from tests.idp.harness import World, start_world
-from tests.provisioning.faults import FaultProxy, Rule, start_proxy
+from tests.idp.harness import World
+from tests.provisioning.faults import FaultProxy, Rule, start_world_behind_proxy
 from tests.provisioning.scim import call, create_group, create_user, patch
 
 USER_PATH = r"/api/v1/users/\d+"
@@ -23,15 +23,7 @@ ASSIGNMENTS_PATH = r"/api/v1/users/assignments"
 async def faulty(
     aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
 ) -> tuple[World, FaultProxy]:
-    proxies: list[FaultProxy] = []
-
-    async def through_proxy(emulator_url: str) -> str:
-        proxy, server = await start_proxy(aiohttp_server, emulator_url)
-        proxies.append(proxy)
-        return str(server.make_url("")).rstrip("/")
-
-    world = await start_world(aiohttp_server, aiohttp_client, tmp_path, bridge_master_url=through_proxy)
-    return world, proxies[0]
+    return await start_world_behind_proxy(aiohttp_server, aiohttp_client, tmp_path)
 
 
 async def test_master_429_is_passed_on_with_retry_after_and_nothing_changes(

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import LogReader
-from tests.idp.harness import World, start_world
-from tests.provisioning.faults import FaultProxy, Rule, start_proxy
+from tests.idp.harness import World
+from tests.provisioning.faults import FaultProxy, Rule, start_world_behind_proxy
 from tests.provisioning.scim import call, create_group, create_user, patch
 
 ASSIGNMENTS = ("PATCH", "/api/v1/users/assignments")
@@ -190,15 +190,7 @@ async def test_user_delete_when_one_of_its_groups_was_deleted_on_the_master(
 async def proxied(
     aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
 ) -> tuple[World, FaultProxy]:
-    proxies: list[FaultProxy] = []
-
-    async def through_proxy(emulator_url: str) -> str:
-        proxy, server = await start_proxy(aiohttp_server, emulator_url)
-        proxies.append(proxy)
-        return str(server.make_url("")).rstrip("/")
-
-    world = await start_world(aiohttp_server, aiohttp_client, tmp_path, bridge_master_url=through_proxy)
-    return world, proxies[0]
+    return await start_world_behind_proxy(aiohttp_server, aiohttp_client, tmp_path)
 
 
 async def test_a_retried_removal_whose_first_attempt_landed_succeeds(
