@@ -9,7 +9,7 @@ when there were commits, and sooner after WAKE_AFTER_GROUPS of them.
 A passive checkpoint racing a busy writer rarely finds the moment when every frame is copied back and no
 write has begun, and only then can the next write restart the WAL from its start: under sustained writes
 the file grew by 1 GB in 8 s (32 writers on a bare Writer). So the writer checkpoints once itself between
-two groups (`catch_up`), as autocheckpoint would have, when a checkpoint found the WAL past
+two groups (`after_group`), as autocheckpoint would have, when a checkpoint found the WAL past
 WAL_LIMIT_FRAMES or when no checkpoint has copied the WAL back for CATCH_UP_AFTER_GROUPS groups (a slow or
 failing checkpointer); the write after that restarts the WAL unless a reader still holds an old snapshot.
 
@@ -75,24 +75,17 @@ class Checkpointer:
         self._thread = threading.Thread(target=self._serve, name="store-checkpointer", daemon=True)
         self._thread.start()
 
-    @property
-    def due(self) -> bool:
-        """The writer should checkpoint itself (`catch_up`) before its next group."""
-        return self._behind or self._committed - self._copied > CATCH_UP_AFTER_GROUPS
-
-    def committed(self) -> None:
-        """The writer ran a group (on whichever thread holds the writer connection)."""
+    def after_group(self, writer: sqlite3.Connection) -> None:
+        """The writer ran a group and answered its callers: count it, checkpoint on `writer` if behind."""
         self._committed += 1
         if self._committed % WAKE_AFTER_GROUPS == 0:
             self._wake.set()
-
-    def catch_up(self, writer: sqlite3.Connection) -> None:
-        """Checkpoint on the writer's own connection, between two groups, so the next write restarts the WAL."""
-        result = _checkpoint(writer, "writer")
-        # busy: the checkpointer is at it, so again after the next group (a failure waits its turn).
-        if result is None or not result.busy:
-            self._behind = False
-            self._copied = self._committed
+        if self._behind or self._committed - self._copied > CATCH_UP_AFTER_GROUPS:
+            result = _checkpoint(writer, "writer")
+            # busy: the checkpointer is at it, so again after the next group (a failure waits its turn).
+            if result is None or not result.busy:
+                self._behind = False
+                self._copied = self._committed
 
     def _serve(self) -> None:
         while True:

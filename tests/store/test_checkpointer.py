@@ -100,7 +100,7 @@ async def test_a_failing_checkpoint_is_logged_retried_and_fails_no_write(db: Pat
     conn.execute("PRAGMA wal_autocheckpoint = 0")
     # A checkpoint needs to write the database file: over a read-only connection it is an I/O error.
     writer = Writer(
-        conn, Checkpointer(sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)), 5000
+        conn, Checkpointer(sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False))
     )
     with capture_logs() as logs:
         await writer.run(lambda c: c.execute("CREATE TABLE t (v TEXT PRIMARY KEY)"))
@@ -126,7 +126,7 @@ async def test_when_no_checkpoint_succeeds_the_writer_checkpoints_itself_and_the
     # A closed connection fails every checkpoint (a read-only one could keep SQLite's checkpoint lock).
     failing = sqlite3.connect(db, check_same_thread=False)
     failing.close()
-    writer = Writer(conn, Checkpointer(failing), 5000)
+    writer = Writer(conn, Checkpointer(failing))
     with capture_logs() as logs:
         await writer.run(lambda c: c.execute("CREATE TABLE t (v TEXT PRIMARY KEY)"))
         for i in range(CATCH_UP_AFTER_GROUPS + 10):

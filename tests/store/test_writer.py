@@ -1,5 +1,4 @@
-"""The writer: queued units share one transaction, each in its own savepoint, answered after COMMIT; an idle
-writer runs a unit inline on the loop's thread, never waiting there for another connection's lock."""
+"""The writer thread: queued units share one transaction, each in its own savepoint, answered after COMMIT."""
 
 from __future__ import annotations
 
@@ -34,19 +33,15 @@ def _insert(value: str) -> object:
     return lambda c: c.execute("INSERT INTO t (v) VALUES (?)", (value,)).rowcount
 
 
-async def _held_group(writer: Writer, release: threading.Event) -> asyncio.Future[object]:
-    """Occupy the writer connection until `release` is set, so the units queued meanwhile form one group.
-
-    `hold` runs inline on another thread's event loop (the writer is idle then): the connection is busy, so
-    the units this loop submits queue, and the writer thread takes them as one group once `hold` is done.
-    """
+async def _held_group(writer: Writer, release: threading.Event) -> asyncio.Task[object]:
+    """Occupy the writer thread until `release` is set, so the units queued meanwhile form one group."""
     started = threading.Event()
 
     def hold(_: sqlite3.Connection) -> None:
         started.set()
         release.wait()
 
-    holder = asyncio.ensure_future(asyncio.to_thread(asyncio.run, writer.run(hold)))
+    holder = asyncio.ensure_future(writer.run(hold))
     await asyncio.to_thread(started.wait)
     return holder
 
@@ -150,62 +145,3 @@ async def test_store_units_queued_together_commit_together_with_their_intents(st
         assert found is not None
         assert found.state is IntentState.DONE
     assert await store.check() == []
-
-
-def _thread_and_busy_timeout(c: sqlite3.Connection) -> tuple[int, int]:
-    return threading.get_ident(), c.execute("PRAGMA busy_timeout").fetchone()[0]
-
-
-async def test_an_idle_writer_runs_a_unit_inline_without_waiting_for_locks(writer: Writer) -> None:
-    assert await writer.run(_thread_and_busy_timeout) == (threading.get_ident(), 0)
-
-
-async def test_units_arriving_in_one_loop_turn_are_group_committed_on_the_writer_thread(
-    writer: Writer,
-) -> None:
-    first, *others = await asyncio.gather(*(writer.run(_thread_and_busy_timeout) for _ in range(4)))
-    assert first == (threading.get_ident(), 0)
-    assert {thread for thread, _ in others} != {threading.get_ident()}
-    assert {timeout for _, timeout in others} == {5000}
-
-
-async def test_a_unit_meeting_another_connections_write_lock_waits_on_the_writer_thread(
-    writer: Writer, tmp_path: Path
-) -> None:
-    blocker = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
-    try:
-        blocker.execute("BEGIN IMMEDIATE")
-        waiting = asyncio.ensure_future(writer.run(lambda c: (_insert("x")(c), threading.get_ident())))
-        await asyncio.sleep(0)  # the inline attempt met the lock and queued the unit; the loop goes on
-        assert not waiting.done()
-        blocker.execute("COMMIT")
-        inserted, thread = await waiting
-    finally:
-        blocker.close()
-    assert inserted == 1
-    assert thread != threading.get_ident()
-    assert await writer.run(_rows) == ["x"]
-
-
-async def test_an_inline_unit_that_raises_undoes_only_itself(writer: Writer) -> None:
-    await writer.run(_insert("kept"))
-
-    def half_then_fail(c: sqlite3.Connection) -> None:
-        c.execute("INSERT INTO t (v) VALUES ('half')")
-        raise ValueError("refused after a statement")
-
-    with pytest.raises(ValueError, match="refused"):
-        await writer.run(half_then_fail)
-    with pytest.raises(sqlite3.IntegrityError):
-        await writer.run(_insert("kept"))
-    assert await writer.run(_insert("next")) == 1
-    assert await writer.run(_rows) == ["kept", "next"]
-
-
-async def test_a_caller_cancelled_after_its_inline_unit_ran_leaves_it_committed(writer: Writer) -> None:
-    task = asyncio.ensure_future(writer.run(_insert("done")))
-    await asyncio.sleep(0)  # the unit ran inline; its caller waits for one loop turn
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert await writer.run(_rows) == ["done"]
