@@ -17,6 +17,9 @@ from bridge.store.pages import PageIndexes
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS: Final = 5000
+# A burst of writes can grow the WAL far past its steady size (checkpoints race the writer); when the WAL
+# next restarts from its start, SQLite truncates the file to this size instead of keeping it at its peak.
+JOURNAL_SIZE_LIMIT_BYTES: Final = 64 * 1024 * 1024
 
 
 def open_writer_connection(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
@@ -36,6 +39,7 @@ def open_writer_connection(path: Path, busy_timeout_ms: int) -> sqlite3.Connecti
         conn.execute("PRAGMA foreign_keys = ON")
         # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the last commits.
         conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT_BYTES:d}")
     except BaseException:
         conn.close()
         raise

@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 
 from bridge.store import Store
 from bridge.store.checkpointer import CATCH_UP_AFTER_GROUPS, Checkpointer
-from bridge.store.connections import open_writer_connection
+from bridge.store.connections import JOURNAL_SIZE_LIMIT_BYTES, open_writer_connection
 from bridge.store.writer import Writer
 from tests.store.factories import add_user
 
@@ -59,6 +59,23 @@ async def writer(db: Path) -> AsyncIterator[Writer]:
 
 async def test_the_writer_connection_never_checkpoints_on_commit(writer: Writer) -> None:
     assert await writer.run(lambda c: c.execute("PRAGMA wal_autocheckpoint").fetchone()[0]) == 0
+
+
+async def test_a_restarted_wal_is_truncated_to_the_size_limit(writer: Writer, db: Path) -> None:
+    # The limit applies when a restarted WAL is rewritten: a 2 MiB burst against a lowered limit shows it.
+    await writer.run(lambda c: c.execute("PRAGMA journal_size_limit = 65536"))
+    for i in range(40):
+        await writer.run(_insert(f"{i}-" + "x" * 50_000))
+    wal = db.with_name(db.name + "-wal")
+    assert wal.stat().st_size > 1_000_000
+    await _until(lambda: _wal_index(db)[1] == _wal_index(db)[0])
+    await writer.run(_insert("after the checkpoint"))
+    assert wal.stat().st_size <= 65536
+
+
+async def test_writer_connections_cap_the_wal_file(writer: Writer) -> None:
+    limit = await writer.run(lambda c: c.execute("PRAGMA journal_size_limit").fetchone()[0])
+    assert limit == JOURNAL_SIZE_LIMIT_BYTES
 
 
 async def test_the_checkpointer_copies_the_wal_back_and_the_next_write_restarts_it(
