@@ -12,8 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.determined import DeterminedClient, MasterConflict, MasterGroupDetails, MasterNotFound
-from bridge.provisioning.consistency import Caller, Journal, check_if_match, store_errors
+from bridge.determined import (
+    DeterminedClient,
+    MasterConflict,
+    MasterError,
+    MasterGroupDetails,
+    MasterNotFound,
+)
+from bridge.provisioning.consistency import Caller, Journal, PartialMasterWrite, check_if_match, store_errors
 from bridge.provisioning.locks import KeyedLocks
 from bridge.provisioning.translate import GROUP_SQL, PERSONAL_GROUP_MARK, stored_doc
 from bridge.provisioning.upstream_errors import Operation, to_scim_error
@@ -148,7 +154,7 @@ class GroupService:
     async def replace(
         self, scim_id: str, doc: Mapping[str, Any], caller: Caller, if_match: str | None = None
     ) -> GroupView:
-        """PUT /Groups/{id}: one master call with the rename and the member diff (§4.14, §4.16, §7.2)."""
+        """PUT /Groups/{id}: the rename and the member diff, as in `_write_members` (§4.14, §4.16, §7.2)."""
         async with (
             self._journal.audited(caller, "replace", "Group", scim_id),
             self._locks.hold(f"group:{scim_id}"),
@@ -173,7 +179,7 @@ class GroupService:
         *,
         with_members: bool = False,
     ) -> GroupView:
-        """PATCH /Groups/{id}: member deltas made idempotent against the store, then one minimal master call.
+        """PATCH /Groups/{id}: member deltas made idempotent against the store, then minimal master calls.
 
         Members are loaded only when an operation needs them or the caller wants them back, and a
         members-only change goes through assignments (whose answer does not list the group), so a member
@@ -323,24 +329,35 @@ class GroupService:
     async def _write_members(
         self, det_group_id: int, name: str | None, add: Sequence[int], remove: Sequence[int]
     ) -> None:
-        """One master call: assignments for only adds or only removes (§4.16), else UpdateGroup (§4.14).
+        """A members-only change through assignments (§4.16), a rename through one UpdateGroup (§4.14).
 
         The assignments answer is `{}`, so the master's work is O(delta), where UpdateGroup's answer lists
         the whole group; its adds skip existing members and a removal of non-members reaches the goal, so a
-        membership that drifted outside SCIM needs no re-diff. A rename, or adds and removes together, stay
-        one UpdateGroup: one master transaction, so no partial write to journal.
+        membership that drifted outside SCIM needs no re-diff. Adds together with removes (Okta's group push
+        sends both in one PATCH) take two calls, as one call moves the same users in and out; a failure of
+        the second is a `PartialMasterWrite`: the intent stays pending and reconciliation puts the master
+        back to the store's state. A rename keeps UpdateGroup, one master transaction, so name and members
+        never land half-way.
         """
-        if name is None and not remove:
-            await self._master.add_to_groups(add, [det_group_id])
-        elif name is None and not add:
-            await self._master.remove_from_groups(remove, [det_group_id])
-        else:
+        if name is not None:
             await self._put(det_group_id, name, add, remove)
+            return
+        if not remove:
+            await self._master.add_to_groups(add, [det_group_id])
+            return
+        # Removes first: if the adds then fail, the half-applied master only lacks access the IdP is still
+        # granting (until its retry or reconciliation), whereas adds first would leave a member the IdP took
+        # out of the group with the group's access (e.g. to its workspaces) until then.
+        await self._master.remove_from_groups(remove, [det_group_id])
+        if not add:
+            return
+        try:
+            await self._master.add_to_groups(add, [det_group_id])
+        except MasterError as err:
+            raise PartialMasterWrite(err) from None
 
-    async def _put(
-        self, det_group_id: int, name: str | None, add: Sequence[int], remove: Sequence[int]
-    ) -> None:
-        """One `PUT /api/v1/groups/{id}`; if the master's membership drifted from the store, re-diff once."""
+    async def _put(self, det_group_id: int, name: str, add: Sequence[int], remove: Sequence[int]) -> None:
+        """One `PUT /api/v1/groups/{id}` with a rename; if the master's membership drifted, re-diff once."""
         try:
             await self._master.change_group(det_group_id, name=name, add_users=add, remove_users=remove)
             return
@@ -355,8 +372,6 @@ class GroupService:
         current = {u.id for u in (await self._master.get_group(det_group_id)).users}
         add_left = [u for u in add if u not in current]
         remove_left = [u for u in remove if u in current]
-        if name is None and not add_left and not remove_left:
-            return
         await self._master.change_group(det_group_id, name=name, add_users=add_left, remove_users=remove_left)
 
 

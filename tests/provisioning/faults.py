@@ -17,8 +17,9 @@ from tests.idp.harness import World, start_world
 
 @dataclass
 class Rule:
-    """For the next `times` requests matching method and path regex: answer `status` with the master's
-    envelope, or (`after_forward`) forward first and then cut the connection, as a lost response would."""
+    """For the next `times` requests matching method and path regex, after letting the first `skip` of them
+    through: answer `status` with the master's envelope, or (`after_forward`) forward first and then cut the
+    connection, as a lost response would."""
 
     method: str
     path: str
@@ -27,6 +28,7 @@ class Rule:
     headers: dict[str, str] = field(default_factory=dict)
     after_forward: bool = False
     times: int = 1
+    skip: int = 0
 
     def matches(self, request: web.Request) -> bool:
         return (
@@ -50,6 +52,9 @@ class FaultProxy:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.seen.append(f"{request.method} {request.path}")
         rule = next((r for r in self.rules if r.matches(request)), None)
+        if rule is not None and rule.skip > 0:
+            rule.skip -= 1
+            rule = None
         if rule is not None:
             rule.times -= 1
             if not rule.after_forward:

@@ -1,4 +1,5 @@
-"""Member changes through AssignMultipleGroups (§4.16): which master call each write makes, and the master's 404s.
+"""Member changes through AssignMultipleGroups (§4.16): which master calls each write makes, the master's 404s,
+and a swap (removes, then adds) whose second call fails.
 
 Master calls are counted by path from the bridge's ``master.call`` lines; the emulator runs over HTTP (behind
 a fault proxy where a lost answer is needed) and the store is a real SQLite file.
@@ -12,6 +13,9 @@ from typing import Any
 
 import pytest
 
+from bridge.reconcile import IntentResolver, Resolution
+from bridge.reconcile.desired import display_names
+from bridge.web.keys import MASTER, SETTINGS
 from tests.conftest import LogReader
 from tests.idp.harness import World
 from tests.provisioning.faults import FaultProxy, Rule, start_world_behind_proxy
@@ -33,6 +37,11 @@ async def det_group_id(world: World, name: str) -> int:
     found = await world.master.call("POST", "/api/v1/groups/search", {"name": name, "limit": 1})
     group_id: int = found["groups"][0]["group"]["groupId"]
     return group_id
+
+
+def resolver(world: World) -> IntentResolver:
+    settings = world.app[SETTINGS]
+    return IntentResolver(world.store, world.app[MASTER], display_names(settings.users.display_name_source))
 
 
 async def store_members(world: World, scim_id: str) -> set[str]:
@@ -69,21 +78,58 @@ async def test_put_adding_members_only_uses_assignments(world: World, captured_l
     assert (await world.master.state()).groups == {"Team": frozenset({"ada@example.com", "bob@example.com"})}
 
 
-async def test_adds_with_removes_stay_one_update_group_transaction(
+async def test_adds_with_removes_are_two_assignments_calls(world: World, captured_logs: LogReader) -> None:
+    ada = await create_user(world, "ada@example.com", "Ada")
+    bob = await create_user(world, "bob@example.com", "Bob")
+    group = await create_group(world, "Team", [ada["id"]])
+    seen = len(captured_logs())
+    # Okta's group push (idp-traffic §2.3): the unchanged name, a filtered remove and an add in one PATCH.
+    swap = patch(
+        {"op": "replace", "value": {"id": group["id"], "displayName": "Team"}},
+        {"op": "remove", "path": f'members[value eq "{ada["id"]}"]'},
+        {"op": "add", "path": "members", "value": [{"value": bob["id"], "display": "Bob"}]},
+    )
+    assert (await call(world, "PATCH", f"/Groups/{group['id']}", swap)).status == 204
+    # Not UpdateGroup, whose answer lists the whole group: the removal, then the add (order: see below).
+    assert master_calls(captured_logs, seen) == [ASSIGNMENTS, ASSIGNMENTS]
+    assert await store_members(world, group["id"]) == {bob["id"]}
+    assert (await world.master.state()).groups == {"Team": frozenset({"bob@example.com"})}
+    assert await world.store.pending_intents() == []
+
+
+async def test_put_adding_and_removing_members_is_two_assignments_calls(
+    world: World, captured_logs: LogReader
+) -> None:
+    ada = await create_user(world, "ada@example.com", "Ada")
+    bob = await create_user(world, "bob@example.com", "Bob")
+    cy = await create_user(world, "cy@example.com", "Cy")
+    group = await create_group(world, "Team", [ada["id"], bob["id"]])
+    seen = len(captured_logs())
+    body = {
+        "schemas": group["schemas"],
+        "displayName": "Team",
+        "members": [{"value": bob["id"]}, {"value": cy["id"]}],
+    }
+    response = await call(world, "PUT", f"/Groups/{group['id']}", body)
+    assert response.status == 200
+    assert {m["value"] for m in (await response.json())["members"]} == {bob["id"], cy["id"]}
+    assert master_calls(captured_logs, seen) == [ASSIGNMENTS, ASSIGNMENTS]
+    assert (await world.master.state()).groups == {"Team": frozenset({"bob@example.com", "cy@example.com"})}
+    assert await world.store.pending_intents() == []
+
+
+async def test_rename_with_adds_and_removes_stays_one_update_group_transaction(
     world: World, captured_logs: LogReader
 ) -> None:
     ada = await create_user(world, "ada@example.com", "Ada")
     bob = await create_user(world, "bob@example.com", "Bob")
     group = await create_group(world, "Team", [ada["id"]])
     seen = len(captured_logs())
-    swap = patch(
-        {"op": "remove", "path": "members", "value": [{"value": ada["id"]}]},
-        {"op": "add", "path": "members", "value": [{"value": bob["id"]}]},
-    )
-    assert (await call(world, "PATCH", f"/Groups/{group['id']}", swap)).status == 204
+    body = {"schemas": group["schemas"], "displayName": "Team 2", "members": [{"value": bob["id"]}]}
+    assert (await call(world, "PUT", f"/Groups/{group['id']}", body)).status == 200
     assert master_calls(captured_logs, seen) == [UPDATE_GROUP]
     assert await store_members(world, group["id"]) == {bob["id"]}
-    assert (await world.master.state()).groups == {"Team": frozenset({"bob@example.com"})}
+    assert (await world.master.state()).groups == {"Team 2": frozenset({"bob@example.com"})}
 
 
 async def test_rename_with_a_member_add_is_one_update_group(world: World, captured_logs: LogReader) -> None:
@@ -130,6 +176,40 @@ async def test_member_add_to_a_group_deleted_on_the_master_is_404(world: World) 
     assert response.status == 404
     assert (await response.json())["status"] == "404"
     assert await store_members(world, group["id"]) == set()
+    assert await world.store.pending_intents() == []
+
+
+async def test_unknown_member_in_a_swap_is_400_before_any_master_call(
+    world: World, captured_logs: LogReader
+) -> None:
+    ada = await create_user(world, "ada@example.com", "Ada")
+    group = await create_group(world, "Team", [ada["id"]])
+    seen = len(captured_logs())
+    swap = patch(
+        {"op": "remove", "path": "members", "value": [{"value": ada["id"]}]},
+        {"op": "add", "path": "members", "value": [{"value": "no-such-user"}]},
+    )
+    response = await call(world, "PATCH", f"/Groups/{group['id']}", swap)
+    assert response.status == 400
+    assert (await response.json())["scimType"] == "invalidValue"
+    assert master_calls(captured_logs, seen) == []
+    assert await store_members(world, group["id"]) == {ada["id"]}
+
+
+async def test_swap_in_a_group_deleted_on_the_master_is_404(world: World) -> None:
+    ada = await create_user(world, "ada@example.com", "Ada")
+    bob = await create_user(world, "bob@example.com", "Bob")
+    group = await create_group(world, "Team", [ada["id"]])
+    await world.master.call("DELETE", f"/api/v1/groups/{await det_group_id(world, 'Team')}")
+    swap = patch(
+        {"op": "remove", "path": "members", "value": [{"value": ada["id"]}]},
+        {"op": "add", "path": "members", "value": [{"value": bob["id"]}]},
+    )
+    response = await call(world, "PATCH", f"/Groups/{group['id']}", swap)
+    assert response.status == 404
+    assert (await response.json())["status"] == "404"
+    # The first call (the removal) was refused, so nothing reached the master: rolled back, not pending.
+    assert await store_members(world, group["id"]) == {ada["id"]}
     assert await world.store.pending_intents() == []
 
 
@@ -222,3 +302,78 @@ async def test_a_retried_add_whose_first_attempt_landed_succeeds(proxied: tuple[
     assert await store_members(world, group["id"]) == {ada["id"]}
     assert (await world.master.state()).groups == {"Team": frozenset({"ada@example.com"})}
     assert await world.store.pending_intents() == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "half_applied"),
+    [
+        pytest.param(Rule(*ASSIGNMENTS, status=500, skip=1), 500, frozenset(), id="refused"),
+        # Every attempt of the add lands and loses its answer: the master holds the whole change.
+        pytest.param(
+            Rule(*ASSIGNMENTS, after_forward=True, skip=1, times=10),
+            503,
+            frozenset({"bob@example.com"}),
+            id="answer-lost",
+        ),
+    ],
+)
+async def test_a_swap_whose_add_fails_stays_pending_until_reconcile_restores_the_store_state(
+    proxied: tuple[World, FaultProxy], fault: Rule, status: int, half_applied: frozenset[str]
+) -> None:
+    world, proxy = proxied
+    ada = await create_user(world, "ada@example.com", "Ada")
+    bob = await create_user(world, "bob@example.com", "Bob")
+    group = await create_group(world, "Team", [ada["id"]])
+    proxy.rules.append(fault)
+    swap = patch(
+        {"op": "remove", "path": f'members[value eq "{ada["id"]}"]'},
+        {"op": "add", "path": "members", "value": [{"value": bob["id"]}]},
+    )
+    response = await call(world, "PATCH", f"/Groups/{group['id']}", swap)
+    assert response.status == status
+    assert (await response.json())["status"] == str(status)
+    proxy.rules.clear()
+    # The removal went first and landed; the store still holds the state before the request, and the
+    # pending intent records the gap.
+    assert (await world.master.state()).groups == {"Team": half_applied}
+    assert await store_members(world, group["id"]) == {ada["id"]}
+    pending = await world.store.pending_intents()
+    assert [(p.operation, p.resource_type, p.target) for p in pending] == [("patch", "Group", group["id"])]
+
+    [outcome] = await resolver(world).resolve_all()
+    assert outcome.resolution is Resolution.ROLLED_BACK
+    assert await world.store.pending_intents() == []
+    assert await store_members(world, group["id"]) == {ada["id"]}
+    assert (await world.master.state()).groups == {"Team": frozenset({"ada@example.com"})}
+
+    # The IdP's retry starts from a state both sides agree on.
+    assert (await call(world, "PATCH", f"/Groups/{group['id']}", swap)).status == 204
+    assert await store_members(world, group["id"]) == {bob["id"]}
+    assert (await world.master.state()).groups == {"Team": frozenset({"bob@example.com"})}
+    assert await world.store.pending_intents() == []
+
+
+async def test_a_retried_swap_before_reconcile_converges_and_reconcile_keeps_it(
+    proxied: tuple[World, FaultProxy],
+) -> None:
+    world, proxy = proxied
+    ada = await create_user(world, "ada@example.com", "Ada")
+    bob = await create_user(world, "bob@example.com", "Bob")
+    group = await create_group(world, "Team", [ada["id"]])
+    proxy.rules.append(Rule(*ASSIGNMENTS, status=500, skip=1))
+    swap = patch(
+        {"op": "remove", "path": f'members[value eq "{ada["id"]}"]'},
+        {"op": "add", "path": "members", "value": [{"value": bob["id"]}]},
+    )
+    assert (await call(world, "PATCH", f"/Groups/{group['id']}", swap)).status == 500
+    # The IdP retries first: its removal meets "none were members" (the goal), its add lands.
+    assert (await call(world, "PATCH", f"/Groups/{group['id']}", swap)).status == 204
+    assert await store_members(world, group["id"]) == {bob["id"]}
+    assert (await world.master.state()).groups == {"Team": frozenset({"bob@example.com"})}
+    # The first request's intent is still pending; restoring the store's state now changes nothing.
+    [outcome] = await resolver(world).resolve_all()
+    assert outcome.resolution is Resolution.ROLLED_BACK
+    assert outcome.master_actions == ()
+    assert await world.store.pending_intents() == []
+    assert await store_members(world, group["id"]) == {bob["id"]}
+    assert (await world.master.state()).groups == {"Team": frozenset({"bob@example.com"})}
