@@ -9,7 +9,9 @@ import functools
 import logging
 import re
 import sys
+import time
 from collections.abc import Callable, Mapping, MutableMapping
+from datetime import UTC, datetime
 from typing import Any, Final, TextIO
 
 import structlog
@@ -97,16 +99,49 @@ def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
     return event_dict
 
 
+def _tracebacks(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """``dict_tracebacks``, called only for an event that carries ``exc_info`` (it does nothing otherwise)."""
+    if "exc_info" in event_dict:
+        return structlog.processors.dict_tracebacks(logger, method_name, event_dict)
+    return event_dict
+
+
+class LevelAndTimestamp:
+    """``add_log_level`` and ``TimeStamper(fmt="iso", utc=True)`` in one step, with the same output.
+
+    Every request writes a line: the date and time to the second are formatted once per second, not per
+    line (datetime.now().isoformat() was most of the ~1.6 us TimeStamper took).
+    """
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(
+        self, _: Any, method_name: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        # structlog's level names: warn is the stdlib's alias, exception() logs at error.
+        event_dict["level"] = _METHOD_LEVELS.get(method_name, method_name)
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._prefix = datetime.fromtimestamp(second, UTC).isoformat()[: -len("+00:00")]
+            self._second = second
+        micro = int((now - second) * 1_000_000)
+        # isoformat() leaves the fraction out when it is zero.
+        event_dict["timestamp"] = f"{self._prefix}.{micro:06d}Z" if micro else f"{self._prefix}Z"
+        return event_dict
+
+
+_METHOD_LEVELS: Final = {"warn": "warning", "exception": "error"}
+
+
 def shared_processors() -> list[structlog.typing.Processor]:
     """The processor chain before rendering: redaction runs once, after tracebacks are rendered (so it sees
     them), and before the level and timestamp, which the bridge writes itself and need no scrubbing."""
-    return [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.dict_tracebacks,
-        redact_secrets,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
+    return [structlog.contextvars.merge_contextvars, _tracebacks, redact_secrets, LevelAndTimestamp()]
 
 
 def _dumps(event: Any, *, default: Callable[[Any], Any] | None = None, **_: Any) -> str:

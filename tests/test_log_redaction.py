@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -41,6 +42,22 @@ def test_credential_keys_numbers_level_and_timestamp(captured_logs: LogReader) -
     assert line["missing"] is None
     assert line["level"] == "info"
     assert line["timestamp"].endswith("Z")
+
+
+def test_levels_and_timestamps_read_as_structlog_writes_them(captured_logs: LogReader) -> None:
+    log = structlog.get_logger("test")
+    before = datetime.now(UTC)
+    log.warning("w")
+    log.error("e")
+    log.debug("d")
+    after = datetime.now(UTC)
+    lines = captured_logs()
+    assert [line["level"] for line in lines] == ["warning", "error", "debug"]
+    for line in lines:
+        # ISO 8601 in UTC with a Z, as TimeStamper(fmt="iso", utc=True) writes it.
+        stamp = line["timestamp"]
+        assert stamp.endswith("Z")
+        assert before.replace(microsecond=0) <= datetime.fromisoformat(stamp) <= after
 
 
 def test_a_traceback_is_scrubbed_and_big_integers_still_render(captured_logs: LogReader) -> None:
