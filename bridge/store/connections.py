@@ -152,7 +152,8 @@ class ReaderPool:
         """Run a one-statement read by a unique key on the calling (event loop) thread; a thread if busy.
 
         Such a read is an index probe of a few microseconds, cheaper than the hop to a reader thread and
-        back. It must be a single statement (its own snapshot) over an index. In WAL mode a reader almost
+        back. Its answer must come from a single statement (its own snapshot) over an index; a cheaper probe
+        may come first (fetch_live_user_unless reads a version alone). In WAL mode a reader almost
         never meets a lock; when it does (e.g. during WAL recovery) the read goes to a reader thread,
         which may wait for it, instead of blocking the loop.
         """

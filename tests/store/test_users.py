@@ -225,3 +225,18 @@ async def test_only_email_objects_become_rows(store: Store) -> None:
     assert total == 1
     assert await store.check() == []
     assert user.doc["emails"] == [{"value": "j@x.org", "primary": True}, "not-an-object"]
+
+
+async def test_a_conditional_read_answers_the_version_the_new_state_or_nothing(store: Store) -> None:
+    ada = await add_user(store, "ada")
+    assert await store.get_live_user_unless(ada.scim_id, ada.version) == ada.version
+    assert await store.get_live_user_unless("no-such-id", ada.version) is None
+    assert await store.get_live_user_unless("no-such-id", None) is None
+    updated = await store.update_user(
+        ada.scim_id, user_name="ada", external_id="x", display_name=None, active=True, doc={}
+    )
+    # The version the caller kept is stale: it gets the whole user as it is now.
+    assert await store.get_live_user_unless(ada.scim_id, ada.version) == updated
+    await store.tombstone_user(ada.scim_id)
+    assert await store.get_live_user_unless(ada.scim_id, updated.version) is None
+    assert await store.get_live_user_unless(ada.scim_id, None) is None
