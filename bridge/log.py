@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, TextIO
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 
 from bridge import jsonenc
 
@@ -99,10 +100,23 @@ def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
     return event_dict
 
 
-def _tracebacks(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
-    """``dict_tracebacks``, called only for an event that carries ``exc_info`` (it does nothing otherwise)."""
+# structlog's dict_tracebacks writes every frame's local variables into the line; redaction only catches
+# secret-sounding names and credential-shaped text, so a password in an ordinary local would get through.
+_DICT_TRACEBACKS: Final = structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
+
+
+def _dict_tracebacks(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """JSON lines: a structured traceback without local variables, only for an event with ``exc_info``."""
     if "exc_info" in event_dict:
-        return structlog.processors.dict_tracebacks(logger, method_name, event_dict)
+        return _DICT_TRACEBACKS(logger, method_name, event_dict)
+    return event_dict
+
+
+def _text_tracebacks(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """Console lines: the traceback as plain text in ``exception`` (the console renderer prints it as is;
+    its own formatter, given the list a dict traceback makes, failed with a TypeError)."""
+    if "exc_info" in event_dict:
+        return structlog.processors.format_exc_info(logger, method_name, event_dict)
     return event_dict
 
 
@@ -138,10 +152,11 @@ class LevelAndTimestamp:
 _METHOD_LEVELS: Final = {"warn": "warning", "exception": "error"}
 
 
-def shared_processors() -> list[structlog.typing.Processor]:
+def shared_processors(fmt: str = "json") -> list[structlog.typing.Processor]:
     """The processor chain before rendering: redaction runs once, after tracebacks are rendered (so it sees
     them), and before the level and timestamp, which the bridge writes itself and need no scrubbing."""
-    return [structlog.contextvars.merge_contextvars, _tracebacks, redact_secrets, LevelAndTimestamp()]
+    tracebacks = _text_tracebacks if fmt == "console" else _dict_tracebacks
+    return [structlog.contextvars.merge_contextvars, tracebacks, redact_secrets, LevelAndTimestamp()]
 
 
 def _dumps(event: Any, *, default: Callable[[Any], Any] | None = None, **_: Any) -> str:
@@ -160,11 +175,14 @@ def configure_logging(
     """
     renderer: structlog.typing.Processor
     if fmt == "console":
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        # plain_traceback: with rich installed the default formatter would print local variables too.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     else:
         renderer = structlog.processors.JSONRenderer(serializer=_dumps)
     structlog.configure(
-        processors=[*shared_processors(), renderer],
+        processors=[*shared_processors(fmt), renderer],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),
         # WriteLogger: one write and flush per line, without print()'s per-call argument handling.
         logger_factory=structlog.WriteLoggerFactory(stream or sys.stdout),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import structlog
 
+from bridge.log import configure_logging
 from tests.conftest import LogReader
 
 
@@ -68,3 +70,39 @@ def test_a_traceback_is_scrubbed_and_big_integers_still_render(captured_logs: Lo
     (line,) = captured_logs()
     assert "hunter2" not in captured_logs.raw()  # type: ignore[attr-defined]
     assert line["huge"] == 10**30
+
+
+def _fail_holding(value: str) -> None:
+    kept = value  # an ordinary name: nothing about it says "secret"
+    raise RuntimeError(f"failed after {len(kept)} characters")
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_tracebacks_carry_no_local_variables(fmt: str) -> None:
+    stream = io.StringIO()
+    configure_logging(fmt, "info", stream)
+    # Built at run time: a text traceback quotes source lines, and the value must only exist as a local.
+    value = "-".join(["Zq8", "not", "a", "keyword", "but", "a", "master", "password"])
+    try:
+        _fail_holding(value)
+    except RuntimeError:
+        structlog.get_logger("test").exception("boom")
+    finally:
+        structlog.reset_defaults()
+    written = stream.getvalue()
+    assert "failed after 39 characters" in written
+    assert "_fail_holding" in written
+    assert value not in written
+
+
+def test_console_tracebacks_are_scrubbed_like_json_ones() -> None:
+    stream = io.StringIO()
+    configure_logging("console", "info", stream)
+    try:
+        raise RuntimeError("login failed with password=hunter2")
+    except RuntimeError:
+        structlog.get_logger("test").exception("boom")
+    finally:
+        structlog.reset_defaults()
+    assert "login failed with password=[redacted]" in stream.getvalue()
+    assert "hunter2" not in stream.getvalue()
