@@ -96,6 +96,11 @@ def patch_body(*operations: Json) -> Json:
     return {"schemas": [PATCH_SCHEMA], "Operations": list(operations)}
 
 
+def members_remove_one(scim_id: str) -> Json:
+    """PATCH op removing one member by a value filter, as Okta's group push sends it."""
+    return {"op": "remove", "path": f'members[value eq "{scim_id}"]'}
+
+
 def members_add(scim_ids: list[str]) -> Json:
     """PATCH op adding members, as Entra and Okta send it."""
     return {"op": "add", "path": "members", "value": [{"value": i} for i in scim_ids]}

@@ -1,12 +1,13 @@
-"""Scale curves: per-request cost of a userName filter, a deep page and a one-member group add as data grows."""
+"""Scale curves: per-request cost of a userName filter, a deep page, and a one-member group add or swap as data grows."""
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
-from bench.clients import members_add, patch_body
+from bench.clients import members_add, members_remove_one, patch_body
 from bench.directory import (
     Directory,
     create_native_group,
@@ -59,12 +60,12 @@ async def user_point(
 
 
 async def group_curve(plan: Plan, sides: Sides, directory: Directory) -> list[dict[str, Any]]:
-    """Add one member (a fresh probe user each time) to groups of each size; native PUT on equal native groups."""
+    """Per group size: add one member (a fresh probe user each time), then swap one (remove a probe added by
+    the first cell, add one from a second pool: Okta's group push sends both in one PATCH). Native: one PUT
+    with addUsers (and removeUsers) on an equal native group."""
     probes = plan.scale_requests
-    probe_names = [f"probe{i:05d}@bench.example" for i in range(probes)]
-    probe_scim = await create_users(sides.bridge, probe_names, 900_000)
-    await read_det_ids(sides.native, directory)
-    probe_det = [directory.det_ids[name] for name in probe_names]
+    adds = await _probe_pool(sides, directory, "probe", probes, first_seq=900_000)
+    swaps = await _probe_pool(sides, directory, "swap", probes, first_seq=950_000)
     rows = []
     for size in plan.group_sizes:
         size = min(size, directory.size)
@@ -76,15 +77,43 @@ async def group_curve(plan: Plan, sides: Sides, directory: Directory) -> list[di
             sides.native, f"native-size-{size}", [directory.det_ids[user_name(i)] for i in members]
         )
 
-        async def bridge(seq: int, group: str = scim_group) -> int:
+        async def bridge_add(seq: int, group: str = scim_group) -> int:
             return await sides.bridge.status(
-                "PATCH", f"/Groups/{group}", patch_body(members_add([probe_scim[seq]]))
+                "PATCH", f"/Groups/{group}", patch_body(members_add([adds.scim[seq]]))
             )
 
-        async def native(seq: int, group: int = native_group) -> int:
-            return await sides.native.status("PUT", f"/groups/{group}", {"addUsers": [probe_det[seq]]})
+        async def native_add(seq: int, group: int = native_group) -> int:
+            return await sides.native.status("PUT", f"/groups/{group}", {"addUsers": [adds.det[seq]]})
 
-        b = await closed_loop(bridge, requests=probes, concurrency=1, max_seconds=plan.cell_seconds)
-        nat = await closed_loop(native, requests=probes, concurrency=1, max_seconds=plan.cell_seconds)
-        rows.append({"group_size": size, **compared("group_member_add", "write", 1, b, nat)})
+        async def bridge_swap(seq: int, group: str = scim_group) -> int:
+            body = patch_body(members_remove_one(adds.scim[seq]), members_add([swaps.scim[seq]]))
+            return await sides.bridge.status("PATCH", f"/Groups/{group}", body)
+
+        async def native_swap(seq: int, group: int = native_group) -> int:
+            body = {"addUsers": [swaps.det[seq]], "removeUsers": [adds.det[seq]]}
+            return await sides.native.status("PUT", f"/groups/{group}", body)
+
+        for op, bridge, native in (
+            ("group_member_add", bridge_add, native_add),
+            ("group_member_swap", bridge_swap, native_swap),
+        ):
+            b = await closed_loop(bridge, requests=probes, concurrency=1, max_seconds=plan.cell_seconds)
+            nat = await closed_loop(native, requests=probes, concurrency=1, max_seconds=plan.cell_seconds)
+            rows.append({"group_size": size, **compared(op, "write", 1, b, nat)})
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class _Probes:
+    scim: list[str]
+    det: list[int]
+
+
+async def _probe_pool(
+    sides: Sides, directory: Directory, prefix: str, count: int, *, first_seq: int
+) -> _Probes:
+    """`count` users outside every group, created through SCIM, with their master ids."""
+    names = [f"{prefix}{i:05d}@bench.example" for i in range(count)]
+    scim_ids = await create_users(sides.bridge, names, first_seq)
+    await read_det_ids(sides.native, directory)
+    return _Probes(scim_ids, [directory.det_ids[name] for name in names])

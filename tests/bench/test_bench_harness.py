@@ -69,7 +69,9 @@ def test_import_scale_memory_peer_and_mixed_are_filled(tiny_run: tuple[dict[str,
     assert {(r["op"], r["n"]) for r in results["scale"]["users"]} == {
         (op, n) for op in ("filter_username_eq", "page_deep") for n in (25, 50)
     }
-    assert [r["group_size"] for r in results["scale"]["groups"]] == [2, 25]
+    assert [(r["op"], r["group_size"]) for r in results["scale"]["groups"]] == [
+        (op, size) for size in (2, 25) for op in ("group_member_add", "group_member_swap")
+    ]
     for row in results["scale"]["users"] + results["scale"]["groups"]:
         _stats_ok(row["bridge"])
         _stats_ok(row["native"])
