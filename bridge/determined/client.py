@@ -346,8 +346,8 @@ class DeterminedClient:
         add_users: Sequence[int] = (),
         remove_users: Sequence[int] = (),
     ) -> None:
-        """``update_group`` for callers that need no answer: the master's answer lists every member, so it
-        is read but never decoded, and the bridge's share of a one-member change stays O(1) in group size."""
+        """``update_group`` for callers that need no answer (renames, reconcile repairs): the master's answer
+        lists every member, so it is read but never decoded."""
         body = models.update_group_body(name, add_users, remove_users)
         await self._call("PUT", "/api/v1/groups/{id}", {"id": det_group_id}, json=body, decode=False)
 

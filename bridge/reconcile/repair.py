@@ -117,7 +117,7 @@ class Repairer:
     async def _repair_group(self, drift: Drift, det_id: int) -> None:
         assert drift.scim_id is not None
         if drift.kind is DriftKind.GROUP_RENAMED:
-            await self.client.update_group(det_id, name=drift.expected)
+            await self.client.change_group(det_id, name=drift.expected)
         elif drift.kind is DriftKind.GROUP_MEMBER_ADDED:
             # Assignments, not UpdateGroup: no 409/404 if the membership moved again since it was read.
             await self.client.remove_from_groups(drift.det_user_ids, [det_id])
@@ -144,7 +144,7 @@ class Repairer:
             add = sorted(set(members) - current)
             remove = sorted(current - set(members))
             if add or remove:
-                await self.client.update_group(new_id, add_users=add, remove_users=remove)
+                await self.client.change_group(new_id, add_users=add, remove_users=remove)
         stored_members = await self.store.list_members(group.scim_id)
         # The store has no "change det_id" unit, so the mapping is replaced: delete and insert with the same
         # SCIM id, document and members. A crash between the two leaves an unmanaged group that the next
