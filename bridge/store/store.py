@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, TypeVar
@@ -130,44 +130,32 @@ class Store:
     def _now(self) -> str:
         return format_ts(self._clock())
 
-    async def _write(self, unit: WriteUnit[T]) -> T:
+    async def _guarded(self, job: Callable[[], Awaitable[T]]) -> T:
+        """Run a store job unless the store is closed; SQLite failures become store errors (bugs pass as is)."""
         if self._closed:
             raise StoreClosed("store is closed")
-        now = self._now()
         try:
-            return await self._writer.run(lambda conn: unit(conn, now))
+            return await job()
         except sqlite3.Error as exc:
             translated = _translate(exc)
             if translated is None:
                 raise
             raise translated from exc
+
+    async def _write(self, unit: WriteUnit[T]) -> T:
+        now = self._now()
+        return await self._guarded(lambda: self._writer.run(lambda conn: unit(conn, now)))
 
     async def _read(self, unit: ReadUnit[T]) -> T:
         """Run `unit` whole on a reader thread, inside one read transaction (one snapshot for all it reads).
 
         No shield is needed: a job runs to its end on its thread even when the caller is cancelled.
         """
-        if self._closed:
-            raise StoreClosed("store is closed")
-        try:
-            return await self._readers.run(lambda conn: _in_read_transaction(conn, unit))
-        except sqlite3.Error as exc:
-            translated = _translate(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+        return await self._guarded(lambda: self._readers.run(lambda conn: _in_read_transaction(conn, unit)))
 
     async def _lookup(self, unit: ReadUnit[T]) -> T:
         """A single-statement read by a unique key, on the event loop's thread (see ReaderPool.lookup)."""
-        if self._closed:
-            raise StoreClosed("store is closed")
-        try:
-            return await self._readers.lookup(unit)
-        except sqlite3.Error as exc:
-            translated = _translate(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+        return await self._guarded(lambda: self._readers.lookup(unit))
 
     @staticmethod
     def _finishing(finishing: int | Finish | None, unit: WriteUnit[T]) -> WriteUnit[T]:
