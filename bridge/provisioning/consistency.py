@@ -133,13 +133,15 @@ class Journal:
     async def _append_audit(self, caller: Caller, scope: AuditScope, made: int) -> None:
         try:
             await self._store.append_audit(
-                request_id=caller.request_id,
-                client=caller.client,
-                operation=scope.operation,
-                resource_type=scope.resource_type,
-                resource_id=scope.resource_id,
-                master_calls=made,
-                outcome=scope.outcome,
+                AuditLine(
+                    request_id=caller.request_id,
+                    client=caller.client,
+                    operation=scope.operation,
+                    resource_type=scope.resource_type,
+                    resource_id=scope.resource_id,
+                    master_calls=made,
+                    outcome=scope.outcome,
+                )
             )
         except StoreError:
             _log.exception("audit.write_failed", operation=scope.operation, resource_type=scope.resource_type)

@@ -10,7 +10,7 @@ import sqlite3
 from bridge.store.codec import audit_from_row, intent_from_row
 from bridge.store.connections import ReaderConnection
 from bridge.store.errors import IntentNotPending, NotFoundInStore
-from bridge.store.records import AuditEntry, IntentRecord, IntentState
+from bridge.store.records import AuditEntry, AuditLine, IntentRecord, IntentState
 
 
 def begin_intent(
@@ -85,23 +85,21 @@ def prune_intents(conn: sqlite3.Connection, before: str) -> int:
     return conn.execute("DELETE FROM intents WHERE state <> 'pending' AND finished < ?", (before,)).rowcount
 
 
-def append_audit(
-    conn: sqlite3.Connection,
-    now: str,
-    *,
-    request_id: str,
-    client: str,
-    operation: str,
-    resource_type: str,
-    resource_id: str | None,
-    master_calls: int,
-    outcome: str,
-) -> int:
+def append_audit(conn: sqlite3.Connection, now: str, line: AuditLine) -> int:
     """Append one audit line; returns its id."""
     row = conn.execute(
         "INSERT INTO audit_log (ts, request_id, client, operation, resource_type, resource_id, master_calls,"
         " outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (now, request_id, client, operation, resource_type, resource_id, master_calls, outcome),
+        (
+            now,
+            line.request_id,
+            line.client,
+            line.operation,
+            line.resource_type,
+            line.resource_id,
+            line.master_calls,
+            line.outcome,
+        ),
     ).fetchone()
     assert row is not None
     return int(row[0])

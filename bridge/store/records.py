@@ -101,21 +101,6 @@ class IntentRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One audit-log line: who did what to which resource, with how many master calls, and how it ended."""
-
-    id: int
-    ts: datetime
-    request_id: str
-    client: str
-    operation: str
-    resource_type: str
-    resource_id: str | None
-    master_calls: int
-    outcome: str
-
-
-@dataclass(frozen=True, slots=True)
 class AuditLine:
     """An audit-log line to write: who did what to which resource, with how many master calls, and the outcome."""
 
@@ -126,6 +111,14 @@ class AuditLine:
     resource_id: str | None
     master_calls: int
     outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry(AuditLine):
+    """An audit-log line as stored: the line, its id and when it was written."""
+
+    id: int
+    ts: datetime
 
 
 @dataclass(frozen=True, slots=True)

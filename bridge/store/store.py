@@ -29,6 +29,7 @@ from bridge.store.group_writes import GroupAttributes
 from bridge.store.migrations import load_migrations, migrate
 from bridge.store.records import (
     AuditEntry,
+    AuditLine,
     Finish,
     GroupRecord,
     IntentRecord,
@@ -168,18 +169,8 @@ class Store:
         def both(conn: sqlite3.Connection, now: str) -> T:
             result = unit(conn, now)
             journal.require_pending(conn, now, finish.intent)
-            if (line := finish.audit) is not None:
-                journal.append_audit(
-                    conn,
-                    now,
-                    request_id=line.request_id,
-                    client=line.client,
-                    operation=line.operation,
-                    resource_type=line.resource_type,
-                    resource_id=line.resource_id,
-                    master_calls=line.master_calls,
-                    outcome=line.outcome,
-                )
+            if finish.audit is not None:
+                journal.append_audit(conn, now, finish.audit)
             return result
 
         return both
@@ -553,31 +544,9 @@ class Store:
 
     # -- audit log -------------------------------------------------------------------------------
 
-    async def append_audit(
-        self,
-        *,
-        request_id: str,
-        client: str,
-        operation: str,
-        resource_type: str,
-        resource_id: str | None,
-        master_calls: int,
-        outcome: str,
-    ) -> int:
+    async def append_audit(self, line: AuditLine) -> int:
         """Append one audit line stamped with the store clock; returns its id."""
-        return await self._write(
-            lambda c, now: journal.append_audit(
-                c,
-                now,
-                request_id=request_id,
-                client=client,
-                operation=operation,
-                resource_type=resource_type,
-                resource_id=resource_id,
-                master_calls=master_calls,
-                outcome=outcome,
-            )
-        )
+        return await self._write(lambda c, now: journal.append_audit(c, now, line))
 
     async def recent_audit(self, limit: int = 100) -> list[AuditEntry]:
         """The newest audit lines, newest first."""

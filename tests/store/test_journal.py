@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from bridge.store import (
+    AuditLine,
     DuplicateUserName,
     IntentNotPending,
     IntentState,
@@ -108,23 +109,27 @@ async def test_prune_intents_keeps_pending_ones(store: Store, clock: ManualClock
 async def test_audit_append_and_read_back(store: Store, clock: ManualClock) -> None:
     first_at = clock.now
     first = await store.append_audit(
-        request_id="r1",
-        client="okta",
-        operation="create",
-        resource_type="User",
-        resource_id="abc",
-        master_calls=2,
-        outcome="201",
+        AuditLine(
+            request_id="r1",
+            client="okta",
+            operation="create",
+            resource_type="User",
+            resource_id="abc",
+            master_calls=2,
+            outcome="201",
+        )
     )
     clock.advance()
     second = await store.append_audit(
-        request_id="r2",
-        client="entra",
-        operation="delete",
-        resource_type="Group",
-        resource_id=None,
-        master_calls=0,
-        outcome="404",
+        AuditLine(
+            request_id="r2",
+            client="entra",
+            operation="delete",
+            resource_type="Group",
+            resource_id=None,
+            master_calls=0,
+            outcome="404",
+        )
     )
     entries = await store.recent_audit()
     assert [e.id for e in entries] == [second, first]
