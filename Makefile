@@ -40,10 +40,10 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-# External SCIM suites (shared/conformance/run.sh; see .ci/run for where shared/ is found) against the bridge on the emulator, basic and bearer.
+# External SCIM suites (shared/conformance/run.sh; conformance/shared_checkout.py finds shared/) against the bridge on the emulator, basic and bearer.
 conformance: $(STAMP)
 	PYTHON=$(PYTHON) conformance/setup.sh
-	$(BIN)/python conformance/run_conformance.py
+	$(BIN)/python -m conformance.run_conformance
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info

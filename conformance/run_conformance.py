@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from conformance.shared_checkout import shared_dir
+
 ROOT: Final = Path(__file__).resolve().parent.parent
 SUITES: Final = ("ms-postman", "scim2-tester", "scim-sanity", "okta-spec", "okta-legacy")
 AUTH_MODES: Final = ("basic", "bearer")
@@ -246,15 +248,6 @@ def pinned_specs(run_sh: Path) -> str:
     if match is None:
         raise SystemExit(f"conformance: cannot find PIP_SPECS in {run_sh}")
     return " ".join(word.strip("'\"") for word in match.group(1).split())
-
-
-def shared_dir() -> Path:
-    """The shared/ checkout: $SCIM_BRIDGE_SHARED, else beside the clone, else this workplace's /work/shared."""
-    if os.environ.get("SCIM_BRIDGE_SHARED"):
-        return Path(os.environ["SCIM_BRIDGE_SHARED"])
-    return next(
-        (p for p in (ROOT.parent / "shared", Path("/work/shared")) if p.is_dir()), ROOT.parent / "shared"
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -14,17 +13,11 @@ from urllib.parse import quote
 
 from aiohttp.test_utils import TestClient
 
+from conformance.shared_checkout import shared_dir
+
 _REPO = Path(__file__).resolve().parents[2]
-# The IdPs' own captures live in shared/ ($SCIM_BRIDGE_SHARED, else beside the clone, else /work/shared);
-# our scenarios for IdPs it lacks live in tests.
-_SHARED = (
-    Path(os.environ["SCIM_BRIDGE_SHARED"])
-    if os.environ.get("SCIM_BRIDGE_SHARED")
-    else next(
-        (p for p in (_REPO.parent / "shared", Path("/work/shared")) if p.is_dir()), _REPO.parent / "shared"
-    )
-)
-SCENARIO_DIRS = (_SHARED / "idp" / "scenarios", _REPO / "tests" / "idp_extra" / "scenarios")
+# The IdPs' own captures live in the shared/ checkout; our scenarios for IdPs it lacks live in tests.
+SCENARIO_DIRS = (shared_dir() / "idp" / "scenarios", _REPO / "tests" / "idp_extra" / "scenarios")
 _PLACEHOLDER = re.compile(r"\{\{([a-z0-9_]+)\}\}")
 _CAPTURE_STEP = re.compile(r"([A-Za-z_]+)(?:\[(\d+)\])?")
 
