@@ -22,7 +22,7 @@ from bridge.config import (
 )
 from bridge.emulator import EmulatorConfig, create_emulator_app
 from bridge.web.app import create_app
-from tests.fuzz.harness import Tally, Target
+from tests.fuzz.harness import Fuzzer, Tally, Target
 from tests.fuzz.strategies import KnownIds
 
 ADMIN_PASSWORD = "fuzz-admin-password"
@@ -71,6 +71,12 @@ async def fuzz_session() -> AsyncIterator[aiohttp.ClientSession]:
     """A raw client session; the connector is wide enough for a whole batch at once."""
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32)) as session:
         yield session
+
+
+@pytest.fixture
+def fuzzer(fuzz_target: Target, fuzz_session: aiohttp.ClientSession, fuzz_tally: Tally) -> Fuzzer:
+    """The bridge, the session and the tally together, as the tests drive them."""
+    return Fuzzer(fuzz_target, fuzz_session, fuzz_tally)
 
 
 @pytest.fixture

@@ -150,19 +150,25 @@ async def _exchange(
         return response.status, response.content_type, body
 
 
-async def fire(
-    session: aiohttp.ClientSession, target: Target, batch: Sequence[FuzzRequest], tally: Tally
-) -> list[str]:
-    """Send a batch concurrently; record figures; return the problems found."""
-    answers = await asyncio.gather(*(send(session, target, request) for request in batch))
-    problems = []
-    for request, (status, content_type, body) in zip(batch, answers, strict=True):
-        tally.sent += 1
-        tally.statuses[status] += 1
-        if status == 501 and _unsupported_endpoint(request.path):
-            tally.not_implemented += 1
-        problem = judge(request, status, content_type, body)
-        if problem is not None:
-            tally.problems.append(problem)
-            problems.append(problem)
-    return problems
+@dataclass(frozen=True, slots=True)
+class Fuzzer:
+    """What every fuzz test drives: the bridge, a session that reaches it, and the session's tally."""
+
+    target: Target
+    session: aiohttp.ClientSession
+    tally: Tally
+
+    async def fire(self, batch: Sequence[FuzzRequest]) -> list[str]:
+        """Send a batch concurrently; record figures; return the problems found."""
+        answers = await asyncio.gather(*(send(self.session, self.target, request) for request in batch))
+        problems = []
+        for request, (status, content_type, body) in zip(batch, answers, strict=True):
+            self.tally.sent += 1
+            self.tally.statuses[status] += 1
+            if status == 501 and _unsupported_endpoint(request.path):
+                self.tally.not_implemented += 1
+            problem = judge(request, status, content_type, body)
+            if problem is not None:
+                self.tally.problems.append(problem)
+                problems.append(problem)
+        return problems

@@ -10,12 +10,11 @@ import asyncio
 import os
 from typing import Final
 
-import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.harness import Tally, Target, fire
+from tests.fuzz.harness import Fuzzer, Target
 from tests.fuzz.strategies import (
     BASE,
     FuzzRequest,
@@ -48,102 +47,73 @@ def budget(max_examples: int) -> settings:
     return settings(_BASE_SETTINGS, max_examples=max_examples)
 
 
-async def assert_still_serving(session: aiohttp.ClientSession, target: Target) -> None:
+async def assert_still_serving(fuzzer: Fuzzer) -> None:
     """The process stays up: health answers and an authenticated read still works."""
-    async with session.get(target.base_url / "healthz") as health:
+    async with fuzzer.session.get(fuzzer.target.base_url / "healthz") as health:
         assert health.status == 200
-    async with session.get(
-        target.base_url / "scim/v2/ServiceProviderConfig", headers={"Authorization": target.authorization}
+    async with fuzzer.session.get(
+        fuzzer.target.base_url / "scim/v2/ServiceProviderConfig",
+        headers={"Authorization": fuzzer.target.authorization},
     ) as config:
         assert config.status == 200
         assert (await config.json(content_type=None))["patch"]["supported"] is True
 
 
+async def fire_batch(fuzzer: Fuzzer, data: st.DataObject, family: st.SearchStrategy[FuzzRequest]) -> None:
+    """One example: BATCH requests of one family sent at once; not one problem, and the bridge still serves."""
+    batch = data.draw(st.lists(family, min_size=BATCH, max_size=BATCH))
+    assert await fuzzer.fire(batch) == []
+    await assert_still_serving(fuzzer)
+
+
 @budget(700)
 @given(data=st.data())
-async def test_any_request_on_any_path(
-    fuzz_target: Target,
-    fuzz_session: aiohttp.ClientSession,
-    known_ids: KnownIds,
-    fuzz_tally: Tally,
-    data: st.DataObject,
-) -> None:
-    batch = data.draw(st.lists(requests(known_ids), min_size=BATCH, max_size=BATCH))
-    assert await fire(fuzz_session, fuzz_target, batch, fuzz_tally) == []
-    await assert_still_serving(fuzz_session, fuzz_target)
+async def test_any_request_on_any_path(fuzzer: Fuzzer, known_ids: KnownIds, data: st.DataObject) -> None:
+    await fire_batch(fuzzer, data, requests(known_ids))
 
 
 @budget(500)
 @given(data=st.data())
-async def test_hostile_write_bodies(
-    fuzz_target: Target,
-    fuzz_session: aiohttp.ClientSession,
-    known_ids: KnownIds,
-    fuzz_tally: Tally,
-    data: st.DataObject,
-) -> None:
-    batch = data.draw(st.lists(writes(known_ids), min_size=BATCH, max_size=BATCH))
-    assert await fire(fuzz_session, fuzz_target, batch, fuzz_tally) == []
-    await assert_still_serving(fuzz_session, fuzz_target)
+async def test_hostile_write_bodies(fuzzer: Fuzzer, known_ids: KnownIds, data: st.DataObject) -> None:
+    await fire_batch(fuzzer, data, writes(known_ids))
 
 
 @budget(500)
 @given(data=st.data())
 async def test_hostile_filters_paging_and_search(
-    fuzz_target: Target,
-    fuzz_session: aiohttp.ClientSession,
-    known_ids: KnownIds,
-    fuzz_tally: Tally,
-    data: st.DataObject,
+    fuzzer: Fuzzer, known_ids: KnownIds, data: st.DataObject
 ) -> None:
-    batch = data.draw(st.lists(reads(known_ids), min_size=BATCH, max_size=BATCH))
-    assert await fire(fuzz_session, fuzz_target, batch, fuzz_tally) == []
-    await assert_still_serving(fuzz_session, fuzz_target)
+    await fire_batch(fuzzer, data, reads(known_ids))
 
 
 @budget(200)
 @given(data=st.data())
 async def test_hostile_credentials_are_scim_401(
-    fuzz_target: Target,
-    fuzz_session: aiohttp.ClientSession,
-    known_ids: KnownIds,
-    fuzz_tally: Tally,
-    data: st.DataObject,
+    fuzzer: Fuzzer, known_ids: KnownIds, data: st.DataObject
 ) -> None:
-    batch = data.draw(st.lists(bad_auth(known_ids), min_size=BATCH, max_size=BATCH))
-    assert await fire(fuzz_session, fuzz_target, batch, fuzz_tally) == []
-    await assert_still_serving(fuzz_session, fuzz_target)
+    await fire_batch(fuzzer, data, bad_auth(known_ids))
 
 
 @budget(100)
 @given(data=st.data())
-async def test_hostile_token_requests(
-    fuzz_target: Target, fuzz_session: aiohttp.ClientSession, fuzz_tally: Tally, data: st.DataObject
-) -> None:
-    batch = data.draw(st.lists(token_endpoint(), min_size=BATCH, max_size=BATCH))
-    assert await fire(fuzz_session, fuzz_target, batch, fuzz_tally) == []
-    await assert_still_serving(fuzz_session, fuzz_target)
+async def test_hostile_token_requests(fuzzer: Fuzzer, data: st.DataObject) -> None:
+    await fire_batch(fuzzer, data, token_endpoint())
 
 
 @pytest.mark.parametrize("size", [900_000, 1_048_500, 1_048_577, 2_000_000, 5_000_000])
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
 async def test_huge_bodies_are_413_or_handled(
-    fuzz_target: Target,
-    fuzz_session: aiohttp.ClientSession,
-    known_ids: KnownIds,
-    fuzz_tally: Tally,
-    size: int,
-    method: str,
+    fuzzer: Fuzzer, known_ids: KnownIds, size: int, method: str
 ) -> None:
     """Bodies around scim.max_payload_bytes (1 MiB): under it they are parsed, over it a SCIM 413."""
     for kind, rid in (("Users", known_ids.users[0]), ("Groups", known_ids.groups[0])):
         path = f"{BASE}/{kind}" if method == "POST" else f"{BASE}/{kind}/{rid}"
         body = b'{"userName":"' + b"a" * size + b'"}'
         request = FuzzRequest(method, path, headers=(("Content-Type", "application/scim+json"),), body=body)
-        assert await fire(fuzz_session, fuzz_target, [request], fuzz_tally) == []
+        assert await fuzzer.fire([request]) == []
         if len(body) > 1_048_576:
-            assert fuzz_tally.statuses[413] > 0
-    await assert_still_serving(fuzz_session, fuzz_target)
+            assert fuzzer.tally.statuses[413] > 0
+    await assert_still_serving(fuzzer)
 
 
 _GARBAGE_REQUESTS: Final = (
@@ -175,16 +145,14 @@ async def _raw_exchange(target: Target, raw: bytes) -> bytes:
         await writer.wait_closed()
 
 
-async def test_protocol_garbage_never_5xx_and_server_survives(
-    fuzz_target: Target, fuzz_session: aiohttp.ClientSession, fuzz_tally: Tally
-) -> None:
+async def test_protocol_garbage_never_5xx_and_server_survives(fuzzer: Fuzzer) -> None:
     """Below HTTP parsing there is no SCIM: aiohttp answers 4xx (or closes); never 5xx, never a crash."""
     for raw in _GARBAGE_REQUESTS:
-        answer = await _raw_exchange(fuzz_target, raw)
-        fuzz_tally.sent += 1
+        answer = await _raw_exchange(fuzzer.target, raw)
+        fuzzer.tally.sent += 1
         if answer:
             status_line = answer.split(b"\r\n", 1)[0]
             status = int(status_line.split()[1])
-            fuzz_tally.statuses[status] += 1
+            fuzzer.tally.statuses[status] += 1
             assert 400 <= status < 500, (raw[:80], status_line)
-    await assert_still_serving(fuzz_session, fuzz_target)
+    await assert_still_serving(fuzzer)
