@@ -8,9 +8,9 @@ from aiohttp import web
 
 from bridge.provisioning.groups import GroupView
 from bridge.provisioning.translate import group_document
-from bridge.scim import GROUP_SCHEMA, ListQuery, clean_input, list_response, parse_patch, render
-from bridge.web.bodies import read_json
-from bridge.web.keys import GROUPS, SETTINGS
+from bridge.scim import GROUP_SCHEMA, ListQuery, list_response, render
+from bridge.web.inputs import list_query, patch_operations, resource_document, search_query
+from bridge.web.keys import GROUPS
 from bridge.web.location import Locations, locations
 from bridge.web.responses import no_content, no_content_with_etag, not_modified, resource_response, scim_json
 from bridge.web.services import caller
@@ -61,23 +61,17 @@ async def _list(request: web.Request, query: ListQuery) -> web.Response:
 
 async def list_groups(request: web.Request) -> web.Response:
     """GET /Groups: `displayName eq` and `members.value eq` answered from store indexes."""
-    scim = request.app[SETTINGS].scim
-    query = ListQuery.from_params(request.query, max_count=scim.max_results, default_count=scim.default_count)
-    return await _list(request, query)
+    return await _list(request, list_query(request))
 
 
 async def search_groups(request: web.Request) -> web.Response:
     """POST /Groups/.search (RFC 7644 §3.4.3)."""
-    scim = request.app[SETTINGS].scim
-    body = await read_json(request, scim.max_json_depth)
-    query = ListQuery.from_search_body(body, max_count=scim.max_results, default_count=scim.default_count)
-    return await _list(request, query)
+    return await _list(request, await search_query(request))
 
 
 async def create_group(request: web.Request) -> web.Response:
     """POST /Groups: 201 with Location and ETag."""
-    scim = request.app[SETTINGS].scim
-    doc = clean_input(await read_json(request, scim.max_json_depth), GROUP_SCHEMA, strict=scim.strict)
+    doc = await resource_document(request, GROUP_SCHEMA)
     view = await request.app[GROUPS].create(doc, caller(request))
     return _one(request, view, status=201)
 
@@ -93,8 +87,7 @@ async def get_group(request: web.Request) -> web.Response:
 
 async def replace_group(request: web.Request) -> web.Response:
     """PUT /Groups/{id}."""
-    scim = request.app[SETTINGS].scim
-    doc = clean_input(await read_json(request, scim.max_json_depth), GROUP_SCHEMA, strict=scim.strict)
+    doc = await resource_document(request, GROUP_SCHEMA)
     view = await request.app[GROUPS].replace(
         request.match_info["id"], doc, caller(request), request.headers.get("If-Match")
     )
@@ -106,8 +99,7 @@ async def patch_group(request: web.Request) -> web.Response:
 
     Every IdP accepts 204 for group PATCHes (Entra recommends it), and it spares re-reading large groups.
     """
-    scim = request.app[SETTINGS].scim
-    ops = parse_patch(await read_json(request, scim.max_json_depth), strict=scim.strict)
+    ops = await patch_operations(request)
     attributes, excluded = projection(request)
     wants_body = bool(attributes or excluded)
     view = await request.app[GROUPS].patch(

@@ -8,9 +8,9 @@ from aiohttp import web
 
 from bridge import jsonenc
 from bridge.provisioning.translate import user_document
-from bridge.scim import USER_SCHEMA, ListQuery, clean_input, list_response, parse_patch, render
+from bridge.scim import USER_SCHEMA, ListQuery, list_response, render
 from bridge.store import UserRecord
-from bridge.web.bodies import read_json
+from bridge.web.inputs import list_query, patch_operations, resource_document, search_query
 from bridge.web.keys import RENDERED_USERS, SETTINGS, USERS
 from bridge.web.location import Locations, locations
 from bridge.web.rendered import RenderedUsers
@@ -77,23 +77,17 @@ async def _list(request: web.Request, query: ListQuery) -> web.Response:
 
 async def list_users(request: web.Request) -> web.Response:
     """GET /Users: filter, sort and page in SQL over the store."""
-    scim = request.app[SETTINGS].scim
-    query = ListQuery.from_params(request.query, max_count=scim.max_results, default_count=scim.default_count)
-    return await _list(request, query)
+    return await _list(request, list_query(request))
 
 
 async def search_users(request: web.Request) -> web.Response:
     """POST /Users/.search (RFC 7644 §3.4.3)."""
-    scim = request.app[SETTINGS].scim
-    body = await read_json(request, scim.max_json_depth)
-    query = ListQuery.from_search_body(body, max_count=scim.max_results, default_count=scim.default_count)
-    return await _list(request, query)
+    return await _list(request, await search_query(request))
 
 
 async def create_user(request: web.Request) -> web.Response:
     """POST /Users: 201 with Location and ETag."""
-    scim = request.app[SETTINGS].scim
-    doc = clean_input(await read_json(request, scim.max_json_depth), USER_SCHEMA, strict=scim.strict)
+    doc = await resource_document(request, USER_SCHEMA)
     record = await request.app[USERS].create(doc, caller(request))
     return _one(request, record, status=201)
 
@@ -126,8 +120,7 @@ async def get_user(request: web.Request) -> web.Response:
 
 async def replace_user(request: web.Request) -> web.Response:
     """PUT /Users/{id}."""
-    scim = request.app[SETTINGS].scim
-    doc = clean_input(await read_json(request, scim.max_json_depth), USER_SCHEMA, strict=scim.strict)
+    doc = await resource_document(request, USER_SCHEMA)
     record = await request.app[USERS].replace(
         request.match_info["id"], doc, caller(request), request.headers.get("If-Match")
     )
@@ -136,8 +129,7 @@ async def replace_user(request: web.Request) -> web.Response:
 
 async def patch_user(request: web.Request) -> web.Response:
     """PATCH /Users/{id}: 200 with the resource (suvera's Keycloak plugin needs a body)."""
-    scim = request.app[SETTINGS].scim
-    ops = parse_patch(await read_json(request, scim.max_json_depth), strict=scim.strict)
+    ops = await patch_operations(request)
     record = await request.app[USERS].patch(
         request.match_info["id"], ops, caller(request), request.headers.get("If-Match")
     )
