@@ -10,13 +10,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
+
+import structlog
 
 from bridge.determined import (
     DeterminedClient,
     MasterConflict,
     MasterError,
     MasterGroupDetails,
+    MasterInternal,
     MasterNotFound,
 )
 from bridge.provisioning.consistency import Caller, Journal, PartialMasterWrite, check_if_match, store_errors
@@ -28,6 +31,8 @@ from bridge.scim.errors import InvalidValue, NotFound, Uniqueness
 from bridge.scim.filter_sql import sort_sql
 from bridge.scim.patch import PatchOperation
 from bridge.store import Finish, GroupAttributes, GroupRecord, MemberRecord, Store
+
+_log = structlog.get_logger("bridge.provisioning")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,35 @@ class _Resolved:
 
     member: MemberRecord
     det_id: int
+
+
+class _LostUsers(Exception):
+    """Users an add named that the master no longer has (their mappings are stale); the add was not applied."""
+
+    def __init__(self, det_ids: Sequence[int]) -> None:
+        super().__init__(f"{len(det_ids)} user(s) no longer exist on the master")
+        self.det_ids = frozenset(det_ids)
+
+
+def _stale_members(lost: _LostUsers, resolved: Sequence[_Resolved], group: str) -> InvalidValue:
+    """The IdP's answer for members whose Determined users are gone, as `_resolve` answers unknown ids.
+
+    The mapping is left as it is, as reconciliation leaves a user.missing drift: a vanished user means a
+    restored or foreign master database, and re-creating it would give a new id under the same SCIM identity.
+    """
+    stale = [r for r in resolved if r.det_id in lost.det_ids]
+    for entry in stale:
+        # kind as reconciliation's drift (bridge.reconcile.drift.DriftKind.USER_MISSING), for one alert on both.
+        _log.warning(
+            "group.member_missing_on_master",
+            kind="user.missing",
+            scim_id=entry.member.member_scim_id,
+            det_id=entry.det_id,
+            group=group,
+        )
+    ids = ", ".join(repr(r.member.member_scim_id) for r in stale)
+    users = "user of" if len(stale) == 1 else "users of"
+    return InvalidValue(f"members: the Determined {users} {ids} no longer exist on the master.")
 
 
 def _member_ids(entries: object) -> list[str]:
@@ -121,7 +155,10 @@ class GroupService:
                 scim_id = str(uuid.uuid4())
 
                 async def master_write() -> MasterGroupDetails:
-                    return await self._master.create_group(name, [r.det_id for r in resolved])
+                    try:
+                        return await self._create_on_master(name, [r.det_id for r in resolved])
+                    except _LostUsers as lost:
+                        raise _stale_members(lost, resolved, scim_id) from None
 
                 async def store_write(group: MasterGroupDetails, finish: Finish) -> GroupRecord:
                     return await self._store.insert_group(
@@ -297,7 +334,10 @@ class GroupService:
         added_det = [r.det_id for r in resolved]
 
         async def master_write() -> None:
-            await self._write_members(record.det_id, name if renamed else None, added_det, removed_det)
+            try:
+                await self._write_members(record.det_id, name if renamed else None, added_det, removed_det)
+            except _LostUsers as lost:
+                raise _stale_members(lost, resolved, scim_id) from None
 
         async def store_write(_: None, finish: Finish) -> GroupRecord:
             # One transaction for the member diff, the attributes and the intent: a crash leaves all or none.
@@ -340,10 +380,13 @@ class GroupService:
         never land half-way.
         """
         if name is not None:
-            await self._put(det_group_id, name, add, remove)
+            try:
+                await self._put(det_group_id, name, add, remove)
+            except MasterError as err:
+                await self._explain_failed_add(err, add)
             return
         if not remove:
-            await self._master.add_to_groups(add, [det_group_id])
+            await self._add(det_group_id, add)
             return
         # Removes first: if the adds then fail, the half-applied master only lacks access the IdP is still
         # granting (until its retry or reconciliation), whereas adds first would leave a member the IdP took
@@ -352,9 +395,50 @@ class GroupService:
         if not add:
             return
         try:
-            await self._master.add_to_groups(add, [det_group_id])
+            await self._add(det_group_id, add)
+        except _LostUsers:
+            # The request is refused whole (400), so the removal is undone: master and store agree again.
+            try:
+                await self._master.add_to_groups(remove, [det_group_id])
+            except MasterError as err:
+                raise PartialMasterWrite(err) from None
+            raise
         except MasterError as err:
             raise PartialMasterWrite(err) from None
+
+    async def _create_on_master(self, name: str, add: Sequence[int]) -> MasterGroupDetails:
+        try:
+            return await self._master.create_group(name, add)
+        except MasterError as err:
+            await self._explain_failed_add(err, add)
+
+    async def _add(self, det_group_id: int, add: Sequence[int]) -> None:
+        try:
+            await self._master.add_to_groups(add, [det_group_id])
+        except MasterError as err:
+            await self._explain_failed_add(err, add)
+
+    async def _explain_failed_add(self, err: MasterError, added: Sequence[int]) -> NoReturn:
+        """Re-raise `err`, or `_LostUsers` if it came from added users the master no longer has.
+
+        The master answers an add of such a user with a bare 500 on assignments (a foreign-key violation it
+        does not map, master usergroup AddUsersToGroupsTx) and a 404 naming no one on create and UpdateGroup,
+        in one transaction that applied nothing. Asking for each added user tells a stale mapping from a real
+        failure; it runs only on this failure path, O(added).
+        """
+        if isinstance(err, MasterInternal | MasterNotFound) and added:
+            lost: list[int] = []
+            try:
+                for det_id in added:
+                    try:
+                        await self._master.get_user(det_id)
+                    except MasterNotFound:
+                        lost.append(det_id)
+            except MasterError:
+                lost = []  # the probe itself failed: the original failure is the better answer
+            if lost:
+                raise _LostUsers(lost) from err
+        raise err
 
     async def _put(self, det_group_id: int, name: str, add: Sequence[int], remove: Sequence[int]) -> None:
         """One `PUT /api/v1/groups/{id}` with a rename; if the master's membership drifted, re-diff once."""
