@@ -13,13 +13,19 @@ two groups (`after_group`), as autocheckpoint would have, when a checkpoint foun
 WAL_LIMIT_FRAMES or when no checkpoint has copied the WAL back for CATCH_UP_AFTER_GROUPS groups (a slow or
 failing checkpointer); the write after that restarts the WAL unless a reader still holds an old snapshot.
 
-A failed checkpoint is logged and tried again at the next tick; it never fails a write.
+A failed checkpoint never fails a write, and nothing it raises stops the writer or this thread. The thread
+logs each failure once, closes its connection and opens a new one for the next try (a connection SQLite
+gave up on stays broken), waiting twice as long after each failure in a row, up to RETRY_MAX_SECONDS;
+meanwhile the writer's own catch-up bounds the WAL.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -36,6 +42,8 @@ WAKE_AFTER_GROUPS: Final = 100
 # 4 KiB pages: 16 MiB, four times what autocheckpoint lets the WAL reach.
 WAL_LIMIT_FRAMES: Final = 4000
 CATCH_UP_AFTER_GROUPS: Final = 10 * WAKE_AFTER_GROUPS
+# A checkpointer that keeps failing (disk full, a lost file) tries and logs at most once a minute.
+RETRY_MAX_SECONDS: Final = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,23 +53,31 @@ class _Result:
     copied: int  # of them, now in the database file
 
 
-def _checkpoint(conn: sqlite3.Connection, who: str) -> _Result | None:
-    """One PASSIVE checkpoint, or None (logged) when it failed."""
-    try:
-        busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    except sqlite3.Error as exc:
-        _log.warning("store.checkpoint_failed", by=who, error=str(exc))
-        return None
+def _passive(conn: sqlite3.Connection) -> _Result:
+    busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     return _Result(bool(busy), int(frames), int(copied))
 
 
 class Checkpointer:
     """Checkpoints the WAL on its own thread and connection, when the writer has committed since the last time."""
 
-    __slots__ = ("_behind", "_committed", "_conn", "_copied", "_stopping", "_thread", "_wake")
+    __slots__ = (
+        "_behind",
+        "_committed",
+        "_conn",
+        "_copied",
+        "_failures",
+        "_reopen",
+        "_retry_at",
+        "_stopping",
+        "_thread",
+        "_wake",
+    )
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+    def __init__(self, conn: sqlite3.Connection, reopen: Callable[[], sqlite3.Connection]) -> None:
+        """`conn` is the first connection; `reopen` makes the next one after a failure (on this thread)."""
+        self._conn: sqlite3.Connection | None = conn
+        self._reopen = reopen
         # Groups run, counted by whoever holds the writer connection; read here without a lock (an int read
         # is atomic), as the other two below are written by both sides: a lost update costs one checkpoint
         # too many or too late, never a wrong one.
@@ -70,6 +86,9 @@ class Checkpointer:
         self._copied = 0
         # The last checkpoint found the WAL past WAL_LIMIT_FRAMES.
         self._behind = False
+        # Failures in a row on this thread, and the monotonic time before which it does not try again.
+        self._failures = 0
+        self._retry_at = 0.0
         self._wake = threading.Event()
         self._stopping = False
         self._thread = threading.Thread(target=self._serve, name="store-checkpointer", daemon=True)
@@ -81,9 +100,13 @@ class Checkpointer:
         if self._committed % WAKE_AFTER_GROUPS == 0:
             self._wake.set()
         if self._behind or self._committed - self._copied > CATCH_UP_AFTER_GROUPS:
-            result = _checkpoint(writer, "writer")
-            # busy: the checkpointer is at it, so again after the next group (a failure waits its turn).
-            if result is None or not result.busy:
+            try:
+                busy = _passive(writer).busy
+            except Exception as exc:  # noqa: BLE001 - a checkpoint must never stop the writer thread
+                _log.warning("store.checkpoint_failed", by="writer", error=str(exc))
+                busy = False  # a failure waits its turn like a success
+            # busy: the checkpointer is at it, so again after the next group.
+            if not busy:
                 self._behind = False
                 self._copied = self._committed
 
@@ -93,15 +116,47 @@ class Checkpointer:
             self._wake.clear()
             stopping = self._stopping
             seen = self._committed
-            if seen != self._copied or stopping:
-                result = _checkpoint(self._conn, "checkpointer")
-                if result is not None and not result.busy:
-                    self._behind = result.frames >= WAL_LIMIT_FRAMES
-                    if result.copied == result.frames:  # else a reader's snapshot held frames back
-                        self._copied = seen
+            due = stopping or time.monotonic() >= self._retry_at
+            if (seen != self._copied or stopping) and due:
+                self._checkpoint(seen)
             if stopping:
                 break
-        self._conn.close()
+        self._drop()
+
+    def _checkpoint(self, seen: int) -> None:
+        """One PASSIVE checkpoint on this thread's connection, reopened first if the last try failed."""
+        try:
+            if self._conn is None:
+                self._conn = self._reopen()
+            result = _passive(self._conn)
+        except Exception as exc:  # noqa: BLE001 - logged; this thread must outlive any failure to come back
+            self._failures += 1
+            delay = min(RETRY_MAX_SECONDS, INTERVAL_SECONDS * 2 ** min(self._failures - 1, 16))
+            self._retry_at = time.monotonic() + delay
+            _log.warning(
+                "store.checkpoint_failed",
+                by="checkpointer",
+                error=str(exc),
+                failures=self._failures,
+                retry_in_s=delay,
+            )
+            self._drop()
+            return
+        if self._failures:
+            _log.info("store.checkpointer_recovered", failures=self._failures)
+            self._failures = 0
+            self._retry_at = 0.0
+        if not result.busy:
+            self._behind = result.frames >= WAL_LIMIT_FRAMES
+            if result.copied == result.frames:  # else a reader's snapshot held frames back
+                self._copied = seen
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            # A connection that failed may fail to close as well; it is let go either way.
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
 
     def close(self) -> None:
         """A last checkpoint, then close the connection and end the thread; blocks (call it off the loop)."""

@@ -118,7 +118,7 @@ class Writer:
     async def open(cls, path: Path, busy_timeout_ms: int) -> Writer:
         """Open the connections off the loop (switching to WAL may wait for another process's lock)."""
         conn, checkpointer = await asyncio.to_thread(_open_connections, path, busy_timeout_ms)
-        return cls(conn, Checkpointer(checkpointer))
+        return cls(conn, Checkpointer(checkpointer, lambda: open_writer_connection(path, busy_timeout_ms)))
 
     async def run(self, unit: SyncUnit[T]) -> T:
         """Run `unit` in the next group; its result or exception once that group's COMMIT is done."""

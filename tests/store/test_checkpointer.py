@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import struct
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 
 from bridge.store import Store
-from bridge.store.checkpointer import CATCH_UP_AFTER_GROUPS, Checkpointer
+from bridge.store.checkpointer import CATCH_UP_AFTER_GROUPS, WAL_LIMIT_FRAMES, Checkpointer
 from bridge.store.connections import JOURNAL_SIZE_LIMIT_BYTES, open_writer_connection
 from bridge.store.writer import Writer
 from tests.store.factories import add_user
@@ -115,10 +117,12 @@ async def test_closing_the_store_leaves_no_wal_behind(store: Store, db_path: Pat
 async def test_a_failing_checkpoint_is_logged_retried_and_fails_no_write(db: Path) -> None:
     conn = open_writer_connection(db, 5000)
     conn.execute("PRAGMA wal_autocheckpoint = 0")
+
     # A checkpoint needs to write the database file: over a read-only connection it is an I/O error.
-    writer = Writer(
-        conn, Checkpointer(sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False))
-    )
+    def read_only() -> sqlite3.Connection:
+        return sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
+
+    writer = Writer(conn, Checkpointer(read_only(), read_only))
     with capture_logs() as logs:
         await writer.run(lambda c: c.execute("CREATE TABLE t (v TEXT PRIMARY KEY)"))
         assert await writer.run(_insert("before")) == 1
@@ -143,7 +147,7 @@ async def test_when_no_checkpoint_succeeds_the_writer_checkpoints_itself_and_the
     # A closed connection fails every checkpoint (a read-only one could keep SQLite's checkpoint lock).
     failing = sqlite3.connect(db, check_same_thread=False)
     failing.close()
-    writer = Writer(conn, Checkpointer(failing))
+    writer = Writer(conn, Checkpointer(failing, lambda: failing))
     with capture_logs() as logs:
         await writer.run(lambda c: c.execute("CREATE TABLE t (v TEXT PRIMARY KEY)"))
         for i in range(CATCH_UP_AFTER_GROUPS + 10):
@@ -152,3 +156,120 @@ async def test_when_no_checkpoint_succeeds_the_writer_checkpoints_itself_and_the
         assert _wal_index(db)[0] < CATCH_UP_AFTER_GROUPS
         await writer.close()
     assert not [e for e in logs if e["event"] == "store.checkpoint_failed" and e["by"] == "writer"]
+
+
+async def test_a_checkpointer_whose_connection_failed_reopens_it_and_checkpoints_again(db: Path) -> None:
+    """The connection fails once (here: closed under it); the next try opens a new one, and one warning and
+    one recovery line say so."""
+    conn = open_writer_connection(db, 5000)
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    broken = sqlite3.connect(db, check_same_thread=False)
+    broken.close()
+    writer = Writer(conn, Checkpointer(broken, lambda: open_writer_connection(db, 5000)))
+    with capture_logs() as logs:
+        await writer.run(lambda c: c.execute("CREATE TABLE t (v TEXT PRIMARY KEY)"))
+        for i in range(20):
+            await writer.run(_insert(f"v{i}"))
+        await _until(lambda: any(e["event"] == "store.checkpointer_recovered" for e in logs))
+        # The reopened connection copied the whole WAL back, so the next write restarts it.
+        frames, copied = _wal_index(db)
+        assert frames > 0
+        assert copied == frames
+        await writer.run(_insert("after"))
+        assert _wal_index(db)[0] < frames
+        await writer.close()
+    failures = [e for e in logs if e["event"] == "store.checkpoint_failed"]
+    assert [(e["by"], e["failures"], e["log_level"]) for e in failures] == [("checkpointer", 1, "warning")]
+    recovered = [e for e in logs if e["event"] == "store.checkpointer_recovered"]
+    assert [(e["failures"], e["log_level"]) for e in recovered] == [(1, "info")]
+
+
+async def test_a_checkpointer_that_cannot_reopen_backs_off_logs_each_failure_once_and_fails_no_write(
+    db: Path, tmp_path: Path
+) -> None:
+    conn = open_writer_connection(db, 5000)
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    broken = sqlite3.connect(db, check_same_thread=False)
+    broken.close()
+
+    def cannot_open() -> sqlite3.Connection:
+        return sqlite3.connect(tmp_path / "no such directory" / "w.db", check_same_thread=False)
+
+    checkpointer = Checkpointer(broken, cannot_open)
+    writer = Writer(conn, checkpointer)
+    with capture_logs() as logs:
+        await writer.run(lambda c: c.execute("CREATE TABLE t (v TEXT PRIMARY KEY)"))
+        i = 0
+
+        def failures() -> list[dict[str, Any]]:
+            return [e for e in logs if e["event"] == "store.checkpoint_failed"]
+
+        while len(failures()) < 2:
+            assert await writer.run(_insert(f"v{i}")) == 1  # writes go on while the checkpointer fails
+            i += 1
+            await asyncio.sleep(0.01)
+        # Each failed try is one line, and the wait before the next one doubles.
+        assert [(e["failures"], e["retry_in_s"]) for e in failures()[:2]] == [(1, 1.0), (2, 2.0)]
+        assert await writer.run(_insert("after")) == 1
+        await writer.close()  # its last checkpoint cannot reopen either, and close still succeeds
+    check = sqlite3.connect(db)
+    try:
+        assert check.execute("SELECT count(*) FROM t").fetchone()[0] == i + 1
+    finally:
+        check.close()
+
+
+class _GatedConnection(sqlite3.Connection):
+    """The checkpointer's connection, whose checkpoints wait for the test's leave (`gate`) and report what
+    they found (`results`): it checkpoints exactly when the test says, and never while the test looks."""
+
+    gate: threading.Semaphore
+    results: list[tuple[int, int, int]]
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if not sql.startswith("PRAGMA wal_checkpoint"):
+            return super().execute(sql, *args)
+        self.gate.acquire()
+        row = super().execute(sql, *args).fetchone()
+        self.results.append(tuple(row))
+        return super().execute("SELECT ?, ?, ?", tuple(row))
+
+
+@pytest.mark.parametrize(("blobs", "behind"), [(18, True), (6, False)], ids=["past-limit", "under-limit"])
+async def test_the_writer_checkpoints_itself_once_a_checkpoint_found_the_wal_past_the_limit(
+    db: Path, blobs: int, behind: bool
+) -> None:
+    """WAL_LIMIT_FRAMES: when a checkpoint could not keep the WAL under it (here a reader's snapshot held
+    every frame back), the writer checkpoints between its next two groups, without waiting for the
+    checkpointer (parked here), so the write after that restarts the WAL. Under the limit it does not."""
+    conn = open_writer_connection(db, 5000)
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    gated = sqlite3.connect(db, factory=_GatedConnection, isolation_level=None, check_same_thread=False)
+    gated.gate = threading.Semaphore(0)
+    gated.results = []
+    writer = Writer(conn, Checkpointer(gated, lambda: gated))
+    reader = sqlite3.connect(db, isolation_level=None)
+    try:
+        await writer.run(lambda c: c.execute("CREATE TABLE t (v TEXT PRIMARY KEY)"))
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM t").fetchone()  # its snapshot keeps every later frame in the WAL
+        for i in range(blobs):
+            await writer.run(_insert(f"{i}-" + "x" * 1_000_000))  # about 250 pages each
+        gated.gate.release()
+        await _until(lambda: len(gated.results) == 1)
+        _busy, frames, copied = gated.results[0]
+        assert (frames >= WAL_LIMIT_FRAMES) is behind
+        assert copied < frames
+        reader.execute("COMMIT")
+        await writer.run(_insert("first"))
+        before = _wal_index(db)[0]
+        await writer.run(_insert("second"))
+        if behind:
+            assert _wal_index(db)[0] < before  # the writer had copied it all back: the WAL restarted
+        else:
+            assert _wal_index(db)[0] > before
+        assert len(gated.results) == 1  # the checkpointer did not do it
+    finally:
+        reader.close()
+        gated.gate.release(100)
+        await writer.close()
