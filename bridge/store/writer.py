@@ -4,9 +4,10 @@ A unit is a plain function over a `sqlite3.Connection`, run whole on the writer 
 group of units instead of several per statement, so the write lock is never held across event-loop turns
 (under load each turn is long, and hop-per-statement writes capped the bridge near 235 writes/s whatever
 the concurrency). Units that queue while a group runs form the next group and share one transaction; each
-runs inside its own SAVEPOINT, so a unit that raises undoes only itself, and every caller hears its outcome
-only after the COMMIT that made it durable (or learns that the whole group failed, when BEGIN or COMMIT
-did). A caller that is cancelled while waiting does not withdraw its unit: it still runs whole or not at all.
+runs inside its own SAVEPOINT (a group of one needs none), so a unit that raises undoes only itself, and
+every caller hears its outcome only after the COMMIT that made it durable (or learns that the whole group
+failed, when BEGIN or COMMIT did). A caller that is cancelled while waiting does not withdraw its unit: it
+still runs whole or not at all.
 
 The writer connection never checkpoints on COMMIT (wal_autocheckpoint 0): the Checkpointer does it on its
 own thread.
@@ -53,6 +54,8 @@ def _run_group(conn: sqlite3.Connection, units: list[SyncUnit[Any]]) -> list[_Ou
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as exc:
         return [_Outcome(error=exc)] * len(units)
+    if len(units) == 1:
+        return [_run_alone(conn, units[0])]
     outcomes: list[_Outcome[Any]] = []
     try:
         for unit in units:
@@ -76,6 +79,23 @@ def _run_group(conn: sqlite3.Connection, units: list[SyncUnit[Any]]) -> list[_Ou
             conn.execute("ROLLBACK")
         return [_Outcome(error=exc)] * len(units)
     return outcomes
+
+
+def _run_alone(conn: sqlite3.Connection, unit: SyncUnit[T]) -> _Outcome[T]:
+    """A group of one, BEGIN done: no savepoint, as a failure rolls back the whole transaction anyway.
+
+    Inside a savepoint SQLite copies every page the unit changes into a statement journal first (about 16
+    pages for a create, spilled to a temporary file past 64 KiB), and a group of one is every write at low
+    concurrency.
+    """
+    try:
+        value = unit(conn)
+        conn.execute("COMMIT")
+    except BaseException as exc:  # noqa: BLE001 - reported to the unit's caller, as in a larger group
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        return _Outcome(error=exc)
+    return _Outcome(value=value)
 
 
 def _settle(settled: list[tuple[asyncio.Future[Any], _Outcome[Any]]]) -> None:

@@ -69,6 +69,19 @@ async def test_a_failing_unit_rolls_back_alone_inside_a_shared_group(writer: Wri
     assert await writer.run(_rows) == ["a", "b"]
 
 
+async def test_a_unit_alone_that_fails_leaves_nothing_and_the_next_unit_commits(writer: Writer) -> None:
+    def half_then_fail(c: sqlite3.Connection) -> None:
+        c.execute("INSERT INTO t (v) VALUES ('half')")
+        raise ValueError("refused after a statement")
+
+    with pytest.raises(ValueError, match="refused"):
+        await writer.run(half_then_fail)
+    with pytest.raises(sqlite3.IntegrityError):
+        await writer.run(lambda c: c.executemany("INSERT INTO t (v) VALUES (?)", [("x",), ("x",)]))
+    assert await writer.run(_insert("after")) == 1
+    assert await writer.run(_rows) == ["after"]
+
+
 async def test_a_group_whose_begin_fails_fails_every_unit_and_the_next_group_runs(tmp_path: Path) -> None:
     path = tmp_path / "busy.db"
     writer = await Writer.open(path, 20)
