@@ -34,12 +34,18 @@ def digest(value: str) -> bytes:
 
 
 def match_pair(user: str, password: str, configured: Iterable[tuple[bytes, bytes, str]]) -> str | None:
-    """Return the name of the entry whose (user digest, password digest) matches, else None.
+    """Return the name of the entry whose (user digest, password digest) matches, else None."""
+    return match_digests(digest(user), digest(password), configured)
+
+
+def match_digests(
+    user_digest: bytes, password_digest: bytes, configured: Iterable[tuple[bytes, bytes, str]]
+) -> str | None:
+    """`match_pair` over digests already made.
 
     Every entry is compared on both parts with no early exit, so timing reveals neither which entry
     nor which part failed.
     """
-    user_digest, password_digest = digest(user), digest(password)
     found: str | None = None
     for want_user, want_password, name in configured:
         user_ok = hmac.compare_digest(user_digest, want_user)

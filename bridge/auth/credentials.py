@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hmac
 
-from bridge.auth.basic import decode_basic, digest, match_pair
+from bridge.auth.basic import decode_basic, digest, match_digests
 from bridge.auth.failures import AuthenticationFailed, FailureReason
 from bridge.auth.oauth import OAuthTokens
 from bridge.auth.principal import Clock, IdpPrincipal, utc_now
@@ -28,6 +28,13 @@ class Authenticator:
         # One principal per configured token, made once: a request that matches gets it as it is.
         self._bearer = tuple((c.token_sha256, IdpPrincipal(c.name, "bearer")) for c in settings.bearer)
         self.oauth = OAuthTokens(settings, clock)
+        # The digests of credentials that matched, by the text presented: an IdP sends the same credential
+        # on every request, so it is hashed once. Only matches are kept, so there is at most one entry per
+        # configured token (a few per Basic pair: base64's unused bits) and a client cannot grow the maps;
+        # the constant-time comparisons still run on every request. A hit tells the caller nothing the
+        # answer does not (only accepted credentials are kept).
+        self._token_digests: dict[str, str] = {}
+        self._basic_digests: dict[str, tuple[bytes, bytes]] = {}
 
     @property
     def schemes(self) -> tuple[str, ...]:
@@ -60,20 +67,25 @@ class Authenticator:
         raise AuthenticationFailed(FailureReason.UNSUPPORTED_SCHEME)
 
     def _verify_basic(self, encoded: str) -> IdpPrincipal:
-        user, password = decode_basic(encoded)
-        name = match_pair(user, password, self._basic)
+        digests = self._basic_digests.get(encoded)
+        if digests is None:
+            user, password = decode_basic(encoded)
+            digests = (digest(user), digest(password))
+        name = match_digests(*digests, self._basic)
         if name is None:
             raise AuthenticationFailed(FailureReason.BAD_CREDENTIALS)
+        self._basic_digests[encoded] = digests
         return IdpPrincipal(name, "basic")
 
     def _verify_token(self, token: str) -> IdpPrincipal:
-        presented = hash_token(token)
+        presented = self._token_digests.get(token) or hash_token(token)
         found: IdpPrincipal | None = None
         # No early exit: the time taken does not depend on which configured token matched.
         for want, configured in self._bearer:
             if hmac.compare_digest(presented, want) and found is None:
                 found = configured
         if found is not None:
+            self._token_digests[token] = presented
             return found
         principal = self.oauth.verify(token)
         if principal is None:
