@@ -159,6 +159,53 @@ def shared_processors(fmt: str = "json") -> list[structlog.typing.Processor]:
     return [structlog.contextvars.merge_contextvars, tracebacks, redact_secrets, LevelAndTimestamp()]
 
 
+def _write_request_line(self: Any, fields: dict[str, Any]) -> None:
+    """``self.info("request", **fields)`` without the generic path's keyword packing and context copy.
+
+    Every request writes this line (the generic path cost ~2 us more per line). It runs the same
+    processors on the same event dict, keys in the same order, so the line is the same.
+    """
+    event: Any = {**self._context, **fields} if self._context else fields
+    event["event"] = "request"
+    try:
+        for processor in self._processors:
+            event = processor(self._logger, "info", event)
+    except structlog.DropEvent:
+        return
+    # What the last processor may return, as BoundLoggerBase._process_event takes it.
+    if isinstance(event, (str, bytes, bytearray)):
+        self._logger.info(event)
+    elif isinstance(event, tuple):
+        self._logger.info(*event[0], **event[1])
+    else:
+        self._logger.info(**event)
+
+
+def _skip_request_line(self: Any, fields: dict[str, Any]) -> None:
+    """The request line below the configured level: dropped, as ``info`` is."""
+
+
+def _logger_class(level: int) -> type[Any]:
+    """structlog's filtering bound logger for `level`, plus ``request_line(fields)``."""
+    filtering = structlog.make_filtering_bound_logger(level)
+    write = _write_request_line if level <= logging.INFO else _skip_request_line
+    return type("BridgeBoundLogger", (filtering,), {"request_line": write})
+
+
+def log_request(logger: Any, fields: dict[str, Any]) -> None:
+    """Write the canonical ``request`` line with `fields` through `logger` (a ``structlog.get_logger()``).
+
+    Under another configuration than ``configure_logging``'s (tests reset structlog's defaults), the
+    bound logger has no ``request_line`` and the line takes the generic path.
+    """
+    bound = logger.bind()
+    write = getattr(bound, "request_line", None)
+    if write is None:
+        bound.info("request", **fields)
+    else:
+        write(fields)
+
+
 def _dumps(event: Any, *, default: Callable[[Any], Any] | None = None, **_: Any) -> str:
     """The JSONRenderer's serializer: every request writes one line, so it uses the fast encoder."""
     return jsonenc.dumps(event, default=default).decode()
@@ -183,7 +230,7 @@ def configure_logging(
         renderer = structlog.processors.JSONRenderer(serializer=_dumps)
     structlog.configure(
         processors=[*shared_processors(fmt), renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),
+        wrapper_class=_logger_class(_LEVELS.get(level, logging.INFO)),
         # WriteLogger: one write and flush per line, without print()'s per-call argument handling.
         logger_factory=structlog.WriteLoggerFactory(stream or sys.stdout),
         cache_logger_on_first_use=cache_loggers,

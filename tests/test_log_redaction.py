@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import structlog
 
-from bridge.log import configure_logging
+from bridge.log import configure_logging, log_request
 from tests.conftest import LogReader
 
 
@@ -106,3 +107,46 @@ def test_console_tracebacks_are_scrubbed_like_json_ones() -> None:
         structlog.reset_defaults()
     assert "login failed with password=[redacted]" in stream.getvalue()
     assert "hunter2" not in stream.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+@pytest.mark.parametrize("level", ["debug", "info", "warning"])
+def test_the_request_line_is_the_line_info_writes(fmt: str, level: str) -> None:
+    stream = io.StringIO()
+    configure_logging(fmt, level, stream)
+    structlog.contextvars.bind_contextvars(request_id="r-1", note="Bearer abcdef123456")
+    fields = {"method": "GET", "path": "/x/password=hunter2", "status": 200, "client": None, "token": "t"}
+    logger = structlog.get_logger("test")
+    try:
+        logger.info("request", **fields)
+        log_request(logger, dict(fields))
+    finally:
+        structlog.contextvars.clear_contextvars()
+        structlog.reset_defaults()
+    lines = stream.getvalue().splitlines()
+    if level == "warning":
+        assert lines == []
+        return
+    generic, fast = lines
+    # Only the timestamp may differ: same fields, same order, same redaction.
+    drop_time = (lambda line: line.partition(" ")[2]) if fmt == "console" else _without_timestamp
+    assert drop_time(fast) == drop_time(generic)
+    assert "hunter2" not in fast
+    assert "abcdef123456" not in fast
+
+
+def _without_timestamp(line: str) -> list[tuple[str, Any]]:
+    fields = json.loads(line)
+    del fields["timestamp"]
+    return list(fields.items())
+
+
+def test_the_request_line_takes_the_generic_path_under_another_configuration() -> None:
+    stream = io.StringIO()
+    structlog.configure(logger_factory=structlog.WriteLoggerFactory(stream))
+    try:
+        log_request(structlog.get_logger("test"), {"status": 200})
+    finally:
+        structlog.reset_defaults()
+    assert "request" in stream.getvalue()
+    assert "status=200" in stream.getvalue()

@@ -6,12 +6,13 @@ import asyncio
 import random
 import re
 import time
-from typing import Any, Final
+from typing import Final
 
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from bridge.log import log_request
 from bridge.web.keys import CLIENT_NAME, REQUEST_ID
 
 REQUEST_ID_HEADER: Final = "X-Request-ID"
@@ -32,7 +33,8 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     """Bind ``request_id`` for every log line of this request and emit the canonical line at the end."""
     request_id = _request_id(request)
     request[REQUEST_ID] = request_id
-    structlog.contextvars.clear_contextvars()
+    # No clear_contextvars first: aiohttp runs each request in a task of its own, in a copy of the
+    # connection's context, so nothing bound by an earlier request on the connection is there to clear.
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
     status = 500
@@ -55,8 +57,4 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
             "client": request.get(CLIENT_NAME),
         }
-        asyncio.get_running_loop().call_soon(_log_request, fields)
-
-
-def _log_request(fields: dict[str, Any]) -> None:
-    _log.info("request", **fields)
+        asyncio.get_running_loop().call_soon(log_request, _log, fields)

@@ -90,3 +90,18 @@ async def test_unhandled_error_is_generic_500_and_logged_without_secret(
     raw = captured_logs.raw()  # type: ignore[attr-defined]
     assert "unhandled_error" in raw
     assert "hunter2-leak" not in raw
+
+
+async def test_fields_bound_in_one_request_stay_out_of_the_next_on_the_same_connection(
+    aiohttp_client: Any, captured_logs: LogReader
+) -> None:
+    # aiohttp runs each request in a task of its own, started in the connection's context, so what a
+    # request binds (scim_type here) ends with it; the request line never needs to clear the context.
+    client: TestClient[Any, Any] = await aiohttp_client(bare_app())
+    assert (await client.get("/filter")).status == 400
+    assert (await client.get("/ok")).status == 200
+    lines = [line for line in captured_logs() if line["event"] == "request"]
+    assert [line["path"] for line in lines] == ["/filter", "/ok"]
+    assert lines[0]["scim_type"] == "invalidFilter"
+    assert "scim_type" not in lines[1]
+    assert lines[0]["request_id"] != lines[1]["request_id"]
