@@ -5,14 +5,18 @@ Other components report through ``MetricsRecorder`` methods; the web layer expos
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import math
 import os
 import time
 from collections.abc import Iterator
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from bridge import __version__
 
@@ -41,6 +45,73 @@ class _StoreSize(Collector):
         yield family
 
 
+_RequestKey = tuple[str, str, int, str]
+
+
+class _RequestStats(Collector):
+    """``scim_bridge_requests_total`` and ``scim_bridge_request_duration_seconds``, counted in plain Python.
+
+    Every request is counted: prometheus_client's children take a lock and check their labels on each
+    call (the counter and histogram pair cost ~2 us per request). Only the event loop's thread counts and
+    scrapes, so plain integers suffice; the exposition is what a Counter and a Histogram with these names,
+    labels and buckets write (each child with its ``_created`` time).
+    """
+
+    REQUESTS: Final = "scim_bridge_requests"
+    LATENCY: Final = "scim_bridge_request_duration_seconds"
+
+    def __init__(self) -> None:
+        self._bounds = (*_BUCKETS, math.inf)
+        # The `le` label text Histogram writes (prometheus_client leaves this helper untyped).
+        self._les = tuple(floatToGoString(bound) for bound in self._bounds)  # type: ignore[no-untyped-call]
+        # (resource, operation, status, client) -> [count, created]
+        self._counts: dict[_RequestKey, list[float]] = {}
+        # (resource, operation) -> [count per bucket (not cumulative)..., sum, created]
+        self._latency: dict[tuple[str, str], list[float]] = {}
+
+    def observe(self, key: _RequestKey, seconds: float) -> None:
+        """Count one request under `key` and its latency under its resource and operation."""
+        counted = self._counts.get(key)
+        if counted is None:
+            counted = self._counts[key] = [0, time.time()]
+        counted[0] += 1
+        latency = self._latency.get(key[:2])
+        if latency is None:
+            latency = self._latency[key[:2]] = [0] * len(self._bounds) + [0.0, time.time()]
+        # The first bucket whose bound is >= seconds, as Histogram.observe picks it.
+        latency[bisect.bisect_left(self._bounds, seconds)] += 1
+        latency[-2] += seconds
+
+    def total(self) -> int:
+        """Requests counted, all labels together."""
+        return int(sum(counted[0] for counted in self._counts.values()))
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            self.REQUESTS,
+            "Inbound HTTP requests by SCIM resource, operation, status and IdP client.",
+            labels=("resource", "operation", "status", "client"),
+        )
+        for (resource, operation, status, client), (count, created) in self._counts.items():
+            requests.add_metric((resource, operation, str(status), client), count, created=created)
+        yield requests
+        latency = HistogramMetricFamily(
+            self.LATENCY,
+            "Inbound request latency by SCIM resource and operation.",
+            labels=("resource", "operation"),
+        )
+        buckets = len(self._bounds)
+        for (resource, operation), values in self._latency.items():
+            cumulative = itertools.accumulate(values[:buckets])
+            latency.add_metric(
+                (resource, operation), list(zip(self._les, cumulative, strict=True)), values[buckets]
+            )
+            latency.add_sample(
+                self.LATENCY + "_created", {"resource": resource, "operation": operation}, values[-1]
+            )
+        yield latency
+
+
 class MetricsRecorder:
     """Every metric of the bridge; its methods are the interface other components report through."""
 
@@ -53,19 +124,8 @@ class MetricsRecorder:
         Gauge("scim_bridge_start_time_seconds", "Unix time the bridge started.", registry=r).set(
             self.started_at
         )
-        self.requests = Counter(
-            "scim_bridge_requests_total",
-            "Inbound HTTP requests by SCIM resource, operation, status and IdP client.",
-            ["resource", "operation", "status", "client"],
-            registry=r,
-        )
-        self.request_seconds = Histogram(
-            "scim_bridge_request_duration_seconds",
-            "Inbound request latency by SCIM resource and operation.",
-            ["resource", "operation"],
-            buckets=_BUCKETS,
-            registry=r,
-        )
+        self._requests = _RequestStats()
+        r.register(self._requests)
         self.auth_failures = Counter(
             "scim_bridge_auth_failures_total",
             "IdP requests refused before reaching a handler (unauthorized, rate_limited).",
@@ -103,24 +163,12 @@ class MetricsRecorder:
             registry=r,
         )
         r.register(_StoreSize(db_path))
-        # labels() takes a lock and builds a key on every call; the label sets are bounded (see
-        # bridge/web/metrics.py), so each request's pair of children is looked up once and kept.
-        self._request_children: dict[tuple[str, str, int, str], tuple[Counter, Histogram]] = {}
 
     def observe_request(
         self, resource: str, operation: str, status: int, client: str, seconds: float
     ) -> None:
-        """Count one inbound request and its latency."""
-        key = (resource, operation, status, client)
-        children = self._request_children.get(key)
-        if children is None:
-            children = (
-                self.requests.labels(resource, operation, str(status), client),
-                self.request_seconds.labels(resource, operation),
-            )
-            self._request_children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        """Count one inbound request and its latency (label sets are bounded: see bridge/web/metrics.py)."""
+        self._requests.observe((resource, operation, status, client), seconds)
 
     def observe_auth_failure(self, reason: str) -> None:
         """Count one refused IdP request (``unauthorized`` or ``rate_limited``)."""
@@ -154,14 +202,7 @@ class MetricsRecorder:
 
     def requests_total(self) -> int:
         """Inbound requests counted since start, all labels together."""
-        return int(
-            sum(
-                sample.value
-                for family in self.requests.collect()
-                for sample in family.samples
-                if sample.name == "scim_bridge_requests_total"
-            )
-        )
+        return self._requests.total()
 
     def render(self) -> bytes:
         """The registry in the Prometheus text exposition format."""

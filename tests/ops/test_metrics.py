@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pytest_aiohttp import AiohttpClient
 
 from bridge import __version__
+from bridge.metrics import MetricsRecorder
 from bridge.web.app import create_app
 from bridge.web.keys import STORE
 from bridge.web.metrics import METRICS, OPERATOR_ENDPOINT
@@ -160,3 +161,38 @@ async def test_separate_port(tmp_path: Path, aiohttp_client: AiohttpClient) -> N
     total = "scim_bridge_requests_total"
     assert _value(samples, total, resource="/healthz", operation="get", status="200", client="none") == 1
     assert _value(samples, total, resource="unmatched", operation="get", status="404", client="none") == 1
+
+
+def test_request_counts_and_latency_buckets_as_a_prometheus_histogram_keeps_them(tmp_path: Path) -> None:
+    recorder = MetricsRecorder(str(tmp_path / "x.db"))
+    # A bound belongs to its own bucket (le: less than or equal); past the last bound is +Inf only.
+    for seconds in (0.005, 0.0050001, 0.3, 31.0):
+        recorder.observe_request("Users", "get", 200, "okta", seconds)
+    recorder.observe_request("Users", "get", 404, "okta", 0.001)
+    samples = _samples(recorder.render().decode())
+    labels = {"resource": "Users", "operation": "get"}
+    bucket = "scim_bridge_request_duration_seconds_bucket"
+    assert [
+        _value(samples, bucket, le=le, **labels) for le in ("0.005", "0.01", "0.25", "0.5", "30.0", "+Inf")
+    ] == [
+        2.0,
+        3.0,
+        3.0,
+        4.0,
+        4.0,
+        5.0,
+    ]
+    assert _value(samples, "scim_bridge_request_duration_seconds_count", **labels) == 5.0
+    assert (
+        _value(samples, "scim_bridge_request_duration_seconds_sum", **labels)
+        == 0.005 + 0.0050001 + 0.3 + 31.0 + 0.001
+    )
+    total = "scim_bridge_requests_total"
+    assert _value(samples, total, status="200", client="okta", **labels) == 4.0
+    assert _value(samples, total, status="404", client="okta", **labels) == 1.0
+    assert (
+        "scim_bridge_requests_created",
+        frozenset({**labels, "status": "200", "client": "okta"}.items()),
+    ) in samples
+    assert ("scim_bridge_request_duration_seconds_created", frozenset(labels.items())) in samples
+    assert recorder.requests_total() == 5
