@@ -7,7 +7,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bench.plan import FULL, QUICK, tiny
+from bench.plan import FULL, QUICK, SECTIONS, tiny
 from bench.report import table
 from bench.run import run, write_results
 
@@ -24,6 +24,14 @@ def main() -> int:
     parser.add_argument(
         "--keep", type=Path, metavar="DIR", help="work in DIR (logs, config, SQLite) and keep it"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        metavar="SECTION",
+        help=f"measure only this section (repeatable; one of {', '.join(SECTIONS)}); "
+        "the results document then holds only these",
+    )
     args = parser.parse_args()
     plan = tiny(args.tiny) if args.tiny else FULL if args.full else QUICK
 
@@ -32,7 +40,15 @@ def main() -> int:
 
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
-    results = asyncio.run(run(plan, progress=progress, profile_to=args.profile, workdir=args.keep))
+    results = asyncio.run(
+        run(
+            plan,
+            progress=progress,
+            sections=args.only or SECTIONS,
+            profile_to=args.profile,
+            workdir=args.keep,
+        )
+    )
     write_results(results, args.output)
     print(table(results))
     print(f"\nresults written to {args.output}")

@@ -78,11 +78,14 @@ async def _timed(call: Call, seq: int, latencies: list[float], failures: list[st
         failures.append(f"#{seq}: HTTP {status}")
 
 
-async def closed_loop(call: Call, *, requests: int, concurrency: int, max_seconds: float) -> Stats:
-    """Run `requests` calls with `concurrency` workers; stop early after `max_seconds`."""
+async def closed_loop(
+    call: Call, *, requests: int, concurrency: int, max_seconds: float, first: int = 0
+) -> Stats:
+    """Run `requests` calls (sequence numbers from `first` on) with `concurrency` workers; stop early after
+    `max_seconds`."""
     latencies: list[float] = []
     failures: list[str] = []
-    counter = iter(range(requests))
+    counter = iter(range(first, first + requests))
     start = time.perf_counter()
     deadline = start + max_seconds
 

@@ -2,25 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
+import os
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 from bench.clients import HttpSide, members_add, native_user_doc, patch_body, user_doc
-from bench.directory import Directory, create_native_group, create_scim_group, user_name
+from bench.directory import (
+    LOAD_CONCURRENCY,
+    LOAD_SECONDS,
+    Directory,
+    create_native_group,
+    create_scim_group,
+    user_name,
+)
 from bench.loadgen import Call, Stats, closed_loop
 from bench.plan import Plan
+from bench.rounds import Cost, Round, Side, abba, cell_requests, ratio, summary
 
 CONCURRENCIES: Final = (1, 32)
 SAMPLE_USERS: Final = 200
-GROUPS_PER_SIDE: Final = 32
-WARMUP_REQUESTS: Final = 50
+MEMBERS_PER_GROUP: Final = 8
+SETTLE_WINDOW: Final = 0.05
+SETTLE_SECONDS: Final = 2.0
+
+T = TypeVar("T")
 
 
 # CPU seconds used so far by the server processes one side's requests run in (None: not measurable).
 CpuProbe = Callable[[], float | None]
+# Set-up before the runs of a cell (first sequence number, requests per run, runs); not timed.
+Prepare = Callable[[int, int, int], Awaitable[None]]
 
 
 def _no_probe() -> float | None:
@@ -41,13 +57,8 @@ class Sides:
     native_cpu: CpuProbe = _no_probe
 
 
-def ratio(a: float, b: float) -> float | None:
-    """a / b, or None when b is zero."""
-    return round(a / b, 3) if b else None
-
-
 def compared(op: str, kind: str, concurrency: int, bridge: Stats, native: Stats) -> dict[str, Any]:
-    """One row of the overhead table."""
+    """One row of a single-round comparison (the scale curves)."""
     return {
         "op": op,
         "kind": kind,
@@ -66,30 +77,103 @@ def _per_request_us(before: float | None, after: float | None, requests: int) ->
     return round((after - before) / requests * 1e6, 1)
 
 
+async def _settle(servers: CpuProbe) -> None:
+    """Wait until the servers' CPU time stops rising (at most SETTLE_SECONDS).
+
+    What a cell leaves behind (log lines still being written, a WAL checkpoint) is then charged to that
+    cell, and does not run during the other side's next cell, slowing it down. /proc has no idle signal
+    to wait on, hence the polling.
+    """
+    tick = 1 / os.sysconf("SC_CLK_TCK")
+    deadline = time.perf_counter() + SETTLE_SECONDS
+    last = servers()
+    while last is not None and time.perf_counter() < deadline:
+        await asyncio.sleep(SETTLE_WINDOW)
+        now = servers()
+        if now is None or now - last < 1.5 * tick:  # one stray tick per window counts as idle
+            return
+        last = now
+
+
 async def _costed(
-    plan: Plan, call: Call, requests: int, concurrency: int, server: CpuProbe
-) -> tuple[Stats, dict[str, float | None]]:
-    """One closed-loop cell, plus CPU microseconds per request of the servers and of this load generator.
+    plan: Plan, call: Call, count: int, concurrency: int, first: int, server: CpuProbe, servers: CpuProbe
+) -> tuple[Stats, Cost]:
+    """One closed-loop run, plus CPU microseconds per request of the servers and of this load generator.
 
     The load generator shares the machine's cores with the servers: its own cost per request shows how
     much of a cell's throughput it may have capped (most for the cheapest side, the native API).
+    `server` is the CPU time of this side's servers, `servers` that of every server (what must go idle).
     """
     server_before, loadgen_before = server(), time.process_time()
-    stats = await closed_loop(call, requests=requests, concurrency=concurrency, max_seconds=plan.cell_seconds)
-    cpu = {
+    stats = await closed_loop(
+        call, requests=count, concurrency=concurrency, max_seconds=plan.cell_seconds, first=first
+    )
+    loadgen_after = time.process_time()
+    await _settle(servers)
+    cpu: Cost = {
         "server": _per_request_us(server_before, server(), stats.requests),
-        "loadgen": _per_request_us(loadgen_before, time.process_time(), stats.requests),
+        "loadgen": _per_request_us(loadgen_before, loadgen_after, stats.requests),
     }
     return stats, cpu
 
 
 async def measure_pair(
-    plan: Plan, op: str, kind: str, concurrency: int, requests: int, bridge: Call, native: Call, sides: Sides
+    plan: Plan,
+    op: str,
+    kind: str,
+    concurrency: int,
+    bridge: Call,
+    native: Call,
+    sides: Sides,
+    *,
+    room: int | None = None,
+    prepare: Prepare | None = None,
 ) -> dict[str, Any]:
-    """Bridge first, then native, each with the same request count and concurrency."""
-    b, b_cpu = await _costed(plan, bridge, requests, concurrency, sides.bridge_cpu)
-    n, n_cpu = await _costed(plan, native, requests, concurrency, sides.native_cpu)
-    return {**compared(op, kind, concurrency, b, n), "cpu_us_per_request": {"bridge": b_cpu, "native": n_cpu}}
+    """A warm-up of both sides, then `plan.rounds` rounds in ABBA order (bridge.rounds.abba).
+
+    Both sides get the same request count and concurrency in the warm-up and in every round. The count
+    comes from the faster side's warm-up rate (bench.rounds.cell_requests). Sequence numbers run on from
+    the warm-up through the rounds, the same on both sides; `room` is how many the workload's data allows
+    in all (None: unbounded). `prepare(first, count, runs)`, when given, is awaited (outside the timing)
+    before the warm-up and before the rounds.
+    """
+    floor, cap = (plan.reads, plan.max_reads) if kind == "read" else (plan.writes, plan.max_writes)
+    warm = plan.at(concurrency, plan.warmup)
+    if room is not None:
+        warm = min(warm, room // (plan.rounds + 1))
+    calls: dict[Side, Call] = {"bridge": bridge, "native": native}
+    probes: dict[Side, CpuProbe] = {"bridge": sides.bridge_cpu, "native": sides.native_cpu}
+    warmups: dict[Side, Stats] = {}
+    if prepare is not None:
+        await prepare(0, warm, 1)
+    for side in ("bridge", "native"):
+        warmups[side] = await closed_loop(
+            calls[side], requests=warm, concurrency=concurrency, max_seconds=plan.cell_seconds
+        )
+        await _settle(sides.bridge_cpu)
+    count = cell_requests(
+        [w.throughput for w in warmups.values()],
+        min_seconds=plan.min_cell_seconds,
+        floor=plan.at(concurrency, floor),
+        cap=plan.at(concurrency, cap),
+        room=None if room is None else (room - warm) // plan.rounds,
+    )
+    if prepare is not None:
+        await prepare(warm, count, plan.rounds)
+        await _settle(sides.bridge_cpu)
+    rounds: list[Round] = []
+    for i, order in enumerate(abba(plan.rounds)):
+        runs: dict[Side, tuple[Stats, Cost]] = {}
+        for side in order:
+            runs[side] = await _costed(
+                plan, calls[side], count, concurrency, warm + i * count, probes[side], sides.bridge_cpu
+            )
+        rounds.append(
+            Round(order[0], runs["bridge"][0], runs["native"][0], runs["bridge"][1], runs["native"][1])
+        )
+    row = summary(op, kind, concurrency, rounds)
+    row["warmup"] = {"requests": warm, **{side: w.as_dict() for side, w in warmups.items()}}
+    return row
 
 
 async def get_user_rows(
@@ -106,12 +190,7 @@ async def get_user_rows(
     async def native(seq: int) -> int:
         return await sides.native.status("GET", f"/users/{det_ids[seq % len(det_ids)]}")
 
-    await closed_loop(bridge, requests=WARMUP_REQUESTS, concurrency=4, max_seconds=plan.cell_seconds)
-    await closed_loop(native, requests=WARMUP_REQUESTS, concurrency=4, max_seconds=plan.cell_seconds)
-    return [
-        await measure_pair(plan, "get_user", "read", c, plan.at(c, plan.reads), bridge, native, sides)
-        for c in CONCURRENCIES
-    ]
+    return [await measure_pair(plan, "get_user", "read", c, bridge, native, sides) for c in CONCURRENCIES]
 
 
 async def write_rows(plan: Plan, sides: Sides) -> list[dict[str, Any]]:
@@ -142,9 +221,7 @@ async def _write_rows_at(plan: Plan, sides: Sides, c: int) -> list[dict[str, Any
             det_ids.append(int(body["user"]["id"]))
         return status
 
-    created = await measure_pair(
-        plan, "create_user", "write", c, plan.at(c, plan.writes), scim_create, native_create, sides
-    )
+    created = await measure_pair(plan, "create_user", "write", c, scim_create, native_create, sides)
     deactivate = patch_body({"op": "replace", "path": "active", "value": False})
 
     async def scim_deactivate(seq: int) -> int:
@@ -153,40 +230,101 @@ async def _write_rows_at(plan: Plan, sides: Sides, c: int) -> list[dict[str, Any
     async def native_deactivate(seq: int) -> int:
         return await sides.native.status("PATCH", f"/users/{det_ids[seq]}", {"active": False})
 
-    pairs = min(len(scim_ids), len(det_ids))
+    room = min(len(scim_ids), len(det_ids))
     return [
         created,
         await measure_pair(
-            plan, "deactivate_user", "write", c, pairs, scim_deactivate, native_deactivate, sides
+            plan, "deactivate_user", "write", c, scim_deactivate, native_deactivate, sides, room=room
         ),
     ]
 
 
 async def group_add_rows(plan: Plan, sides: Sides, directory: Directory) -> list[dict[str, Any]]:
-    """SCIM PATCH add one member vs native PUT addUsers, round-robin over 32 empty groups per side.
+    """SCIM PATCH add one member vs native PUT addUsers, round-robin over fresh empty groups on each side.
 
-    Each request adds a different directory user, so neither side short-cuts an existing membership.
+    Each request adds a different directory user, so neither side short-cuts an existing membership. The
+    native PUT answers with the whole group (~4.5 us of emulator CPU per member, measured), so groups that
+    kept growing from round to round would make the native side's later rounds dearer than its first:
+    every run (the warm-up, each round) gets groups of its own, each filled to MEMBERS_PER_GROUP at most.
     """
     rows: list[dict[str, Any]] = []
-    used = 0
     for c in CONCURRENCIES:
-        count = min(plan.at(c, plan.writes), directory.size - used)
-        pool = range(used, used + count)
-        used += count
-        groups = min(GROUPS_PER_SIDE, count)
-        scim_groups = [await create_scim_group(sides.bridge, f"ov-scim-c{c}-{g}", []) for g in range(groups)]
-        native_groups = [
-            await create_native_group(sides.native, f"ov-native-c{c}-{g}", []) for g in range(groups)
-        ]
-        scim_members = [directory.scim_ids[i] for i in pool]
-        det_members = [directory.det_ids[user_name(i)] for i in pool]
+        room = min(directory.size, plan.at(c, plan.warmup) + plan.rounds * plan.at(c, plan.max_writes))
+        scim_members = directory.scim_ids[:room]
+        det_members = [directory.det_ids[user_name(i)] for i in range(room)]
 
-        async def bridge(seq: int, g: Sequence[str] = scim_groups, m: Sequence[str] = scim_members) -> int:
+        async def scim_group(name: str) -> str:
+            return await create_scim_group(sides.bridge, name, [])
+
+        async def native_group(name: str) -> int:
+            return await create_native_group(sides.native, name, [])
+
+        scim_groups = _FreshGroups(scim_group, f"ov-scim-c{c}")
+        native_groups = _FreshGroups(native_group, f"ov-native-c{c}")
+
+        async def prepare(
+            first: int,
+            count: int,
+            runs: int,
+            s: _FreshGroups[str] = scim_groups,
+            n: _FreshGroups[int] = native_groups,
+        ) -> None:
+            await s.prepare(first, count, runs)
+            await n.prepare(first, count, runs)
+
+        async def bridge(
+            seq: int, g: _FreshGroups[str] = scim_groups, m: Sequence[str] = scim_members
+        ) -> int:
             body = patch_body(members_add([m[seq]]))
-            return await sides.bridge.status("PATCH", f"/Groups/{g[seq % len(g)]}", body)
+            return await sides.bridge.status("PATCH", f"/Groups/{g.group(seq)}", body)
 
-        async def native(seq: int, g: Sequence[int] = native_groups, m: Sequence[int] = det_members) -> int:
-            return await sides.native.status("PUT", f"/groups/{g[seq % len(g)]}", {"addUsers": [m[seq]]})
+        async def native(
+            seq: int, g: _FreshGroups[int] = native_groups, m: Sequence[int] = det_members
+        ) -> int:
+            return await sides.native.status("PUT", f"/groups/{g.group(seq)}", {"addUsers": [m[seq]]})
 
-        rows.append(await measure_pair(plan, "group_member_add", "write", c, count, bridge, native, sides))
+        rows.append(
+            await measure_pair(
+                plan, "group_member_add", "write", c, bridge, native, sides, room=room, prepare=prepare
+            )
+        )
     return rows
+
+
+class _FreshGroups(Generic[T]):
+    """Empty groups of one side, made per run of a cell; a request's group follows from its sequence number.
+
+    Within a run, requests go round-robin over the run's groups, so concurrent requests hit different
+    groups (as long as a run has at least as many groups as workers).
+    """
+
+    def __init__(self, make: Callable[[str], Awaitable[T]], prefix: str) -> None:
+        self._make = make
+        self._prefix = prefix
+        self._made = 0
+        # (first sequence number, requests per run, the groups of each run)
+        self._spans: list[tuple[int, int, list[list[T]]]] = []
+
+    async def prepare(self, first: int, count: int, runs: int) -> None:
+        """Groups for `runs` runs of `count` requests from sequence number `first` on (set-up, not timed)."""
+        per_run = max(1, math.ceil(count / MEMBERS_PER_GROUP))
+        names = [f"{self._prefix}-{self._made + i}" for i in range(per_run * runs)]
+        self._made += len(names)
+        made: dict[int, T] = {}
+
+        async def one(i: int) -> int:
+            made[i] = await self._make(names[i])
+            return 200
+
+        await closed_loop(one, requests=len(names), concurrency=LOAD_CONCURRENCY, max_seconds=LOAD_SECONDS)
+        groups = [made[i] for i in range(len(names))]
+        self._spans.append((first, count, [groups[r * per_run : (r + 1) * per_run] for r in range(runs)]))
+
+    def group(self, seq: int) -> T:
+        """The group request `seq` adds its member to."""
+        for first, count, runs in self._spans:
+            offset = seq - first
+            if 0 <= offset < count * len(runs):
+                groups = runs[offset // count]
+                return groups[offset % count % len(groups)]
+        raise LookupError(f"no group prepared for request {seq}")

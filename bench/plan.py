@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Final
+
+# What a run can measure; `python -m bench --only SECTION` picks some (the directory is loaded for any but import).
+SECTIONS: Final = ("overhead", "import", "scale", "memory", "peer", "mixed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,8 +16,17 @@ class Plan:
     name: str
     sizes: tuple[int, ...]
     group_sizes: tuple[int, ...]
-    reads: int  # per side and cell at concurrency 32 (concurrency 1 uses a quarter)
-    writes: int  # per side and cell at concurrency 32 (concurrency 1 uses a quarter)
+    # Overhead cells. Each runs `rounds` rounds of both sides after a warm-up of `warmup` requests per side;
+    # a round's request count is what the faster side's warm-up rate says it needs to run `min_cell_seconds`
+    # (CPU time comes in 10 ms ticks, throughput needs wall time), at least `reads`/`writes` and at most
+    # `max_reads`/`max_writes`. All counts are for concurrency 32; concurrency 1 uses a quarter.
+    rounds: int
+    warmup: int
+    min_cell_seconds: float
+    reads: int
+    writes: int
+    max_reads: int
+    max_writes: int
     scale_requests: int  # per point of a scale curve, at concurrency 1
     import_users: int
     import_concurrency: int
@@ -40,8 +52,13 @@ QUICK = Plan(
     name="quick",
     sizes=(1_000, 10_000),
     group_sizes=(10, 1_000, 10_000),
+    rounds=4,
+    warmup=600,
+    min_cell_seconds=0.5,
     reads=2_000,
     writes=400,
+    max_reads=20_000,
+    max_writes=6_000,
     scale_requests=200,
     import_users=300,
     import_concurrency=8,
@@ -59,8 +76,13 @@ FULL = Plan(
     name="full",
     sizes=(1_000, 10_000, 100_000),
     group_sizes=(10, 1_000, 10_000),
+    rounds=6,
+    warmup=1_000,
+    min_cell_seconds=0.6,
     reads=5_000,
     writes=1_000,
+    max_reads=30_000,
+    max_writes=8_000,
     scale_requests=500,
     import_users=1_000,
     import_concurrency=8,
@@ -81,8 +103,13 @@ def tiny(users: int = 50) -> Plan:
         name="tiny",
         sizes=(users // 2, users),
         group_sizes=(2, users // 2),
+        rounds=2,
+        warmup=10,
+        min_cell_seconds=0.0,
         reads=40,
         writes=40,
+        max_reads=40,
+        max_writes=40,
         scale_requests=5,
         import_users=5,
         import_concurrency=2,

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from bench.plan import SECTIONS
+
 Results = dict[str, Any]
 
 
@@ -65,8 +67,21 @@ def _curve_ratio(rows: list[Any], op: str, key: str) -> tuple[float | None, str]
     return value, f"p50 at {key}={last[key]} vs {first[key]}"
 
 
+def _scale_targets(scale: Results) -> list[Target]:
+    out: list[Target] = []
+    for op in ("filter_username_eq", "page_deep"):
+        value, note = _curve_ratio(scale.get("users", []), op, "n")
+        out.append(Target(f"scale {op} largest/smallest N", value, SCALE_BOUND, False, note))
+    value, note = _curve_ratio(scale.get("groups", []), "group_member_add", "group_size")
+    out.append(Target("scale group_member_add largest/smallest group", value, SCALE_BOUND, False, note))
+    # Not an issue-9 target: the same bound on Okta's remove-and-add PATCH, which PUT made O(group).
+    value, note = _curve_ratio(scale.get("groups", []), "group_member_swap", "group_size")
+    out.append(Target("scale group_member_swap largest/smallest (extra)", value, SCALE_BOUND, False, note))
+    return out
+
+
 def targets(results: Results) -> list[Target]:
-    """Every target of issue 9 with this run's figure."""
+    """Every target of issue 9 with this run's figure (a run of some sections only: theirs)."""
     out: list[Target] = []
     for row in results.get("overhead", []):
         c, op = row["concurrency"], row["op"]
@@ -88,26 +103,21 @@ def targets(results: Results) -> list[Target]:
                 "bridge/native",
             )
         )
-    scale = results.get("scale", {})
-    for op in ("filter_username_eq", "page_deep"):
-        value, note = _curve_ratio(scale.get("users", []), op, "n")
-        out.append(Target(f"scale {op} largest/smallest N", value, SCALE_BOUND, False, note))
-    value, note = _curve_ratio(scale.get("groups", []), "group_member_add", "group_size")
-    out.append(Target("scale group_member_add largest/smallest group", value, SCALE_BOUND, False, note))
-    # Not an issue-9 target: the same bound on Okta's remove-and-add PATCH, which PUT made O(group).
-    value, note = _curve_ratio(scale.get("groups", []), "group_member_swap", "group_size")
-    out.append(Target("scale group_member_swap largest/smallest (extra)", value, SCALE_BOUND, False, note))
-    memory = results.get("memory", {})
-    full_size = memory.get("n", 0) >= 100_000
-    out.append(
-        Target(
-            "memory bridge peak RSS MiB",
-            memory.get("bridge_peak_rss_mb"),
-            MEMORY_MB,
-            False,
-            f"at N={memory.get('n')}" + ("" if full_size else " (target is for N=100k: run --full)"),
+    ran = set(results.get("meta", {}).get("sections", SECTIONS))
+    if "scale" in ran:
+        out += _scale_targets(results.get("scale", {}))
+    if "memory" in ran:
+        memory = results.get("memory", {})
+        full_size = memory.get("n", 0) >= 100_000
+        out.append(
+            Target(
+                "memory bridge peak RSS MiB",
+                memory.get("bridge_peak_rss_mb"),
+                MEMORY_MB,
+                False,
+                f"at N={memory.get('n')}" + ("" if full_size else " (target is for N=100k: run --full)"),
+            )
         )
-    )
     for row in results.get("peer", {}).get("rows", []):
         out.append(
             Target(
@@ -145,28 +155,48 @@ def _fmt(value: float | None, spec: str = ".2f") -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+def _span(bounds: list[float] | None, spec: str = ".2f") -> str:
+    """`min-max` of a spread (empty for rows without rounds)."""
+    return "" if not bounds else f"{bounds[0]:{spec}}-{bounds[1]:{spec}}"
+
+
 def table(results: Results) -> str:
     """The human-readable report printed at the end of a run."""
     lines: list[str] = [f"scim-bridge bench ({results['plan']['name']}), {results['meta']['started']}"]
     emit: Callable[[str], None] = lines.append
-    emit("\n1. Overhead (bridge vs native on the same emulator)")
+    overhead = results.get("overhead", [])
+    rounds = max((len(r.get("rounds", [])) for r in overhead), default=0)
     emit(
-        f"  {'op':<18}{'c':>3} {'bridge rps':>11}{'native rps':>11}{'ratio':>7}  {'p50 b/n ms':>16}  {'p99 b/n ms':>16}  p99 ratio"
+        "\n1. Overhead (bridge vs native on the same emulator"
+        + (f"; medians of {rounds} rounds, spread = min-max of the per-round ratio)" if rounds else ")")
     )
-    for r in results.get("overhead", []):
+    emit(
+        f"  {'op':<18}{'c':>3} {'requests':>9} {'bridge rps':>11}{'native rps':>11}{'ratio':>7} {'spread':>12}"
+        f"  {'p50 b/n ms':>16}  {'p99 b/n ms':>16}  {'p99 ratio':>9} {'spread':>12}"
+    )
+    for r in overhead:
         b, n = r["bridge"], r["native"]
+        spreads = r.get("spread", {})
         emit(
-            f"  {r['op']:<18}{r['concurrency']:>3} {b['throughput_rps']:>11.1f}{n['throughput_rps']:>11.1f}"
-            f"{_fmt(r['throughput_ratio']):>7}  {b['p50_ms']:>7.2f}/{n['p50_ms']:<8.2f}  {b['p99_ms']:>7.2f}/{n['p99_ms']:<8.2f}  "
-            f"{_fmt(r['p99_ratio'])}"
+            f"  {r['op']:<18}{r['concurrency']:>3} {b['requests']:>9} {b['throughput_rps']:>11.1f}"
+            f"{n['throughput_rps']:>11.1f}{_fmt(r['throughput_ratio']):>7} {_span(spreads.get('throughput_ratio')):>12}"
+            f"  {b['p50_ms']:>7.2f}/{n['p50_ms']:<8.2f}  {b['p99_ms']:>7.2f}/{n['p99_ms']:<8.2f}"
+            f"  {_fmt(r['p99_ratio']):>9} {_span(spreads.get('p99_ratio')):>12}"
         )
-    emit("\n1b. CPU per request (us): servers (bridge + emulator / emulator) and this load generator")
-    emit(f"  {'op':<18}{'c':>3} {'server b/n':>19}  {'loadgen b/n':>17}")
+    emit(
+        "\n1b. CPU per request (us, medians; range = min-max over rounds): servers (bridge + emulator /"
+        " emulator) and this load generator"
+    )
+    emit(
+        f"  {'op':<18}{'c':>3} {'server b/n':>19}  {'bridge range':>13} {'native range':>13}  {'loadgen b/n':>17}"
+    )
     for r in results.get("overhead", []):
         cpu = r.get("cpu_us_per_request", {})
         b, n = cpu.get("bridge", {}), cpu.get("native", {})
+        spreads = r.get("spread", {})
         emit(
             f"  {r['op']:<18}{r['concurrency']:>3} {_fmt(b.get('server'), '.0f'):>9}/{_fmt(n.get('server'), '.0f'):<9}"
+            f"  {_span(spreads.get('bridge_server_us'), '.0f'):>13} {_span(spreads.get('native_server_us'), '.0f'):>13}"
             f"  {_fmt(b.get('loadgen'), '.0f'):>8}/{_fmt(n.get('loadgen'), '.0f'):<8}"
         )
     imp = results.get("import")
@@ -175,7 +205,8 @@ def table(results: Results) -> str:
         emit(
             f"  bridge {imp['bridge']['seconds']:.2f} s, native {imp['native']['seconds']:.2f} s, ratio {_fmt(imp['wall_time_ratio'])}"
         )
-    emit("\n3. Scale (concurrency 1, p50 ms bridge / native)")
+    if "scale" in results:
+        emit("\n3. Scale (concurrency 1, p50 ms bridge / native)")
     for r in results.get("scale", {}).get("users", []):
         emit(
             f"  {r['op']:<20} N={r['n']:>7}  {r['bridge']['p50_ms']:>7.2f} / {r['native']['p50_ms']:<7.2f}  p99 {r['bridge']['p99_ms']:.2f}"

@@ -10,7 +10,7 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from bench import overhead, scale, workloads
 from bench.clients import native_side, new_session, scim_side
 from bench.directory import Directory, create_users, grow_users, read_det_ids, user_name
 from bench.overhead import Sides
-from bench.plan import Plan
+from bench.plan import SECTIONS, Plan
 from bench.processes import (
     BRIDGE_TOKEN,
     MASTER_PASSWORD,
@@ -62,9 +62,15 @@ async def stack_of_processes(workdir: Path, profile_to: Path | None) -> AsyncIte
 
 
 async def run(
-    plan: Plan, *, progress: Progress, profile_to: Path | None = None, workdir: Path | None = None
+    plan: Plan,
+    *,
+    progress: Progress,
+    sections: Collection[str] = SECTIONS,
+    profile_to: Path | None = None,
+    workdir: Path | None = None,
 ) -> dict[str, Any]:
-    """Run every measurement of `plan`; returns the results document (see docs/performance.md)."""
+    """Run the measurements of `sections` (all by default) at the sizes of `plan`; returns the results
+    document (see docs/performance.md)."""
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
         work = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scim-bench-")))
@@ -74,6 +80,7 @@ async def run(
                 "python": sys.version.split()[0],
                 "machine": platform.machine(),
                 "cpus": _cpus(),
+                "sections": [s for s in SECTIONS if s in sections],
             },
             "plan": plan.as_dict(),
         }
@@ -89,31 +96,45 @@ async def run(
             directory = Directory()
             rng = random.Random(42)
             user_rows: list[dict[str, Any]] = []
-            for size in plan.sizes:
+            # Every section but the import works on the directory; the scale curve measures at each size.
+            for size in plan.sizes if set(sections) - {"import"} else ():
+                at_peer = size == plan.peer_size and "peer" in sections
+                if size != plan.sizes[-1] and not at_peer and "scale" not in sections:
+                    continue
                 t0 = time.perf_counter()
                 await grow_users(bridge, directory, size)
                 progress(f"loaded {size} users through SCIM in {time.perf_counter() - t0:.1f} s")
                 await read_det_ids(native, directory)
-                user_rows += await scale.user_point(plan, sides, directory, rng)
-                if size == plan.peer_size:
+                if "scale" in sections:
+                    user_rows += await scale.user_point(plan, sides, directory, rng)
+                if at_peer:
                     results["peer"] = await _peer(plan, work, session, bridge, directory, progress)
-            results["scale"] = {"users": user_rows}
-            progress("overhead cells")
-            rows = await overhead.get_user_rows(plan, sides, directory, rng)
-            rows += await overhead.write_rows(plan, sides)
-            rows += await overhead.group_add_rows(plan, sides, directory)
-            results["overhead"] = sorted(rows, key=lambda r: (r["kind"] != "read", r["op"], r["concurrency"]))
-            progress("okta import")
-            results["import"] = await workloads.okta_import(plan, sides)
-            progress("group size curve")
-            results["scale"]["groups"] = await scale.group_curve(plan, sides, directory)
-            progress("mixed workload")
-            results["mixed"] = await workloads.mixed(plan, bridge, directory)
-            results["memory"] = {
-                "n": directory.size,
-                "bridge_peak_rss_mb": bridge_proc.peak_rss_mb(),
-                "emulator_peak_rss_mb": emulator.peak_rss_mb(),
-            }
+            if "scale" in sections:
+                results["scale"] = {"users": user_rows}
+            if "overhead" in sections:
+                t0 = time.perf_counter()
+                rows = await overhead.get_user_rows(plan, sides, directory, rng)
+                rows += await overhead.write_rows(plan, sides)
+                rows += await overhead.group_add_rows(plan, sides, directory)
+                results["overhead"] = sorted(
+                    rows, key=lambda r: (r["kind"] != "read", r["op"], r["concurrency"])
+                )
+                progress(f"overhead cells in {time.perf_counter() - t0:.1f} s")
+            if "import" in sections:
+                progress("okta import")
+                results["import"] = await workloads.okta_import(plan, sides)
+            if "scale" in sections:
+                progress("group size curve")
+                results["scale"]["groups"] = await scale.group_curve(plan, sides, directory)
+            if "mixed" in sections:
+                progress("mixed workload")
+                results["mixed"] = await workloads.mixed(plan, bridge, directory)
+            if "memory" in sections:
+                results["memory"] = {
+                    "n": directory.size,
+                    "bridge_peak_rss_mb": bridge_proc.peak_rss_mb(),
+                    "emulator_peak_rss_mb": emulator.peak_rss_mb(),
+                }
         results["meta"]["seconds"] = round(time.perf_counter() - started, 1)
         results["failures"] = sorted(set(failed_cells({k: v for k, v in results.items() if k != "plan"})))
         return results

@@ -10,8 +10,9 @@ from urllib.parse import quote
 from bench.clients import HttpSide, members_add, native_user_doc, patch_body, user_doc
 from bench.directory import Directory, create_scim_group, user_name
 from bench.loadgen import Call, closed_loop, open_loop
-from bench.overhead import Sides, ratio
+from bench.overhead import Sides
 from bench.plan import Plan
+from bench.rounds import ratio
 
 MIXED_GROUPS: Final = 8
 ENTRA_RATE: Final = 25.0  # requests/s a gallery app must sustain (Entra's SCIM provisioning guidance)
