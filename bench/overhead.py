@@ -96,7 +96,13 @@ async def _settle(servers: CpuProbe) -> None:
 
 
 async def _costed(
-    plan: Plan, call: Call, count: int, concurrency: int, first: int, server: CpuProbe, servers: CpuProbe
+    call: Call,
+    count: int,
+    concurrency: int,
+    first: int,
+    max_seconds: float,
+    server: CpuProbe,
+    servers: CpuProbe,
 ) -> tuple[Stats, Cost]:
     """One closed-loop run, plus CPU microseconds per request of the servers and of this load generator.
 
@@ -106,7 +112,7 @@ async def _costed(
     """
     server_before, loadgen_before = server(), time.process_time()
     stats = await closed_loop(
-        call, requests=count, concurrency=concurrency, max_seconds=plan.cell_seconds, first=first
+        call, requests=count, concurrency=concurrency, max_seconds=max_seconds, first=first
     )
     loadgen_after = time.process_time()
     await _settle(servers)
@@ -115,6 +121,40 @@ async def _costed(
         "loadgen": _per_request_us(loadgen_before, loadgen_after, stats.requests),
     }
     return stats, cpu
+
+
+async def run_rounds(
+    plan: Plan,
+    bridge: Call,
+    native: Call,
+    sides: Sides,
+    *,
+    count: int,
+    concurrency: int,
+    first: int,
+    max_seconds: float,
+) -> list[Round]:
+    """`plan.rounds` rounds of `count` requests per side in ABBA order (bench.rounds.abba), sequence
+    numbers running on from `first`, the same on both sides."""
+    calls: dict[Side, Call] = {"bridge": bridge, "native": native}
+    probes: dict[Side, CpuProbe] = {"bridge": sides.bridge_cpu, "native": sides.native_cpu}
+    rounds: list[Round] = []
+    for i, order in enumerate(abba(plan.rounds)):
+        runs: dict[Side, tuple[Stats, Cost]] = {}
+        for side in order:
+            runs[side] = await _costed(
+                calls[side],
+                count,
+                concurrency,
+                first + i * count,
+                max_seconds,
+                probes[side],
+                sides.bridge_cpu,
+            )
+        rounds.append(
+            Round(order[0], runs["bridge"][0], runs["native"][0], runs["bridge"][1], runs["native"][1])
+        )
+    return rounds
 
 
 async def measure_pair(
@@ -142,7 +182,6 @@ async def measure_pair(
     if room is not None:
         warm = min(warm, room // (plan.rounds + 1))
     calls: dict[Side, Call] = {"bridge": bridge, "native": native}
-    probes: dict[Side, CpuProbe] = {"bridge": sides.bridge_cpu, "native": sides.native_cpu}
     warmups: dict[Side, Stats] = {}
     if prepare is not None:
         await prepare(0, warm, 1)
@@ -161,16 +200,16 @@ async def measure_pair(
     if prepare is not None:
         await prepare(warm, count, plan.rounds)
         await _settle(sides.bridge_cpu)
-    rounds: list[Round] = []
-    for i, order in enumerate(abba(plan.rounds)):
-        runs: dict[Side, tuple[Stats, Cost]] = {}
-        for side in order:
-            runs[side] = await _costed(
-                plan, calls[side], count, concurrency, warm + i * count, probes[side], sides.bridge_cpu
-            )
-        rounds.append(
-            Round(order[0], runs["bridge"][0], runs["native"][0], runs["bridge"][1], runs["native"][1])
-        )
+    rounds = await run_rounds(
+        plan,
+        bridge,
+        native,
+        sides,
+        count=count,
+        concurrency=concurrency,
+        first=warm,
+        max_seconds=plan.cell_seconds,
+    )
     row = summary(op, kind, concurrency, rounds)
     row["warmup"] = {"requests": warm, **{side: w.as_dict() for side, w in warmups.items()}}
     return row

@@ -204,6 +204,11 @@ def table(results: Results) -> str:
         emit(f"\n2. Okta import of {imp['users']} users at concurrency {imp['concurrency']}")
         emit(
             f"  bridge {imp['bridge']['seconds']:.2f} s, native {imp['native']['seconds']:.2f} s, ratio {_fmt(imp['wall_time_ratio'])}"
+            + (
+                f" (medians of {len(imp['rounds'])} rounds; ratio spread {_span(imp['spread']['wall_time_ratio'])})"
+                if imp.get("rounds")
+                else ""
+            )
         )
     if "scale" in results:
         emit("\n3. Scale (concurrency 1, p50 ms bridge / native)")

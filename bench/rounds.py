@@ -133,7 +133,7 @@ def summary(op: str, kind: str, concurrency: int, rounds: Sequence[Round]) -> di
         "concurrency": concurrency,
         "bridge": side_summary([r.bridge for r in rounds]),
         "native": side_summary([r.native for r in rounds]),
-        **{name: _ratio_median([x[name] for x in per_round]) for name in names},
+        **{name: median_ratio([x[name] for x in per_round]) for name in names},
         "spread": {
             **{name: spread([x[name] for x in per_round]) for name in names},
             "bridge_server_us": spread([r.bridge_cost.get("server") for r in rounds]),
@@ -147,6 +147,7 @@ def summary(op: str, kind: str, concurrency: int, rounds: Sequence[Round]) -> di
     }
 
 
-def _ratio_median(values: Sequence[float | None]) -> float | None:
+def median_ratio(values: Sequence[float | None]) -> float | None:
+    """The median of per-round ratios, rounded as a ratio is."""
     value = median(values)
     return None if value is None else round(value, 3)

@@ -10,9 +10,9 @@ from urllib.parse import quote
 from bench.clients import HttpSide, members_add, native_user_doc, patch_body, user_doc
 from bench.directory import Directory, create_scim_group, user_name
 from bench.loadgen import Call, closed_loop, open_loop
-from bench.overhead import Sides
+from bench.overhead import Sides, run_rounds
 from bench.plan import Plan
-from bench.rounds import ratio
+from bench.rounds import median_ratio, ratio, side_summary, spread
 
 MIXED_GROUPS: Final = 8
 ENTRA_RATE: Final = 25.0  # requests/s a gallery app must sustain (Entra's SCIM provisioning guidance)
@@ -30,7 +30,11 @@ MIX: Final = (
 
 
 async def okta_import(plan: Plan, sides: Sides) -> dict[str, Any]:
-    """Per new user: Okta's `userName eq` lookup then POST, vs the native lookup by name then POST."""
+    """Per new user: Okta's `userName eq` lookup then POST, vs the native lookup by name then POST.
+
+    `plan.rounds` rounds of `plan.import_users` users per side in ABBA order; each side's figures are the
+    medians over rounds, the wall-time ratio the median of the per-round ratios (with their min-max).
+    """
     k = plan.import_users
 
     async def bridge(seq: int) -> int:
@@ -43,15 +47,25 @@ async def okta_import(plan: Plan, sides: Sides) -> dict[str, Any]:
         await sides.native.status("GET", f"/users/{quote(name)}/by-username")  # 404: not there yet
         return await sides.native.status("POST", "/users", native_user_doc(name, seq))
 
-    bound = plan.cell_seconds * 10
-    b = await closed_loop(bridge, requests=k, concurrency=plan.import_concurrency, max_seconds=bound)
-    n = await closed_loop(native, requests=k, concurrency=plan.import_concurrency, max_seconds=bound)
+    rounds = await run_rounds(
+        plan,
+        bridge,
+        native,
+        sides,
+        count=k,
+        concurrency=plan.import_concurrency,
+        first=0,
+        max_seconds=plan.cell_seconds * 10,
+    )
+    walls = [ratio(r.bridge.seconds, r.native.seconds) for r in rounds]
     return {
         "users": k,
         "concurrency": plan.import_concurrency,
-        "bridge": b.as_dict(),
-        "native": n.as_dict(),
-        "wall_time_ratio": ratio(b.seconds, n.seconds),
+        "bridge": side_summary([r.bridge for r in rounds]),
+        "native": side_summary([r.native for r in rounds]),
+        "wall_time_ratio": median_ratio(walls),
+        "spread": {"wall_time_ratio": spread(walls)},
+        "rounds": [r.as_dict() for r in rounds],
     }
 
 

@@ -52,6 +52,16 @@ def test_every_overhead_cell_has_both_sides_at_both_concurrencies(
         _stats_ok(row["native"])
         assert row["throughput_ratio"] > 0
         assert row["p99_ratio"] > 0
+        # Every round ran both sides with the same count, alternating who went first.
+        rounds = row["rounds"]
+        assert len(rounds) == results["plan"]["rounds"]
+        assert [r["first"] for r in rounds] == ["bridge", "native"] * (len(rounds) // 2)
+        assert all(
+            r["bridge"]["requests"] == r["native"]["requests"] == row["bridge"]["requests"] for r in rounds
+        )
+        low, high = row["spread"]["throughput_ratio"]
+        assert low <= row["throughput_ratio"] <= high
+        assert row["warmup"]["bridge"]["requests"] == row["warmup"]["native"]["requests"] > 0
         # CPU per request from /proc (clock ticks: a tiny cell may round to 0) and the load generator's own.
         for side in ("bridge", "native"):
             cost = row["cpu_us_per_request"][side]
@@ -114,3 +124,37 @@ def test_target_verdicts() -> None:
     assert Target("x", 3.0, 3.0, higher_is_better=True).passed
     assert not Target("x", None, 3.0, higher_is_better=True).passed
     assert any(t.name.startswith("scale page_deep") and t.value is None for t in targets({}))
+
+
+def test_only_runs_the_named_sections(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--tiny",
+            "20",
+            "--only",
+            "import",
+            "--only",
+            "memory",
+            "-o",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert results["meta"]["sections"] == ["import", "memory"]
+    assert not {"overhead", "scale", "peer", "mixed"} & set(results)
+    _stats_ok(results["import"]["bridge"])
+    assert len(results["import"]["rounds"]) == results["plan"]["rounds"]
+    assert results["memory"]["n"] == 20
+    # Only the targets of the sections that ran: no scale target reported as a miss.
+    assert [t["name"] for t in results["targets"]] == ["okta import wall time", "memory bridge peak RSS MiB"]
+    assert "3. Scale" not in done.stdout
