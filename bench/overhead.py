@@ -282,9 +282,10 @@ async def group_add_rows(plan: Plan, sides: Sides, directory: Directory) -> list
     """SCIM PATCH add one member vs native PUT addUsers, round-robin over fresh empty groups on each side.
 
     Each request adds a different directory user, so neither side short-cuts an existing membership. The
-    native PUT answers with the whole group (~4.5 us of emulator CPU per member, measured), so groups that
-    kept growing from round to round would make the native side's later rounds dearer than its first:
-    every run (the warm-up, each round) gets groups of its own, each filled to MEMBERS_PER_GROUP at most.
+    native PUT answers with the whole group, so groups that kept growing from round to round made the
+    native side's later rounds dearer than its first (120 to 241 us of emulator CPU per add as groups
+    filled to ~28 members over four rounds): every run (the warm-up, each round) gets groups of its own,
+    each filled to MEMBERS_PER_GROUP at most.
     """
     rows: list[dict[str, Any]] = []
     for c in CONCURRENCIES:
