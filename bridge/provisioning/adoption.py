@@ -13,7 +13,7 @@ from typing import Any
 
 from bridge.determined import DeterminedClient, MasterNotFound, MasterUser
 from bridge.provisioning.users import BUILTIN_USER_IDS
-from bridge.store import Duplicate, MemberRecord, Store
+from bridge.store import Duplicate, MemberRecord, Store, UserFields
 
 
 @dataclass(slots=True)
@@ -149,15 +149,8 @@ class Adopter:
     async def _insert_user(
         self, scim_id: str, user: MasterUser, doc: Mapping[str, Any], external_id: str | None
     ) -> None:
-        await self._store.insert_user(
-            scim_id=scim_id,
-            det_id=user.id,
-            user_name=user.username,
-            external_id=external_id,
-            display_name=user.display_name or None,
-            active=user.active,
-            doc=doc,
-        )
+        fields = UserFields(user.username, external_id, user.display_name or None, user.active, doc)
+        await self._store.insert_user(scim_id=scim_id, det_id=user.id, fields=fields)
 
 
 def _json_field(value: object, what: str) -> Any:

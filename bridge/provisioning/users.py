@@ -31,7 +31,7 @@ from bridge.scim.errors import InvalidValue, NotFound, ScimError, Uniqueness
 from bridge.scim.filter_sql import sort_sql
 from bridge.scim.filters import Compare, CompareOp, Filter
 from bridge.scim.patch import PatchOperation
-from bridge.store import Finish, Store, UserRecord
+from bridge.store import Finish, Store, UserFields, UserRecord
 
 # Texts of the master's display-name validation (§5.1, §4.9 step 7); another candidate may pass.
 _DISPLAY_REJECTIONS = ("similar username or display name", "non-ASCII", "cannot be renamed", "minimum length")
@@ -232,14 +232,7 @@ class UserService:
 
         async def store_write(user: MasterUser, finish: Finish) -> UserRecord:
             return await self._store.insert_user(
-                scim_id=scim_id,
-                det_id=user.id,
-                user_name=desired.username,
-                external_id=_opt_str(doc.get("externalId")),
-                display_name=_opt_str(doc.get("displayName")),
-                active=desired.active,
-                doc=stored_doc({**doc, "active": desired.active}),
-                finishing_intent=finish,
+                scim_id=scim_id, det_id=user.id, fields=_row(doc, desired), finishing_intent=finish
             )
 
         async def compensate(user: MasterUser) -> None:
@@ -275,14 +268,7 @@ class UserService:
 
         async def store_write(_: MasterUser | None, finish: Finish) -> UserRecord:
             return await self._store.relink_user(
-                existing.scim_id,
-                new_scim_id=new_scim_id,
-                user_name=desired.username,
-                external_id=_opt_str(doc.get("externalId")),
-                display_name=_opt_str(doc.get("displayName")),
-                active=desired.active,
-                doc=stored_doc({**doc, "active": desired.active}),
-                finishing_intent=finish,
+                existing.scim_id, _row(doc, desired), new_scim_id=new_scim_id, finishing_intent=finish
             )
 
         async def compensate(_: MasterUser | None) -> None:
@@ -311,16 +297,16 @@ class UserService:
         before = self._fields({**record.doc, "userName": record.user_name}, default_active=record.active)
         before = MasterUserFields(before.username, before.display_name, record.active)
         after = self._fields(new_doc, default_active=record.active)
-        doc_to_store = stored_doc({**new_doc, "active": after.active})
+        row = _row(new_doc, after)
         sync_password = password if self._settings.password_sync and password else None
         if after.username != record.user_name:
             _check_length(after.username)
             await self._refuse_protected(after.username)
             await self._check_rename(record, after.username)
         if before == after and sync_password is None:
-            if doc_to_store == dict(record.doc) and after.active == record.active:
+            if row.doc == dict(record.doc) and after.active == record.active:
                 return record
-            return await self._store_update(record, after, new_doc, doc_to_store, None)
+            return await self._store_update(record, row, None)
 
         async def master_write() -> MasterUser | None:
             remote: bool | None = None
@@ -329,7 +315,7 @@ class UserService:
             return await self._push(record.det_id, before, after, sync_password, remote=remote)
 
         async def store_write(_: MasterUser | None, finish: Finish) -> UserRecord:
-            return await self._store_update(record, after, new_doc, doc_to_store, finish)
+            return await self._store_update(record, row, finish)
 
         async def compensate(_: MasterUser | None) -> None:
             await self._push(record.det_id, after, before, None, remote=None)
@@ -346,23 +332,9 @@ class UserService:
             on_master_error=lambda err: to_scim_error(err, Operation.UPDATE_USER),
         )
 
-    async def _store_update(
-        self,
-        record: UserRecord,
-        after: MasterUserFields,
-        new_doc: Mapping[str, Any],
-        doc_to_store: Mapping[str, Any],
-        finish: Finish | None,
-    ) -> UserRecord:
+    async def _store_update(self, record: UserRecord, row: UserFields, finish: Finish | None) -> UserRecord:
         return await self._store.update_user(
-            record.scim_id,
-            user_name=after.username,
-            external_id=_opt_str(new_doc.get("externalId")),
-            display_name=_opt_str(new_doc.get("displayName")),
-            active=after.active,
-            doc=doc_to_store,
-            finishing_intent=finish,
-            renamed=after.username != record.user_name,
+            record.scim_id, row, finishing_intent=finish, renamed=row.user_name != record.user_name
         )
 
     async def _check_rename(self, record: UserRecord, new_name: str) -> None:
@@ -454,6 +426,17 @@ def _create_error(err: MasterError, user_name: str) -> ScimError:
             f"userName {user_name!r} exists on the Determined master but is not managed by SCIM."
         )
     return to_scim_error(err, Operation.CREATE_USER)
+
+
+def _row(doc: Mapping[str, Any], fields: MasterUserFields) -> UserFields:
+    """The store's row for a user the master now holds as `fields`: the SCIM-only attributes from `doc`."""
+    return UserFields(
+        user_name=fields.username,
+        external_id=_opt_str(doc.get("externalId")),
+        display_name=_opt_str(doc.get("displayName")),
+        active=fields.active,
+        doc=stored_doc({**doc, "active": fields.active}),
+    )
 
 
 def _opt_str(value: object) -> str | None:

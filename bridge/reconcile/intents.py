@@ -27,7 +27,15 @@ from bridge.determined import DeterminedClient, MasterGroupDetails, MasterUser
 from bridge.reconcile.detect import DisplayName, Snapshot, master_group, master_user
 from bridge.reconcile.journalled import journalled_group_create, journalled_relink, journalled_user_create
 from bridge.reconcile.repair import REPAIR_ERRORS, Repairer, Unrepairable
-from bridge.store import Duplicate, IntentNotPending, IntentRecord, IntentState, MemberRecord, Store
+from bridge.store import (
+    Duplicate,
+    IntentNotPending,
+    IntentRecord,
+    IntentState,
+    MemberRecord,
+    Store,
+    UserFields,
+)
 
 _log = structlog.get_logger("bridge.reconcile")
 
@@ -201,15 +209,8 @@ class IntentResolver:
             if user.display_name:
                 doc["displayName"] = user.display_name
             try:
-                await self.store.insert_user(
-                    scim_id=intent.target,
-                    det_id=user.id,
-                    user_name=user.username,
-                    external_id=None,
-                    display_name=user.display_name or None,
-                    active=active,
-                    doc=doc,
-                )
+                fields = UserFields(user.username, None, user.display_name or None, active, doc)
+                await self.store.insert_user(scim_id=intent.target, det_id=user.id, fields=fields)
             except Duplicate:
                 # The userName was provisioned again meanwhile (e.g. the user was adopted): leave the
                 # Determined user unmapped; reconcile reports it.

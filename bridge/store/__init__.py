@@ -31,6 +31,7 @@ from bridge.store.records import (
     UserRecord,
 )
 from bridge.store.store import Store, open_store
+from bridge.store.user_writes import UserFields
 
 __all__ = [
     "AuditEntry",
@@ -57,6 +58,7 @@ __all__ = [
     "StoreClosed",
     "StoreError",
     "StoreUnavailable",
+    "UserFields",
     "UserGroup",
     "UserRecord",
     "VersionConflict",

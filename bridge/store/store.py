@@ -218,15 +218,10 @@ class Store:
         *,
         scim_id: str,
         det_id: int,
-        user_name: str,
-        external_id: str | None,
-        display_name: str | None,
-        active: bool,
-        doc: Mapping[str, object],
+        fields: UserFields,
         finishing_intent: int | Finish | None = None,
     ) -> UserRecord:
         """Insert a new live user (version 1); DuplicateUserName / DuplicateDeterminedId / DuplicateScimId."""
-        fields = UserFields(user_name, external_id, display_name, active, doc)
 
         def unit(c: sqlite3.Connection, now: str) -> UserRecord:
             return user_writes.insert_user(c, now, scim_id=scim_id, det_id=det_id, fields=fields)
@@ -236,12 +231,8 @@ class Store:
     async def update_user(
         self,
         scim_id: str,
+        fields: UserFields,
         *,
-        user_name: str,
-        external_id: str | None,
-        display_name: str | None,
-        active: bool,
-        doc: Mapping[str, object],
         expected_version: int | None = None,
         finishing_intent: int | Finish | None = None,
         renamed: bool = False,
@@ -251,14 +242,13 @@ class Store:
         `renamed` also refreshes the user's cached member `display` (its userName) in every group, in the
         same transaction.
         """
-        fields = UserFields(user_name, external_id, display_name, active, doc)
 
         def unit(c: sqlite3.Connection, now: str) -> UserRecord:
             record = user_writes.update_user(
                 c, now, scim_id, fields=fields, expected_version=expected_version
             )
             if renamed:
-                group_writes.set_member_display(c, now, scim_id, user_name)
+                group_writes.set_member_display(c, now, scim_id, fields.user_name)
             return record
 
         return await self._write(self._finishing(finishing_intent, unit))
@@ -282,17 +272,12 @@ class Store:
     async def relink_user(
         self,
         scim_id: str,
+        fields: UserFields,
         *,
-        user_name: str,
-        external_id: str | None,
-        display_name: str | None,
-        active: bool,
-        doc: Mapping[str, object],
         new_scim_id: str | None = None,
         finishing_intent: int | Finish | None = None,
     ) -> UserRecord:
         """Revive a tombstoned user (same Determined user) for a POST with its userName; created resets."""
-        fields = UserFields(user_name, external_id, display_name, active, doc)
 
         def unit(c: sqlite3.Connection, now: str) -> UserRecord:
             return user_writes.relink_user(c, now, scim_id, new_scim_id=new_scim_id, fields=fields)

@@ -14,6 +14,7 @@ from pytest_aiohttp import AiohttpClient, AiohttpServer
 from bridge import __version__
 from bridge.commands.status import format_status, instance_url, run_status
 from bridge.emulator import EmulatorConfig, create_emulator_app
+from bridge.store import UserFields
 from bridge.web.app import create_app
 from bridge.web.keys import STORE
 from bridge.web.metrics import METRICS
@@ -46,7 +47,9 @@ async def test_status_summary(
     app[READINESS]["store"] = failing_check
     store = app[STORE]
     await store.insert_user(
-        scim_id="u-1", det_id=7, user_name="jane", external_id=None, display_name=None, active=True, doc={}
+        scim_id="u-1",
+        det_id=7,
+        fields=UserFields(user_name="jane", external_id=None, display_name=None, active=True, doc={}),
     )
     for target in ("u-1", "u-2"):
         await store.begin_intent(

@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from bridge.reconcile import DriftKind, Mode, build_reconciler
-from bridge.store import UserRecord
+from bridge.store import UserFields, UserRecord
 from bridge.web.keys import MASTER, SETTINGS
 from tests.conftest import LogReader
 from tests.idp.harness import World
@@ -28,11 +28,13 @@ async def stale_user(world: World, user_name: str = "ghost@example.com") -> User
     return await world.store.insert_user(
         scim_id=str(uuid.uuid4()),
         det_id=LOST_DET_ID,
-        user_name=user_name,
-        external_id=None,
-        display_name="Ghost",
-        active=True,
-        doc={"userName": user_name, "displayName": "Ghost", "active": True},
+        fields=UserFields(
+            user_name=user_name,
+            external_id=None,
+            display_name="Ghost",
+            active=True,
+            doc={"userName": user_name, "displayName": "Ghost", "active": True},
+        ),
     )
 
 

@@ -21,7 +21,7 @@ from bridge.determined import DeterminedClient, MasterClientSettings, create_mas
 from bridge.emulator import EmulatorConfig, create_emulator_app
 from bridge.reconcile import Reconciler, build_reconciler
 from bridge.reconcile.background import reconcile_context
-from bridge.store import MemberRecord, Store, UserRecord, open_store
+from bridge.store import MemberRecord, Store, UserFields, UserRecord, open_store
 from bridge.web.keys import MASTER, STORE
 
 ADMIN_PASSWORD = "emulator-admin-pw"
@@ -56,11 +56,13 @@ class World:
         return await self.store.insert_user(
             scim_id=str(uuid.uuid4()),
             det_id=master.id,
-            user_name=name,
-            external_id=None,
-            display_name=shown,
-            active=active,
-            doc={"userName": name, "displayName": shown, "active": active},
+            fields=UserFields(
+                user_name=name,
+                external_id=None,
+                display_name=shown,
+                active=active,
+                doc={"userName": name, "displayName": shown, "active": active},
+            ),
         )
 
     async def group(self, name: str, members: Sequence[UserRecord] = ()) -> str:

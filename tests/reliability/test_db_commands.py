@@ -14,7 +14,7 @@ import pytest
 import structlog
 
 from bridge.__main__ import main
-from bridge.store import MemberRecord, Store, open_store
+from bridge.store import MemberRecord, Store, UserFields, open_store
 from tests.reliability.configs import write_config
 
 
@@ -29,11 +29,9 @@ async def _insert_user(store: Store, name: str, det_id: int) -> str:
     await store.insert_user(
         scim_id=scim_id,
         det_id=det_id,
-        user_name=name,
-        external_id=None,
-        display_name=name,
-        active=True,
-        doc={"userName": name},
+        fields=UserFields(
+            user_name=name, external_id=None, display_name=name, active=True, doc={"userName": name}
+        ),
     )
     return scim_id
 

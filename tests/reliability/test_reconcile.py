@@ -9,6 +9,7 @@ import pytest
 
 from bridge.determined import MasterNotFound
 from bridge.reconcile import DriftKind, Mode
+from bridge.store import UserFields
 from tests.conftest import LogReader
 from tests.reliability.conftest import World
 
@@ -161,11 +162,13 @@ async def test_an_orphan_user_mapping_is_reported_and_left_to_the_operator(world
     orphan = await world.store.insert_user(
         scim_id=str(uuid.uuid4()),
         det_id=987_654,
-        user_name="ghost",
-        external_id=None,
-        display_name="Ghost",
-        active=True,
-        doc={"userName": "ghost", "displayName": "Ghost", "active": True},
+        fields=UserFields(
+            user_name="ghost",
+            external_id=None,
+            display_name="Ghost",
+            active=True,
+            doc={"userName": "ghost", "displayName": "Ghost", "active": True},
+        ),
     )
     assert await _kinds(world) == {DriftKind.USER_MISSING: [orphan.scim_id]}
     report = await (await world.reconciler()).run(Mode.REPAIR)

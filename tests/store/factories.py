@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import uuid
 
-from bridge.store import GroupRecord, MemberRecord, MemberType, Store, UserRecord
+from bridge.store import GroupRecord, MemberRecord, MemberType, Store, UserFields, UserRecord
 
 _det_ids = itertools.count(100)
 
@@ -32,11 +32,9 @@ async def add_user(
     return await store.insert_user(
         scim_id=new_id(),
         det_id=det_id if det_id is not None else next(_det_ids),
-        user_name=user_name,
-        external_id=external_id,
-        display_name=display_name,
-        active=active,
-        doc=doc,
+        fields=UserFields(
+            user_name=user_name, external_id=external_id, display_name=display_name, active=active, doc=doc
+        ),
     )
 
 

@@ -15,6 +15,7 @@ from bridge.store import (
     MemberType,
     NotFoundInStore,
     Store,
+    UserFields,
     VersionConflict,
 )
 from tests.store.conftest import ManualClock
@@ -139,7 +140,9 @@ async def test_a_rename_refreshes_the_member_display_in_every_group(store: Store
     await store.add_members(g1.scim_id, [user_member(user.scim_id, "Old")])
     await store.add_members(g2.scim_id, [user_member(user.scim_id, "Old")])
     await store.update_user(
-        user.scim_id, user_name="New", external_id=None, display_name=None, active=True, doc={}, renamed=True
+        user.scim_id,
+        fields=UserFields(user_name="New", external_id=None, display_name=None, active=True, doc={}),
+        renamed=True,
     )
     assert [m.display for m in await store.list_members(g1.scim_id)] == ["New"]
     assert [m.display for m in await store.list_members(g2.scim_id)] == ["New"]

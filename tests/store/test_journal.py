@@ -13,6 +13,7 @@ from bridge.store import (
     IntentState,
     NotFoundInStore,
     Store,
+    UserFields,
 )
 from tests.store.conftest import ManualClock
 from tests.store.factories import add_user, new_id
@@ -65,11 +66,9 @@ async def test_mapping_write_and_intent_finish_are_one_transaction(store: Store)
     user = await store.insert_user(
         scim_id=new_id(),
         det_id=9,
-        user_name="bob",
-        external_id=None,
-        display_name=None,
-        active=True,
-        doc={"userName": "bob"},
+        fields=UserFields(
+            user_name="bob", external_id=None, display_name=None, active=True, doc={"userName": "bob"}
+        ),
         finishing_intent=intent,
     )
     assert await store.pending_intents() == []
@@ -81,11 +80,7 @@ async def test_mapping_write_and_intent_finish_are_one_transaction(store: Store)
         await store.insert_user(
             scim_id=new_id(),
             det_id=10,
-            user_name="BOB",
-            external_id=None,
-            display_name=None,
-            active=True,
-            doc={},
+            fields=UserFields(user_name="BOB", external_id=None, display_name=None, active=True, doc={}),
             finishing_intent=failing,
         )
     assert [i.id for i in await store.pending_intents()] == [failing]

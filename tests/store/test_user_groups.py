@@ -3,7 +3,7 @@ rename and delete of a group moves (kept renderings are validated by version: br
 
 from __future__ import annotations
 
-from bridge.store import GroupAttributes, MemberRecord, MemberType, Store, UserGroup, UserRecord
+from bridge.store import GroupAttributes, MemberRecord, MemberType, Store, UserFields, UserGroup, UserRecord
 from tests.store.conftest import ManualClock
 from tests.store.factories import add_group, add_user, user_member
 
@@ -38,7 +38,8 @@ async def test_every_user_read_that_serves_scim_carries_its_groups_sorted_by_dis
     total, page = await store.list_users("1=1", [], limit=10)
     assert (total, [u.groups for u in page]) == (2, [expected, (UserGroup(alpha.scim_id, "Alpha"),)])
     updated = await store.update_user(
-        ada.scim_id, user_name="ada", external_id="x", display_name=None, active=True, doc={}
+        ada.scim_id,
+        fields=UserFields(user_name="ada", external_id="x", display_name=None, active=True, doc={}),
     )
     assert updated.groups == expected
 

@@ -11,6 +11,7 @@ from bridge.store import (
     InvalidDocument,
     NotFoundInStore,
     Store,
+    UserFields,
     VersionConflict,
 )
 from tests.store.conftest import ManualClock
@@ -45,11 +46,9 @@ async def test_duplicate_det_id_and_scim_id_are_refused(store: Store) -> None:
         await store.insert_user(
             scim_id=user.scim_id,
             det_id=43,
-            user_name="c",
-            external_id=None,
-            display_name=None,
-            active=True,
-            doc={"userName": "c"},
+            fields=UserFields(
+                user_name="c", external_id=None, display_name=None, active=True, doc={"userName": "c"}
+            ),
         )
 
 
@@ -59,11 +58,13 @@ async def test_documents_never_hold_password_id_or_meta(store: Store, key: str) 
         await store.insert_user(
             scim_id=new_id(),
             det_id=5,
-            user_name="a",
-            external_id=None,
-            display_name=None,
-            active=True,
-            doc={"userName": "a", key: "x"},
+            fields=UserFields(
+                user_name="a",
+                external_id=None,
+                display_name=None,
+                active=True,
+                doc={"userName": "a", key: "x"},
+            ),
         )
     assert await store.get_user_by_user_name("a") is None
 
@@ -73,11 +74,13 @@ async def test_update_bumps_version_and_last_modified(store: Store, clock: Manua
     later = clock.advance(5)
     updated = await store.update_user(
         user.scim_id,
-        user_name="Bobby",
-        external_id="e",
-        display_name="Bob B",
-        active=False,
-        doc={"userName": "Bobby", "emails": [{"value": "bobby@x.org", "primary": True}]},
+        fields=UserFields(
+            user_name="Bobby",
+            external_id="e",
+            display_name="Bob B",
+            active=False,
+            doc={"userName": "Bobby", "emails": [{"value": "bobby@x.org", "primary": True}]},
+        ),
         expected_version=1,
     )
     assert updated.version == 2
@@ -106,20 +109,20 @@ async def test_update_with_stale_version_conflicts_and_changes_nothing(store: St
     user = await add_user(store, "carol")
     await store.update_user(
         user.scim_id,
-        user_name="carol",
-        external_id=None,
-        display_name="C",
-        active=True,
-        doc={"userName": "carol"},
+        fields=UserFields(
+            user_name="carol", external_id=None, display_name="C", active=True, doc={"userName": "carol"}
+        ),
     )
     with pytest.raises(VersionConflict) as caught:
         await store.update_user(
             user.scim_id,
-            user_name="carol",
-            external_id=None,
-            display_name="stale",
-            active=True,
-            doc={"userName": "carol"},
+            fields=UserFields(
+                user_name="carol",
+                external_id=None,
+                display_name="stale",
+                active=True,
+                doc={"userName": "carol"},
+            ),
             expected_version=1,
         )
     assert (caught.value.expected, caught.value.actual) == (1, 2)
@@ -133,14 +136,16 @@ async def test_rename_onto_a_taken_user_name_is_refused(store: Store) -> None:
     erin = await add_user(store, "erin")
     with pytest.raises(DuplicateUserName):
         await store.update_user(
-            erin.scim_id, user_name="DAVE", external_id=None, display_name=None, active=True, doc={}
+            erin.scim_id,
+            fields=UserFields(user_name="DAVE", external_id=None, display_name=None, active=True, doc={}),
         )
 
 
 async def test_update_of_unknown_user_is_not_found(store: Store) -> None:
     with pytest.raises(NotFoundInStore):
         await store.update_user(
-            new_id(), user_name="x", external_id=None, display_name=None, active=True, doc={}
+            new_id(),
+            fields=UserFields(user_name="x", external_id=None, display_name=None, active=True, doc={}),
         )
 
 
@@ -179,11 +184,13 @@ async def test_relink_revives_the_same_determined_user(store: Store, clock: Manu
     revived = await store.relink_user(
         user.scim_id,
         new_scim_id=fresh_id,
-        user_name="Gina",
-        external_id="okta-9",
-        display_name="Gina G",
-        active=True,
-        doc={"userName": "Gina", "emails": [{"value": "g@x.org"}]},
+        fields=UserFields(
+            user_name="Gina",
+            external_id="okta-9",
+            display_name="Gina G",
+            active=True,
+            doc={"userName": "Gina", "emails": [{"value": "g@x.org"}]},
+        ),
     )
     assert revived.scim_id == fresh_id
     assert revived.det_id == 77
@@ -199,7 +206,8 @@ async def test_relink_needs_a_tombstoned_user(store: Store) -> None:
     user = await add_user(store, "hal")
     with pytest.raises(NotFoundInStore):
         await store.relink_user(
-            user.scim_id, user_name="hal", external_id=None, display_name=None, active=True, doc={}
+            user.scim_id,
+            fields=UserFields(user_name="hal", external_id=None, display_name=None, active=True, doc={}),
         )
 
 
@@ -233,7 +241,8 @@ async def test_a_conditional_read_answers_the_version_the_new_state_or_nothing(s
     assert await store.get_live_user_unless("no-such-id", ada.version) is None
     assert await store.get_live_user_unless("no-such-id", None) is None
     updated = await store.update_user(
-        ada.scim_id, user_name="ada", external_id="x", display_name=None, active=True, doc={}
+        ada.scim_id,
+        fields=UserFields(user_name="ada", external_id="x", display_name=None, active=True, doc={}),
     )
     # The version the caller kept is stale: it gets the whole user as it is now.
     assert await store.get_live_user_unless(ada.scim_id, ada.version) == updated

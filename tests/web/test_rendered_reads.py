@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bridge.store import open_store
+from bridge.store import UserFields, open_store
 from bridge.web.keys import RENDERED_USERS
 from bridge.web.rendered import RenderedUsers
 from tests.idp.harness import BASE_PATH, OKTA_BASIC, World, start_world
@@ -83,11 +83,13 @@ async def test_a_write_by_another_process_on_the_same_database_is_read_back(
         assert record is not None
         await other.update_user(
             scim_id,
-            user_name=record.user_name,
-            external_id="from-reconcile",
-            display_name=record.display_name,
-            active=record.active,
-            doc={**record.doc, "externalId": "from-reconcile"},
+            fields=UserFields(
+                user_name=record.user_name,
+                external_id="from-reconcile",
+                display_name=record.display_name,
+                active=record.active,
+                doc={**record.doc, "externalId": "from-reconcile"},
+            ),
         )
     finally:
         await other.close()
