@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from bridge.determined import DeterminedClient, MasterBadRequest, MasterConflict, MasterError
+from bridge.determined import DeterminedClient, MasterBadRequest, MasterConflict, MasterError, MasterInternal
 from bridge.reconcile.detect import (
     DisplayName,
     Snapshot,
@@ -122,12 +122,30 @@ class Repairer:
             # Assignments, not UpdateGroup: no 409/404 if the membership moved again since it was read.
             await self.client.remove_from_groups(drift.det_user_ids, [det_id])
         elif drift.kind is DriftKind.GROUP_MEMBER_REMOVED:
-            await self.client.add_to_groups(drift.det_user_ids, [det_id])
+            await self._add_back(det_id, drift.det_user_ids)
         elif drift.kind is DriftKind.GROUP_DELETED:
             group = await self.store.get_group_by_scim_id(drift.scim_id)
             if group is None:
                 raise Unrepairable("the mapping disappeared")
             await self._recreate_group(group, drift.det_user_ids)
+
+    async def _add_back(self, det_id: int, users: Sequence[int]) -> None:
+        """Add members back; one whose Determined user is gone (user.missing) cannot be, the others still are.
+
+        The master refuses the whole call for such a user with a bare 500 (assignments), so a mapping the
+        operator has not dealt with yet would otherwise keep every other member of the group out.
+        """
+        try:
+            await self.client.add_to_groups(users, [det_id])
+            return
+        except MasterInternal:
+            lost = [u for u in users if await master_user(self.client, u) is None]
+            if not lost:
+                raise
+        kept = [u for u in users if u not in lost]
+        if kept:
+            await self.client.add_to_groups(kept, [det_id])
+        raise Unrepairable(f"the Determined users {lost} no longer exist")
 
     async def _recreate_group(self, group: GroupRecord, members: tuple[int, ...]) -> None:
         """Create the group again (or adopt a same-named one) and point the mapping at the new id."""

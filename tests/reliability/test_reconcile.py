@@ -9,7 +9,7 @@ import pytest
 
 from bridge.determined import MasterNotFound
 from bridge.reconcile import DriftKind, Mode
-from bridge.store import UserFields
+from bridge.store import MemberRecord, UserFields
 from tests.conftest import LogReader
 from tests.reliability.conftest import World
 
@@ -177,3 +177,33 @@ async def test_an_orphan_user_mapping_is_reported_and_left_to_the_operator(world
     assert await world.admin.get_user_by_username("ghost") is None
     assert (await world.store.get_user_by_scim_id(orphan.scim_id)) is not None
     assert (await world.admin.get_user(alice.det_id)).active is True
+
+
+async def test_members_removed_out_of_band_are_put_back_beside_a_member_the_master_lost(world: World) -> None:
+    """A group member whose Determined user is gone (user.missing) cannot be added back, and the master
+    answers a bare 500 for an add that names it; the other removed members are still put back."""
+    alice, bob = await world.user("alice"), await world.user("bob")
+    ghost = await world.store.insert_user(
+        scim_id=str(uuid.uuid4()),
+        det_id=987_654,
+        fields=UserFields("ghost", None, "Ghost", True, {"userName": "ghost", "active": True}),
+    )
+    group = await world.group("team", [alice, bob])
+    await world.store.add_members(group, [MemberRecord(ghost.scim_id, display="ghost")])
+    record = await world.store.get_group_by_scim_id(group)
+    assert record is not None
+    await world.admin.remove_from_groups([bob.det_id], [record.det_id])
+    report = await (await world.reconciler()).run(Mode.REPAIR)
+    assert {u.id for u in (await world.admin.get_group(record.det_id)).users} == {alice.det_id, bob.det_id}
+    # Both stay reported for the operator: the mapping, and the membership the master cannot hold.
+    assert sorted(d.kind.value for d in report.failed) == ["group.member_removed", "user.missing"]
+    assert {m.member_scim_id for m in await world.store.list_members(group)} == {
+        alice.scim_id,
+        bob.scim_id,
+        ghost.scim_id,
+    }
+    again = await (await world.reconciler()).run(Mode.REPORT)
+    assert {(d.kind, d.det_user_ids) for d in again.drifts} == {
+        (DriftKind.USER_MISSING, ()),
+        (DriftKind.GROUP_MEMBER_REMOVED, (ghost.det_id,)),
+    }
