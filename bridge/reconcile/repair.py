@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 import structlog
 
-from bridge.determined import DeterminedClient, MasterBadRequest, MasterConflict, MasterError, MasterInternal
+from bridge.determined import (
+    DeterminedClient,
+    MasterBadRequest,
+    MasterConflict,
+    MasterError,
+    MasterInternal,
+    MasterNotFound,
+)
 from bridge.reconcile.detect import (
     DisplayName,
     Snapshot,
@@ -139,7 +146,7 @@ class Repairer:
             await self.client.add_to_groups(users, [det_id])
             return
         except MasterInternal:
-            lost = [u for u in users if await master_user(self.client, u) is None]
+            lost = await self._lost(users)
             if not lost:
                 raise
         kept = [u for u in users if u not in lost]
@@ -147,22 +154,23 @@ class Repairer:
             await self.client.add_to_groups(kept, [det_id])
         raise Unrepairable(f"the Determined users {lost} no longer exist")
 
+    async def _lost(self, users: Sequence[int]) -> list[int]:
+        """Those of `users` the master no longer has; asked one by one, only after a call naming them failed."""
+        return [u for u in users if await master_user(self.client, u) is None]
+
     async def _recreate_group(self, group: GroupRecord, members: tuple[int, ...]) -> None:
         """Create the group again (or adopt a same-named one) and point the mapping at the new id."""
         try:
-            created = await self.client.create_group(group.display_name, add_users=members)
-            new_id = created.id
-        except MasterConflict:
-            # Someone re-created it by hand: adopt that group and give it exactly the intended members.
-            found = [g async for g in self.client.iter_groups(name=group.display_name)]
-            if not found:
+            new_id = await self._create_or_adopt(group.display_name, members)
+        except MasterNotFound:
+            # A member the master no longer has (user.missing) fails the whole call with a 404: the group
+            # comes back with the others, and that membership stays reported as group.member_removed.
+            lost = await self._lost(members)
+            if not lost:
                 raise
-            new_id = found[0].id
-            current = {u.id for u in (await self.client.get_group(new_id)).users}
-            add = sorted(set(members) - current)
-            remove = sorted(current - set(members))
-            if add or remove:
-                await self.client.change_group(new_id, add_users=add, remove_users=remove)
+            new_id = await self._create_or_adopt(
+                group.display_name, tuple(u for u in members if u not in lost)
+            )
         stored_members = await self.store.list_members(group.scim_id)
         # The store has no "change det_id" unit, so the mapping is replaced: delete and insert with the same
         # SCIM id, document and members. A crash between the two leaves an unmanaged group that the next
@@ -177,6 +185,23 @@ class Repairer:
             members=stored_members,
         )
         _log.info("reconcile.group_relinked", scim_id=group.scim_id, old_det_id=group.det_id, det_id=new_id)
+
+    async def _create_or_adopt(self, name: str, members: Sequence[int]) -> int:
+        """The id of a new group `name` with `members`, or of a same-named one given exactly those members."""
+        try:
+            return (await self.client.create_group(name, add_users=members)).id
+        except MasterConflict:
+            # Someone re-created it by hand: adopt that group and give it exactly the intended members.
+            found = [g async for g in self.client.iter_groups(name=name)]
+            if not found:
+                raise
+            new_id = found[0].id
+            current = {u.id for u in (await self.client.get_group(new_id)).users}
+            add = sorted(set(members) - current)
+            remove = sorted(current - set(members))
+            if add or remove:
+                await self.client.change_group(new_id, add_users=add, remove_users=remove)
+            return new_id
 
 
 REPAIR_ERRORS = (MasterError, StoreError, Unrepairable)

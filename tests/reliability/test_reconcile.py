@@ -207,3 +207,34 @@ async def test_members_removed_out_of_band_are_put_back_beside_a_member_the_mast
         (DriftKind.USER_MISSING, ()),
         (DriftKind.GROUP_MEMBER_REMOVED, (ghost.det_id,)),
     }
+
+
+async def test_a_group_deleted_in_determined_is_recreated_without_a_member_the_master_lost(
+    world: World,
+) -> None:
+    """Creating a group with a user the master no longer has is refused whole (404): the group is recreated
+    with its other members, and the lost one stays reported."""
+    alice = await world.user("alice")
+    ghost = await world.store.insert_user(
+        scim_id=str(uuid.uuid4()),
+        det_id=987_654,
+        fields=UserFields("ghost", None, "Ghost", True, {"userName": "ghost", "active": True}),
+    )
+    group = await world.group("ops", [alice])
+    await world.store.add_members(group, [MemberRecord(ghost.scim_id, display="ghost")])
+    old = await world.store.get_group_by_scim_id(group)
+    assert old is not None
+    await world.admin.delete_group(old.det_id)
+    report = await (await world.reconciler()).run(Mode.REPAIR)
+    assert [d.kind for d in report.repaired] == [DriftKind.GROUP_DELETED]
+    new = await world.store.get_group_by_scim_id(group)
+    assert new is not None
+    assert new.det_id != old.det_id
+    recreated = await world.admin.get_group(new.det_id)
+    assert (recreated.name, {u.id for u in recreated.users}) == ("ops", {alice.det_id})
+    assert {m.member_scim_id for m in await world.store.list_members(group)} == {alice.scim_id, ghost.scim_id}
+    again = await (await world.reconciler()).run(Mode.REPORT)
+    assert {(d.kind, d.det_user_ids) for d in again.drifts} == {
+        (DriftKind.USER_MISSING, ()),
+        (DriftKind.GROUP_MEMBER_REMOVED, (ghost.det_id,)),
+    }
