@@ -21,11 +21,11 @@ demo: $(STAMP)
 	$(BIN)/scim-bridge --log-format console demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check bridge tests bench
-	$(BIN)/ruff format --check bridge tests bench
+	$(BIN)/ruff check bridge tests bench conformance
+	$(BIN)/ruff format --check bridge tests bench conformance
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict bridge
+	$(BIN)/mypy --strict bridge conformance
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q
