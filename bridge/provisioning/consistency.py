@@ -234,17 +234,20 @@ class Journal:
 class _Audited:
     """The ``async with`` of one `Journal.audited` (a class: see `_StoreErrors`)."""
 
-    __slots__ = ("_caller", "_journal", "_scope", "_token")
+    __slots__ = ("_caller", "_journal", "_operation", "_scope", "_token")
 
     def __init__(self, journal: Journal, caller: Caller, scope: AuditScope) -> None:
         self._journal = journal
         self._caller = caller
         self._scope = scope
         self._token: Token[AuditScope | None] | None = None
+        # Marks this write in the store while it runs: a write alone skips the writer thread (store/writer.py).
+        self._operation = journal._store.operation()
 
     async def __aenter__(self) -> AuditScope:
         start_counting()
         self._token = _SCOPE.set(self._scope)
+        self._operation.__enter__()
         return self._scope
 
     async def __aexit__(
@@ -257,6 +260,9 @@ class _Audited:
             scope.outcome = f"error:{final.status}" if isinstance(final, ScimError) else "error:500"
         assert self._token is not None
         _SCOPE.reset(self._token)
-        await self._journal._finish_audit(self._caller, scope)
+        try:
+            await self._journal._finish_audit(self._caller, scope)
+        finally:
+            self._operation.__exit__(None, None, None)
         if translated is not None:
             raise translated from None

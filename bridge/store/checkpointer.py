@@ -94,12 +94,21 @@ class Checkpointer:
         self._thread = threading.Thread(target=self._serve, name="store-checkpointer", daemon=True)
         self._thread.start()
 
-    def after_group(self, writer: sqlite3.Connection) -> None:
-        """The writer ran a group and answered its callers: count it, checkpoint on `writer` if behind."""
+    @property
+    def due(self) -> bool:
+        """The writer thread should checkpoint on its own connection after its next group (`after_group`)."""
+        return self._behind or self._committed - self._copied > CATCH_UP_AFTER_GROUPS
+
+    def committed(self) -> None:
+        """Count a group the writer connection committed, on whichever thread held it (writer.py)."""
         self._committed += 1
         if self._committed % WAKE_AFTER_GROUPS == 0:
             self._wake.set()
-        if self._behind or self._committed - self._copied > CATCH_UP_AFTER_GROUPS:
+
+    def after_group(self, writer: sqlite3.Connection) -> None:
+        """The writer thread ran a group and answered its callers: count it, checkpoint on `writer` if behind."""
+        self.committed()
+        if self.due:
             try:
                 busy = _passive(writer).busy
             except Exception as exc:  # noqa: BLE001 - a checkpoint must never stop the writer thread

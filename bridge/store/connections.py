@@ -117,7 +117,7 @@ class _Reader:
 
 
 # Primary result codes of a lock that another connection holds (the low byte of the extended code).
-_LOCK_CODES: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+LOCK_CODES: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
 class ReaderPool:
@@ -162,7 +162,7 @@ class ReaderPool:
         try:
             return job(self._inline)
         except sqlite3.OperationalError as exc:
-            if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) not in _LOCK_CODES:
+            if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) not in LOCK_CODES:
                 raise
         return await self.run(job)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, TypeVar
@@ -125,6 +126,11 @@ class Store:
         self._closed = True
         await self._writer.close()
         await self._readers.close()
+
+    def operation(self) -> AbstractContextManager[None]:
+        """Mark an operation that writes, for as long as it runs (``with``): alone, its writes run inline on
+        the event loop's thread; with others under way they queue and share commits (writer.py)."""
+        return self._writer.operation()
 
     # -- units of work ---------------------------------------------------------------------------
 

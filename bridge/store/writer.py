@@ -9,6 +9,20 @@ every caller hears its outcome only after the COMMIT that made it durable (or le
 failed, when BEGIN or COMMIT did). A caller that is cancelled while waiting does not withdraw its unit: it
 still runs whole or not at all.
 
+When its caller is the one operation under way (`Writer.operation`: every audited SCIM write marks itself
+for as long as it runs) and the writer is idle (nothing queued or running, no checkpoint due on its
+connection), a unit runs inline on the event loop's thread instead, under the same lock, as a group of one
+with the same COMMIT and outcome. Unmarked writers (reconcile, pruning, adoption) always queue.
+At one request at a time the hops loop -> writer thread -> loop (queue, futex wake-up, GIL hand-over,
+call_soon_threadsafe and another loop turn, twice per create) cost more than the unit. With two or more
+operations under way the unit queues, so concurrent writers still share groups: each of them spends most of
+its time waiting for the master, so whether units arrive in one loop turn says little (the same-turn rule of
+4982b60 ran most c=32 units inline on uvloop, one transaction each). An inline BEGIN never waits (busy
+timeout 0): when another process holds the write lock the unit queues and the writer thread waits for it.
+The price: a COMMIT that meets a stalled disk stalls the loop, reads included, where on the writer thread
+only writes would wait; a COMMIT is a write() into the WAL with no fsync (synchronous=NORMAL, checkpoints on
+their own thread), so only a kernel throttling dirty pages or a hung filesystem can stall it.
+
 The writer connection never checkpoints on COMMIT (wal_autocheckpoint 0): the Checkpointer does it on its
 own thread.
 """
@@ -20,13 +34,15 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty, SimpleQueue
-from typing import Any, Final, Generic, TypeVar
+from types import TracebackType
+from typing import Any, Final, Generic, TypeVar, cast
 
 from bridge.store.checkpointer import Checkpointer
-from bridge.store.connections import open_writer_connection
+from bridge.store.connections import LOCK_CODES, open_writer_connection
 from bridge.store.errors import StoreClosed
 
 T = TypeVar("T")
@@ -34,6 +50,8 @@ SyncUnit = Callable[[sqlite3.Connection], T]
 
 # Bounds the latency one group adds to the units queued behind it.
 MAX_GROUP: Final = 128
+# True in the task (and its children) of an operation marked with `Writer.operation`.
+_MARKED: Final[ContextVar[bool]] = ContextVar("store_writer_marked", default=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +67,7 @@ class _Job:
 
 
 def _run_group(conn: sqlite3.Connection, units: list[SyncUnit[Any]]) -> list[_Outcome[Any]]:
-    """One transaction for all `units`, each in a savepoint; on the writer thread."""
+    """One transaction for all `units`, each in a savepoint (none for a group of one)."""
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as exc:
@@ -120,14 +138,58 @@ def _open_connections(path: Path, busy_timeout_ms: int) -> tuple[sqlite3.Connect
         raise
 
 
-class Writer:
-    """Queues write units from the event loop and runs them in groups on its own thread."""
+class _Operation:
+    """The ``with`` of `Writer.operation` (a class: entered twice per SCIM write, cheaper than a generator)."""
 
-    __slots__ = ("_checkpointer", "_closed", "_conn", "_queue", "_thread")
+    __slots__ = ("_token", "_writer")
+
+    def __init__(self, writer: Writer) -> None:
+        self._writer = writer
+        self._token: Token[bool] | None = None
+
+    def __enter__(self) -> None:
+        self._writer._operations += 1
+        self._token = _MARKED.set(True)
+
+    def __exit__(
+        self, _type: type[BaseException] | None, _exc: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        self._writer._operations -= 1
+        assert self._token is not None
+        _MARKED.reset(self._token)
+
+
+class Writer:
+    """Runs write units from the event loop: queued and run in groups on its own thread, or inline when alone."""
+
+    __slots__ = (
+        "_busy_timeout_ms",
+        "_checkpointer",
+        "_closed",
+        "_conn",
+        "_done",
+        "_lock",
+        "_operations",
+        "_queue",
+        "_queued",
+        "_thread",
+        "_timeout_now",
+    )
 
     def __init__(self, conn: sqlite3.Connection, checkpointer: Checkpointer) -> None:
         self._conn = conn
         self._checkpointer = checkpointer
+        # The connection's own busy timeout, for groups on the writer thread; an inline unit sets 0.
+        self._busy_timeout_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+        self._timeout_now = self._busy_timeout_ms
+        # Held by whichever thread uses the connection: the writer thread for a group (and its catch-up
+        # checkpoint), the loop's thread for an inline unit.
+        self._lock = threading.Lock()
+        # Units queued (counted on the loop) and units the writer thread ran (counted under the lock).
+        self._queued = 0
+        self._done = 0
+        # Operations under way that write (see `operation`), counted on the loop.
+        self._operations = 0
         # None is the stop mark, queued behind every unit already submitted.
         self._queue: SimpleQueue[_Job | None] = SimpleQueue()
         self._closed = False
@@ -140,13 +202,59 @@ class Writer:
         conn, checkpointer = await asyncio.to_thread(_open_connections, path, busy_timeout_ms)
         return cls(conn, Checkpointer(checkpointer, lambda: open_writer_connection(path, busy_timeout_ms)))
 
+    def operation(self) -> _Operation:
+        """Mark an operation that writes, for as long as it runs (``with``, in its own task): while it is the
+        only one marked, its units may run inline."""
+        return _Operation(self)
+
     async def run(self, unit: SyncUnit[T]) -> T:
-        """Run `unit` in the next group; its result or exception once that group's COMMIT is done."""
+        """Run `unit` inline when alone, else in the next group; its result or exception once its COMMIT is done."""
         if self._closed:
             raise StoreClosed("store is closed")
+        if self._inline_allowed() and self._lock.acquire(blocking=False):
+            try:
+                outcome = self._run_inline(unit)
+            finally:
+                self._lock.release()
+            if outcome is not None:
+                # One loop turn before answering, as the queued path has: a caller writing in a loop (a
+                # reconcile pass) cannot keep the loop from everything else.
+                await asyncio.sleep(0)
+                if outcome.error is not None:
+                    raise outcome.error
+                return cast("T", outcome.value)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queued += 1
         self._queue.put(_Job(unit, future))
         return await future
+
+    def _inline_allowed(self) -> bool:
+        """The caller's is the one marked operation, nothing is queued or running on the writer thread, and no
+        checkpoint is due there."""
+        return (
+            self._operations == 1
+            and _MARKED.get()
+            and self._queued == self._done
+            and not self._checkpointer.due
+        )
+
+    def _set_busy_timeout(self, ms: int) -> None:
+        if self._timeout_now != ms:
+            self._conn.execute(f"PRAGMA busy_timeout = {ms:d}")
+            self._timeout_now = ms
+
+    def _run_inline(self, unit: SyncUnit[T]) -> _Outcome[T] | None:
+        """`unit` as a group of one on the loop's thread, or None if another process holds the write lock."""
+        self._set_busy_timeout(0)
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in LOCK_CODES:
+                return None
+            return _Outcome(error=exc)
+        outcome = _run_alone(self._conn, unit)
+        self._checkpointer.committed()
+        return outcome
 
     def _serve(self) -> None:
         """The writer thread: take what is queued (up to MAX_GROUP), run it as one group, answer, repeat."""
@@ -155,24 +263,29 @@ class Writer:
             first = self._queue.get()
             if first is None:
                 break
-            group = [first]
-            while len(group) < MAX_GROUP:
-                try:
-                    job = self._queue.get_nowait()
-                except Empty:
-                    break
-                if job is None:
-                    stopping = True
-                    break
-                group.append(job)
-            outcomes = _run_group(self._conn, [job.unit for job in group])
+            with self._lock:
+                # Collected once the lock is held: units queued while an inline one ran join this group.
+                group = [first]
+                while len(group) < MAX_GROUP:
+                    try:
+                        job = self._queue.get_nowait()
+                    except Empty:
+                        break
+                    if job is None:
+                        stopping = True
+                        break
+                    group.append(job)
+                self._set_busy_timeout(self._busy_timeout_ms)
+                outcomes = _run_group(self._conn, [job.unit for job in group])
+                self._done += len(group)
             by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], _Outcome[Any]]]] = {}
             for job, outcome in zip(group, outcomes, strict=True):
                 by_loop.setdefault(job.future.get_loop(), []).append((job.future, outcome))
             for loop, settled in by_loop.items():
                 with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits any more
                     loop.call_soon_threadsafe(_settle, settled)
-            self._checkpointer.after_group(self._conn)
+            with self._lock:
+                self._checkpointer.after_group(self._conn)
         self._checkpointer.close()
         self._conn.close()
 

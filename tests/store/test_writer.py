@@ -1,4 +1,5 @@
-"""The writer thread: queued units share one transaction, each in its own savepoint, answered after COMMIT."""
+"""The writer thread: queued units share one transaction, each in its own savepoint, answered after COMMIT; the
+unit of the one marked operation under way runs inline on the loop's thread, never waiting there for a lock."""
 
 from __future__ import annotations
 
@@ -158,3 +159,69 @@ async def test_store_units_queued_together_commit_together_with_their_intents(st
         assert found is not None
         assert found.state is IntentState.DONE
     assert await store.check() == []
+
+
+def _thread_and_busy_timeout(c: sqlite3.Connection) -> tuple[int, int]:
+    return threading.get_ident(), c.execute("PRAGMA busy_timeout").fetchone()[0]
+
+
+async def test_the_one_marked_operation_runs_its_units_inline_without_waiting_for_locks(
+    writer: Writer,
+) -> None:
+    with writer.operation():
+        assert await writer.run(_thread_and_busy_timeout) == (threading.get_ident(), 0)
+    thread, timeout = await writer.run(_thread_and_busy_timeout)  # unmarked: on the writer thread
+    assert (thread != threading.get_ident(), timeout) == (True, 5000)
+
+
+async def test_with_two_marked_operations_under_way_units_queue_for_group_commit(writer: Writer) -> None:
+    with writer.operation(), writer.operation():
+        thread, timeout = await writer.run(_thread_and_busy_timeout)
+    assert (thread != threading.get_ident(), timeout) == (True, 5000)
+
+
+async def test_an_inline_unit_meeting_another_connections_write_lock_waits_on_the_writer_thread(
+    writer: Writer, tmp_path: Path
+) -> None:
+    blocker = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        with writer.operation():
+            waiting = asyncio.ensure_future(writer.run(lambda c: (_insert("x")(c), threading.get_ident())))
+            await asyncio.sleep(0)  # the inline attempt met the lock and queued the unit; the loop goes on
+        assert not waiting.done()
+        blocker.execute("COMMIT")
+        inserted, thread = await waiting
+    finally:
+        blocker.close()
+    assert inserted == 1
+    assert thread != threading.get_ident()
+    assert await writer.run(_rows) == ["x"]
+
+
+async def test_an_inline_unit_that_raises_undoes_only_itself(writer: Writer) -> None:
+    def half_then_fail(c: sqlite3.Connection) -> None:
+        c.execute("INSERT INTO t (v) VALUES ('half')")
+        raise ValueError("refused after a statement")
+
+    with writer.operation():
+        await writer.run(_insert("kept"))
+        with pytest.raises(ValueError, match="refused"):
+            await writer.run(half_then_fail)
+        with pytest.raises(sqlite3.IntegrityError):
+            await writer.run(_insert("kept"))
+        assert await writer.run(_insert("next")) == 1
+        assert await writer.run(_rows) == ["kept", "next"]
+
+
+async def test_a_caller_cancelled_after_its_inline_unit_ran_leaves_it_committed(writer: Writer) -> None:
+    async def marked() -> object:
+        with writer.operation():
+            return await writer.run(_insert("done"))
+
+    task = asyncio.ensure_future(marked())
+    await asyncio.sleep(0)  # the unit ran inline; its caller waits for one loop turn
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await writer.run(_rows) == ["done"]
