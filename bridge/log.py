@@ -46,6 +46,13 @@ def _secret_key(key: str) -> bool:
     return _SECRET_KEY.search(key) is not None
 
 
+@functools.lru_cache(maxsize=1024)
+def _secret_keys(keys: tuple[str, ...]) -> frozenset[str]:
+    # The top-level names of one event, as a tuple: a line has ~11 and almost never one that names a
+    # credential, and the events of a process come in a few shapes, so one verdict is kept per shape.
+    return frozenset(key for key in keys if key != "event" and _secret_key(key))
+
+
 def _may_hold_secret(text: str) -> bool:
     # Every match of _SECRET_VALUE contains one of these words; for ASCII text, lower() is exactly the
     # case folding re.IGNORECASE applies, so text without them needs no regex (most log values). Other
@@ -83,9 +90,10 @@ def _scrub(value: Any, depth: int = 0) -> Any:
 
 def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Mask any key that names a credential, and credential-looking text in values (a backstop)."""
+    secret = _secret_keys(tuple(event_dict))
     texts: list[str] = []
     for key, value in event_dict.items():
-        if key != "event" and _secret_key(key):
+        if key in secret:
             event_dict[key] = REDACTED
         elif type(value) is str:
             texts.append(value)
