@@ -28,12 +28,12 @@ class Authenticator:
         # One principal per configured token, made once: a request that matches gets it as it is.
         self._bearer = tuple((c.token_sha256, IdpPrincipal(c.name, "bearer")) for c in settings.bearer)
         self.oauth = OAuthTokens(settings, clock)
-        # The digests of credentials that matched, by the text presented: an IdP sends the same credential
-        # on every request, so it is hashed once. Only matches are kept, so there is at most one entry per
-        # configured token (a few per Basic pair: base64's unused bits) and a client cannot grow the maps;
-        # the constant-time comparisons still run on every request. A hit tells the caller nothing the
-        # answer does not (only accepted credentials are kept).
-        self._token_digests: dict[str, str] = {}
+        # The digests of Basic credentials that matched, by the header value presented: an IdP sends the
+        # same one on every request, so it is decoded and hashed once. Only matches are kept, so there are
+        # a few entries per configured pair (base64's unused bits) and a client cannot grow the map; the
+        # constant-time comparisons still run on every request, and a hit tells the caller nothing the
+        # answer does not. (Basic passwords are in memory anyway: settings hold them. Bearer tokens are
+        # not cached: only their digests may be kept, docs/configuration.md.)
         self._basic_digests: dict[str, tuple[bytes, bytes]] = {}
 
     @property
@@ -78,14 +78,13 @@ class Authenticator:
         return IdpPrincipal(name, "basic")
 
     def _verify_token(self, token: str) -> IdpPrincipal:
-        presented = self._token_digests.get(token) or hash_token(token)
+        presented = hash_token(token)
         found: IdpPrincipal | None = None
         # No early exit: the time taken does not depend on which configured token matched.
         for want, configured in self._bearer:
             if hmac.compare_digest(presented, want) and found is None:
                 found = configured
         if found is not None:
-            self._token_digests[token] = presented
             return found
         principal = self.oauth.verify(token)
         if principal is None:
