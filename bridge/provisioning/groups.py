@@ -398,11 +398,23 @@ class GroupService:
             await self._add(det_group_id, add)
         except _LostUsers:
             # The request is refused whole (400), so the removal is undone: master and store agree again.
+            await self._undo_removal(det_group_id, remove)
+            raise
+        except MasterError as err:
+            raise PartialMasterWrite(err) from None
+
+    async def _undo_removal(self, det_group_id: int, removed: Sequence[int]) -> None:
+        """Put back the members a refused swap removed; a removed member the master no longer has (a stale
+        mapping too) was in none of its groups, so the others go back without it."""
+        try:
+            await self._add(det_group_id, removed)
+        except _LostUsers as lost:
+            back = [det_id for det_id in removed if det_id not in lost.det_ids]
             try:
-                await self._master.add_to_groups(remove, [det_group_id])
+                if back:
+                    await self._master.add_to_groups(back, [det_group_id])
             except MasterError as err:
                 raise PartialMasterWrite(err) from None
-            raise
         except MasterError as err:
             raise PartialMasterWrite(err) from None
 

@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from bridge.reconcile import DriftKind, Mode, build_reconciler
-from bridge.store import UserFields, UserRecord
+from bridge.store import MemberRecord, UserFields, UserRecord
 from bridge.web.keys import MASTER, SETTINGS
 from tests.conftest import LogReader
 from tests.idp.harness import World
@@ -23,11 +23,13 @@ from tests.provisioning.scim import GROUP_URN, call, create_group, create_user, 
 LOST_DET_ID = 987_654
 
 
-async def stale_user(world: World, user_name: str = "ghost@example.com") -> UserRecord:
+async def stale_user(
+    world: World, user_name: str = "ghost@example.com", det_id: int = LOST_DET_ID
+) -> UserRecord:
     """A live mapping whose Determined user is gone (what `scim-bridge reconcile` reports as user.missing)."""
     return await world.store.insert_user(
         scim_id=str(uuid.uuid4()),
-        det_id=LOST_DET_ID,
+        det_id=det_id,
         fields=UserFields(
             user_name=user_name,
             external_id=None,
@@ -159,3 +161,37 @@ async def test_put_renaming_and_adding_a_stale_member_is_400_and_keeps_the_name(
     assert stored.display_name == "Team"
     assert await store_members(world, group["id"]) == {ada["id"]}
     assert await world.store.pending_intents() == []
+
+
+async def _drift_kinds(world: World) -> list[tuple[str, str | None]]:
+    reconciler = await build_reconciler(world.app[SETTINGS], world.store, world.app[MASTER])
+    return [(d.kind.value, d.scim_id) for d in (await reconciler.run(Mode.REPORT)).drifts]
+
+
+async def test_okta_swap_removing_a_stale_member_and_adding_one_is_400_and_both_sides_agree(
+    world: World, captured_logs: LogReader
+) -> None:
+    ada = await create_user(world, "ada@example.com", "Ada")
+    bob = await create_user(world, "bob@example.com", "Bob")
+    removed_ghost = await stale_user(world, "gone@example.com", det_id=LOST_DET_ID + 1)
+    added_ghost = await stale_user(world, "ghost@example.com")
+    group = await create_group(world, "Team", [ada["id"], bob["id"]])
+    await world.store.add_members(group["id"], [MemberRecord(removed_ghost.scim_id, display="Gone")])
+    # Okta's group push: one PATCH removing bob and the gone member, adding the other gone one.
+    swap = patch(
+        {"op": "remove", "path": f'members[value eq "{bob["id"]}"]'},
+        {"op": "remove", "path": f'members[value eq "{removed_ghost.scim_id}"]'},
+        {"op": "add", "path": "members", "value": [{"value": added_ghost.scim_id}]},
+    )
+    response = await call(world, "PATCH", f"/Groups/{group['id']}", swap)
+    assert response.status == 400, await response.text()
+    error = await response.json()
+    assert error["scimType"] == "invalidValue"
+    assert added_ghost.scim_id in error["detail"]
+    # Refused whole: bob is back on the master (the gone member cannot be, and never was there).
+    assert (await world.master.state()).groups == {"Team": frozenset({"ada@example.com", "bob@example.com"})}
+    assert await store_members(world, group["id"]) == {ada["id"], bob["id"], removed_ghost.scim_id}
+    assert await world.store.pending_intents() == []
+    # Only the stale mappings themselves are left for the operator.
+    missing = {(kind, scim_id) for kind, scim_id in await _drift_kinds(world) if kind == "user.missing"}
+    assert missing == {("user.missing", removed_ghost.scim_id), ("user.missing", added_ghost.scim_id)}
