@@ -38,6 +38,7 @@ class AuditScope:
     operation: str
     resource_type: str
     resource_id: str | None = None
+    # "ok", "ok:<drift kind>" when it succeeded on a stale mapping, or "error:<status>".
     outcome: str = "ok"
     extra: dict[str, object] = field(default_factory=dict)
     # Set once the store write that finished the operation's intent also wrote its "ok" audit line.
@@ -127,7 +128,7 @@ class Journal:
         structlog.contextvars.bind_contextvars(
             op=scope.operation, resource=scope.resource_type, master_calls=made
         )
-        if not (scope.recorded and scope.outcome == "ok"):
+        if not (scope.recorded and not scope.outcome.startswith("error:")):
             await self._append_audit(caller, scope, made)
 
     async def _append_audit(self, caller: Caller, scope: AuditScope, made: int) -> None:
@@ -197,7 +198,7 @@ class Journal:
                 resource_type=scope.resource_type,
                 resource_id=scope.resource_id or target,
                 master_calls=calls_made(),
-                outcome="ok",
+                outcome=scope.outcome,
             )
         try:
             written = await store(result, Finish(intent, audit))

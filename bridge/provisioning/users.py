@@ -5,6 +5,10 @@ Determined user, removes it from every managed group and tombstones the mapping;
 userName re-links (reactivates) the same Determined user under a new SCIM id. Protected accounts (`admin`,
 `determined`, the bridge's own account, users.protected_usernames) are never mapped: creating or renaming a
 user to one of those names answers 409 uniqueness, because the name is taken on the master.
+
+A stale mapping (its Determined user is gone; reconcile's user.missing) stays a SCIM resource until the IdP
+deletes it: DELETE tombstones it (204), a PATCH or PUT that must reach the master answers 500 naming the drift
+(docs/reliability.md, "Stale mappings").
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
+import structlog
+
 from bridge.config import UsersSettings
-from bridge.determined import DeterminedClient, MasterBadRequest, MasterError, MasterUser
+from bridge.determined import DeterminedClient, MasterBadRequest, MasterError, MasterNotFound, MasterUser
 from bridge.provisioning.consistency import Caller, Journal, PartialMasterWrite, check_if_match, store_errors
 from bridge.provisioning.locks import KeyedLocks
 from bridge.provisioning.translate import (
@@ -27,7 +33,7 @@ from bridge.provisioning.translate import (
 )
 from bridge.provisioning.upstream_errors import Operation, to_scim_error
 from bridge.scim import USER_SCHEMA, ListQuery, apply_patch, compile_sql
-from bridge.scim.errors import InvalidValue, NotFound, ScimError, Uniqueness
+from bridge.scim.errors import InternalError, InvalidValue, NotFound, ScimError, Uniqueness
 from bridge.scim.filter_sql import sort_sql
 from bridge.scim.filters import Compare, CompareOp, Filter
 from bridge.scim.patch import PatchOperation
@@ -39,6 +45,9 @@ BUILTIN_USER_IDS = frozenset({1, 2})
 # The master sets no maximum (§5.1), but a username is a unique-indexed PostgreSQL column whose btree entries
 # cannot exceed ~2,700 bytes (and the master refuses non-ASCII): refuse longer names as the IdP's value error.
 MAX_USERNAME_LENGTH: Final = 1024
+# The audit outcome of a DELETE whose Determined user was already gone (kind as reconcile's drift).
+DELETED_MISSING_OUTCOME: Final = "ok:user.missing"
+_log = structlog.get_logger("bridge.provisioning")
 
 
 def _display_rejected(err: MasterBadRequest) -> bool:
@@ -165,26 +174,48 @@ class UserService:
             return await self._update(record, new_doc, password, caller, "patch")
 
     async def delete(self, scim_id: str, caller: Caller, if_match: str | None = None) -> None:
-        """DELETE /Users/{id}: deactivate, leave every managed group, tombstone (the master cannot delete)."""
+        """DELETE /Users/{id}: deactivate, leave every managed group, tombstone (the master cannot delete).
+
+        A stale mapping (its Determined user is gone: reconcile's user.missing) is tombstoned all the same:
+        the state the IdP asks for, no usable account, already holds on the master, and refusing would make
+        the IdP's deprovisioning fail for ever while the store kept a live ghost.
+        """
         async with (
-            self._journal.audited(caller, "delete", "User", scim_id),
+            self._journal.audited(caller, "delete", "User", scim_id) as scope,
             self._locks.hold(f"user:{scim_id}"),
         ):
             record = await self.get(scim_id)
             check_if_match(if_match, record.version)
             groups = await self._store.groups_of_member(scim_id)
 
-            async def master_write() -> None:
-                await self._master.patch_user(record.det_id, active=False)
+            async def master_write() -> bool:
+                try:
+                    await self._master.patch_user(record.det_id, active=False)
+                except MasterNotFound:
+                    if not await self._user_gone(record.det_id):
+                        raise
+                    # A user the master lacks is in none of its groups (memberships reference users).
+                    scope.outcome = DELETED_MISSING_OUTCOME
+                    return True
                 try:
                     # Leaving the groups is a member diff on each: serialise with their PATCHes.
                     async with self._locks.hold_all(f"group:{g.scim_id}" for g in groups):
                         await self._master.leave_groups(record.det_id, [g.det_id for g in groups])
                 except MasterError as err:
                     raise PartialMasterWrite(err) from None
+                return False
 
-            async def store_write(_: None, finish: Finish) -> UserRecord:
-                return await self._store.tombstone_user(scim_id, finishing_intent=finish)
+            async def store_write(gone: bool, finish: Finish) -> UserRecord:
+                tombstoned = await self._store.tombstone_user(scim_id, finishing_intent=finish)
+                if gone:
+                    _log.warning(
+                        "user.deleted_missing_on_master",
+                        kind="user.missing",
+                        scim_id=scim_id,
+                        det_id=record.det_id,
+                        groups=len(groups),
+                    )
+                return tombstoned
 
             await self._journal.write(
                 caller,
@@ -198,6 +229,16 @@ class UserService:
             )
 
     # -- internals -----------------------------------------------------------------------------
+
+    async def _user_gone(self, det_id: int) -> bool:
+        """Whether the master no longer has Determined user `det_id` (asked only after a write's 404)."""
+        try:
+            await self._master.get_user(det_id)
+        except MasterNotFound:
+            return True
+        except MasterError:
+            return False  # the probe failed: the write's own 404 is the better answer
+        return False
 
     def _fields(self, doc: Mapping[str, Any], *, default_active: bool) -> MasterUserFields:
         return user_fields(doc, self._settings.display_name_source, default_active=default_active)
@@ -309,10 +350,15 @@ class UserService:
             return await self._store_update(record, row, None)
 
         async def master_write() -> MasterUser | None:
-            remote: bool | None = None
-            if after.username != before.username or sync_password is not None:
-                remote = (await self._master.get_user(record.det_id)).remote
-            return await self._push(record.det_id, before, after, sync_password, remote=remote)
+            try:
+                remote: bool | None = None
+                if after.username != before.username or sync_password is not None:
+                    remote = (await self._master.get_user(record.det_id)).remote
+                return await self._push(record.det_id, before, after, sync_password, remote=remote)
+            except MasterNotFound:
+                if await self._user_gone(record.det_id):
+                    raise _stale_mapping(record, operation) from None
+                raise
 
         async def store_write(_: MasterUser | None, finish: Finish) -> UserRecord:
             return await self._store_update(record, row, finish)
@@ -411,6 +457,27 @@ class UserService:
                 if index == len(candidates) - 1 or not _display_rejected(err):
                     raise
         raise AssertionError("unreachable: the last candidate re-raises")
+
+
+def _stale_mapping(record: UserRecord, operation: str) -> InternalError:
+    """The answer to a write that must reach a Determined user the master no longer has.
+
+    Not 404: the SCIM resource exists (GET and listings answer it from the store, as reconciliation keeps the
+    mapping), and an IdP reading 404 on an update may re-create the user, which the live userName refuses.
+    It is the service provider's own inconsistency (a restored or foreign master database) that an operator
+    must resolve, so RFC 7644 §3.12's 500 with advice; DELETE still succeeds.
+    """
+    _log.error(
+        "user.missing_on_master",
+        kind="user.missing",
+        scim_id=record.scim_id,
+        det_id=record.det_id,
+        operation=operation,
+    )
+    return InternalError(
+        f"User {record.scim_id} maps to Determined user {record.det_id}, which no longer exists on the master "
+        "(drift user.missing); an operator must resolve it. DELETE still removes the mapping."
+    )
 
 
 def _check_length(user_name: str) -> None:

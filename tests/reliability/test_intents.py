@@ -15,7 +15,7 @@ from bridge.determined import calls_made, start_counting
 from bridge.provisioning.consistency import digest
 from bridge.reconcile import IntentResolver, Resolution, background
 from bridge.reconcile.desired import display_names
-from bridge.store import IntentState
+from bridge.store import IntentState, MemberRecord, UserFields
 from tests.reliability.conftest import World
 
 
@@ -92,6 +92,27 @@ async def test_interrupted_user_delete_completes_if_the_master_shows_it(world: W
     record = await world.store.get_group_by_scim_id(group)
     assert record is not None
     assert {u.id for u in (await world.admin.get_group(record.det_id)).users} == {kept.det_id}
+
+
+async def test_interrupted_delete_of_a_user_gone_from_the_master_completes(world: World) -> None:
+    kept = await world.user("kept")
+    group = await world.group("team", [kept])
+    # A stale mapping (user.missing): its Determined user is gone, so the master has nothing to change.
+    ghost = await world.store.insert_user(
+        scim_id=str(uuid.uuid4()),
+        det_id=987_654,
+        fields=UserFields("ghost", None, "Ghost", True, {"userName": "ghost", "active": True}),
+    )
+    await world.store.add_members(group, [MemberRecord(ghost.scim_id, display="Ghost")])
+    await _intent(world, "delete", "User", ghost.scim_id, {"det_id": ghost.det_id, "groups": []})
+    [outcome] = await _resolver(world).resolve_all()
+    assert outcome.resolution is Resolution.COMPLETED
+    assert await world.store.get_user_by_scim_id(ghost.scim_id) is None
+    assert [m.member_scim_id for m in await world.store.list_members(group)] == [kept.scim_id]
+    record = await world.store.get_group_by_scim_id(group)
+    assert record is not None
+    assert {u.id for u in (await world.admin.get_group(record.det_id)).users} == {kept.det_id}
+    assert await world.store.pending_intents() == []
 
 
 async def test_interrupted_group_delete_completes_if_the_master_shows_it(world: World) -> None:
