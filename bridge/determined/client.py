@@ -127,6 +127,10 @@ class DeterminedClient:
         # Built once: settings are frozen, and a ClientTimeout per call showed in profiles.
         self._timeout = self._timeouts(settings.request_timeout)
         self._slow_timeout = self._timeouts(settings.login_timeout)
+        # One lazy proxy for the client's life: structlog.get_logger() per call built a new proxy, and binding
+        # it showed in write profiles. Unless loggers are cached (serve), the proxy still re-binds per event,
+        # so a reconfiguration (tests) is still honoured.
+        self._log = structlog.get_logger()
 
     @property
     def healthy(self) -> bool:
@@ -463,8 +467,7 @@ class DeterminedClient:
         authenticated: bool,
         decode: bool,
     ) -> Any:
-        timeout, budget = self._slow_timeout if slow else self._timeout
-        kwargs: dict[str, Any] = {"timeout": timeout}
+        kwargs: dict[str, Any] = {"timeout": self._slow_timeout if slow else self._timeout}
         if query:
             kwargs["params"] = query
         if body is not None:
@@ -474,9 +477,7 @@ class DeterminedClient:
         await self._limiter.acquire()
         overloaded = False
         try:
-            status, answer, retry_after = await self._exchange(
-                method, template, url, kwargs, budget, authenticated
-            )
+            status, answer, retry_after = await self._exchange(method, template, url, kwargs, authenticated)
             overloaded = status == 429 or status in UNAVAILABLE_STATUSES
         except _Transient:
             overloaded = True
@@ -501,15 +502,15 @@ class DeterminedClient:
         except ValueError:
             raise MasterProtocolError(f"{method} {template}: body is not JSON", http_status=200) from None
 
-    def _timeouts(self, read_timeout: float) -> tuple[aiohttp.ClientTimeout, float]:
-        """The socket timeouts of one attempt and its overall budget, which includes one login when the
-        credential may log in inside the request (on a 401)."""
+    def _timeouts(self, read_timeout: float) -> aiohttp.ClientTimeout:
+        """The timeouts of one attempt: socket connect and read, and an overall budget that includes one login
+        when the credential may log in inside the request (on a 401). aiohttp's own ``total`` enforces the
+        budget (one timer handle) where an ``asyncio.timeout`` around the request cost a second one per call."""
         settings = self._settings
         budget = read_timeout + (settings.login_timeout if self._credential.uses_login else 0.0)
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=settings.connect_timeout, sock_read=read_timeout
+        return aiohttp.ClientTimeout(
+            total=budget, sock_connect=settings.connect_timeout, sock_read=read_timeout
         )
-        return timeout, budget
 
     async def _exchange(
         self,
@@ -517,10 +518,8 @@ class DeterminedClient:
         template: str,
         url: URL,
         kwargs: dict[str, Any],
-        budget: float,
         authenticated: bool,
     ) -> tuple[int, bytes, float | None]:
-        log = structlog.get_logger()
         started = self._clock()
         status: int | None = None
         failure: str | None = None
@@ -528,7 +527,7 @@ class DeterminedClient:
             if authenticated:
                 await self._credential.ensure_token(self._session)
             record_call()
-            async with asyncio.timeout(budget), self._session.request(method, url, **kwargs) as resp:
+            async with self._session.request(method, url, **kwargs) as resp:
                 status = resp.status
                 body = await resp.read()
                 retry_after = parse_retry_after(resp.headers.get(aiohttp.hdrs.RETRY_AFTER))
@@ -561,7 +560,7 @@ class DeterminedClient:
         finally:
             elapsed = self._clock() - started
             fields: dict[str, Any] = {"failure": failure} if failure else {}
-            log.debug(
+            self._log.debug(
                 "master.call",
                 method=method,
                 path=template,
