@@ -136,6 +136,18 @@ class UserService:
                 existing = await self._store.get_user_by_user_name(desired.username, include_tombstoned=True)
                 if existing is not None and existing.tombstoned_at is None:
                     raise Uniqueness(f"userName {desired.username!r} is already provisioned.")
+                if existing is not None and await self._user_gone(existing.det_id):
+                    # The tombstone's Determined user is gone too (a stale mapping deleted, or a restored
+                    # master): nothing to relink, so the userName is provisioned afresh.
+                    async with store_errors():
+                        await self._store.forget_tombstone(existing.scim_id)
+                    _log.warning(
+                        "user.tombstone_missing_on_master",
+                        kind="user.missing",
+                        scim_id=existing.scim_id,
+                        det_id=existing.det_id,
+                    )
+                    existing = None
                 if existing is not None:
                     record = await self._relink(existing, doc, desired, password, caller)
                 else:

@@ -275,6 +275,15 @@ class Store:
 
         return await self._write(self._finishing(finishing_intent, unit))
 
+    async def forget_tombstone(self, scim_id: str) -> None:
+        """Delete a tombstoned user's mapping whose Determined user is gone, so its userName can be provisioned
+        afresh (a relink needs that user); NotFoundInStore unless `scim_id` is tombstoned."""
+
+        def unit(c: sqlite3.Connection, _now: str) -> None:
+            user_writes.forget_tombstone(c, scim_id)
+
+        await self._write(unit)
+
     async def relink_user(
         self,
         scim_id: str,

@@ -115,6 +115,15 @@ def tombstone_user(
     return user_from_row(row)
 
 
+def forget_tombstone(conn: sqlite3.Connection, scim_id: str) -> None:
+    """Delete a tombstoned user's row (its emails cascade; a tombstoned user is in no group)."""
+    deleted = conn.execute(
+        "DELETE FROM users WHERE scim_id = ? AND tombstoned_at IS NOT NULL RETURNING pk", (scim_id,)
+    ).fetchone()
+    if deleted is None:
+        raise NotFoundInStore(f"no tombstoned user {scim_id}")
+
+
 def relink_user(
     conn: sqlite3.Connection, now: str, scim_id: str, *, new_scim_id: str | None, fields: UserFields
 ) -> UserRecord:

@@ -99,3 +99,27 @@ async def test_patch_and_put_reaching_a_stale_user_are_500_naming_the_drift_and_
     assert (body["userName"], body["active"]) == ("ghost@example.com", True)
     assert await world.store.pending_intents() == []
     await assert_mapping_left_for_the_operator(world, ghost)
+
+
+async def test_a_deleted_stale_user_can_be_provisioned_again_as_a_new_determined_user(
+    world: World, captured_logs: LogReader
+) -> None:
+    ghost = await stale_user(world)
+    assert (await call(world, "DELETE", f"/Users/{ghost.scim_id}")).status == 204
+    # The IdP assigns the person again: there is no Determined user to relink, so a new one is created.
+    response = await call(world, "POST", "/Users", user_body("ghost@example.com", "Ghost"))
+    assert response.status == 201, await response.text()
+    created = await response.json()
+    assert created["id"] != ghost.scim_id
+    record = await world.store.get_user_by_scim_id(created["id"])
+    assert record is not None
+    assert record.det_id != LOST_DET_ID
+    assert (await world.master.state()).users["ghost@example.com"].active
+    assert await world.store.get_user_by_scim_id(ghost.scim_id, include_tombstoned=True) is None
+    assert (await call(world, "GET", f"/Users/{ghost.scim_id}")).status == 404
+    assert await world.store.pending_intents() == []
+    assert await drifts(world) == []
+    forgot = [e for e in captured_logs() if e.get("event") == "user.tombstone_missing_on_master"]
+    assert [(e["kind"], e["scim_id"], e["det_id"]) for e in forgot] == [
+        ("user.missing", ghost.scim_id, LOST_DET_ID)
+    ]

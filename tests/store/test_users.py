@@ -211,6 +211,21 @@ async def test_relink_needs_a_tombstoned_user(store: Store) -> None:
         )
 
 
+async def test_forget_tombstone_frees_the_user_name_and_det_id_of_a_tombstoned_user_only(
+    store: Store,
+) -> None:
+    live = await add_user(store, "ida", emails=[{"value": "ida@example.com"}])
+    with pytest.raises(NotFoundInStore):
+        await store.forget_tombstone(live.scim_id)
+    assert await store.get_user_by_scim_id(live.scim_id) == live
+    await store.tombstone_user(live.scim_id)
+    await store.forget_tombstone(live.scim_id)
+    assert await store.get_user_by_scim_id(live.scim_id, include_tombstoned=True) is None
+    again = await add_user(store, "ida", det_id=live.det_id)
+    assert again.scim_id != live.scim_id
+    assert await store.check() == []
+
+
 async def test_records_are_frozen(store: Store) -> None:
     user = await add_user(store, "ivy")
     with pytest.raises(AttributeError):
