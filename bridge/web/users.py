@@ -39,6 +39,7 @@ def _render(
         location=where.user(record.scim_id),
         attributes=attributes,
         excluded=excluded,
+        copy=False,  # every caller here encodes the result at once
     )
 
 

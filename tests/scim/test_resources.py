@@ -219,3 +219,12 @@ def test_render_output_does_not_alias_the_document() -> None:
     out["name"]["givenName"] = "changed"
     assert doc["emails"][0]["value"] == "bjensen@example.com"
     assert doc["name"]["givenName"] == "Barbara"
+
+
+def test_render_without_copies_returns_the_same_document() -> None:
+    doc = _full() | {"groups": [], "x509Certificates": {}}
+    for attributes, excluded in (((), ()), (("emails",), ()), ((), ("emails.type",))):
+        copied = render(doc, USER_SCHEMA, location=LOC, attributes=attributes, excluded=excluded)
+        shared = render(doc, USER_SCHEMA, location=LOC, attributes=attributes, excluded=excluded, copy=False)
+        assert shared == copied
+        assert list(shared) == list(copied)

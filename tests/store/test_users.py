@@ -264,3 +264,31 @@ async def test_a_conditional_read_answers_the_version_the_new_state_or_nothing(s
     await store.tombstone_user(ada.scim_id)
     assert await store.get_live_user_unless(ada.scim_id, updated.version) is None
     assert await store.get_live_user_unless(ada.scim_id, None) is None
+
+
+async def test_documents_read_back_exactly_whatever_their_numbers_and_strings(store: Store) -> None:
+    # decode_doc parses with orjson and falls back to json where orjson would read a different value
+    # (integers beyond 64 bits, which it turns into floats) or refuses what json reads
+    doc: dict[str, object] = {
+        "userName": "n",
+        "big": 2**70,
+        "negative": -(2**63) - 1,
+        "edge": 2**63 - 1,
+        "float": 1.5e-7,
+        "digits": "12345678901234567890",
+        "text": 'é ☃ \U0001f600 \\ " \n',
+        "nested": [{"a": [1, None, True, {}]}, []],
+    }
+    small = {k: v for k, v in doc.items() if k not in ("big", "negative", "digits")}
+    for n, variant in enumerate((doc, small)):
+        user = await store.insert_user(
+            scim_id=new_id(),
+            det_id=1000 + n,
+            fields=UserFields(
+                user_name=f"n{n}", external_id=None, display_name=None, active=True, doc=variant
+            ),
+        )
+        read = await store.get_user_by_scim_id(user.scim_id)
+        assert read is not None
+        assert read.doc == variant
+        assert [type(v) for v in read.doc.values()] == [type(v) for v in variant.values()]
