@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bridge import jsonenc
 from bridge.store import UserFields, open_store
 from bridge.web.keys import RENDERED_USERS
 from bridge.web.rendered import RenderedUsers
@@ -121,6 +123,19 @@ def test_the_lru_keeps_newest_versions_within_its_bound() -> None:
     kept.put("c", "http://x", 1, b"c1")
     assert (kept.get("b", "http://x"), len(kept)) == (None, 2)
     assert kept.get("a", "http://x") == (2, b"a2")
+
+
+def test_a_kept_body_holds_about_its_length_not_its_encoders_buffer() -> None:
+    kept = RenderedUsers()
+    tracemalloc.start()
+    try:
+        body = jsonenc.dumps({"userName": "x" * 500})
+        kept.put("a", "http://x", 1, body)
+        del body
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held < 1500  # orjson encodes into a 4 KiB buffer, which its bytes object keeps
 
 
 def test_every_write_to_a_user_row_bumps_its_version() -> None:
