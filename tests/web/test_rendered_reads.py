@@ -11,7 +11,7 @@ from typing import Any
 from bridge import jsonenc
 from bridge.store import UserFields, open_store
 from bridge.web.keys import RENDERED_USERS
-from bridge.web.rendered import RenderedUsers
+from bridge.web.rendered import ENTRY_OVERHEAD, RenderedUsers
 from tests.idp.harness import BASE_PATH, OKTA_BASIC, World, start_world
 
 HEADERS = {"Authorization": OKTA_BASIC, "Content-Type": "application/scim+json"}
@@ -123,6 +123,20 @@ def test_the_lru_keeps_newest_versions_within_its_bound() -> None:
     kept.put("c", "http://x", 1, b"c1")
     assert (kept.get("b", "http://x"), len(kept)) == (None, 2)
     assert kept.get("a", "http://x") == (2, b"a2")
+
+
+def test_the_lru_keeps_its_bodies_within_its_byte_bound() -> None:
+    kept = RenderedUsers(max_bytes=3 * (100 + ENTRY_OVERHEAD))
+    for name in "abc":
+        kept.put(name, "http://x", 1, b"x" * 100)
+    assert len(kept) == 3
+    kept.put("a", "http://x", 2, b"y" * 100)  # a replaced entry gives its bytes back
+    assert len(kept) == 3
+    kept.put("d", "http://x", 1, b"z" * 250)  # the least recently used go until the new body fits
+    assert (kept.get("b", "http://x"), kept.get("c", "http://x"), len(kept)) == (None, None, 2)
+    assert kept.get("a", "http://x") == (2, b"y" * 100)
+    kept.put("e", "http://x", 1, b"w" * 4 * (100 + ENTRY_OVERHEAD))  # bigger than the bound: kept by none
+    assert len(kept) == 0
 
 
 def test_a_kept_body_holds_about_its_length_not_its_encoders_buffer() -> None:
