@@ -9,6 +9,7 @@ established is retried for any method, because nothing was sent.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import ssl
 import time
@@ -474,7 +475,8 @@ class DeterminedClient:
             kwargs["data"] = aiohttp.BytesPayload(body, content_type="application/json")
         if not authenticated:
             kwargs["middlewares"] = ()
-        await self._limiter.acquire()
+        if not self._limiter.try_acquire():
+            await self._limiter.acquire()
         overloaded = False
         try:
             status, answer, retry_after = await self._exchange(method, template, url, kwargs, authenticated)
@@ -524,7 +526,7 @@ class DeterminedClient:
         status: int | None = None
         failure: str | None = None
         try:
-            if authenticated:
+            if authenticated and self._credential.needs_login:
                 await self._credential.ensure_token(self._session)
             record_call()
             async with self._session.request(method, url, **kwargs) as resp:
@@ -559,15 +561,17 @@ class DeterminedClient:
             ) from exc
         finally:
             elapsed = self._clock() - started
-            fields: dict[str, Any] = {"failure": failure} if failure else {}
-            self._log.debug(
-                "master.call",
-                method=method,
-                path=template,
-                status=status,
-                duration_ms=round(elapsed * 1000, 1),
-                **fields,
-            )
+            # Asked first: the line is below the server's level, and building its fields cost ~1.8 us a call.
+            if self._log.is_enabled_for(logging.DEBUG):
+                fields: dict[str, Any] = {"failure": failure} if failure else {}
+                self._log.debug(
+                    "master.call",
+                    method=method,
+                    path=template,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 1),
+                    **fields,
+                )
             if self._observer is not None:
                 self._observer.observe_master_call(method, template, failure or str(status), elapsed)
 

@@ -49,14 +49,19 @@ class MasterCredential:
         """True when username/password are configured, so the credential can (re-)login (§7.1 fallback)."""
         return self._login_mode
 
+    @property
+    def needs_login(self) -> bool:
+        """True when password mode has no session token yet; lets callers skip ``ensure_token`` otherwise."""
+        return self._login_mode and self._token is None
+
     async def ensure_token(self, session: aiohttp.ClientSession) -> None:
         """Log in now if password mode has no session token yet (called before a request's own timeout)."""
-        if self.uses_login and self._token is None:
+        if self.needs_login:
             await self._refresh(session, stale=None)
 
     async def __call__(self, req: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
         """Attach the bearer token; on 401 in password mode, re-login once and replay the request."""
-        if self.uses_login and self._token is None:
+        if self.needs_login:
             await self._refresh(req.session, stale=None)
         sent = self._token
         if sent is not None:

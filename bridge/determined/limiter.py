@@ -29,6 +29,13 @@ class AdaptiveLimiter:
         """Calls currently holding a slot."""
         return self._in_flight
 
+    def try_acquire(self) -> bool:
+        """Take a free slot now if there is one, without a coroutine (the common case of every call)."""
+        if self._in_flight >= int(self._limit):
+            return False
+        self._in_flight += 1
+        return True
+
     async def acquire(self) -> None:
         """Wait for a free slot under the current limit."""
         while self._in_flight >= int(self._limit):
