@@ -17,6 +17,20 @@ ROOT = Path(__file__).resolve().parents[2]
 STATS_KEYS = {"requests", "failures", "seconds", "throughput_rps", "p50_ms", "p99_ms", "failure_samples"}
 
 
+def _run_bench(out: Path, *args: str) -> tuple[dict[str, Any], str]:
+    """`python -m bench ARGS -o OUT` as its own process: its results.json and what it printed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", *args, "-o", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(out.read_text(encoding="utf-8")), done.stdout
+
+
 def _stats_ok(stats: dict[str, Any]) -> None:
     assert set(stats) == STATS_KEYS
     assert stats["requests"] > 0
@@ -27,17 +41,7 @@ def _stats_ok(stats: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
-    out = tmp_path_factory.mktemp("bench") / "results.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--tiny", "50", "-o", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(out.read_text(encoding="utf-8")), done.stdout
+    return _run_bench(tmp_path_factory.mktemp("bench") / "results.json", "--tiny", "50")
 
 
 def test_every_overhead_cell_has_both_sides_at_both_concurrencies(
@@ -127,29 +131,9 @@ def test_target_verdicts() -> None:
 
 
 def test_only_runs_the_named_sections(tmp_path: Path) -> None:
-    out = tmp_path / "results.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "--tiny",
-            "20",
-            "--only",
-            "import",
-            "--only",
-            "memory",
-            "-o",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    results, stdout = _run_bench(
+        tmp_path / "results.json", "--tiny", "20", "--only", "import", "--only", "memory"
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads(out.read_text(encoding="utf-8"))
     assert results["meta"]["sections"] == ["import", "memory"]
     assert not {"overhead", "scale", "peer", "mixed"} & set(results)
     _stats_ok(results["import"]["bridge"])
@@ -157,4 +141,4 @@ def test_only_runs_the_named_sections(tmp_path: Path) -> None:
     assert results["memory"]["n"] == 20
     # Only the targets of the sections that ran: no scale target reported as a miss.
     assert [t["name"] for t in results["targets"]] == ["okta import wall time", "memory bridge peak RSS MiB"]
-    assert "3. Scale" not in done.stdout
+    assert "3. Scale" not in stdout
