@@ -410,6 +410,15 @@ class GroupService:
             await self._add(det_group_id, removed)
         except _LostUsers as lost:
             back = [det_id for det_id in removed if det_id not in lost.det_ids]
+            for det_id in sorted(lost.det_ids):
+                # kind as reconciliation's drift, as for an added member (_stale_members); only the
+                # Determined ids are at hand here, and reconcile names the SCIM id of each.
+                _log.warning(
+                    "group.removed_member_missing_on_master",
+                    kind="user.missing",
+                    det_id=det_id,
+                    det_group_id=det_group_id,
+                )
             try:
                 if back:
                     await self._master.add_to_groups(back, [det_group_id])

@@ -188,6 +188,11 @@ async def test_okta_swap_removing_a_stale_member_and_adding_one_is_400_and_both_
     error = await response.json()
     assert error["scimType"] == "invalidValue"
     assert added_ghost.scim_id in error["detail"]
+    # The removed member that could not be put back is logged as the added one is.
+    not_back = [e for e in captured_logs() if e.get("event") == "group.removed_member_missing_on_master"]
+    assert [(e["kind"], e["det_id"], e["level"]) for e in not_back] == [
+        ("user.missing", LOST_DET_ID + 1, "warning")
+    ]
     # Refused whole: bob is back on the master (the gone member cannot be, and never was there).
     assert (await world.master.state()).groups == {"Team": frozenset({"ada@example.com", "bob@example.com"})}
     assert await store_members(world, group["id"]) == {ada["id"], bob["id"], removed_ghost.scim_id}
