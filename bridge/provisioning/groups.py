@@ -24,6 +24,7 @@ from bridge.determined import (
 )
 from bridge.provisioning.consistency import Caller, Journal, PartialMasterWrite, check_if_match, store_errors
 from bridge.provisioning.locks import KeyedLocks
+from bridge.provisioning.stale import missing_users
 from bridge.provisioning.translate import GROUP_SQL, PERSONAL_GROUP_MARK, stored_doc
 from bridge.provisioning.upstream_errors import Operation, to_scim_error
 from bridge.scim import GROUP_SCHEMA, ListQuery, apply_patch, compile_sql, needs_members
@@ -54,9 +55,9 @@ class _Resolved:
 class _LostUsers(Exception):
     """Users an add named that the master no longer has (their mappings are stale); the add was not applied."""
 
-    def __init__(self, det_ids: Sequence[int]) -> None:
+    def __init__(self, det_ids: frozenset[int]) -> None:
         super().__init__(f"{len(det_ids)} user(s) no longer exist on the master")
-        self.det_ids = frozenset(det_ids)
+        self.det_ids = det_ids
 
 
 def _stale_members(lost: _LostUsers, resolved: Sequence[_Resolved], group: str) -> InvalidValue:
@@ -448,15 +449,7 @@ class GroupService:
         failure; it runs only on this failure path, O(added).
         """
         if isinstance(err, MasterInternal | MasterNotFound) and added:
-            lost: list[int] = []
-            try:
-                for det_id in added:
-                    try:
-                        await self._master.get_user(det_id)
-                    except MasterNotFound:
-                        lost.append(det_id)
-            except MasterError:
-                lost = []  # the probe itself failed: the original failure is the better answer
+            lost = await missing_users(self._master, added)
             if lost:
                 raise _LostUsers(lost) from err
         raise err

@@ -24,6 +24,7 @@ from bridge.config import UsersSettings
 from bridge.determined import DeterminedClient, MasterBadRequest, MasterError, MasterNotFound, MasterUser
 from bridge.provisioning.consistency import Caller, Journal, PartialMasterWrite, check_if_match, store_errors
 from bridge.provisioning.locks import KeyedLocks
+from bridge.provisioning.stale import missing_users
 from bridge.provisioning.translate import (
     USER_SQL,
     MasterUserFields,
@@ -244,13 +245,7 @@ class UserService:
 
     async def _user_gone(self, det_id: int) -> bool:
         """Whether the master no longer has Determined user `det_id` (asked only after a write's 404)."""
-        try:
-            await self._master.get_user(det_id)
-        except MasterNotFound:
-            return True
-        except MasterError:
-            return False  # the probe failed: the write's own 404 is the better answer
-        return False
+        return det_id in await missing_users(self._master, [det_id])
 
     def _fields(self, doc: Mapping[str, Any], *, default_active: bool) -> MasterUserFields:
         return user_fields(doc, self._settings.display_name_source, default_active=default_active)
