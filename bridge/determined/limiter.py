@@ -38,7 +38,7 @@ class AdaptiveLimiter:
 
     async def acquire(self) -> None:
         """Wait for a free slot under the current limit."""
-        while self._in_flight >= int(self._limit):
+        while not self.try_acquire():
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             try:
@@ -46,7 +46,6 @@ class AdaptiveLimiter:
             finally:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
-        self._in_flight += 1
 
     def release(self, *, overloaded: bool) -> None:
         """Free a slot and adapt: halve on overload, else grow by 1/limit. Synchronous, so safe in ``finally``."""
