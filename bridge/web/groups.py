@@ -9,12 +9,11 @@ from aiohttp import web
 from bridge.provisioning.groups import GroupView
 from bridge.provisioning.translate import group_document
 from bridge.scim import GROUP_SCHEMA, ListQuery, list_response, render
-from bridge.web.inputs import list_query, patch_operations, resource_document, search_query
+from bridge.web.inputs import list_query, patch_operations, projection, resource_document, search_query
 from bridge.web.keys import GROUPS
 from bridge.web.location import Locations, locations
 from bridge.web.responses import no_content, no_content_with_etag, not_modified, resource_response, scim_json
 from bridge.web.services import caller
-from bridge.web.users import projection
 
 
 def wants_members(attributes: tuple[str, ...], excluded: tuple[str, ...]) -> bool:

@@ -1,6 +1,7 @@
 """What a /Users or /Groups request carries, parsed by the core under the configured limits (RFC 7644 §3.3-§3.5).
 
-The handlers of both resources read their list queries, documents and PATCH operations the same way.
+The handlers of both resources read their projections, list queries, documents and PATCH operations the same
+way.
 """
 
 from __future__ import annotations
@@ -13,6 +14,18 @@ from bridge.scim import ListQuery, ResourceSchema, clean_input, parse_patch
 from bridge.scim.patch import PatchOperation
 from bridge.web.bodies import read_json
 from bridge.web.keys import SETTINGS
+
+
+def projection(request: web.Request) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`attributes` and `excludedAttributes` of a request (RFC 7644 §3.9), validated by the core."""
+    if not request.query_string:
+        return (), ()  # a plain GET, the IdPs' usual read
+    settings = request.app[SETTINGS].scim
+    wanted = {k: v for k, v in request.query.items() if k.lower() in ("attributes", "excludedattributes")}
+    query = ListQuery.from_params(
+        wanted, max_count=settings.max_results, default_count=settings.default_count
+    )
+    return query.attributes, query.excluded_attributes
 
 
 def list_query(request: web.Request) -> ListQuery:

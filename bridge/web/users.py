@@ -10,24 +10,12 @@ from bridge import jsonenc
 from bridge.provisioning.translate import user_document
 from bridge.scim import USER_SCHEMA, ListQuery, list_response, render
 from bridge.store import UserRecord
-from bridge.web.inputs import list_query, patch_operations, resource_document, search_query
-from bridge.web.keys import RENDERED_USERS, SETTINGS, USERS
+from bridge.web.inputs import list_query, patch_operations, projection, resource_document, search_query
+from bridge.web.keys import RENDERED_USERS, USERS
 from bridge.web.location import Locations, locations
 from bridge.web.rendered import RenderedUsers
 from bridge.web.responses import no_content, not_modified, resource_response, scim_json
 from bridge.web.services import caller
-
-
-def projection(request: web.Request) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """`attributes` and `excludedAttributes` of a request (RFC 7644 §3.9), validated by the core."""
-    if not request.query_string:
-        return (), ()  # a plain GET, the IdPs' usual read
-    settings = request.app[SETTINGS].scim
-    wanted = {k: v for k, v in request.query.items() if k.lower() in ("attributes", "excludedattributes")}
-    query = ListQuery.from_params(
-        wanted, max_count=settings.max_results, default_count=settings.default_count
-    )
-    return query.attributes, query.excluded_attributes
 
 
 def _render(
