@@ -20,6 +20,7 @@ from bridge.determined import (
     MasterInternal,
     MasterNotFound,
 )
+from bridge.provisioning.stale import missing_users
 from bridge.reconcile.detect import (
     DisplayName,
     Snapshot,
@@ -146,17 +147,13 @@ class Repairer:
             await self.client.add_to_groups(users, [det_id])
             return
         except MasterInternal:
-            lost = await self._lost(users)
+            lost = await missing_users(self.client, users)
             if not lost:
                 raise
         kept = [u for u in users if u not in lost]
         if kept:
             await self.client.add_to_groups(kept, [det_id])
-        raise Unrepairable(f"the Determined users {lost} no longer exist")
-
-    async def _lost(self, users: Sequence[int]) -> list[int]:
-        """Those of `users` the master no longer has; asked one by one, only after a call naming them failed."""
-        return [u for u in users if await master_user(self.client, u) is None]
+        raise Unrepairable(f"the Determined users {sorted(lost)} no longer exist")
 
     async def _recreate_group(self, group: GroupRecord, members: tuple[int, ...]) -> None:
         """Create the group again (or adopt a same-named one) and point the mapping at the new id."""
@@ -165,7 +162,7 @@ class Repairer:
         except MasterNotFound:
             # A member the master no longer has (user.missing) fails the whole call with a 404: the group
             # comes back with the others, and that membership stays reported as group.member_removed.
-            lost = await self._lost(members)
+            lost = await missing_users(self.client, members)
             if not lost:
                 raise
             new_id = await self._create_or_adopt(
