@@ -24,7 +24,7 @@ from bridge.determined import (
 )
 from bridge.provisioning.consistency import Caller, Journal, PartialMasterWrite, check_if_match, store_errors
 from bridge.provisioning.locks import KeyedLocks
-from bridge.provisioning.stale import missing_users
+from bridge.provisioning.stale import USER_MISSING, missing_users
 from bridge.provisioning.translate import GROUP_SQL, PERSONAL_GROUP_MARK, stored_doc
 from bridge.provisioning.upstream_errors import Operation, to_scim_error
 from bridge.scim import GROUP_SCHEMA, ListQuery, apply_patch, compile_sql, needs_members
@@ -68,10 +68,9 @@ def _stale_members(lost: _LostUsers, resolved: Sequence[_Resolved], group: str) 
     """
     stale = [r for r in resolved if r.det_id in lost.det_ids]
     for entry in stale:
-        # kind as reconciliation's drift (bridge.reconcile.drift.DriftKind.USER_MISSING), for one alert on both.
         _log.warning(
             "group.member_missing_on_master",
-            kind="user.missing",
+            kind=USER_MISSING,
             scim_id=entry.member.member_scim_id,
             det_id=entry.det_id,
             group=group,
@@ -412,11 +411,10 @@ class GroupService:
         except _LostUsers as lost:
             back = [det_id for det_id in removed if det_id not in lost.det_ids]
             for det_id in sorted(lost.det_ids):
-                # kind as reconciliation's drift, as for an added member (_stale_members); only the
-                # Determined ids are at hand here, and reconcile names the SCIM id of each.
+                # Only the Determined ids are at hand here; reconcile names the SCIM id of each.
                 _log.warning(
                     "group.removed_member_missing_on_master",
-                    kind="user.missing",
+                    kind=USER_MISSING,
                     det_id=det_id,
                     det_group_id=det_group_id,
                 )

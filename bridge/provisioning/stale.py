@@ -8,8 +8,13 @@ no one, so after such a failure (never on the success path) the bridge asks the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from bridge.determined import DeterminedClient, MasterError, MasterNotFound
+
+# The `kind` of every log line and audit outcome about a stale mapping: reconcile's drift kind
+# (DriftKind.USER_MISSING is this value), so one alert covers both.
+USER_MISSING: Final = "user.missing"
 
 
 async def missing_users(master: DeterminedClient, det_ids: Sequence[int]) -> frozenset[int]:

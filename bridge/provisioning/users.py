@@ -24,7 +24,7 @@ from bridge.config import UsersSettings
 from bridge.determined import DeterminedClient, MasterBadRequest, MasterError, MasterNotFound, MasterUser
 from bridge.provisioning.consistency import Caller, Journal, PartialMasterWrite, check_if_match, store_errors
 from bridge.provisioning.locks import KeyedLocks
-from bridge.provisioning.stale import missing_users
+from bridge.provisioning.stale import USER_MISSING, missing_users
 from bridge.provisioning.translate import (
     USER_SQL,
     MasterUserFields,
@@ -46,8 +46,8 @@ BUILTIN_USER_IDS = frozenset({1, 2})
 # The master sets no maximum (§5.1), but a username is a unique-indexed PostgreSQL column whose btree entries
 # cannot exceed ~2,700 bytes (and the master refuses non-ASCII): refuse longer names as the IdP's value error.
 MAX_USERNAME_LENGTH: Final = 1024
-# The audit outcome of a DELETE whose Determined user was already gone (kind as reconcile's drift).
-DELETED_MISSING_OUTCOME: Final = "ok:user.missing"
+# The audit outcome of a DELETE whose Determined user was already gone.
+DELETED_MISSING_OUTCOME: Final = f"ok:{USER_MISSING}"
 _log = structlog.get_logger("bridge.provisioning")
 
 
@@ -144,7 +144,7 @@ class UserService:
                         await self._store.forget_tombstone(existing.scim_id)
                     _log.warning(
                         "user.tombstone_missing_on_master",
-                        kind="user.missing",
+                        kind=USER_MISSING,
                         scim_id=existing.scim_id,
                         det_id=existing.det_id,
                     )
@@ -223,7 +223,7 @@ class UserService:
                 if gone:
                     _log.warning(
                         "user.deleted_missing_on_master",
-                        kind="user.missing",
+                        kind=USER_MISSING,
                         scim_id=scim_id,
                         det_id=record.det_id,
                         groups=len(groups),
@@ -476,7 +476,7 @@ def _stale_mapping(record: UserRecord, operation: str) -> InternalError:
     """
     _log.error(
         "user.missing_on_master",
-        kind="user.missing",
+        kind=USER_MISSING,
         scim_id=record.scim_id,
         det_id=record.det_id,
         operation=operation,

@@ -7,11 +7,13 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from bridge.provisioning import stale
+
 
 class DriftKind(enum.Enum):
     """Every kind of disagreement reconciliation knows how to find (issue 7, Reconciliation)."""
 
-    USER_MISSING = "user.missing"  # mapping points at a Determined user that no longer exists
+    USER_MISSING = stale.USER_MISSING  # mapping points at a Determined user that no longer exists
     USER_RENAMED = "user.renamed"  # username changed on the master (Determined UI / CLI)
     USER_DISPLAY_NAME = "user.display_name"  # display name changed on the master
     USER_DEACTIVATED = "user.deactivated"  # deactivated on the master while the IdP wants it active
