@@ -38,8 +38,10 @@ class AuditScope:
     operation: str
     resource_type: str
     resource_id: str | None = None
-    # "ok", "ok:<drift kind>" when it succeeded on a stale mapping, or "error:<status>".
+    # "ok", "ok:<drift kind>" when it succeeded on a stale mapping, or "error:<status>" (then
+    # "error:<status>:<drift>" when `drift` names what the failed write found and acted on).
     outcome: str = "ok"
+    drift: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
     # Set once the store write that finished the operation's intent also wrote its "ok" audit line.
     recorded: bool = False
@@ -258,7 +260,8 @@ class _Audited:
         translated = _scim_store_error(exc)
         if exc is not None:
             final = exc if translated is None else translated
-            scope.outcome = f"error:{final.status}" if isinstance(final, ScimError) else "error:500"
+            status = final.status if isinstance(final, ScimError) else 500
+            scope.outcome = f"error:{status}" if scope.drift is None else f"error:{status}:{scope.drift}"
         assert self._token is not None
         _SCOPE.reset(self._token)
         try:

@@ -6,9 +6,10 @@ userName re-links (reactivates) the same Determined user under a new SCIM id. Pr
 `determined`, the bridge's own account, users.protected_usernames) are never mapped: creating or renaming a
 user to one of those names answers 409 uniqueness, because the name is taken on the master.
 
-A stale mapping (its Determined user is gone; reconcile's user.missing) stays a SCIM resource until the IdP
-deletes it: DELETE tombstones it (204), a PATCH or PUT that must reach the master answers 500 naming the drift
-(docs/reliability.md, "Stale mappings").
+A stale mapping (its Determined user is gone; reconcile's user.missing) is a SCIM resource only until a write
+finds the user gone: DELETE tombstones it (204); a PATCH or PUT that must reach the master tombstones it and
+answers 404 (RFC 7644 §3.12), so GET, listings and the IdP's re-lookup agree and its re-create provisions a new
+Determined user (docs/reliability.md, "Stale mappings").
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ import structlog
 
 from bridge.config import UsersSettings
 from bridge.determined import DeterminedClient, MasterBadRequest, MasterError, MasterNotFound, MasterUser
-from bridge.provisioning.consistency import Caller, Journal, PartialMasterWrite, check_if_match, store_errors
+from bridge.provisioning.consistency import (
+    AuditScope,
+    Caller,
+    Journal,
+    PartialMasterWrite,
+    check_if_match,
+    store_errors,
+)
 from bridge.provisioning.locks import KeyedLocks
 from bridge.provisioning.stale import USER_MISSING, missing_users
 from bridge.provisioning.translate import (
@@ -34,7 +42,7 @@ from bridge.provisioning.translate import (
 )
 from bridge.provisioning.upstream_errors import Operation, to_scim_error
 from bridge.scim import USER_SCHEMA, ListQuery, apply_patch, compile_sql
-from bridge.scim.errors import InternalError, InvalidValue, NotFound, ScimError, Uniqueness
+from bridge.scim.errors import InvalidValue, NotFound, ScimError, Uniqueness
 from bridge.scim.filter_sql import sort_sql
 from bridge.scim.filters import Compare, CompareOp, Filter
 from bridge.scim.patch import PatchOperation
@@ -53,6 +61,10 @@ _log = structlog.get_logger("bridge.provisioning")
 
 def _display_rejected(err: MasterBadRequest) -> bool:
     return any(text in err.message for text in _DISPLAY_REJECTIONS)
+
+
+class _DeterminedUserGone(NotFound):
+    """Raised by a write's master step: the mapped Determined user is gone (a stale mapping, user.missing)."""
 
 
 def _random_password() -> str:
@@ -161,20 +173,20 @@ class UserService:
     ) -> UserRecord:
         """PUT /Users/{id} (RFC 7644 §3.5.1): one PatchUser with what changed; the rest in the store."""
         async with (
-            self._journal.audited(caller, "replace", "User", scim_id),
+            self._journal.audited(caller, "replace", "User", scim_id) as scope,
             self._locks.hold(f"user:{scim_id}"),
         ):
             record = await self.get(scim_id)
             check_if_match(if_match, record.version)
             password = doc.get("password") if isinstance(doc.get("password"), str) else None
-            return await self._update(record, doc, password, caller, "replace")
+            return await self._update(record, doc, password, caller, scope)
 
     async def patch(
         self, scim_id: str, ops: Sequence[PatchOperation], caller: Caller, if_match: str | None = None
     ) -> UserRecord:
         """PATCH /Users/{id} (RFC 7644 §3.5.2): only changed master fields are sent, `active` always."""
         async with (
-            self._journal.audited(caller, "patch", "User", scim_id),
+            self._journal.audited(caller, "patch", "User", scim_id) as scope,
             self._locks.hold(f"user:{scim_id}"),
         ):
             record = await self.get(scim_id)
@@ -184,7 +196,7 @@ class UserService:
             new_doc = dict(result.document)
             raw_password = new_doc.pop("password", None)
             password = raw_password if isinstance(raw_password, str) else None
-            return await self._update(record, new_doc, password, caller, "patch")
+            return await self._update(record, new_doc, password, caller, scope)
 
     async def delete(self, scim_id: str, caller: Caller, if_match: str | None = None) -> None:
         """DELETE /Users/{id}: deactivate, leave every managed group, tombstone (the master cannot delete).
@@ -340,8 +352,9 @@ class UserService:
         new_doc: Mapping[str, Any],
         password: str | None,
         caller: Caller,
-        operation: str,
+        scope: AuditScope,
     ) -> UserRecord:
+        operation = scope.operation
         before = self._fields({**record.doc, "userName": record.user_name}, default_active=record.active)
         before = MasterUserFields(before.username, before.display_name, record.active)
         after = self._fields(new_doc, default_active=record.active)
@@ -364,7 +377,7 @@ class UserService:
                 return await self._push(record.det_id, before, after, sync_password, remote=remote)
             except MasterNotFound:
                 if await self._user_gone(record.det_id):
-                    raise _stale_mapping(record, operation) from None
+                    raise _DeterminedUserGone from None
                 raise
 
         async def store_write(_: MasterUser | None, finish: Finish) -> UserRecord:
@@ -373,16 +386,47 @@ class UserService:
         async def compensate(_: MasterUser | None) -> None:
             await self._push(record.det_id, after, before, None, remote=None)
 
-        return await self._journal.write(
-            caller,
-            operation=operation,
-            resource_type="User",
-            target=record.scim_id,
-            payload={"det_id": record.det_id, "username": after.username, "active": after.active},
-            master=master_write,
-            store=store_write,
-            compensate=compensate,
-            on_master_error=lambda err: to_scim_error(err, Operation.UPDATE_USER),
+        try:
+            return await self._journal.write(
+                caller,
+                operation=operation,
+                resource_type="User",
+                target=record.scim_id,
+                payload={"det_id": record.det_id, "username": after.username, "active": after.active},
+                master=master_write,
+                store=store_write,
+                compensate=compensate,
+                on_master_error=lambda err: to_scim_error(err, Operation.UPDATE_USER),
+            )
+        except _DeterminedUserGone:
+            raise await self._retire_stale(record, scope) from None
+
+    async def _retire_stale(self, record: UserRecord, scope: AuditScope) -> NotFound:
+        """Tombstone a mapping whose Determined user a write found gone, and the IdP's 404 for it.
+
+        RFC 7644 §3.12: the resource the IdP names no longer exists, so 404, and GET and listings must agree
+        (a tombstone answers neither), or the IdP's re-lookup by userName would find the same id again. An IdP
+        treats a 404 as a missing object and re-creates it (idp-traffic §3.5, §8, §11): that POST finds this
+        tombstone's user gone and provisions a new Determined user. A 500 would be retried for ever and count
+        toward Entra's quarantine. The tombstone keeps the mapping and its attributes, as DELETE's does: if the
+        master comes back from a newer backup, a POST relinks the same Determined user. The master holds no
+        membership for a user it lacks, so dropping the store's memberships makes both sides agree.
+        """
+        async with store_errors():
+            groups = [g.scim_id for g in await self._store.groups_of_member(record.scim_id)]
+            await self._store.tombstone_user(record.scim_id)
+        scope.drift = USER_MISSING
+        _log.warning(
+            "user.missing_on_master",
+            kind=USER_MISSING,
+            scim_id=record.scim_id,
+            det_id=record.det_id,
+            operation=scope.operation,
+            groups=groups,
+        )
+        return NotFound(
+            f"User {record.scim_id} not found: its Determined user {record.det_id} no longer exists on the "
+            f"master (user.missing), so the mapping was retired; POST /Users provisions the userName afresh."
         )
 
     async def _store_update(self, record: UserRecord, row: UserFields, finish: Finish | None) -> UserRecord:
@@ -464,27 +508,6 @@ class UserService:
                 if index == len(candidates) - 1 or not _display_rejected(err):
                     raise
         raise AssertionError("unreachable: the last candidate re-raises")
-
-
-def _stale_mapping(record: UserRecord, operation: str) -> InternalError:
-    """The answer to a write that must reach a Determined user the master no longer has.
-
-    Not 404: the SCIM resource exists (GET and listings answer it from the store, as reconciliation keeps the
-    mapping), and an IdP reading 404 on an update may re-create the user, which the live userName refuses.
-    It is the service provider's own inconsistency (a restored or foreign master database) that an operator
-    must resolve, so RFC 7644 §3.12's 500 with advice; DELETE still succeeds.
-    """
-    _log.error(
-        "user.missing_on_master",
-        kind=USER_MISSING,
-        scim_id=record.scim_id,
-        det_id=record.det_id,
-        operation=operation,
-    )
-    return InternalError(
-        f"User {record.scim_id} maps to Determined user {record.det_id}, which no longer exists on the master "
-        "(drift user.missing); an operator must resolve it. DELETE still removes the mapping."
-    )
 
 
 def _check_length(user_name: str) -> None:
