@@ -25,6 +25,8 @@ class Snapshot:
 
     det_id_of_user: dict[str, int] = field(default_factory=dict)
     user_names: dict[str, str] = field(default_factory=dict)
+    # Determined ids of live mappings the master no longer has (each one user.missing drift).
+    missing_det_ids: set[int] = field(default_factory=set)
     users_checked: int = 0
     groups_checked: int = 0
 
@@ -164,7 +166,12 @@ async def master_user(client: DeterminedClient, det_id: int) -> MasterUser | Non
 
 
 async def wanted_member_ids(store: Store, record: GroupRecord, snapshot: Snapshot) -> set[int]:
-    """Determined ids of the group's user members per the store (tombstoned users are never members)."""
+    """Determined ids of the group's user members per the store (tombstoned users are never members).
+
+    A member the sweep found missing on the master is left out: its mapping is already one user.missing drift,
+    and the master cannot hold a membership of a user it lacks, so a group.member_removed for it would report
+    the same fault twice and ask for a repair that cannot succeed.
+    """
     wanted: set[int] = set()
     for member in await store.list_members(record.scim_id):
         if member.member_type is not MemberType.USER:
@@ -176,7 +183,8 @@ async def wanted_member_ids(store: Store, record: GroupRecord, snapshot: Snapsho
                 continue
             det_id = user.det_id
             snapshot.det_id_of_user[user.scim_id] = det_id
-        wanted.add(det_id)
+        if det_id not in snapshot.missing_det_ids:
+            wanted.add(det_id)
     return wanted
 
 
@@ -202,6 +210,8 @@ async def detect(
         snapshot.users_checked += 1
         snapshot.det_id_of_user[record.scim_id] = record.det_id
         snapshot.user_names[record.scim_id] = record.user_name
+        if master is None:
+            snapshot.missing_det_ids.add(record.det_id)
         drifts.extend(user_drifts(record, master, display_name))
     for det_id, user in masters.items():
         if det_id not in seen and user.username not in ignored_usernames:

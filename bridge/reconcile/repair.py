@@ -140,8 +140,9 @@ class Repairer:
     async def _add_back(self, det_id: int, users: Sequence[int]) -> None:
         """Add members back; one whose Determined user is gone (user.missing) cannot be, the others still are.
 
-        The master refuses the whole call for such a user with a bare 500 (assignments), so a mapping the
-        operator has not dealt with yet would otherwise keep every other member of the group out.
+        A sweep leaves the members it found missing out (detect.wanted_member_ids), but a user can vanish after
+        the sweep, and an intent's restore has no sweep. The master refuses the whole call for such a user with
+        a bare 500 (assignments), so it would otherwise keep every other member of the group out.
         """
         try:
             await self.client.add_to_groups(users, [det_id])
@@ -160,8 +161,9 @@ class Repairer:
         try:
             new_id = await self._create_or_adopt(group.display_name, members)
         except MasterNotFound:
-            # A member the master no longer has (user.missing) fails the whole call with a 404: the group
-            # comes back with the others, and that membership stays reported as group.member_removed.
+            # A member the master no longer has (user.missing; one the sweep did not see missing) fails the
+            # whole call with a 404: the group comes back with the others, and the next pass reports that
+            # member once, as user.missing.
             lost = await missing_users(self.client, members)
             if not lost:
                 raise

@@ -9,7 +9,7 @@ import pytest
 
 from bridge.determined import MasterNotFound
 from bridge.reconcile import DriftKind, Mode
-from bridge.store import MemberRecord, UserFields
+from bridge.store import MemberRecord, UserFields, UserRecord
 from tests.conftest import LogReader
 from tests.reliability.conftest import World
 
@@ -179,53 +179,83 @@ async def test_an_orphan_user_mapping_is_reported_and_left_to_the_operator(world
     assert (await world.admin.get_user(alice.det_id)).active is True
 
 
-async def test_members_removed_out_of_band_are_put_back_beside_a_member_the_master_lost(world: World) -> None:
-    """A group member whose Determined user is gone (user.missing) cannot be added back, and the master
-    answers a bare 500 for an add that names it; the other removed members are still put back."""
-    alice, bob = await world.user("alice"), await world.user("bob")
-    ghost = await world.store.insert_user(
+async def _ghost(world: World) -> UserRecord:
+    """A live mapping whose Determined user the master no longer has (user.missing)."""
+    return await world.store.insert_user(
         scim_id=str(uuid.uuid4()),
         det_id=987_654,
         fields=UserFields("ghost", None, "Ghost", True, {"userName": "ghost", "active": True}),
     )
+
+
+async def test_a_ghost_still_listed_in_a_group_is_reported_once_as_user_missing(
+    world: World, captured_logs: LogReader
+) -> None:
+    """The master cannot hold a membership of a user it lacks, so the ghost's group listing is part of the one
+    user.missing drift, never a second, unrepairable group.member_removed."""
+    alice = await world.user("alice")
+    ghost = await _ghost(world)
+    group = await world.group("team", [alice])
+    await world.store.add_members(group, [MemberRecord(ghost.scim_id, display="ghost")])
+    report = await (await world.reconciler()).run(Mode.REPORT)
+    assert [(d.kind, d.scim_id) for d in report.drifts] == [(DriftKind.USER_MISSING, ghost.scim_id)]
+    drift_lines = [e for e in captured_logs() if e.get("event") == "reconcile.drift"]
+    assert [(e["kind"], e["scim_id"], e["det_id"]) for e in drift_lines] == [
+        ("user.missing", ghost.scim_id, ghost.det_id)
+    ]
+    repair = await (await world.reconciler()).run(Mode.REPAIR)
+    assert [d.kind for d in repair.failed] == [DriftKind.USER_MISSING]
+    assert repair.repaired == ()
+    record = await world.store.get_group_by_scim_id(group)
+    assert record is not None
+    assert {u.id for u in (await world.admin.get_group(record.det_id)).users} == {alice.det_id}
+
+
+async def test_members_removed_out_of_band_are_put_back_beside_a_member_the_master_lost(world: World) -> None:
+    """A group member whose Determined user is gone (user.missing) is reported once, as that; the members
+    removed on the master are put back without it (an add naming it would fail whole with a bare 500)."""
+    alice, bob = await world.user("alice"), await world.user("bob")
+    ghost = await _ghost(world)
     group = await world.group("team", [alice, bob])
     await world.store.add_members(group, [MemberRecord(ghost.scim_id, display="ghost")])
     record = await world.store.get_group_by_scim_id(group)
     assert record is not None
     await world.admin.remove_from_groups([bob.det_id], [record.det_id])
     report = await (await world.reconciler()).run(Mode.REPAIR)
+    assert {(d.kind, d.det_user_ids) for d in report.drifts} == {
+        (DriftKind.USER_MISSING, ()),
+        (DriftKind.GROUP_MEMBER_REMOVED, (bob.det_id,)),
+    }
     assert {u.id for u in (await world.admin.get_group(record.det_id)).users} == {alice.det_id, bob.det_id}
-    # Both stay reported for the operator: the mapping, and the membership the master cannot hold.
-    assert sorted(d.kind.value for d in report.failed) == ["group.member_removed", "user.missing"]
+    assert [(d.kind, d.det_user_ids) for d in report.repaired] == [
+        (DriftKind.GROUP_MEMBER_REMOVED, (bob.det_id,))
+    ]
+    # Only the mapping stays for the operator (or the IdP's next write to it, which retires it).
+    assert [d.kind for d in report.failed] == [DriftKind.USER_MISSING]
     assert {m.member_scim_id for m in await world.store.list_members(group)} == {
         alice.scim_id,
         bob.scim_id,
         ghost.scim_id,
     }
     again = await (await world.reconciler()).run(Mode.REPORT)
-    assert {(d.kind, d.det_user_ids) for d in again.drifts} == {
-        (DriftKind.USER_MISSING, ()),
-        (DriftKind.GROUP_MEMBER_REMOVED, (ghost.det_id,)),
-    }
+    assert [(d.kind, d.scim_id) for d in again.drifts] == [(DriftKind.USER_MISSING, ghost.scim_id)]
 
 
 async def test_a_group_deleted_in_determined_is_recreated_without_a_member_the_master_lost(
     world: World,
 ) -> None:
-    """Creating a group with a user the master no longer has is refused whole (404): the group is recreated
-    with its other members, and the lost one stays reported."""
+    """The group is recreated with its other members (an add naming the lost one would be refused whole), and
+    the lost one stays reported once, as user.missing."""
     alice = await world.user("alice")
-    ghost = await world.store.insert_user(
-        scim_id=str(uuid.uuid4()),
-        det_id=987_654,
-        fields=UserFields("ghost", None, "Ghost", True, {"userName": "ghost", "active": True}),
-    )
+    ghost = await _ghost(world)
     group = await world.group("ops", [alice])
     await world.store.add_members(group, [MemberRecord(ghost.scim_id, display="ghost")])
     old = await world.store.get_group_by_scim_id(group)
     assert old is not None
     await world.admin.delete_group(old.det_id)
     report = await (await world.reconciler()).run(Mode.REPAIR)
+    [deleted] = [d for d in report.drifts if d.kind is DriftKind.GROUP_DELETED]
+    assert deleted.det_user_ids == (alice.det_id,)
     assert [d.kind for d in report.repaired] == [DriftKind.GROUP_DELETED]
     new = await world.store.get_group_by_scim_id(group)
     assert new is not None
@@ -234,7 +264,4 @@ async def test_a_group_deleted_in_determined_is_recreated_without_a_member_the_m
     assert (recreated.name, {u.id for u in recreated.users}) == ("ops", {alice.det_id})
     assert {m.member_scim_id for m in await world.store.list_members(group)} == {alice.scim_id, ghost.scim_id}
     again = await (await world.reconciler()).run(Mode.REPORT)
-    assert {(d.kind, d.det_user_ids) for d in again.drifts} == {
-        (DriftKind.USER_MISSING, ()),
-        (DriftKind.GROUP_MEMBER_REMOVED, (ghost.det_id,)),
-    }
+    assert [(d.kind, d.scim_id) for d in again.drifts] == [(DriftKind.USER_MISSING, ghost.scim_id)]
