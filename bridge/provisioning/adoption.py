@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.determined import DeterminedClient, MasterNotFound, MasterUser
+from bridge.provisioning.stale import USER_MISSING, missing_users
 from bridge.provisioning.users import BUILTIN_USER_IDS
-from bridge.store import Duplicate, MemberRecord, Store, UserFields
+from bridge.store import Duplicate, MemberRecord, Store, UserFields, UserRecord
 
 
 @dataclass(slots=True)
@@ -23,10 +24,17 @@ class AdoptionReport:
     users: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # userNames freed from a deleted user's mapping whose Determined user is gone, with that mapping's SCIM id.
+    released: list[tuple[str, str]] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """Human-readable report lines."""
-        out = [f"user linked: {name}" for name in self.users]
+        out = [
+            f"released {name}: deleted user {scim_id} maps to a Determined user that no longer exists "
+            f"({USER_MISSING})"
+            for name, scim_id in self.released
+        ]
+        out += [f"user linked: {name}" for name in self.users]
         out += [f"group linked: {name}" for name in self.groups]
         out += [f"skipped {name}: {reason}" for name, reason in self.skipped]
         out.append(f"{len(self.users)} users, {len(self.groups)} groups linked; {len(self.skipped)} skipped")
@@ -78,19 +86,39 @@ class Adopter:
             if await self._store.get_user_by_det_id(user.id, include_tombstoned=True) is not None:
                 continue
             reason = self._refusal(user)
-            if reason is None and await self._store.get_user_by_user_name(
-                user.username, include_tombstoned=True
-            ):
-                reason = "userName already mapped to another Determined user"
+            holder = None
+            if reason is None:
+                holder = await self._store.get_user_by_user_name(user.username, include_tombstoned=True)
+            if holder is not None:
+                reason = await self._held(holder)
             if reason is not None:
                 report.skipped.append((user.username, reason))
                 continue
+            if holder is not None:
+                if not dry_run:
+                    await self._store.forget_tombstone(holder.scim_id)
+                report.released.append((user.username, holder.scim_id))
             if not dry_run:
                 await self._insert_user(str(uuid.uuid4()), user, _user_doc(user), None)
             report.users.append(user.username)
         if groups:
             await self._adopt_groups(report, dry_run=dry_run)
         return report
+
+    async def _held(self, holder: UserRecord) -> str | None:
+        """Why a mapping holding the userName stops its adoption; None for a dead tombstone.
+
+        A deleted user's mapping whose Determined user is gone can never be relinked (a POST of its userName
+        drops it and provisions afresh), so it does not hold the name against the master's user of that name.
+        A live mapping stays the IdP's resource even when its Determined user is gone: its next write retires
+        it (user.missing), and only then is the name free.
+        """
+        gone = holder.det_id in await missing_users(self._master, [holder.det_id])
+        if holder.tombstoned_at is not None and gone:
+            return None
+        if gone:
+            return f"userName held by a SCIM user whose Determined user no longer exists ({USER_MISSING})"
+        return "userName already mapped to another Determined user"
 
     async def _adopt_groups(self, report: AdoptionReport, *, dry_run: bool) -> None:
         async for group in self._master.iter_groups():
@@ -129,9 +157,18 @@ class Adopter:
             reason = self._refusal(user)
             if reason is None and await self._store.get_user_by_det_id(user.id, include_tombstoned=True):
                 reason = "already mapped"
+            holder = None
+            if reason is None:
+                holder = await self._store.get_user_by_user_name(user.username, include_tombstoned=True)
+            if holder is not None:
+                reason = await self._held(holder)
             if reason is not None:
                 report.skipped.append((user.username, reason))
                 continue
+            if holder is not None:
+                if not dry_run:
+                    await self._store.forget_tombstone(holder.scim_id)
+                report.released.append((user.username, holder.scim_id))
             extra = {
                 "externalId": row.external_id,
                 "name": dict(row.name or {}),

@@ -135,6 +135,7 @@ async def _adopt_on_start(
         users_linked=len(report.users),
         groups_linked=len(report.groups),
         skipped=len(report.skipped),
+        released=len(report.released),
     )
 
 

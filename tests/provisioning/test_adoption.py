@@ -12,9 +12,11 @@ import pytest
 from bridge.commands.adopt import run_adopt
 from bridge.commands.import_builtin import run_import_builtin
 from bridge.provisioning.adoption import parse_builtin_export
-from bridge.web.keys import SETTINGS
+from bridge.reconcile import Mode, build_reconciler
+from bridge.web.keys import MASTER, SETTINGS
 from tests.idp.harness import World
 from tests.provisioning.scim import call, user_body
+from tests.provisioning.test_stale_members import stale_user
 
 
 async def make_master_user(world: World, name: str, *, remote: bool = True) -> int:
@@ -94,3 +96,78 @@ def test_builtin_export_parses_csv_and_rejects_garbage() -> None:
     assert row.emails == [{"value": "a@x"}]
     with pytest.raises(ValueError, match="row 1"):
         parse_builtin_export("id,user_id\nnot-a-uuid,7\n")
+
+
+async def _dead_tombstone(world: World, name: str) -> str:
+    """A user the IdP deleted while its Determined user was already gone: a tombstone nothing can relink."""
+    ghost = await stale_user(world, name)
+    assert (await call(world, "DELETE", f"/Users/{ghost.scim_id}")).status == 204
+    return ghost.scim_id
+
+
+async def test_adopt_links_a_master_user_whose_name_only_a_dead_tombstone_holds(world: World) -> None:
+    """The master got a user of that name back (re-created by hand, or a restored database under a new id):
+    the tombstone's own Determined user is gone, so nothing could relink it and the name is free to adopt."""
+    old = await _dead_tombstone(world, "ghost@example.com")
+    back = await make_master_user(world, "ghost@example.com")
+
+    dry = io.StringIO()
+    assert await run_adopt(world.app[SETTINGS], dry_run=True, out=dry) == 0
+    assert "(dry run) user linked: ghost@example.com" in dry.getvalue()
+    assert "(dry run) released ghost@example.com: " in dry.getvalue()
+    assert await world.store.get_user_by_scim_id(old, include_tombstoned=True) is not None
+
+    out = io.StringIO()
+    assert await run_adopt(world.app[SETTINGS], out=out) == 0
+    report = out.getvalue()
+    assert "user linked: ghost@example.com" in report
+    assert f"released ghost@example.com: deleted user {old}" in report
+    assert "skipped ghost@example.com" not in report
+    assert await world.store.get_user_by_scim_id(old, include_tombstoned=True) is None
+    listed = await (await call(world, "GET", '/Users?filter=userName eq "ghost@example.com"')).json()
+    assert listed["totalResults"] == 1
+    adopted = await world.store.get_user_by_scim_id(listed["Resources"][0]["id"])
+    assert adopted is not None
+    assert adopted.det_id == back
+    # The IdP's re-create now meets the adopted user (Okta and authentik link it after the 409).
+    assert (await call(world, "POST", "/Users", user_body("ghost@example.com", "Ghost"))).status == 409
+    reconciler = await build_reconciler(world.app[SETTINGS], world.store, world.app[MASTER])
+    assert [d for d in (await reconciler.run(Mode.REPORT)).drifts if d.scim_id is not None] == []
+
+
+async def test_adopt_leaves_a_deleted_user_whose_determined_user_still_exists(world: World) -> None:
+    """An ordinary tombstone (its Determined user deactivated by the DELETE) is the IdP's to relink."""
+    created = await (await call(world, "POST", "/Users", user_body("bob@example.com", "Bob"))).json()
+    assert (await call(world, "DELETE", f"/Users/{created['id']}")).status == 204
+    out = io.StringIO()
+    assert await run_adopt(world.app[SETTINGS], out=out) == 0
+    assert "bob@example.com" not in out.getvalue()
+    tombstone = await world.store.get_user_by_scim_id(created["id"], include_tombstoned=True)
+    assert tombstone is not None
+    assert tombstone.tombstoned_at is not None
+
+
+async def test_adopt_skips_a_name_a_live_stale_mapping_holds_and_says_why(world: World) -> None:
+    """A live mapping whose Determined user is gone stays the IdP's resource until its next write retires it."""
+    ghost = await stale_user(world, "ghost@example.com")
+    await make_master_user(world, "ghost@example.com")
+    out = io.StringIO()
+    assert await run_adopt(world.app[SETTINGS], out=out) == 0
+    assert "skipped ghost@example.com: userName held by a SCIM user whose Determined user" in out.getvalue()
+    assert await world.store.get_user_by_scim_id(ghost.scim_id) is not None
+
+
+async def test_import_builtin_releases_a_dead_tombstone_holding_the_name(
+    world: World, tmp_path: Path
+) -> None:
+    old = await _dead_tombstone(world, "jane@example.com")
+    jane = await make_master_user(world, "jane@example.com")
+    scim_id = str(uuid.uuid4())
+    path = tmp_path / "scim-users.json"
+    path.write_text(json.dumps([{"id": scim_id, "user_id": jane, "external_id": "00u-jane"}]))
+    out = io.StringIO()
+    assert await run_import_builtin(world.app[SETTINGS], str(path), out=out) == 0
+    assert f"released jane@example.com: deleted user {old}" in out.getvalue()
+    assert "user linked: jane@example.com" in out.getvalue()
+    assert (await call(world, "GET", f"/Users/{scim_id}")).status == 200
+    assert await world.store.get_user_by_scim_id(old, include_tombstoned=True) is None
