@@ -443,8 +443,8 @@ class GroupService:
 
         The master answers an add of such a user with a bare 500 on assignments (a foreign-key violation it
         does not map, master usergroup AddUsersToGroupsTx) and a 404 naming no one on create and UpdateGroup,
-        in one transaction that applied nothing. Asking for each added user tells a stale mapping from a real
-        failure; it runs only on this failure path, O(added).
+        in one transaction that applied nothing. Asking the master about the added users tells a stale mapping
+        from a real failure; it runs only on this failure path, in a bounded number of calls (stale.PROBE_GETS).
         """
         if isinstance(err, MasterInternal | MasterNotFound) and added:
             lost = await missing_users(self._master, added)
