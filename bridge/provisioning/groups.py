@@ -21,6 +21,7 @@ from bridge.determined import (
     MasterGroupDetails,
     MasterInternal,
     MasterNotFound,
+    MasterUnavailable,
 )
 from bridge.provisioning.consistency import Caller, Journal, PartialMasterWrite, check_if_match, store_errors
 from bridge.provisioning.locks import KeyedLocks
@@ -374,10 +375,12 @@ class GroupService:
         The assignments answer is `{}`, so the master's work is O(delta), where UpdateGroup's answer lists
         the whole group; its adds skip existing members and a removal of non-members reaches the goal, so a
         membership that drifted outside SCIM needs no re-diff. Adds together with removes (Okta's group push
-        sends both in one PATCH) take two calls, as one call moves the same users in and out; a failure of
-        the second is a `PartialMasterWrite`: the intent stays pending and reconciliation puts the master
-        back to the store's state. A rename keeps UpdateGroup, one master transaction, so name and members
-        never land half-way.
+        sends both in one PATCH) take two calls, as one call moves the same users in and out. When the second
+        is refused, the removal is undone at once (RFC 7644 §3.5.2: a failed PATCH leaves the resource
+        unchanged), so the error, the store and the master agree; only when that cannot be done, or the add may
+        have landed (the master unreachable after sending), is it a `PartialMasterWrite`: the intent stays
+        pending and reconciliation puts the master back to the store's state. A rename keeps UpdateGroup, one
+        master transaction, so name and members never land half-way.
         """
         if name is not None:
             try:
@@ -400,8 +403,17 @@ class GroupService:
             # The request is refused whole (400), so the removal is undone: master and store agree again.
             await self._undo_removal(det_group_id, remove)
             raise
-        except MasterError as err:
+        except MasterUnavailable as err:
+            # Perhaps applied (a timeout or a lost answer): only the master's own state can say what to undo.
             raise PartialMasterWrite(err) from None
+        except MasterError as err:
+            # Refused in one master transaction that applied nothing: the IdP hears this error, as if the whole
+            # request had been refused, once the removal is undone (else reconciliation finishes the undo).
+            try:
+                await self._undo_removal(det_group_id, remove)
+            except PartialMasterWrite:
+                raise PartialMasterWrite(err) from None
+            raise
 
     async def _undo_removal(self, det_group_id: int, removed: Sequence[int]) -> None:
         """Put back the members a refused swap removed; a removed member the master no longer has (a stale

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bridge.reconcile import IntentResolver, Resolution
+from bridge.reconcile import IntentResolver, Mode, Resolution, build_reconciler
 from bridge.reconcile.desired import display_names
 from bridge.web.keys import MASTER, SETTINGS
 from tests.conftest import LogReader
@@ -307,7 +307,10 @@ async def test_a_retried_add_whose_first_attempt_landed_succeeds(proxied: tuple[
 @pytest.mark.parametrize(
     ("fault", "status", "half_applied"),
     [
-        pytest.param(Rule(*ASSIGNMENTS, status=500, skip=1), 500, frozenset(), id="refused"),
+        # The add is refused, and so is putting the removed member back.
+        pytest.param(
+            Rule(*ASSIGNMENTS, status=500, skip=1, times=2), 500, frozenset(), id="refused-undo-refused"
+        ),
         # Every attempt of the add lands and loses its answer: the master holds the whole change.
         pytest.param(
             Rule(*ASSIGNMENTS, after_forward=True, skip=1, times=10),
@@ -360,7 +363,8 @@ async def test_a_retried_swap_before_reconcile_converges_and_reconcile_keeps_it(
     ada = await create_user(world, "ada@example.com", "Ada")
     bob = await create_user(world, "bob@example.com", "Bob")
     group = await create_group(world, "Team", [ada["id"]])
-    proxy.rules.append(Rule(*ASSIGNMENTS, status=500, skip=1))
+    # The add is refused and so is undoing the removal: the master is left half-way, the intent pending.
+    proxy.rules.append(Rule(*ASSIGNMENTS, status=500, skip=1, times=2))
     swap = patch(
         {"op": "remove", "path": f'members[value eq "{ada["id"]}"]'},
         {"op": "add", "path": "members", "value": [{"value": bob["id"]}]},
@@ -377,3 +381,71 @@ async def test_a_retried_swap_before_reconcile_converges_and_reconcile_keeps_it(
     assert await world.store.pending_intents() == []
     assert await store_members(world, group["id"]) == {bob["id"]}
     assert (await world.master.state()).groups == {"Team": frozenset({"bob@example.com"})}
+
+
+@pytest.mark.parametrize(("status", "retry_after"), [(500, None), (429, "7"), (400, None)])
+async def test_a_swap_whose_add_is_refused_is_undone_so_answer_store_master_and_reconcile_agree(
+    proxied: tuple[World, FaultProxy], captured_logs: LogReader, status: int, retry_after: str | None
+) -> None:
+    """The add failed in a master transaction that applied nothing, so undoing the removal at once makes the
+    error true (RFC 7644 §3.5.2: the group is unchanged) on both sides, with no window for reconcile to close."""
+    world, proxy = proxied
+    ada = await create_user(world, "ada@example.com", "Ada")
+    bob = await create_user(world, "bob@example.com", "Bob")
+    group = await create_group(world, "Team", [ada["id"]])
+    headers = {} if retry_after is None else {"Retry-After": retry_after}
+    proxy.rules.append(Rule(*ASSIGNMENTS, status=status, skip=1, headers=headers))
+    swap = patch(
+        {"op": "remove", "path": f'members[value eq "{ada["id"]}"]'},
+        {"op": "add", "path": "members", "value": [{"value": bob["id"]}]},
+    )
+    since = len(captured_logs())
+    response = await call(world, "PATCH", f"/Groups/{group['id']}", swap)
+    assert response.status == status
+    assert (await response.json())["status"] == str(status)
+    if retry_after is not None:
+        assert response.headers["Retry-After"] == retry_after
+    # Remove, the refused add, and the removal undone (a 500 also has the added user looked up: not stale).
+    writes = [c for c in master_calls(captured_logs, since) if c[0] != "GET"]
+    assert writes == [("PATCH", "/api/v1/users/assignments")] * 3
+    assert (await world.master.state()).groups == {"Team": frozenset({"ada@example.com"})}
+    assert await store_members(world, group["id"]) == {ada["id"]}
+    fetched = await (await call(world, "GET", f"/Groups/{group['id']}")).json()
+    assert [m["value"] for m in fetched["members"]] == [ada["id"]]
+    assert await world.store.pending_intents() == []
+    reconciler = await build_reconciler(world.app[SETTINGS], world.store, world.app[MASTER])
+    assert (await reconciler.run(Mode.REPORT)).drifts == ()
+    assert not [e for e in captured_logs()[since:] if e.get("event") == "master.partial_write"]
+
+    # The IdP's retry applies the whole swap.
+    assert (await call(world, "PATCH", f"/Groups/{group['id']}", swap)).status == 204
+    assert await store_members(world, group["id"]) == {bob["id"]}
+    assert (await world.master.state()).groups == {"Team": frozenset({"bob@example.com"})}
+    assert (await reconciler.run(Mode.REPORT)).drifts == ()
+
+
+async def test_a_half_applied_swap_is_put_back_by_a_reconcile_pass_and_reads_stay_on_the_store(
+    proxied: tuple[World, FaultProxy],
+) -> None:
+    """When the undo is refused too, the store (and so every read) keeps the state the error reports, and the
+    next reconcile pass (pending intents first, then drift) puts the master back to it."""
+    world, proxy = proxied
+    ada = await create_user(world, "ada@example.com", "Ada")
+    bob = await create_user(world, "bob@example.com", "Bob")
+    group = await create_group(world, "Team", [ada["id"]])
+    proxy.rules.append(Rule(*ASSIGNMENTS, status=500, skip=1, times=2))
+    swap = patch(
+        {"op": "remove", "path": f'members[value eq "{ada["id"]}"]'},
+        {"op": "add", "path": "members", "value": [{"value": bob["id"]}]},
+    )
+    assert (await call(world, "PATCH", f"/Groups/{group['id']}", swap)).status == 500
+    assert (await world.master.state()).groups == {"Team": frozenset()}
+    fetched = await (await call(world, "GET", f"/Groups/{group['id']}")).json()
+    assert [m["value"] for m in fetched["members"]] == [ada["id"]]
+    reconciler = await build_reconciler(world.app[SETTINGS], world.store, world.app[MASTER])
+    report = await reconciler.run(Mode.REPAIR)
+    # The intent's restore made the master follow the store before the drift sweep, which finds nothing.
+    assert report.drifts == ()
+    assert await world.store.pending_intents() == []
+    assert (await world.master.state()).groups == {"Team": frozenset({"ada@example.com"})}
+    assert await store_members(world, group["id"]) == {ada["id"]}
