@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bridge.scim.errors import InvalidSyntax, InvalidValue, UnsupportedMediaType
 from bridge.scim.media import request_media_type_ok
+from bridge.web.keys import JSON_BODY
 
 
 def json_depth_exceeds(text: str, limit: int) -> bool:
@@ -63,15 +64,16 @@ async def read_json(request: web.Request, max_depth: int) -> Any:
         raise InvalidValue("The request body holds a number beyond the range of a double.") from None
     except (ValueError, RecursionError):
         raise InvalidSyntax("The request body is not valid JSON.") from None
-    if "\\u" not in text:
+    if "\\u" in text:
         # Only a \u escape can produce a lone surrogate (the text itself was decoded from UTF-8).
-        return body
-    try:
-        # A `\ud800` escape decodes to a lone surrogate that no UTF-8 writer (SQLite, the master client)
-        # can encode; RFC 8259 §8.2 leaves such strings unpredictable, so refuse them here (found by tests/fuzz).
-        json.dumps(body, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidSyntax("The request body holds an unpaired UTF-16 surrogate escape.") from None
+        try:
+            # A `\ud800` escape decodes to a lone surrogate that no UTF-8 writer (SQLite, the master client)
+            # can encode; RFC 8259 §8.2 leaves such strings unpredictable, so refuse them here (found by
+            # tests/fuzz).
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidSyntax("The request body holds an unpaired UTF-16 surrogate escape.") from None
+    request[JSON_BODY] = body
     return body
 
 

@@ -17,6 +17,8 @@ import structlog
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
+from bridge.web.keys import JSON_BODY
+
 LOG_KEY: Final = "idp_dialect"
 # Shape detection needs only the first operations of a body; bigger bodies are not parsed twice.
 MAX_SNIFF_BYTES: Final = 256 * 1024
@@ -58,6 +60,8 @@ _USER_AGENTS: Final[tuple[tuple[re.Pattern[str], IdpDialect], ...]] = (
 _ENTRA_QUERY_FLAGS: Final = frozenset({"aadoptscim062020", "azureadscimpatch2017"})
 _ENTRA_OPS: Final = frozenset({"Add", "Replace", "Remove"})
 _ADSCIM_GROUP: Final = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
+# `dialect_from_body` without a decoded document at hand (None is a document: JSON `null`).
+_UNDECODED: Final = object()
 _SCIM1_PREFIX: Final = "urn:scim:schemas:"
 
 
@@ -121,15 +125,17 @@ def dialect_from_document(document: object) -> IdpDialect:
     return IdpDialect.GENERIC
 
 
-def dialect_from_body(body: bytes) -> IdpDialect:
-    """Classify raw request bytes; anything unparsable or too big to sniff is ``generic``."""
+def dialect_from_body(body: bytes, decoded: object = _UNDECODED) -> IdpDialect:
+    """Classify raw request bytes (`decoded`: the document they hold, when already decoded); anything
+    unparsable or too big to sniff is ``generic``."""
     if not body or len(body) > MAX_SNIFF_BYTES:
         return IdpDialect.GENERIC
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
-        return IdpDialect.GENERIC
-    return dialect_from_document(document)
+    if decoded is _UNDECODED:
+        try:
+            decoded = json.loads(body)
+        except (ValueError, RecursionError):
+            return IdpDialect.GENERIC
+    return dialect_from_document(decoded)
 
 
 def detect_dialect(
@@ -165,7 +171,7 @@ async def dialect_middleware(request: web.Request, handler: Handler) -> web.Stre
     bind_dialect(dialect)
     response = await handler(request)
     if dialect is IdpDialect.GENERIC and request.body_exists and not request.can_read_body:
-        refined = dialect_from_body(await request.read())
+        refined = dialect_from_body(await request.read(), request.get(JSON_BODY, _UNDECODED))
         if refined is not IdpDialect.GENERIC:
             bind_dialect(refined)
     return response

@@ -20,6 +20,8 @@ REQUEST_ID: Final = web.RequestKey[str]("request_id")
 CLIENT_NAME: Final = web.RequestKey[str]("client_name")
 AUTHENTICATOR: Final = web.AppKey[Authenticator]("authenticator")
 PRINCIPAL: Final = web.RequestKey[IdpPrincipal]("principal")
+# The request body as `read_json` decoded it, so the dialect middleware sniffs it without decoding it again.
+JSON_BODY: Final = web.RequestKey[object]("json_body")
 STORE: Final = web.AppKey[Store]("store")
 MASTER: Final = web.AppKey[DeterminedClient]("master")
 USERS: Final = web.AppKey[UserService]("users")
