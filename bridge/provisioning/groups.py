@@ -284,9 +284,10 @@ class GroupService:
     # -- internals -----------------------------------------------------------------------------
 
     async def _resolve(self, ids: Sequence[str]) -> ResolvedMembers:
+        users = await self._store.get_user_refs(ids)
         out: ResolvedMembers = []
         for member_id in ids:
-            user = await self._store.get_user_by_scim_id(member_id)
+            user = users.get(member_id)
             if user is None:
                 # Determined groups hold users only; an unknown id is the IdP's value error (§7.2 Create group).
                 raise InvalidValue(f"members: {member_id!r} is not a provisioned user.")
@@ -294,12 +295,8 @@ class GroupService:
         return out
 
     async def _det_ids(self, ids: Sequence[str]) -> DetIds:
-        out: DetIds = []
-        for member_id in ids:
-            user = await self._store.get_user_by_scim_id(member_id, include_tombstoned=True)
-            if user is not None:
-                out.append(user.det_id)
-        return out
+        users = await self._store.get_user_refs(ids, include_tombstoned=True)
+        return [users[member_id].det_id for member_id in ids if member_id in users]
 
     async def _apply(
         self,

@@ -29,6 +29,7 @@ from bridge.store.records import (
     MemberType,
     UserGroup,
     UserRecord,
+    UserRef,
 )
 from bridge.store.store import Store, open_store
 from bridge.store.user_writes import UserFields
@@ -61,6 +62,7 @@ __all__ = [
     "UserFields",
     "UserGroup",
     "UserRecord",
+    "UserRef",
     "VersionConflict",
     "open_store",
 ]

@@ -55,6 +55,14 @@ class UserRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class UserRef:
+    """What a group write needs of a member user: its Determined id and its userName (the member `display`)."""
+
+    det_id: int
+    user_name: str
+
+
+@dataclass(frozen=True, slots=True)
 class GroupRecord:
     """A mapped group; `doc` is the SCIM document without id/meta/members."""
 

@@ -38,6 +38,7 @@ from bridge.store.records import (
     MemberDiff,
     MemberRecord,
     UserRecord,
+    UserRef,
 )
 from bridge.store.user_writes import UserFields
 from bridge.store.writer import Writer
@@ -209,6 +210,17 @@ class Store:
         """The user mapped to this Determined user id."""
         return await self._lookup(
             lambda c: users.fetch_user(c, "det_id", det_id, include_tombstoned=include_tombstoned)
+        )
+
+    async def get_user_refs(
+        self, scim_ids: Sequence[str], *, include_tombstoned: bool = False
+    ) -> dict[str, UserRef]:
+        """The users among `scim_ids` by SCIM id, only their Determined id and userName (ids of no user, and
+        of tombstoned users unless asked, are left out)."""
+        if not scim_ids:
+            return {}
+        return await self._lookup(
+            lambda c: users.fetch_user_refs(c, scim_ids, include_tombstoned=include_tombstoned)
         )
 
     async def get_users_by_external_id(self, external_id: str) -> list[UserRecord]:

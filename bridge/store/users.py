@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Final
@@ -9,10 +10,13 @@ from typing import Final
 from bridge.store.codec import user_from_row
 from bridge.store.connections import ReaderConnection
 from bridge.store.pages import fetch_page
-from bridge.store.records import UserRecord
+from bridge.store.records import UserRecord, UserRef
 from bridge.store.user_groups import GROUPS_OF_U, decode_groups, read_groups_of_page
 
 _LIVE_VERSION_SQL: Final = "SELECT version FROM users WHERE scim_id = ? AND tombstoned_at IS NULL"
+_REFS_SQL: Final = (
+    "SELECT scim_id, det_id, user_name FROM users WHERE scim_id IN (SELECT value FROM json_each(?))"
+)
 
 # Reads are plain functions over a reader connection, run whole on its thread (see connections._Reader);
 # writes are in user_writes.py, run whole on the writer thread (see writer.py).
@@ -49,6 +53,16 @@ def fetch_live_user_unless(
         if row[0] == known_version:
             return known_version
     return fetch_user(conn, "scim_id", scim_id, include_tombstoned=False)
+
+
+def fetch_user_refs(
+    conn: ReaderConnection, scim_ids: Sequence[str], *, include_tombstoned: bool
+) -> dict[str, UserRef]:
+    """The users among `scim_ids` (absent: no such user) by SCIM id, without their documents or groups: one
+    statement, one probe of the scim_id index per id."""
+    live = "" if include_tombstoned else " AND tombstoned_at IS NULL"
+    rows = conn.execute(_REFS_SQL + live, (json.dumps(list(scim_ids)),))
+    return {scim_id: UserRef(det_id, user_name) for scim_id, det_id, user_name in rows}
 
 
 def fetch_users_by_external_id(conn: ReaderConnection, external_id: str) -> list[UserRecord]:

@@ -12,6 +12,7 @@ from bridge.store import (
     NotFoundInStore,
     Store,
     UserFields,
+    UserRef,
     VersionConflict,
 )
 from tests.store.conftest import ManualClock
@@ -238,6 +239,20 @@ async def test_all_users_includes_tombstones_unless_told(store: Store) -> None:
     tomb = await store.tombstone_user(gone.scim_id)
     assert await store.all_users() == [kept, tomb]
     assert await store.all_users(include_tombstoned=False) == [kept]
+
+
+async def test_user_refs_name_the_asked_users_that_exist_tombstoned_ones_only_if_asked(store: Store) -> None:
+    kept = await add_user(store, "Kept")
+    gone = await add_user(store, "gone")
+    await store.tombstone_user(gone.scim_id)
+    group = await add_group(store, "not-a-user")
+    asked = [kept.scim_id, gone.scim_id, group.scim_id, new_id(), kept.scim_id.upper()]
+    assert await store.get_user_refs(asked) == {kept.scim_id: UserRef(kept.det_id, "Kept")}
+    assert await store.get_user_refs(asked, include_tombstoned=True) == {
+        kept.scim_id: UserRef(kept.det_id, "Kept"),
+        gone.scim_id: UserRef(gone.det_id, "gone"),
+    }
+    assert await store.get_user_refs([]) == {}
 
 
 async def test_only_email_objects_become_rows(store: Store) -> None:
