@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any, NoReturn
 
 import structlog
@@ -23,16 +24,23 @@ from bridge.determined import (
     MasterNotFound,
     MasterUnavailable,
 )
-from bridge.provisioning.consistency import Caller, Journal, PartialMasterWrite, check_if_match, store_errors
+from bridge.provisioning.consistency import (
+    AuditScope,
+    Caller,
+    Journal,
+    PartialMasterWrite,
+    check_if_match,
+    store_errors,
+)
 from bridge.provisioning.locks import KeyedLocks
-from bridge.provisioning.stale import USER_MISSING, missing_users
+from bridge.provisioning.stale import USER_MISSING, missing_users, retire
 from bridge.provisioning.translate import GROUP_SQL, PERSONAL_GROUP_MARK, stored_doc
 from bridge.provisioning.upstream_errors import Operation, to_scim_error
 from bridge.scim import GROUP_SCHEMA, ListQuery, apply_patch, compile_sql, needs_members
 from bridge.scim.errors import InvalidValue, NotFound, Uniqueness
 from bridge.scim.filter_sql import sort_sql
 from bridge.scim.patch import PatchOperation
-from bridge.store import Finish, GroupAttributes, GroupRecord, MemberRecord, Store
+from bridge.store import Finish, GroupAttributes, GroupRecord, MemberRecord, Store, StoreError
 
 _log = structlog.get_logger("bridge.provisioning")
 
@@ -61,12 +69,23 @@ class _LostUsers(Exception):
         self.det_ids = det_ids
 
 
-def _stale_members(lost: _LostUsers, resolved: Sequence[_Resolved], group: str) -> InvalidValue:
-    """The IdP's answer for members whose Determined users are gone, as `_resolve` answers unknown ids.
+class _StaleMembers(InvalidValue):
+    """The IdP's answer for added members whose Determined users are gone, as `_resolve` answers unknown ids;
+    carries them so the write retires their mappings once the refused change is rolled back."""
 
-    The mapping is left as it is, as reconciliation leaves a user.missing drift: a vanished user means a
-    restored or foreign master database, and re-creating it would give a new id under the same SCIM identity.
-    """
+    def __init__(self, stale: Sequence[_Resolved], group: str) -> None:
+        ids = ", ".join(repr(r.member.member_scim_id) for r in stale)
+        users = "user of" if len(stale) == 1 else "users of"
+        super().__init__(
+            f"members: the Determined {users} {ids} no longer exist on the master (user.missing), so "
+            "the mapping was retired; POST /Users provisions the userName afresh."
+        )
+        self.stale = tuple(stale)
+        self.group = group
+
+
+def _stale_members(lost: _LostUsers, resolved: Sequence[_Resolved], group: str) -> _StaleMembers:
+    """The refusal of an add naming members the master no longer has (each logged as found)."""
     stale = [r for r in resolved if r.det_id in lost.det_ids]
     for entry in stale:
         _log.warning(
@@ -76,9 +95,36 @@ def _stale_members(lost: _LostUsers, resolved: Sequence[_Resolved], group: str) 
             det_id=entry.det_id,
             group=group,
         )
-    ids = ", ".join(repr(r.member.member_scim_id) for r in stale)
-    users = "user of" if len(stale) == 1 else "users of"
-    return InvalidValue(f"members: the Determined {users} {ids} no longer exist on the master.")
+    return _StaleMembers(stale, group)
+
+
+class _RetireStaleMembers:
+    """Around a group write (outside its group lock): a refusal naming stale members retires their mappings.
+
+    A write adding a user the master lacks can never succeed, and until the mapping goes every group sync
+    naming it fails while GET still answers it. Retiring it (stale.retire, as a user write that finds its
+    Determined user gone does) makes reads agree: the IdP's next lookup by userName finds nothing and its
+    re-create provisions the user afresh, after which the group write goes through. The group itself is left
+    as before the request (the refusal rolled it back; an added member was in none of its store memberships).
+    Each retirement holds that user's lock, taken only after the group's is released (UserService.delete takes
+    a user's lock, then its groups'). A class, not an async generator: see consistency._StoreErrors.
+    """
+
+    __slots__ = ("_scope", "_service")
+
+    def __init__(self, service: GroupService, scope: AuditScope) -> None:
+        self._service = service
+        self._scope = scope
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self, _type: type[BaseException] | None, exc: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        if isinstance(exc, _StaleMembers):
+            self._scope.drift = USER_MISSING
+            await self._service._retire(exc, self._scope.operation)
 
 
 def _member_ids(entries: object) -> list[str]:
@@ -147,7 +193,10 @@ class GroupService:
 
     async def create(self, doc: Mapping[str, Any], caller: Caller) -> GroupView:
         """POST /Groups: one `POST /api/v1/groups` with the initial members (§4.11)."""
-        async with self._journal.audited(caller, "create", "Group") as scope:
+        async with (
+            self._journal.audited(caller, "create", "Group") as scope,
+            _RetireStaleMembers(self, scope),
+        ):
             name = _check_name(str(doc.get("displayName", "")))
             async with self._locks.hold(f"group-name:{name.lower()}"):
                 if await self._store.get_group_by_display_name(name) is not None:
@@ -194,7 +243,8 @@ class GroupService:
     ) -> GroupView:
         """PUT /Groups/{id}: the rename and the member diff, as in `_write_members` (§4.14, §4.16, §7.2)."""
         async with (
-            self._journal.audited(caller, "replace", "Group", scim_id),
+            self._journal.audited(caller, "replace", "Group", scim_id) as scope,
+            _RetireStaleMembers(self, scope),
             self._locks.hold(f"group:{scim_id}"),
         ):
             view = await self.get(scim_id, with_members=True)
@@ -224,7 +274,8 @@ class GroupService:
         add to a large group costs O(delta), not O(group), on both sides.
         """
         async with (
-            self._journal.audited(caller, "patch", "Group", scim_id),
+            self._journal.audited(caller, "patch", "Group", scim_id) as scope,
+            _RetireStaleMembers(self, scope),
             self._locks.hold(f"group:{scim_id}"),
         ):
             loaded = needs_members(ops)
@@ -293,6 +344,20 @@ class GroupService:
                 raise InvalidValue(f"members: {member_id!r} is not a provisioned user.")
             out.append(_Resolved(MemberRecord(member_id, display=user.user_name), user.det_id))
         return out
+
+    async def _retire(self, refused: _StaleMembers, operation: str) -> None:
+        """Retire the mappings a refused write found stale (see `_RetireStaleMembers`)."""
+        for entry in refused.stale:
+            scim_id = entry.member.member_scim_id
+            try:
+                async with self._locks.hold(f"user:{scim_id}"):
+                    record = await self._store.get_user_by_scim_id(scim_id)
+                    # Re-read under the user's lock: a user write may have retired it meanwhile.
+                    if record is not None and record.det_id == entry.det_id:
+                        await retire(self._store, record, operation=operation, group=refused.group)
+            except StoreError:
+                # The refusal stands; the mapping stays live until the next write naming it or reconcile.
+                _log.exception("group.member_retire_failed", scim_id=scim_id, group=refused.group)
 
     async def _det_ids(self, ids: Sequence[str]) -> DetIds:
         users = await self._store.get_user_refs(ids, include_tombstoned=True)

@@ -1,8 +1,9 @@
-"""Telling a stale mapping from a failed write: which mapped Determined users the master no longer has.
+"""Stale mappings: which mapped Determined users the master no longer has, and retiring such a mapping.
 
 A mapping goes stale when its Determined user vanishes (a restored or foreign master database); reconcile
 reports it as user.missing. Writes naming such a user fail on the master with a 404 or a bare 500 that names
 no one, so after such a failure (never on the success path) the bridge asks the master about those users.
+Whoever finds one (a user write, a group write adding it, `reconcile --repair`) retires it the same way.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+import structlog
+
 from bridge.determined import DeterminedClient, MasterError, MasterNotFound
+from bridge.store import NotFoundInStore, Store, UserRecord
 
 # The `kind` of every log line and audit outcome about a stale mapping: reconcile's drift kind
 # (DriftKind.USER_MISSING is this value), so one alert covers both.
@@ -21,6 +25,7 @@ USER_MISSING: Final = "user.missing"
 # page size, and a GET is the cheaper probe for a few users; but a write naming thousands (a group created
 # with its members) must not make thousands of calls before the IdP hears back.
 PROBE_GETS: Final = 16
+_log = structlog.get_logger("bridge.provisioning")
 
 
 async def missing_users(master: DeterminedClient, det_ids: Sequence[int]) -> frozenset[int]:
@@ -40,3 +45,29 @@ async def missing_users(master: DeterminedClient, det_ids: Sequence[int]) -> fro
     except MasterError:
         return frozenset()
     return frozenset(missing)
+
+
+async def retire(store: Store, record: UserRecord, *, operation: str, **context: object) -> bool:
+    """Tombstone a live mapping whose Determined user the master no longer has, as DELETE does; False when it
+    was no longer live (retired or deleted meanwhile).
+
+    The tombstone keeps the Determined id and the SCIM attributes, so nothing is lost: the IdP's re-create of
+    the userName relinks that Determined user if the master gets it back, else provisions a new one. The
+    master holds no membership of a user it lacks, so leaving every group in the store makes both sides
+    agree. Logged as user.missing_on_master (warning) with the groups it left and what found it (`context`).
+    """
+    groups = [g.scim_id for g in await store.groups_of_member(record.scim_id)]
+    try:
+        await store.tombstone_user(record.scim_id)
+    except NotFoundInStore:
+        return False
+    _log.warning(
+        "user.missing_on_master",
+        kind=USER_MISSING,
+        scim_id=record.scim_id,
+        det_id=record.det_id,
+        operation=operation,
+        groups=groups,
+        **context,
+    )
+    return True

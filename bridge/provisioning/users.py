@@ -32,7 +32,7 @@ from bridge.provisioning.consistency import (
     store_errors,
 )
 from bridge.provisioning.locks import KeyedLocks
-from bridge.provisioning.stale import USER_MISSING, missing_users
+from bridge.provisioning.stale import USER_MISSING, missing_users, retire
 from bridge.provisioning.translate import (
     USER_SQL,
     MasterUserFields,
@@ -408,22 +408,11 @@ class UserService:
         (a tombstone answers neither), or the IdP's re-lookup by userName would find the same id again. An IdP
         treats a 404 as a missing object and re-creates it (idp-traffic §3.5, §8, §11): that POST finds this
         tombstone's user gone and provisions a new Determined user. A 500 would be retried for ever and count
-        toward Entra's quarantine. The tombstone keeps the mapping and its attributes, as DELETE's does: if the
-        master comes back from a newer backup, a POST relinks the same Determined user. The master holds no
-        membership for a user it lacks, so dropping the store's memberships makes both sides agree.
+        toward Entra's quarantine. One retired meanwhile (by `reconcile --repair`) stays as it is: the 404 holds.
         """
         async with store_errors():
-            groups = [g.scim_id for g in await self._store.groups_of_member(record.scim_id)]
-            await self._store.tombstone_user(record.scim_id)
+            await retire(self._store, record, operation=scope.operation)
         scope.drift = USER_MISSING
-        _log.warning(
-            "user.missing_on_master",
-            kind=USER_MISSING,
-            scim_id=record.scim_id,
-            det_id=record.det_id,
-            operation=scope.operation,
-            groups=groups,
-        )
         return NotFound(
             f"User {record.scim_id} not found: its Determined user {record.det_id} no longer exists on the "
             f"master (user.missing), so the mapping was retired; POST /Users provisions the userName afresh."

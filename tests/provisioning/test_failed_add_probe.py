@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bridge.provisioning.stale import PROBE_GETS
+from tests.conftest import LogReader
 from tests.idp.harness import World
 from tests.provisioning.faults import FaultProxy, Rule, start_world_behind_proxy
 from tests.provisioning.scim import GROUP_URN, call, create_user
@@ -107,3 +108,20 @@ async def test_a_failing_listing_leaves_the_master_error_as_the_answer(
     response = await call(world, "POST", "/Groups", _group(members))
     assert response.status == 500
     await _nothing_created(world)
+
+
+async def test_a_failing_probe_retires_no_mapping(
+    proxied: tuple[World, FaultProxy], captured_logs: LogReader
+) -> None:
+    """Only the master's answer that it lacks that user retires a mapping: a probe the master fails to answer
+    (here 503 on the ghost's GET) leaves the create refused by the master's own error and the mapping live."""
+    world, proxy = proxied
+    members = await _users(world, 2)
+    ghost = await stale_user(world)
+    proxy.rules.append(Rule("GET", f"/api/v1/users/{LOST_DET_ID}", status=503, times=10))
+    response = await call(world, "POST", "/Groups", _group([*members, ghost.scim_id]))
+    assert response.status >= 400
+    assert (await response.json())["status"] == str(response.status)
+    await _nothing_created(world)
+    assert (await call(world, "GET", f"/Users/{ghost.scim_id}")).status == 200
+    assert [e for e in captured_logs() if e.get("event") == "user.missing_on_master"] == []

@@ -1,6 +1,8 @@
 """A member whose mapping points at a Determined user the master no longer has (a restored or foreign master
-database): every group write that would add it answers RFC 7644 §3.12 400 invalidValue naming the member,
-applies nothing on either side, and leaves the mapping for the operator, as reconciliation does (user.missing).
+database): every group write that would add it answers RFC 7644 §3.12 400 invalidValue naming the member and
+applies nothing to the group on either side, and it retires the stale mapping as a user write that finds its
+Determined user gone does (tombstoned, out of every group in the store), so GET, listings and the IdP's
+re-lookup by userName agree and the IdP's re-create provisions the user afresh.
 
 The master answers such an add with a bare 500 on assignments and a 404 naming no one on create and
 UpdateGroup (master usergroup AddUsersToGroupsTx; the emulator mirrors both); the bridge, the emulator over
@@ -17,7 +19,7 @@ from bridge.store import MemberRecord, UserFields, UserRecord
 from bridge.web.keys import MASTER, SETTINGS
 from tests.conftest import LogReader
 from tests.idp.harness import World
-from tests.provisioning.scim import GROUP_URN, call, create_group, create_user, patch
+from tests.provisioning.scim import GROUP_URN, call, create_group, create_user, patch, user_body
 
 # No Determined user has this id: the seed master holds a handful.
 LOST_DET_ID = 987_654
@@ -66,6 +68,40 @@ async def assert_mapping_left_for_the_operator(world: World, ghost: UserRecord) 
     assert [(d.kind, d.scim_id) for d in report.drifts] == [(DriftKind.USER_MISSING, ghost.scim_id)]
 
 
+async def _drift_kinds(world: World) -> list[tuple[str, str | None]]:
+    reconciler = await build_reconciler(world.app[SETTINGS], world.store, world.app[MASTER])
+    return [(d.kind.value, d.scim_id) for d in (await reconciler.run(Mode.REPORT)).drifts]
+
+
+async def assert_mapping_retired(
+    world: World, ghost: UserRecord, logs: LogReader, operation: str, groups_left: list[str] | None = None
+) -> None:
+    """Retired as a user write retires it: a tombstone keeping its Determined id and attributes, out of every
+    group in the store, 404 to GET and no match for the IdP's userName lookup; audited as the group write's
+    error:400:user.missing, logged once as user.missing_on_master; reconciliation finds nothing left."""
+    assert (await call(world, "GET", f"/Users/{ghost.scim_id}")).status == 404
+    lookup = await call(world, "GET", f'/Users?filter=userName eq "{ghost.user_name}"')
+    assert (await lookup.json())["totalResults"] == 0
+    tombstone = await world.store.get_user_by_scim_id(ghost.scim_id, include_tombstoned=True)
+    assert tombstone is not None
+    assert tombstone.tombstoned_at is not None
+    assert (tombstone.det_id, tombstone.user_name, tombstone.doc["displayName"]) == (
+        ghost.det_id,
+        ghost.user_name,
+        "Ghost",
+    )
+    assert await world.store.groups_of_member(ghost.scim_id) == []
+    audits = [a for a in await world.store.recent_audit(1000) if a.resource_type == "Group"]
+    assert [(a.operation, a.outcome) for a in audits if a.outcome.startswith("error:")] == [
+        (operation, "error:400:user.missing")
+    ]
+    retired = [e for e in logs() if e.get("event") == "user.missing_on_master"]
+    assert [
+        (e["kind"], e["scim_id"], e["det_id"], e["operation"], e["groups"], e["level"]) for e in retired
+    ] == [("user.missing", ghost.scim_id, ghost.det_id, operation, groups_left or [], "warning")]
+    assert await _drift_kinds(world) == []
+
+
 async def test_member_add_of_a_stale_mapping_is_400_and_changes_nothing(
     world: World, captured_logs: LogReader
 ) -> None:
@@ -73,14 +109,26 @@ async def test_member_add_of_a_stale_mapping_is_400_and_changes_nothing(
     bob = await create_user(world, "bob@example.com", "Bob")
     ghost = await stale_user(world)
     group = await create_group(world, "Team", [ada["id"]])
+    # The store still lists the ghost in another group (the master cannot: it lacks the user).
+    other = await create_group(world, "Other", [ada["id"]])
+    await world.store.add_members(other["id"], [MemberRecord(ghost.scim_id, display="Ghost")])
     add = patch({"op": "add", "path": "members", "value": [{"value": bob["id"]}, {"value": ghost.scim_id}]})
     response = await call(world, "PATCH", f"/Groups/{group['id']}", add)
     await assert_refused_naming(response, ghost, captured_logs)
     # One master transaction refused the whole add: bob is in neither the master's group nor the store's.
-    assert (await world.master.state()).groups == {"Team": frozenset({"ada@example.com"})}
+    assert (await world.master.state()).groups == {
+        "Team": frozenset({"ada@example.com"}),
+        "Other": frozenset({"ada@example.com"}),
+    }
     assert await store_members(world, group["id"]) == {ada["id"]}
     assert await world.store.pending_intents() == []
-    await assert_mapping_left_for_the_operator(world, ghost)
+    await assert_mapping_retired(world, ghost, captured_logs, "patch", [other["id"]])
+    assert await store_members(world, other["id"]) == {ada["id"]}
+    # The IdP's retry names an id that no longer exists: refused as any unknown member, nothing changes.
+    again = await call(world, "PATCH", f"/Groups/{group['id']}", add)
+    assert again.status == 400
+    assert ghost.scim_id in (await again.json())["detail"]
+    assert await store_members(world, group["id"]) == {ada["id"]}
 
 
 async def test_a_swap_adding_a_stale_mapping_is_400_and_the_removal_is_undone(
@@ -99,7 +147,7 @@ async def test_a_swap_adding_a_stale_mapping_is_400_and_the_removal_is_undone(
     assert (await world.master.state()).groups == {"Team": frozenset({"ada@example.com"})}
     assert await store_members(world, group["id"]) == {ada["id"]}
     assert await world.store.pending_intents() == []
-    await assert_mapping_left_for_the_operator(world, ghost)
+    await assert_mapping_retired(world, ghost, captured_logs, "patch")
 
 
 async def test_group_create_with_a_stale_member_is_400_and_creates_nothing(
@@ -117,7 +165,7 @@ async def test_group_create_with_a_stale_member_is_400_and_creates_nothing(
     assert (await world.master.state()).groups == {}
     assert await world.store.get_group_by_display_name("Team") is None
     assert await world.store.pending_intents() == []
-    await assert_mapping_left_for_the_operator(world, ghost)
+    await assert_mapping_retired(world, ghost, captured_logs, "create")
 
 
 async def test_put_adding_a_stale_member_is_400_and_changes_nothing(
@@ -138,7 +186,7 @@ async def test_put_adding_a_stale_member_is_400_and_changes_nothing(
     assert (await world.master.state()).groups == {"Team": frozenset({"ada@example.com", "bob@example.com"})}
     assert await store_members(world, group["id"]) == {ada["id"], bob["id"]}
     assert await world.store.pending_intents() == []
-    await assert_mapping_left_for_the_operator(world, ghost)
+    await assert_mapping_retired(world, ghost, captured_logs, "replace")
 
 
 async def test_put_renaming_and_adding_a_stale_member_is_400_and_keeps_the_name(
@@ -161,11 +209,7 @@ async def test_put_renaming_and_adding_a_stale_member_is_400_and_keeps_the_name(
     assert stored.display_name == "Team"
     assert await store_members(world, group["id"]) == {ada["id"]}
     assert await world.store.pending_intents() == []
-
-
-async def _drift_kinds(world: World) -> list[tuple[str, str | None]]:
-    reconciler = await build_reconciler(world.app[SETTINGS], world.store, world.app[MASTER])
-    return [(d.kind.value, d.scim_id) for d in (await reconciler.run(Mode.REPORT)).drifts]
+    await assert_mapping_retired(world, ghost, captured_logs, "replace")
 
 
 async def test_okta_swap_removing_a_stale_member_and_adding_one_is_400_and_both_sides_agree(
@@ -197,6 +241,86 @@ async def test_okta_swap_removing_a_stale_member_and_adding_one_is_400_and_both_
     assert (await world.master.state()).groups == {"Team": frozenset({"ada@example.com", "bob@example.com"})}
     assert await store_members(world, group["id"]) == {ada["id"], bob["id"], removed_ghost.scim_id}
     assert await world.store.pending_intents() == []
-    # Only the stale mappings themselves are left for the operator.
+    # The added member is retired; the removed one, which the undo knows only by its Determined id, is left
+    # live and reported, for the IdP's next write naming it or `reconcile --repair` to retire.
+    assert (await call(world, "GET", f"/Users/{added_ghost.scim_id}")).status == 404
     missing = {(kind, scim_id) for kind, scim_id in await _drift_kinds(world) if kind == "user.missing"}
-    assert missing == {("user.missing", removed_ghost.scim_id), ("user.missing", added_ghost.scim_id)}
+    assert missing == {("user.missing", removed_ghost.scim_id)}
+
+
+async def test_entra_member_add_naming_a_stale_user_heals_once_the_user_is_created_again(
+    world: World, captured_logs: LogReader
+) -> None:
+    """Entra (idp-traffic §3.2, §3.5): groups are created without members and filled by `Add` PATCHes naming
+    several members; a refused add waits in escrow, and the cycle that evaluates the user matches it by
+    userName, finds nothing and creates it, so the group update then names a user the master has."""
+    bob = await create_user(world, "bob@example.com", "Bob")
+    ghost = await stale_user(world)
+    group = await create_group(world, "Team")
+    add = patch(
+        {
+            "op": "Add",
+            "path": "members",
+            "value": [{"$ref": None, "value": bob["id"]}, {"value": ghost.scim_id}],
+        }
+    )
+    response = await call(world, "PATCH", f"/Groups/{group['id']}", add)
+    await assert_refused_naming(response, ghost, captured_logs)
+    assert (await world.master.state()).groups == {"Team": frozenset()}
+    await assert_mapping_retired(world, ghost, captured_logs, "patch")
+
+    match = await call(world, "GET", '/Users?filter=userName eq "ghost@example.com"')
+    assert (await match.json())["totalResults"] == 0
+    created = await call(world, "POST", "/Users", user_body("ghost@example.com", "Ghost"))
+    assert created.status == 201, await created.text()
+    new_id = (await created.json())["id"]
+    assert new_id != ghost.scim_id
+    add_again = patch(
+        {"op": "Add", "path": "members", "value": [{"$ref": None, "value": bob["id"]}, {"value": new_id}]}
+    )
+    response = await call(world, "PATCH", f"/Groups/{group['id']}", add_again)
+    assert response.status in (200, 204), await response.text()
+    assert (await world.master.state()).groups == {
+        "Team": frozenset({"bob@example.com", "ghost@example.com"})
+    }
+    assert await store_members(world, group["id"]) == {bob["id"], new_id}
+    assert await world.store.pending_intents() == []
+    assert await _drift_kinds(world) == []
+
+
+async def test_okta_push_swapping_in_a_stale_user_heals_once_the_user_is_created_again(
+    world: World, captured_logs: LogReader
+) -> None:
+    """Okta's group push (idp-traffic §2.3): one PATCH removing a member and adding another. The refusal (a
+    task; Okta does not retry a 400) leaves the group as it was on both sides and retires the stale one, so
+    Okta's next push of that user (GET, then PUT) meets 404 and its lookup by userName finds nothing: it
+    creates the user, and the retried group push goes through."""
+    ada = await create_user(world, "ada@example.com", "Ada")
+    ghost = await stale_user(world)
+    group = await create_group(world, "Team", [ada["id"]])
+    swap = patch(
+        {"op": "remove", "path": f'members[value eq "{ada["id"]}"]'},
+        {"op": "add", "path": "members", "value": [{"value": ghost.scim_id, "display": "ghost@example.com"}]},
+    )
+    response = await call(world, "PATCH", f"/Groups/{group['id']}", swap)
+    await assert_refused_naming(response, ghost, captured_logs)
+    assert (await world.master.state()).groups == {"Team": frozenset({"ada@example.com"})}
+    assert await store_members(world, group["id"]) == {ada["id"]}
+    await assert_mapping_retired(world, ghost, captured_logs, "patch")
+
+    assert (await call(world, "GET", f"/Users/{ghost.scim_id}")).status == 404
+    lookup = await call(world, "GET", '/Users?filter=userName eq "ghost@example.com"&startIndex=1&count=100')
+    assert (await lookup.json())["totalResults"] == 0
+    created = await call(world, "POST", "/Users", user_body("ghost@example.com", "Ghost"))
+    assert created.status == 201, await created.text()
+    new_id = (await created.json())["id"]
+    swap_again = patch(
+        {"op": "remove", "path": f'members[value eq "{ada["id"]}"]'},
+        {"op": "add", "path": "members", "value": [{"value": new_id, "display": "ghost@example.com"}]},
+    )
+    response = await call(world, "PATCH", f"/Groups/{group['id']}", swap_again)
+    assert response.status in (200, 204), await response.text()
+    assert (await world.master.state()).groups == {"Team": frozenset({"ghost@example.com"})}
+    assert await store_members(world, group["id"]) == {new_id}
+    assert await world.store.pending_intents() == []
+    assert await _drift_kinds(world) == []
