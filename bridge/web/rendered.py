@@ -6,6 +6,8 @@ still at that version (``Store.get_live_user_unless``); every write to a user ro
 (bridge/store/user_writes.py), and so does every group write that changes the user's ``groups``
 (bridge/store/user_groups.py), whoever makes it: this process, ``scim-bridge reconcile``, another one.
 So a write is never hidden by an entry, and entries need no invalidation.
+
+Only reads put entries (bridge/web/users.py): a write's answer is rendered for that response alone.
 """
 
 from __future__ import annotations

@@ -42,13 +42,17 @@ def _plain_body(rendered: RenderedUsers, record: UserRecord, where: Locations) -
 
 
 def _one(request: web.Request, record: UserRecord, *, status: int = 200) -> web.Response:
+    """The answer to a write: rendered for this response only, never kept.
+
+    Only reads keep bodies. A bulk import's creates would otherwise fill the kept bodies with users nobody
+    reads back, and evicting them (100k creates through 24 MiB of entries) scatters the freed small objects
+    over the heap: every later request allocates into those holes. Measured side by side at c=32 on 60k
+    users, 200 of them read: 120.0 us of CPU per kept GET after such a load, 108.8 with only the read
+    users kept (the same as a 2k-user bridge).
+    """
     attributes, excluded = projection(request)
     where = locations(request)
-    body = (
-        _render(record, where, attributes, excluded)
-        if attributes or excluded
-        else _plain_body(request.app[RENDERED_USERS], record, where)
-    )
+    body = _render(record, where, attributes, excluded)
     return resource_response(body, version=record.version, location=where.user(record.scim_id), status=status)
 
 
