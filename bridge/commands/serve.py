@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+from typing import Final
 
 from bridge.config import Settings
 from bridge.runner import Listener, serve
 from bridge.tls import server_ssl_context
 from bridge.web.app import create_app
+
+# Container allocations (net of frees) between two collections of the youngest generation; CPython's default is
+# 700. At 32 concurrent writes a collection ran every ~14 requests and traversed their live state (coroutine
+# frames, records, request objects) each time: ~20 us of a create's CPU (gc.callbacks over 4,000 creates:
+# 340 collections, 84 ms). At 5,000, most of that state has been freed by reference counting before a
+# collection comes: 4 collections, 3 ms. Cyclic garbage waits longer for collection, a few thousand objects.
+YOUNG_GC_THRESHOLD: Final = 5000
+
+
+def _started() -> None:
+    # What is alive once serving starts (modules, settings, the app) stays alive: frozen, it is left out
+    # of every later garbage collection instead of being traversed again and again under load.
+    gc.freeze()
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_GC_THRESHOLD, middle, oldest)
 
 
 def with_listen(settings: Settings, host: str | None, port: int | None) -> Settings:
@@ -28,9 +44,7 @@ async def run_serve(settings: Settings, *, host: str | None, port: int | None) -
     listener = Listener(
         create_app(settings), settings.server.host, settings.server.port, server_ssl_context(settings.server)
     )
-    # What is alive once serving starts (modules, settings, the app) stays alive: frozen, it is left out
-    # of every later garbage collection instead of being traversed again and again under load.
     await serve(
-        [listener], shutdown_timeout=settings.server.shutdown_timeout, on_started=lambda _: gc.freeze()
+        [listener], shutdown_timeout=settings.server.shutdown_timeout, on_started=lambda _: _started()
     )
     return 0
