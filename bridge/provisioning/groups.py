@@ -7,7 +7,6 @@ Membership writes are diffs against the store's membership, so repeated adds and
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -32,6 +31,7 @@ from bridge.provisioning.consistency import (
     check_if_match,
     store_errors,
 )
+from bridge.provisioning.ids import ScimIds
 from bridge.provisioning.locks import KeyedLocks
 from bridge.provisioning.stale import USER_MISSING, missing_users, retire
 from bridge.provisioning.translate import GROUP_SQL, PERSONAL_GROUP_MARK, stored_doc
@@ -158,6 +158,7 @@ class GroupService:
         self._master = master
         self._journal = Journal(store)
         self._locks = locks or KeyedLocks()
+        self._ids = ScimIds()
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -202,7 +203,7 @@ class GroupService:
                 if await self._store.get_group_by_display_name(name) is not None:
                     raise Uniqueness(f"displayName {name!r} is already provisioned.")
                 resolved = await self._resolve(_member_ids(doc.get("members")))
-                scim_id = str(uuid.uuid4())
+                scim_id = self._ids.new()
 
                 async def master_write() -> MasterGroupDetails:
                     try:

@@ -15,7 +15,6 @@ Determined user (docs/reliability.md, "Stale mappings").
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
@@ -31,6 +30,7 @@ from bridge.provisioning.consistency import (
     check_if_match,
     store_errors,
 )
+from bridge.provisioning.ids import ScimIds
 from bridge.provisioning.locks import KeyedLocks
 from bridge.provisioning.stale import USER_MISSING, missing_users, retire
 from bridge.provisioning.translate import (
@@ -89,6 +89,7 @@ class UserService:
         self._settings = settings
         self._journal = Journal(store)
         self._locks = locks or KeyedLocks()
+        self._ids = ScimIds()
         names = {n.lower() for n in settings.protected_usernames} | {"admin", "determined"}
         if own_username:
             names.add(own_username.lower())
@@ -280,7 +281,7 @@ class UserService:
         local_password: str | None = None
         if not remote:
             local_password = password if self._settings.password_sync and password else _random_password()
-        scim_id = str(uuid.uuid4())
+        scim_id = self._ids.new()
 
         async def master_write() -> MasterUser:
             return await self._with_display_fallback(
@@ -319,7 +320,7 @@ class UserService:
         password: str | None,
         caller: Caller,
     ) -> UserRecord:
-        new_scim_id = str(uuid.uuid4())
+        new_scim_id = self._ids.new()
 
         async def master_write() -> MasterUser | None:
             current = await self._master.get_user(existing.det_id)
