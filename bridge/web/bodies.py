@@ -46,7 +46,12 @@ async def read_json(request: web.Request, max_depth: int) -> Any:
     Accepts application/scim+json and application/json with or without parameters (idp-traffic §0.15).
     A missing Content-Type is tolerated when the body parses, as several IdP clients omit it.
     """
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except web.RequestPayloadError:
+        # The body broke its Content-Encoding or chunked framing after the handler began to read it (had it all
+        # come with the headers, aiohttp itself would have refused the message with 400): the client's error.
+        raise InvalidSyntax("The request body could not be decoded.") from None
     if not raw.strip():
         raise InvalidSyntax("The request body is empty.")
     content_type = request.headers.get("Content-Type")
