@@ -169,63 +169,66 @@ class Journal:
         sending), when it stays pending for reconciliation. A store failure after master success is
         compensated when possible; otherwise the intent stays pending, so the two never disagree silently.
         """
-        intent = await self._store.begin_intent(
-            request_id=caller.request_id,
-            operation=operation,
-            resource_type=resource_type,
-            target=target,
-            payload_digest=digest(payload),
-        )
-        try:
-            result = await master()
-        except PartialMasterWrite as partial:
-            # Part of it reached the master: the intent stays pending so reconciliation finishes or undoes it.
-            _log.warning("master.partial_write", operation=operation, target=target, intent=intent)
-            raise on_master_error(partial.cause) from None
-        except MasterError as err:
-            if not isinstance(err, MasterUnavailable):
-                await self._finish_quietly(intent, IntentState.ROLLED_BACK)
-            raise on_master_error(err) from None
-        except ScimError:
-            # Refused by the bridge's own checks before any master write was sent.
-            await self._finish_quietly(intent, IntentState.ROLLED_BACK)
-            raise
-        scope = _SCOPE.get()
-        audit = None
-        if scope is not None:
-            audit = AuditLine(
+        # Marked for the writer: when this is the only operation in this stage (others may wait for a lock of
+        # the same resource), its intent and store writes commit inline instead of crossing to the writer thread.
+        with self._store.stage():
+            intent = await self._store.begin_intent(
                 request_id=caller.request_id,
-                client=caller.client,
-                operation=scope.operation,
-                resource_type=scope.resource_type,
-                resource_id=scope.resource_id or target,
-                master_calls=calls_made(),
-                outcome=scope.outcome,
+                operation=operation,
+                resource_type=resource_type,
+                target=target,
+                payload_digest=digest(payload),
             )
-        try:
-            written = await store(result, Finish(intent, audit))
-        except ScimError:
-            raise
-        except Exception:  # noqa: BLE001 - any store failure after a master write must be journalled
-            _log.exception(
-                "store.write_failed_after_master", operation=operation, target=target, intent=intent
-            )
-            if compensate is not None:
-                try:
-                    await compensate(result)
-                except Exception:  # noqa: BLE001 - a failed undo leaves the intent pending for reconcile
-                    _log.exception(
-                        "master.compensation_failed", operation=operation, target=target, intent=intent
-                    )
-                else:
+            try:
+                result = await master()
+            except PartialMasterWrite as partial:
+                # Part of it reached the master: the intent stays pending so reconciliation finishes or undoes it.
+                _log.warning("master.partial_write", operation=operation, target=target, intent=intent)
+                raise on_master_error(partial.cause) from None
+            except MasterError as err:
+                if not isinstance(err, MasterUnavailable):
                     await self._finish_quietly(intent, IntentState.ROLLED_BACK)
-                    _log.warning("master.compensated", operation=operation, target=target, intent=intent)
-            raise InternalError(
-                "The change reached Determined but could not be recorded; it is journalled for reconciliation."
-            ) from None
-        if scope is not None:
-            scope.recorded = True
-        return written
+                raise on_master_error(err) from None
+            except ScimError:
+                # Refused by the bridge's own checks before any master write was sent.
+                await self._finish_quietly(intent, IntentState.ROLLED_BACK)
+                raise
+            scope = _SCOPE.get()
+            audit = None
+            if scope is not None:
+                audit = AuditLine(
+                    request_id=caller.request_id,
+                    client=caller.client,
+                    operation=scope.operation,
+                    resource_type=scope.resource_type,
+                    resource_id=scope.resource_id or target,
+                    master_calls=calls_made(),
+                    outcome=scope.outcome,
+                )
+            try:
+                written = await store(result, Finish(intent, audit))
+            except ScimError:
+                raise
+            except Exception:  # noqa: BLE001 - any store failure after a master write must be journalled
+                _log.exception(
+                    "store.write_failed_after_master", operation=operation, target=target, intent=intent
+                )
+                if compensate is not None:
+                    try:
+                        await compensate(result)
+                    except Exception:  # noqa: BLE001 - a failed undo leaves the intent pending for reconcile
+                        _log.exception(
+                            "master.compensation_failed", operation=operation, target=target, intent=intent
+                        )
+                    else:
+                        await self._finish_quietly(intent, IntentState.ROLLED_BACK)
+                        _log.warning("master.compensated", operation=operation, target=target, intent=intent)
+                raise InternalError(
+                    "The change reached Determined but could not be recorded; it is journalled for reconciliation."
+                ) from None
+            if scope is not None:
+                scope.recorded = True
+            return written
 
     async def _finish_quietly(self, intent: int, state: IntentState) -> None:
         try:

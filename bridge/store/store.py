@@ -133,6 +133,11 @@ class Store:
         the event loop's thread; with others under way they queue and share commits (writer.py)."""
         return self._writer.operation()
 
+    def stage(self) -> AbstractContextManager[None]:
+        """Mark the journal stage of a marked operation (``with``): alone in it, its writes run inline on the
+        event loop's thread even while other operations wait for a resource lock (writer.py)."""
+        return self._writer.stage()
+
     # -- units of work ---------------------------------------------------------------------------
 
     def _now(self) -> str:

@@ -11,9 +11,11 @@ COMMIT that made it durable (or learns that the whole group failed, when BEGIN o
 is cancelled while waiting does not withdraw its unit: it still runs whole or not at all.
 
 When its caller is the one operation under way (`Writer.operation`: every audited SCIM write marks itself
-for as long as it runs) and the writer is idle (nothing queued or running, no checkpoint due on its
-connection), a unit runs inline on the event loop's thread instead, under the same lock, as a group of one
-with the same COMMIT and outcome. Unmarked writers (reconcile, pruning, adoption) always queue.
+for as long as it runs), or the one in its journal stage (`Writer.stage`: intent, master call, store write)
+while the others wait before theirs (several PATCHes of one group queue on its lock, one at a time), and the
+writer is idle (nothing queued or running, no checkpoint due on its connection), a unit runs inline on the
+event loop's thread instead, under the same lock, as a group of one with the same COMMIT and outcome.
+Unmarked writers (reconcile, pruning, adoption) always queue.
 At one request at a time the hops loop -> writer thread -> loop (queue, futex wake-up, GIL hand-over,
 call_soon_threadsafe and another loop turn, twice per create) cost more than the unit. With two or more
 operations under way the unit queues, so concurrent writers still share groups: each of them spends most of
@@ -53,6 +55,8 @@ SyncUnit = Callable[[sqlite3.Connection], T]
 MAX_GROUP: Final = 128
 # True in the task (and its children) of an operation marked with `Writer.operation`.
 _MARKED: Final[ContextVar[bool]] = ContextVar("store_writer_marked", default=False)
+# True in the task of an operation inside the stage marked with `Writer.stage`.
+_STAGED: Final[ContextVar[bool]] = ContextVar("store_writer_staged", default=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +198,27 @@ class _Operation:
         _MARKED.reset(self._token)
 
 
+class _Stage:
+    """The ``with`` of `Writer.stage` (a class, as `_Operation`)."""
+
+    __slots__ = ("_token", "_writer")
+
+    def __init__(self, writer: Writer) -> None:
+        self._writer = writer
+        self._token: Token[bool] | None = None
+
+    def __enter__(self) -> None:
+        self._writer._staged += 1
+        self._token = _STAGED.set(True)
+
+    def __exit__(
+        self, _type: type[BaseException] | None, _exc: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        self._writer._staged -= 1
+        assert self._token is not None
+        _STAGED.reset(self._token)
+
+
 class Writer:
     """Runs write units from the event loop: queued and run in groups on its own thread, or inline when alone."""
 
@@ -207,6 +232,7 @@ class Writer:
         "_operations",
         "_queue",
         "_queued",
+        "_staged",
         "_thread",
         "_timeout_now",
     )
@@ -225,6 +251,8 @@ class Writer:
         self._done = 0
         # Operations under way that write (see `operation`), counted on the loop.
         self._operations = 0
+        # Marked operations inside their journal stage (see `stage`), counted on the loop.
+        self._staged = 0
         # None is the stop mark, queued behind every unit already submitted.
         self._queue: SimpleQueue[_Job | None] = SimpleQueue()
         self._closed = False
@@ -241,6 +269,11 @@ class Writer:
         """Mark an operation that writes, for as long as it runs (``with``, in its own task): while it is the
         only one marked, its units may run inline."""
         return _Operation(self)
+
+    def stage(self) -> _Stage:
+        """Mark the stage of a marked operation that writes (``with``, inside `operation`): while it is the only
+        one in that stage, its units may run inline even though other marked operations wait before theirs."""
+        return _Stage(self)
 
     async def run(self, unit: SyncUnit[T]) -> T:
         """Run `unit` inline when alone, else in the next group; its result or exception once its COMMIT is done."""
@@ -264,11 +297,11 @@ class Writer:
         return await future
 
     def _inline_allowed(self) -> bool:
-        """The caller's is the one marked operation, nothing is queued or running on the writer thread, and no
-        checkpoint is due there."""
+        """The caller's is the one marked operation (or the one in its stage), nothing is queued or running on
+        the writer thread, and no checkpoint is due there."""
         return (
-            self._operations == 1
-            and _MARKED.get()
+            _MARKED.get()
+            and (self._operations == 1 or (self._staged == 1 and _STAGED.get()))
             and self._queued == self._done
             and not self._checkpointer.due
         )

@@ -1,5 +1,6 @@
-"""The writer thread: queued units share one transaction, each in its own savepoint, answered after COMMIT; the
-unit of the one marked operation under way runs inline on the loop's thread, never waiting there for a lock."""
+"""The writer thread: queued units share one transaction (a unit that fails undoes only itself), answered after
+COMMIT; the unit of the one marked operation under way, or of the one in its journal stage, runs inline on the
+loop's thread, never waiting there for a lock."""
 
 from __future__ import annotations
 
@@ -178,6 +179,21 @@ async def test_with_two_marked_operations_under_way_units_queue_for_group_commit
     with writer.operation(), writer.operation():
         thread, timeout = await writer.run(_thread_and_busy_timeout)
     assert (thread != threading.get_ident(), timeout) == (True, 5000)
+
+
+async def test_the_one_operation_in_its_stage_runs_inline_while_the_others_wait_before_theirs(
+    writer: Writer,
+) -> None:
+    here = threading.get_ident()
+    with writer.operation(), writer.operation():  # e.g. two PATCHes of one group, one holding its lock
+        with writer.stage():
+            assert await writer.run(_thread_and_busy_timeout) == (here, 0)
+        with writer.stage(), writer.stage():  # both in their stage: they share the writer thread's groups
+            thread, timeout = await writer.run(_thread_and_busy_timeout)
+    assert (thread != here, timeout) == (True, 5000)
+    with writer.stage():  # a stage outside a marked operation (not a SCIM write) never runs inline
+        thread, _ = await writer.run(_thread_and_busy_timeout)
+    assert thread != here
 
 
 async def test_an_inline_unit_meeting_another_connections_write_lock_waits_on_the_writer_thread(
