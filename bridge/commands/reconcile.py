@@ -1,8 +1,9 @@
 """``scim-bridge reconcile [--dry-run] [--repair]``: one reconciliation pass against the master (issue 7).
 
 Without flags it reports drift; ``--dry-run`` also lists the repairs it would make; ``--repair`` makes them
-(policy ``idp_wins``; under ``report_only`` it refuses and reports). Safe to run beside a serving bridge:
-only intents older than ``reconcile.intent_grace`` are resolved, and every repair re-reads both sides first.
+(policy ``idp_wins``; under ``report_only`` it refuses and reports), naming each user.missing mapping it
+retires. Safe to run beside a serving bridge: only intents older than ``reconcile.intent_grace`` are
+resolved, and every repair re-reads both sides first.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Final, TextIO
 from bridge.commands.db import existing_database
 from bridge.config import Settings
 from bridge.determined import MasterError, create_master_client
-from bridge.reconcile import Mode, ReconcileReport, build_reconciler
+from bridge.reconcile import Drift, DriftKind, Mode, ReconcileReport, build_reconciler
 from bridge.store import open_store
 from bridge.wiring import master_client_settings
 
@@ -46,6 +47,22 @@ def _print_summary(report: ReconcileReport, mode: Mode, out: TextIO) -> None:
             if k not in ("kind", "resource_type") and v is not None
         )
         print(f"  {drift.kind.value}: {detail}", file=out)
+    # Retiring a mapping changes what the IdP sees (GET answers 404 until it re-creates the user), so each
+    # one is named, and a dry run names what a repair would retire.
+    if mode is Mode.REPAIR:
+        retired = [d for d in report.repaired if d.kind is DriftKind.USER_MISSING]
+        for drift in retired:
+            print(f"  retired {_ghost(drift)}: tombstoned; the IdP's re-create provisions it", file=out)
+    elif mode is Mode.DRY_RUN:
+        for drift in report.drifts:
+            if drift.kind is DriftKind.USER_MISSING:
+                print(
+                    f"  would retire {_ghost(drift)} (if the master still answers 'user not found')", file=out
+                )
+
+
+def _ghost(drift: Drift) -> str:
+    return f"user {drift.scim_id} (userName {drift.expected}; Determined user {drift.det_id} gone)"
 
 
 def _exit_code(report: ReconcileReport, mode: Mode) -> int:

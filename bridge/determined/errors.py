@@ -59,6 +59,11 @@ class MasterError(Exception):
             and ("Error creating group" in self.message or "name: row already exists" in self.message)
         )
 
+    def is_unknown_user(self) -> bool:
+        """The master's own answer that it has no such user (§1.5 table: 404 `user not found`), as opposed to
+        any other 404, such as a proxy's page for a route it cannot reach."""
+        return self.http_status == 404 and "user not found" in self.message
+
     def is_no_member_removed(self) -> bool:
         """A removal refused because none of the listed users were members (§4.14 step 4, §4.16)."""
         return self.http_status == 404 and "none were members" in self.message

@@ -30,7 +30,8 @@ _log = structlog.get_logger("bridge.provisioning")
 
 async def missing_users(master: DeterminedClient, det_ids: Sequence[int]) -> frozenset[int]:
     """The ids in `det_ids` the master does not have; none when a probe itself fails (the write's own failure
-    is then the better answer). At most PROBE_GETS GETs, else one listing: on failure paths only."""
+    is then the better answer, and nothing is retired on a guess). At most PROBE_GETS GETs, else one
+    listing: on failure paths only."""
     wanted = list(dict.fromkeys(det_ids))
     missing: list[int] = []
     try:
@@ -40,8 +41,11 @@ async def missing_users(master: DeterminedClient, det_ids: Sequence[int]) -> fro
         for det_id in wanted:
             try:
                 await master.get_user(det_id)
-            except MasterNotFound:
-                missing.append(det_id)
+            except MasterNotFound as err:
+                # Only the master's "no such user" is definite: a proxy's 404 says nothing about the user, and
+                # reading it as "gone" would retire every mapping it was asked about.
+                if err.is_unknown_user():
+                    missing.append(det_id)
     except MasterError:
         return frozenset()
     return frozenset(missing)

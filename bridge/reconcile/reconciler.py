@@ -60,7 +60,7 @@ class Reconciler:
         failed: list[Drift] = []
         skipped: list[Drift] = []
         busy = {intent.target for intent in await self.store.pending_intents()}
-        repairer = Repairer(self.store, self.client, self.display_name)
+        repairer = Repairer(self.store, self.client, self.display_name, retire_missing=True)
         for drift in drifts:
             if drift.kind in REPORT_ONLY_KINDS or mode is Mode.REPORT:
                 continue

@@ -1,7 +1,9 @@
 """Repairs: push the IdP's intent (the store) back onto the master, one drift at a time (policy ``idp_wins``).
 
 Each repair first re-reads both sides for that one resource and acts only if the drift is still there,
-so a request the bridge is serving at the same moment is not undone from a stale sweep.
+so a request the bridge is serving at the same moment is not undone from a stale sweep. A user.missing
+mapping cannot be pushed back (the master cannot re-create a user under its id): a reconcile pass retires
+it instead, as a write finding it would (docs/reliability.md, "Stale mappings").
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from bridge.determined import (
     MasterInternal,
     MasterNotFound,
 )
-from bridge.provisioning.stale import missing_users
+from bridge.provisioning.stale import missing_users, retire
 from bridge.reconcile.detect import (
     DisplayName,
     Snapshot,
@@ -48,6 +50,9 @@ class Repairer:
     store: Store
     client: DeterminedClient
     display_name: DisplayName
+    # A reconcile pass retires user.missing mappings; an intent's restore (which may run under any policy,
+    # for one resource) leaves them to it.
+    retire_missing: bool = False
 
     async def fresh_drifts(self, resource_type: str, scim_id: str, snapshot: Snapshot) -> list[Drift]:
         """Every drift of one mapped resource as it stands now (re-read from both sides)."""
@@ -83,11 +88,12 @@ class Repairer:
             await self._repair_group(drift, drift.det_id)
 
     async def _repair_user(self, drift: Drift, det_id: int) -> None:
-        if drift.kind is DriftKind.USER_MISSING:
-            # The master has no user deletion (§8.16): a vanished user means a restored or foreign master
-            # database; re-creating it would give a new id under the same SCIM identity. An operator decides.
-            raise Unrepairable("the Determined user no longer exists")
         assert drift.scim_id is not None
+        if drift.kind is DriftKind.USER_MISSING:
+            if not self.retire_missing:
+                raise Unrepairable("the Determined user no longer exists")
+            await self._retire(drift.scim_id, det_id)
+            return
         record = await self.store.get_user_by_scim_id(drift.scim_id, include_tombstoned=True)
         if record is None:
             raise Unrepairable("the mapping disappeared")
@@ -111,6 +117,24 @@ class Repairer:
                 await self.client.patch_user(det_id, active=active, remote=True)
             else:
                 await self.client.patch_user(det_id, active=active, username=record.user_name)
+
+    async def _retire(self, scim_id: str, det_id: int) -> None:
+        """Retire a mapping whose Determined user is gone, as a user or group write that finds it does.
+
+        Never re-create the user: the master has no user deletion (§8.16), so a vanished user means a restored
+        or foreign master database, and a new Determined user under the old SCIM identity would silently
+        swap accounts. Retiring is recoverable (stale.retire): the IdP's re-create of the userName relinks the
+        Determined user if the master gets it back, else provisions a new one. Only the master's own "no such
+        user" for this id counts, asked now (one GET): a failing or unreachable master, or a proxy's 404,
+        retires nothing, so a sick master cannot make a pass retire the directory.
+        """
+        if det_id not in await missing_users(self.client, [det_id]):
+            raise Unrepairable("the master did not confirm the Determined user is gone")
+        record = await self.store.get_user_by_scim_id(scim_id)
+        if record is None or record.det_id != det_id:
+            raise Unrepairable("the mapping changed")
+        if not await retire(self.store, record, operation="reconcile"):
+            raise Unrepairable("the mapping was retired meanwhile")
 
     async def _restore_display_name(self, det_id: int, active: bool, candidates: Sequence[str]) -> None:
         """Try the display names in order: the master refuses one similar to another user's (§7.2)."""

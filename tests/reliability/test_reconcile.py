@@ -155,9 +155,10 @@ async def test_report_and_dry_run_change_nothing_and_log_drift(
     assert summaries[0]["by_kind"] == {"user.deactivated": 1}
 
 
-async def test_an_orphan_user_mapping_is_reported_and_left_to_the_operator(world: World) -> None:
+async def test_an_orphan_user_mapping_is_retired_by_repair_and_never_recreated(world: World) -> None:
     """A mapping whose Determined user is gone (a restored or foreign master database) is reported as
-    user.missing and never "repaired" by creating a new Determined user under the old SCIM identity."""
+    user.missing and never "repaired" by creating a new Determined user under the old SCIM identity: a repair
+    pass retires it, as a write finding it would (a tombstone keeping its Determined id and attributes)."""
     alice = await world.user("alice")
     orphan = await world.store.insert_user(
         scim_id=str(uuid.uuid4()),
@@ -172,11 +173,19 @@ async def test_an_orphan_user_mapping_is_reported_and_left_to_the_operator(world
     )
     assert await _kinds(world) == {DriftKind.USER_MISSING: [orphan.scim_id]}
     report = await (await world.reconciler()).run(Mode.REPAIR)
-    assert [d.kind for d in report.failed] == [DriftKind.USER_MISSING]
-    assert report.repaired == ()
+    assert [d.kind for d in report.repaired] == [DriftKind.USER_MISSING]
+    assert report.failed == ()
     assert await world.admin.get_user_by_username("ghost") is None
-    assert (await world.store.get_user_by_scim_id(orphan.scim_id)) is not None
+    assert (await world.store.get_user_by_scim_id(orphan.scim_id)) is None
+    tombstone = await world.store.get_user_by_scim_id(orphan.scim_id, include_tombstoned=True)
+    assert tombstone is not None
+    assert (tombstone.det_id, tombstone.user_name, tombstone.doc["displayName"]) == (
+        987_654,
+        "ghost",
+        "Ghost",
+    )
     assert (await world.admin.get_user(alice.det_id)).active is True
+    assert await _kinds(world) == {}
 
 
 async def _ghost(world: World) -> UserRecord:
@@ -204,11 +213,14 @@ async def test_a_ghost_still_listed_in_a_group_is_reported_once_as_user_missing(
         ("user.missing", ghost.scim_id, ghost.det_id)
     ]
     repair = await (await world.reconciler()).run(Mode.REPAIR)
-    assert [d.kind for d in repair.failed] == [DriftKind.USER_MISSING]
-    assert repair.repaired == ()
+    assert [d.kind for d in repair.repaired] == [DriftKind.USER_MISSING]
+    assert repair.failed == ()
     record = await world.store.get_group_by_scim_id(group)
     assert record is not None
     assert {u.id for u in (await world.admin.get_group(record.det_id)).users} == {alice.det_id}
+    # Retired as a write would: out of the group in the store too, so both sides agree.
+    assert {m.member_scim_id for m in await world.store.list_members(group)} == {alice.scim_id}
+    assert (await (await world.reconciler()).run(Mode.REPORT)).drifts == ()
 
 
 async def test_members_removed_out_of_band_are_put_back_beside_a_member_the_master_lost(world: World) -> None:
@@ -228,17 +240,15 @@ async def test_members_removed_out_of_band_are_put_back_beside_a_member_the_mast
     }
     assert {u.id for u in (await world.admin.get_group(record.det_id)).users} == {alice.det_id, bob.det_id}
     assert [(d.kind, d.det_user_ids) for d in report.repaired] == [
-        (DriftKind.GROUP_MEMBER_REMOVED, (bob.det_id,))
+        (DriftKind.USER_MISSING, ()),
+        (DriftKind.GROUP_MEMBER_REMOVED, (bob.det_id,)),
     ]
-    # Only the mapping stays for the operator (or the IdP's next write to it, which retires it).
-    assert [d.kind for d in report.failed] == [DriftKind.USER_MISSING]
-    assert {m.member_scim_id for m in await world.store.list_members(group)} == {
-        alice.scim_id,
-        bob.scim_id,
-        ghost.scim_id,
-    }
+    # The lost member's mapping is retired (out of the group in the store); the others are back.
+    assert report.failed == ()
+    assert {m.member_scim_id for m in await world.store.list_members(group)} == {alice.scim_id, bob.scim_id}
+    assert await world.store.get_user_by_scim_id(ghost.scim_id) is None
     again = await (await world.reconciler()).run(Mode.REPORT)
-    assert [(d.kind, d.scim_id) for d in again.drifts] == [(DriftKind.USER_MISSING, ghost.scim_id)]
+    assert again.drifts == ()
 
 
 async def test_a_group_deleted_in_determined_is_recreated_without_a_member_the_master_lost(
@@ -256,12 +266,13 @@ async def test_a_group_deleted_in_determined_is_recreated_without_a_member_the_m
     report = await (await world.reconciler()).run(Mode.REPAIR)
     [deleted] = [d for d in report.drifts if d.kind is DriftKind.GROUP_DELETED]
     assert deleted.det_user_ids == (alice.det_id,)
-    assert [d.kind for d in report.repaired] == [DriftKind.GROUP_DELETED]
+    assert [d.kind for d in report.repaired] == [DriftKind.USER_MISSING, DriftKind.GROUP_DELETED]
     new = await world.store.get_group_by_scim_id(group)
     assert new is not None
     assert new.det_id != old.det_id
     recreated = await world.admin.get_group(new.det_id)
     assert (recreated.name, {u.id for u in recreated.users}) == ("ops", {alice.det_id})
-    assert {m.member_scim_id for m in await world.store.list_members(group)} == {alice.scim_id, ghost.scim_id}
+    # The lost member's mapping was retired in the same pass, which took it out of the group.
+    assert {m.member_scim_id for m in await world.store.list_members(group)} == {alice.scim_id}
     again = await (await world.reconciler()).run(Mode.REPORT)
-    assert [(d.kind, d.scim_id) for d in again.drifts] == [(DriftKind.USER_MISSING, ghost.scim_id)]
+    assert again.drifts == ()
