@@ -81,6 +81,10 @@ async def _read_form(request: web.Request) -> dict[str, str]:
     except UnicodeDecodeError:
         # aiohttp decodes the urlencoded body as UTF-8 and raises on anything else (found by tests/fuzz).
         raise OAuthError(400, "invalid_request", "The form body must be UTF-8.") from None
+    except web.RequestPayloadError:
+        # The body broke its Content-Encoding or chunked framing after the handler began to read it: the
+        # client's error, as aiohttp's own 400 would have said had it all come with the headers.
+        raise OAuthError(400, "invalid_request", "The form body could not be decoded.") from None
     form: dict[str, str] = {}
     for key in _SINGLE_PARAMS:
         values = posted.getall(key, [])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -105,6 +107,22 @@ async def test_request_shape_errors_are_invalid_request(aiohttp_client: Any) -> 
     repeated = "grant_type=client_credentials&grant_type=client_credentials"
     response = await client.post(
         "/oauth/token", data=repeated, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    await oauth_error(response, 400, "invalid_request")
+
+
+async def test_a_form_that_breaks_its_content_encoding_is_invalid_request(aiohttp_client: Any) -> None:
+    async def late_body() -> AsyncIterator[bytes]:
+        # After the headers, so the handler is already reading the form when the bad gzip stream arrives;
+        # sent with the headers, aiohttp's protocol layer would refuse the message itself.
+        await asyncio.sleep(0.05)
+        yield b"not a gzip stream"
+
+    client = await token_client(aiohttp_client)
+    response = await client.post(
+        "/oauth/token",
+        data=late_body(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Content-Encoding": "gzip"},
     )
     await oauth_error(response, 400, "invalid_request")
 
