@@ -11,6 +11,7 @@ HTTP and the SQLite store are real.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -322,5 +323,37 @@ async def test_okta_push_swapping_in_a_stale_user_heals_once_the_user_is_created
     assert response.status in (200, 204), await response.text()
     assert (await world.master.state()).groups == {"Team": frozenset({"ghost@example.com"})}
     assert await store_members(world, group["id"]) == {new_id}
+    assert await world.store.pending_intents() == []
+    assert await _drift_kinds(world) == []
+
+
+async def test_parallel_adds_naming_one_stale_user_retire_it_once(
+    world: World, captured_logs: LogReader
+) -> None:
+    """Entra sends parallel PATCHes to a group (idp-traffic §0.12), and several groups may name the same user:
+    every refusal names the member, and the mapping is retired once (the others find it retired)."""
+    ada = await create_user(world, "ada@example.com", "Ada")
+    ghost = await stale_user(world)
+    team = await create_group(world, "Team", [ada["id"]])
+    ops = await create_group(world, "Ops", [ada["id"]])
+    add = patch({"op": "Add", "path": "members", "value": [{"value": ghost.scim_id}]})
+    answers = await asyncio.gather(
+        call(world, "PATCH", f"/Groups/{team['id']}", add),
+        call(world, "PATCH", f"/Groups/{ops['id']}", add),
+        call(world, "PATCH", f"/Groups/{team['id']}", add),
+    )
+    assert [a.status for a in answers] == [400, 400, 400]
+    for answer in answers:
+        assert ghost.scim_id in (await answer.json())["detail"]
+    retired = [e for e in captured_logs() if e.get("event") == "user.missing_on_master"]
+    assert [(e["scim_id"], e["level"]) for e in retired] == [(ghost.scim_id, "warning")]
+    assert [e for e in captured_logs() if e.get("event") == "group.member_retire_failed"] == []
+    assert (await call(world, "GET", f"/Users/{ghost.scim_id}")).status == 404
+    assert (await world.master.state()).groups == {
+        "Team": frozenset({"ada@example.com"}),
+        "Ops": frozenset({"ada@example.com"}),
+    }
+    assert await store_members(world, team["id"]) == {ada["id"]}
+    assert await store_members(world, ops["id"]) == {ada["id"]}
     assert await world.store.pending_intents() == []
     assert await _drift_kinds(world) == []
