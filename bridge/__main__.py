@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     reconcile.add_argument("--dry-run", action="store_true", help="list the repairs without making them")
     reconcile.add_argument("--repair", action="store_true", help="repair drift per reconcile.policy")
+    reconcile.add_argument(
+        "--allow-mass-retire",
+        action="store_true",
+        help="with --repair: retire user.missing mappings even beyond reconcile.max_retire (this pass only)",
+    )
     adopt = with_config(sub.add_parser("adopt", help="link existing master users and groups by name"))
     adopt.add_argument("--dry-run", action="store_true", help="report what would be linked")
     builtin = with_config(
@@ -140,7 +145,9 @@ def _db(settings: Settings, args: argparse.Namespace) -> Coroutine[Any, Any, int
 def _reconcile(settings: Settings, args: argparse.Namespace) -> Coroutine[Any, Any, int]:
     from bridge.commands.reconcile import run_reconcile
 
-    return run_reconcile(settings, dry_run=args.dry_run, repair=args.repair)
+    return run_reconcile(
+        settings, dry_run=args.dry_run, repair=args.repair, allow_mass_retire=args.allow_mass_retire
+    )
 
 
 def _adopt(settings: Settings, args: argparse.Namespace) -> Coroutine[Any, Any, int]:

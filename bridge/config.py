@@ -184,6 +184,10 @@ class ReconcileSettings:
     intent_grace: float = 120.0
     # Link unmanaged master users and groups by name at start-up, as `scim-bridge adopt` does.
     adopt_on_start: bool = False
+    # The most user.missing mappings one repair pass retires. More at once looks like a wrong master (a
+    # restored backup, a staging or freshly reset one) rather than users gone from this one, so the pass then
+    # repairs nothing and says so (`reconcile --repair --allow-mass-retire` overrides it once).
+    max_retire: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -521,6 +525,8 @@ def _validate(settings: Settings, reader: _Reader) -> None:
         reader.problem("server.port", "must be between 0 and 65535")
     if settings.server.public_url and not re.match(r"^https?://", settings.server.public_url):
         reader.problem("server.public_url", "must be an http(s) URL")
+    if settings.reconcile.max_retire < 0:
+        reader.problem("reconcile.max_retire", "must be at least 0")
     auth = settings.scim.auth
     if settings.scim.enabled and not (auth.basic or auth.bearer or auth.oauth_clients):
         reader.problem("scim.auth", "required: at least one credential")

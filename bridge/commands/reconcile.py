@@ -1,8 +1,9 @@
-"""``scim-bridge reconcile [--dry-run] [--repair]``: one reconciliation pass against the master (issue 7).
+"""``scim-bridge reconcile [--dry-run] [--repair [--allow-mass-retire]]``: one reconciliation pass (issue 7).
 
 Without flags it reports drift; ``--dry-run`` also lists the repairs it would make; ``--repair`` makes them
 (policy ``idp_wins``; under ``report_only`` it refuses and reports), naming each user.missing mapping it
-retires. Safe to run beside a serving bridge: only intents older than ``reconcile.intent_grace`` are
+retires. More of those than ``reconcile.max_retire`` and it repairs nothing and tells the operator what to
+check, unless ``--allow-mass-retire``. Safe to run beside a serving bridge: only intents older than ``reconcile.intent_grace`` are
 resolved, and every repair re-reads both sides first.
 """
 
@@ -33,7 +34,7 @@ def _mode(settings: Settings, *, dry_run: bool, repair: bool, err: TextIO) -> Mo
     return Mode.REPAIR if repair else Mode.REPORT
 
 
-def _print_summary(report: ReconcileReport, mode: Mode, out: TextIO) -> None:
+def _print_summary(report: ReconcileReport, mode: Mode, max_retire: int | None, out: TextIO) -> None:
     print(
         f"checked {report.users_checked} users, {report.groups_checked} groups; "
         f"{len(report.drifts)} drift(s), {len(report.repaired)} repaired, {len(report.failed)} failed, "
@@ -49,16 +50,32 @@ def _print_summary(report: ReconcileReport, mode: Mode, out: TextIO) -> None:
         print(f"  {drift.kind.value}: {detail}", file=out)
     # Retiring a mapping changes what the IdP sees (GET answers 404 until it re-creates the user), so each
     # one is named, and a dry run names what a repair would retire.
-    if mode is Mode.REPAIR:
+    missing = [d for d in report.drifts if d.kind is DriftKind.USER_MISSING]
+    if mode is Mode.REPAIR and report.refused:
+        for drift in missing:
+            print(f"  refused to retire {_ghost(drift)}", file=out)
+        _print_refusal(len(missing), max_retire, "repaired nothing", out)
+    elif mode is Mode.REPAIR:
         retired = [d for d in report.repaired if d.kind is DriftKind.USER_MISSING]
         for drift in retired:
             print(f"  retired {_ghost(drift)}: tombstoned; the IdP's re-create provisions it", file=out)
     elif mode is Mode.DRY_RUN:
-        for drift in report.drifts:
-            if drift.kind is DriftKind.USER_MISSING:
-                print(
-                    f"  would retire {_ghost(drift)} (if the master still answers 'user not found')", file=out
-                )
+        for drift in missing:
+            print(f"  would retire {_ghost(drift)} (if the master still answers 'user not found')", file=out)
+        if max_retire is not None and len(missing) > max_retire:
+            _print_refusal(len(missing), max_retire, "--repair would repair nothing", out)
+
+
+def _print_refusal(missing: int, max_retire: int | None, outcome: str, out: TextIO) -> None:
+    print(
+        f"REFUSED: {missing} mapped users' Determined users are gone, more than reconcile.max_retire "
+        f"({max_retire}) in one pass; {outcome}.\n"
+        "  Check that master.url is the Determined master these users were provisioned on (not one restored "
+        "from an old backup, a staging master or a freshly reset one).\n"
+        "  If they really are gone, run `scim-bridge reconcile --repair --allow-mass-retire` once, or raise "
+        "reconcile.max_retire.",
+        file=out,
+    )
 
 
 def _ghost(drift: Drift) -> str:
@@ -73,9 +90,16 @@ def _exit_code(report: ReconcileReport, mode: Mode) -> int:
 
 
 async def run_reconcile(
-    settings: Settings, *, dry_run: bool, repair: bool, out: TextIO | None = None, err: TextIO | None = None
+    settings: Settings,
+    *,
+    dry_run: bool,
+    repair: bool,
+    allow_mass_retire: bool = False,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
-    """One pass; exit 0 when the master matches the IdP's intent (or was made to), 1 on drift left over."""
+    """One pass; exit 0 when the master matches the IdP's intent (or was made to), 1 on drift left over
+    (a pass refused by ``reconcile.max_retire`` included)."""
     out = out or sys.stdout
     err = err or sys.stderr
     if existing_database(settings, err) is None:
@@ -84,7 +108,7 @@ async def run_reconcile(
     store = await open_store(settings.database.path)
     client = create_master_client(master_client_settings(settings.master))
     try:
-        reconciler = await build_reconciler(settings, store, client)
+        reconciler = await build_reconciler(settings, store, client, allow_mass_retire=allow_mass_retire)
         cutoff = datetime.now(UTC) - timedelta(seconds=settings.reconcile.intent_grace)
         report = await reconciler.run(mode, intents_before=cutoff)
     except MasterError as exc:
@@ -93,5 +117,5 @@ async def run_reconcile(
     finally:
         await client.close()
         await store.close()
-    _print_summary(report, mode, out)
+    _print_summary(report, mode, reconciler.max_retire, out)
     return _exit_code(report, mode)

@@ -68,6 +68,8 @@ class ReconcileReport:
     repaired: tuple[Drift, ...] = ()
     failed: tuple[Drift, ...] = ()
     skipped_busy: tuple[Drift, ...] = ()
+    # The pass found more user.missing drifts than reconcile.max_retire: it repaired nothing (all in failed).
+    refused: bool = False
     users_checked: int = 0
     groups_checked: int = 0
     counts: dict[str, int] = field(default_factory=dict)

@@ -9,8 +9,14 @@ from bridge.reconcile.reconciler import Mode, Reconciler
 from bridge.store import Store
 
 
-async def build_reconciler(settings: Settings, store: Store, client: DeterminedClient) -> Reconciler:
-    """A Reconciler that ignores the built-in accounts and the bridge's own (master-api.md §7.3 item 5)."""
+async def build_reconciler(
+    settings: Settings, store: Store, client: DeterminedClient, *, allow_mass_retire: bool = False
+) -> Reconciler:
+    """A Reconciler that ignores the built-in accounts and the bridge's own (master-api.md §7.3 item 5).
+
+    It retires at most ``reconcile.max_retire`` user.missing mappings in a pass, unless the operator
+    allows more (``reconcile --repair --allow-mass-retire``).
+    """
     ignored = set(settings.users.protected_usernames)
     ignored.add((await client.me()).username)
     return Reconciler(
@@ -18,6 +24,7 @@ async def build_reconciler(settings: Settings, store: Store, client: DeterminedC
         client=client,
         display_name=display_names(settings.users.display_name_source),
         ignored_usernames=frozenset(ignored),
+        max_retire=None if allow_mass_retire else settings.reconcile.max_retire,
     )
 
 

@@ -2,7 +2,8 @@
 
 Events: ``reconcile.drift`` (one per drift: kind, resource type, SCIM id, Determined id, expected/actual),
 ``reconcile.repaired`` / ``reconcile.repair_failed`` / ``reconcile.repair_skipped``, and one
-``reconcile.summary`` with counts per kind.
+``reconcile.summary`` with counts per kind. A repair pass that finds more user.missing mappings than
+``reconcile.max_retire`` logs ``reconcile.retire_refused`` and repairs nothing (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import structlog
 
 from bridge.determined import DeterminedClient
 from bridge.reconcile.detect import DisplayName, detect
-from bridge.reconcile.drift import REPORT_ONLY_KINDS, Drift, ReconcileReport
+from bridge.reconcile.drift import REPORT_ONLY_KINDS, Drift, DriftKind, ReconcileReport
 from bridge.reconcile.intents import IntentResolver, Resolution, ResolvedIntent
 from bridge.reconcile.repair import REPAIR_ERRORS, Repairer
 from bridge.store import Store
@@ -40,6 +41,8 @@ class Reconciler:
     client: DeterminedClient
     display_name: DisplayName
     ignored_usernames: Collection[str]
+    # The most user.missing mappings one repair pass may retire; None: no bound (the operator's override).
+    max_retire: int | None
 
     async def run(self, mode: Mode, *, intents_before: datetime | None = None) -> ReconcileReport:
         """One full pass; safe to repeat; never raises for a single failed repair.
@@ -59,6 +62,7 @@ class Reconciler:
         repaired: list[Drift] = []
         failed: list[Drift] = []
         skipped: list[Drift] = []
+        refused = mode is Mode.REPAIR and self._too_many_missing(drifts, snapshot.users_checked)
         busy = {intent.target for intent in await self.store.pending_intents()}
         repairer = Repairer(self.store, self.client, self.display_name, retire_missing=True)
         for drift in drifts:
@@ -66,6 +70,9 @@ class Reconciler:
                 continue
             if mode is Mode.DRY_RUN:
                 _log.info("reconcile.would_repair", **drift.log_fields())
+                continue
+            if refused:
+                failed.append(drift)
                 continue
             if drift.scim_id in busy or drift.expected in busy:
                 # A request for this resource is between its master write and its store write.
@@ -89,6 +96,7 @@ class Reconciler:
             drifts=tuple(drifts),
             repaired=tuple(repaired),
             failed=tuple(failed),
+            refused=refused,
             skipped_busy=tuple(skipped),
             users_checked=snapshot.users_checked,
             groups_checked=snapshot.groups_checked,
@@ -104,8 +112,29 @@ class Reconciler:
             repaired=len(repaired),
             failed=len(failed),
             skipped=len(skipped),
+            refused=refused,
             intents_completed=sum(1 for r in resolved if r.resolution is Resolution.COMPLETED),
             intents_rolled_back=sum(1 for r in resolved if r.resolution is Resolution.ROLLED_BACK),
             intents_deferred=sum(1 for r in resolved if r.resolution is Resolution.DEFERRED),
         )
         return report
+
+    def _too_many_missing(self, drifts: Collection[Drift], users_checked: int) -> bool:
+        """Whether this pass finds more vanished Determined users than it may retire (``reconcile.max_retire``).
+
+        Each retirement is confirmed by the master's own "user not found", so a wrong but healthy master (an
+        old backup, a staging master, a reset database still holding the bridge's account) confirms every one
+        and a pass would retire the whole directory; the IdPs would then re-create everyone as new Determined
+        users. Past the bound the pass changes nothing on either side, not even the other repairs: they would
+        be written to the same suspect master.
+        """
+        missing = sum(1 for d in drifts if d.kind is DriftKind.USER_MISSING)
+        if self.max_retire is None or missing <= self.max_retire:
+            return False
+        _log.error(
+            "reconcile.retire_refused",
+            missing=missing,
+            max_retire=self.max_retire,
+            users_checked=users_checked,
+        )
+        return True
