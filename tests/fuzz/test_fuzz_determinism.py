@@ -1,0 +1,58 @@
+"""The fuzz suite's examples are a function of its seed, not of which modules the session happened to import."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.fuzz.local_modules import ROOT, import_project_modules, project_packages
+from tests.fuzz.strategies import KnownIds, requests
+
+
+def stream_digest(extra_import: str) -> str:
+    """Import `extra_import` (as another test module might at collection), then digest a derandomized stream."""
+    if extra_import:
+        __import__(extra_import)
+    import_project_modules()
+    drawn: list[str] = []
+
+    @settings(derandomize=True, max_examples=150, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(requests(KnownIds(users=("u1", "u2"), groups=("g1",))), min_size=10, max_size=10))
+    def draw(batch: list[object]) -> None:
+        drawn.append(repr(batch))
+
+    draw()
+    return hashlib.sha256("\n".join(drawn).encode()).hexdigest()
+
+
+def _digest_in_fresh_process(extra_import: str) -> str:
+    code = (
+        f"from tests.fuzz.test_fuzz_determinism import stream_digest; print(stream_digest({extra_import!r}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=300
+    )
+    return result.stdout.strip()
+
+
+def test_draws_do_not_depend_on_modules_imported_before_fuzzing() -> None:
+    # Importing bridge.commands.reconcile at collection used to change every fuzz example after the first few.
+    assert _digest_in_fresh_process("") == _digest_in_fresh_process("bridge.commands.reconcile")
+
+
+def test_every_project_module_is_loaded_before_fuzzing() -> None:
+    """Nothing the bridge imports lazily mid-run (the CLI's commands) can add literals to Hypothesis's pool."""
+    import_project_modules()
+    loaded = {
+        Path(module.__file__).resolve()
+        for module in list(sys.modules.values())
+        if getattr(module, "__file__", None)
+    }
+    for package in project_packages():
+        for path in (ROOT / package).rglob("*.py"):
+            assert path.resolve() in loaded, path
