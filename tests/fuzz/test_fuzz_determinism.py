@@ -48,11 +48,8 @@ def test_draws_do_not_depend_on_modules_imported_before_fuzzing() -> None:
 def test_every_project_module_is_loaded_before_fuzzing() -> None:
     """Nothing the bridge imports lazily mid-run (the CLI's commands) can add literals to Hypothesis's pool."""
     import_project_modules()
-    loaded = {
-        Path(module.__file__).resolve()
-        for module in list(sys.modules.values())
-        if getattr(module, "__file__", None)
-    }
+    files = (getattr(module, "__file__", None) for module in list(sys.modules.values()))
+    loaded = {Path(file).resolve() for file in files if file}
     for package in project_packages():
         for path in (ROOT / package).rglob("*.py"):
             assert path.resolve() in loaded, path
