@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import structlog
+from hypothesis import settings
 
 from bridge.log import configure_logging
+from tests.local_modules import import_project_modules
+
+# Every property test, unless its own @settings say otherwise:
+# - no deadline: a per-example time limit is a timed assertion, and this shared machine is noisy;
+# - a fixed, reproducible sample: a clean clone has no example database, so a random draw could turn CI red
+#   on a find nobody can replay (FUZZ_EXPLORE=1 draws fresh examples for hunting);
+# - a failing example's blob printed, to replay it with @reproduce_failure.
+settings.register_profile(
+    "bridge", deadline=None, derandomize=os.environ.get("FUZZ_EXPLORE") != "1", print_blob=True
+)
+settings.load_profile("bridge")
 
 LogReader = Callable[[], list[dict[str, Any]]]
 
@@ -28,3 +41,9 @@ def captured_logs() -> Iterator[LogReader]:
     yield read
     structlog.reset_defaults()
     structlog.contextvars.clear_contextvars()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _project_modules_loaded() -> None:
+    """Before the first example: Hypothesis's draws then do not depend on what else the session imported."""
+    import_project_modules()

@@ -23,7 +23,6 @@ from bridge.config import (
 from bridge.emulator import EmulatorConfig, create_emulator_app
 from bridge.web.app import create_app
 from tests.fuzz.harness import Fuzzer, Tally, Target
-from tests.fuzz.local_modules import import_project_modules
 from tests.fuzz.strategies import KnownIds
 
 ADMIN_PASSWORD = "fuzz-admin-password"
@@ -46,12 +45,6 @@ def fuzz_settings(master_url: str, db_path: Path) -> Settings:
         master=MasterSettings(url=master_url, username="admin", password=Secret(ADMIN_PASSWORD)),
         database=DatabaseSettings(path=str(db_path)),
     )
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _project_modules_loaded() -> None:
-    """Before the first example: Hypothesis's draws then do not depend on what else the session imported."""
-    import_project_modules()
 
 
 @pytest.fixture(scope="session")

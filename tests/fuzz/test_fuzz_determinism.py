@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +11,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.local_modules import ROOT, import_project_modules, project_packages
 from tests.fuzz.strategies import KnownIds, requests
+from tests.local_modules import ROOT, import_project_modules, project_packages
 
 
 def stream_digest(extra_import: str) -> str:
@@ -53,3 +54,11 @@ def test_every_project_module_is_loaded_before_fuzzing() -> None:
     for package in project_packages():
         for path in (ROOT / package).rglob("*.py"):
             assert path.resolve() in loaded, path
+
+
+def test_property_tests_run_without_deadline_on_a_fixed_sample() -> None:
+    # tests/conftest.py's profile: a per-example deadline would be a timed assertion on a noisy machine, and
+    # a random draw in CI could fail on a find nobody can replay.
+    assert settings.default.deadline is None
+    assert settings.default.derandomize is (os.environ.get("FUZZ_EXPLORE") != "1")
+    assert settings.default.print_blob is True

@@ -7,7 +7,6 @@ while hypothesis still shrinks a failing batch to the request that broke.
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Final
 
 import pytest
@@ -27,12 +26,9 @@ from tests.fuzz.strategies import (
 )
 
 BATCH: Final = 10
+# No deadline, a fixed sample (FUZZ_EXPLORE=1 draws fresh ones) and printed blobs come from the test
+# suite's Hypothesis profile (tests/conftest.py).
 _BASE_SETTINGS: Final = settings(
-    deadline=None,
-    # CI runs a fixed, reproducible sample (a clean clone has no example database, so a random run could
-    # turn CI red on a find nobody can replay); FUZZ_EXPLORE=1 draws fresh examples for hunting.
-    derandomize=os.environ.get("FUZZ_EXPLORE") != "1",
-    print_blob=True,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,  # one bridge per test, shared by its examples on purpose
         HealthCheck.too_slow,

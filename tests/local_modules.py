@@ -1,8 +1,8 @@
-"""Load every module of the project before fuzzing, so what Hypothesis generates depends only on the seed.
+"""Load every module of the project before any example, so what Hypothesis generates depends only on the seed.
 
 Hypothesis (6.170 here) mixes literals mined from the project's own modules into its draws (its "local
 constants"), taken from whatever project modules are in ``sys.modules`` when an example is generated. So
-the fuzz examples changed with which test modules the session had collected (importing
+the fuzz examples (and every property test's) changed with which test modules the session had collected (importing
 ``bridge.commands.reconcile`` at collection gave a different derandomized stream), and a project module
 imported during a run changed the draws between examples. Loading every project module first makes that
 pool the same in every session and keeps it from growing mid-run.
@@ -15,7 +15,7 @@ import pkgutil
 from pathlib import Path
 from typing import Final
 
-ROOT: Final = Path(__file__).resolve().parents[2]
+ROOT: Final = Path(__file__).resolve().parents[1]
 
 
 def project_packages() -> list[str]:
