@@ -351,11 +351,9 @@ class GroupService:
         for entry in refused.stale:
             scim_id = entry.member.member_scim_id
             try:
+                # Under the user's lock, as a user write retires it: retire re-reads the mapping there.
                 async with self._locks.hold(f"user:{scim_id}"):
-                    record = await self._store.get_user_by_scim_id(scim_id)
-                    # Re-read under the user's lock: a user write may have retired it meanwhile.
-                    if record is not None and record.det_id == entry.det_id:
-                        await retire(self._store, record, operation=operation, group=refused.group)
+                    await retire(self._store, scim_id, entry.det_id, operation=operation, group=refused.group)
             except StoreError:
                 # The refusal stands; the mapping stays live until the next write naming it or reconcile.
                 _log.exception("group.member_retire_failed", scim_id=scim_id, group=refused.group)

@@ -14,7 +14,7 @@ from typing import Final
 import structlog
 
 from bridge.determined import DeterminedClient, MasterError, MasterNotFound
-from bridge.store import NotFoundInStore, Store, UserRecord
+from bridge.store import NotFoundInStore, Store
 
 # The `kind` of every log line and audit outcome about a stale mapping: reconcile's drift kind
 # (DriftKind.USER_MISSING is this value), so one alert covers both.
@@ -51,25 +51,29 @@ async def missing_users(master: DeterminedClient, det_ids: Sequence[int]) -> fro
     return frozenset(missing)
 
 
-async def retire(store: Store, record: UserRecord, *, operation: str, **context: object) -> bool:
-    """Tombstone a live mapping whose Determined user the master no longer has, as DELETE does; False when it
-    was no longer live (retired or deleted meanwhile).
+async def retire(store: Store, scim_id: str, det_id: int, *, operation: str, **context: object) -> bool:
+    """Tombstone the live mapping `scim_id` if it still maps Determined user `det_id`, which the master no
+    longer has, as DELETE does; False when it is no longer live or now maps another user (a write or
+    another retirement got there first).
 
     The tombstone keeps the Determined id and the SCIM attributes, so nothing is lost: the IdP's re-create of
     the userName relinks that Determined user if the master gets it back, else provisions a new one. The
     master holds no membership of a user it lacks, so leaving every group in the store makes both sides
     agree. Logged as user.missing_on_master (warning) with the groups it left and what found it (`context`).
     """
-    groups = [g.scim_id for g in await store.groups_of_member(record.scim_id)]
+    record = await store.get_user_by_scim_id(scim_id)
+    if record is None or record.det_id != det_id:
+        return False
+    groups = [g.scim_id for g in await store.groups_of_member(scim_id)]
     try:
-        await store.tombstone_user(record.scim_id)
+        await store.tombstone_user(scim_id)
     except NotFoundInStore:
         return False
     _log.warning(
         "user.missing_on_master",
         kind=USER_MISSING,
-        scim_id=record.scim_id,
-        det_id=record.det_id,
+        scim_id=scim_id,
+        det_id=det_id,
         operation=operation,
         groups=groups,
         **context,

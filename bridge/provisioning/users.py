@@ -412,7 +412,7 @@ class UserService:
         toward Entra's quarantine. One retired meanwhile (by `reconcile --repair`) stays as it is: the 404 holds.
         """
         async with store_errors():
-            await retire(self._store, record, operation=scope.operation)
+            await retire(self._store, record.scim_id, record.det_id, operation=scope.operation)
         scope.drift = USER_MISSING
         return NotFound(
             f"User {record.scim_id} not found: its Determined user {record.det_id} no longer exists on the "

@@ -130,11 +130,8 @@ class Repairer:
         """
         if det_id not in await missing_users(self.client, [det_id]):
             raise Unrepairable("the master did not confirm the Determined user is gone")
-        record = await self.store.get_user_by_scim_id(scim_id)
-        if record is None or record.det_id != det_id:
-            raise Unrepairable("the mapping changed")
-        if not await retire(self.store, record, operation="reconcile"):
-            raise Unrepairable("the mapping was retired meanwhile")
+        if not await retire(self.store, scim_id, det_id, operation="reconcile"):
+            raise Unrepairable("the mapping changed or was retired meanwhile")
 
     async def _restore_display_name(self, det_id: int, active: bool, candidates: Sequence[str]) -> None:
         """Try the display names in order: the master refuses one similar to another user's (§7.2)."""
