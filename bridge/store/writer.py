@@ -177,46 +177,36 @@ def _open_connections(path: Path, busy_timeout_ms: int) -> tuple[sqlite3.Connect
         raise
 
 
-class _Operation:
-    """The ``with`` of `Writer.operation` (a class: entered twice per SCIM write, cheaper than a generator)."""
+class _Mark:
+    """Marked operations under way (counted on the loop) and the flag their tasks carry (`var`)."""
 
-    __slots__ = ("_token", "_writer")
+    __slots__ = ("count", "var")
 
-    def __init__(self, writer: Writer) -> None:
-        self._writer = writer
+    def __init__(self, var: ContextVar[bool]) -> None:
+        self.count = 0
+        self.var = var
+
+
+class _Marking:
+    """The ``with`` of `Writer.operation` and `Writer.stage` (a class: entered twice per SCIM write, cheaper
+    than a generator)."""
+
+    __slots__ = ("_mark", "_token")
+
+    def __init__(self, mark: _Mark) -> None:
+        self._mark = mark
         self._token: Token[bool] | None = None
 
     def __enter__(self) -> None:
-        self._writer._operations += 1
-        self._token = _MARKED.set(True)
+        self._mark.count += 1
+        self._token = self._mark.var.set(True)
 
     def __exit__(
         self, _type: type[BaseException] | None, _exc: BaseException | None, _tb: TracebackType | None
     ) -> None:
-        self._writer._operations -= 1
+        self._mark.count -= 1
         assert self._token is not None
-        _MARKED.reset(self._token)
-
-
-class _Stage:
-    """The ``with`` of `Writer.stage` (a class, as `_Operation`)."""
-
-    __slots__ = ("_token", "_writer")
-
-    def __init__(self, writer: Writer) -> None:
-        self._writer = writer
-        self._token: Token[bool] | None = None
-
-    def __enter__(self) -> None:
-        self._writer._staged += 1
-        self._token = _STAGED.set(True)
-
-    def __exit__(
-        self, _type: type[BaseException] | None, _exc: BaseException | None, _tb: TracebackType | None
-    ) -> None:
-        self._writer._staged -= 1
-        assert self._token is not None
-        _STAGED.reset(self._token)
+        self._mark.var.reset(self._token)
 
 
 class Writer:
@@ -249,10 +239,10 @@ class Writer:
         # Units queued (counted on the loop) and units the writer thread ran (counted under the lock).
         self._queued = 0
         self._done = 0
-        # Operations under way that write (see `operation`), counted on the loop.
-        self._operations = 0
-        # Marked operations inside their journal stage (see `stage`), counted on the loop.
-        self._staged = 0
+        # Operations under way that write (see `operation`).
+        self._operations = _Mark(_MARKED)
+        # Marked operations inside their journal stage (see `stage`).
+        self._staged = _Mark(_STAGED)
         # None is the stop mark, queued behind every unit already submitted.
         self._queue: SimpleQueue[_Job | None] = SimpleQueue()
         self._closed = False
@@ -265,15 +255,15 @@ class Writer:
         conn, checkpointer = await asyncio.to_thread(_open_connections, path, busy_timeout_ms)
         return cls(conn, Checkpointer(checkpointer, lambda: open_writer_connection(path, busy_timeout_ms)))
 
-    def operation(self) -> _Operation:
+    def operation(self) -> _Marking:
         """Mark an operation that writes, for as long as it runs (``with``, in its own task): while it is the
         only one marked, its units may run inline."""
-        return _Operation(self)
+        return _Marking(self._operations)
 
-    def stage(self) -> _Stage:
+    def stage(self) -> _Marking:
         """Mark the stage of a marked operation that writes (``with``, inside `operation`): while it is the only
         one in that stage, its units may run inline even though other marked operations wait before theirs."""
-        return _Stage(self)
+        return _Marking(self._staged)
 
     async def run(self, unit: SyncUnit[T]) -> T:
         """Run `unit` inline when alone, else in the next group; its result or exception once its COMMIT is done."""
@@ -301,7 +291,7 @@ class Writer:
         the writer thread, and no checkpoint is due there."""
         return (
             _MARKED.get()
-            and (self._operations == 1 or (self._staged == 1 and _STAGED.get()))
+            and (self._operations.count == 1 or (self._staged.count == 1 and _STAGED.get()))
             and self._queued == self._done
             and not self._checkpointer.due
         )
