@@ -7,7 +7,8 @@ Membership writes are diffs against the store's membership, so repeated adds and
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import enum
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, NoReturn
@@ -70,16 +71,12 @@ class _LostUsers(Exception):
 
 
 class _StaleMembers(InvalidValue):
-    """The IdP's answer for added members whose Determined users are gone, as `_resolve` answers unknown ids;
-    carries them so the write retires their mappings once the refused change is rolled back."""
+    """The refusal of added members whose Determined users are gone, as `_resolve` refuses unknown ids; carries
+    them so the write retires their mappings once the refused change is rolled back. The IdP hears the answer
+    `_RetireStaleMembers` writes after retiring, which says how each retirement went."""
 
     def __init__(self, stale: Sequence[_Resolved], group: str) -> None:
-        ids = ", ".join(repr(r.member.member_scim_id) for r in stale)
-        users = "user of" if len(stale) == 1 else "users of"
-        super().__init__(
-            f"members: the Determined {users} {ids} no longer exist on the master (user.missing), so "
-            "the mapping was retired; POST /Users provisions the userName afresh."
-        )
+        super().__init__(f"members: {_gone(r.member.member_scim_id for r in stale)} (user.missing).")
         self.stale = tuple(stale)
         self.group = group
 
@@ -98,8 +95,42 @@ def _stale_members(lost: _LostUsers, resolved: Sequence[_Resolved], group: str) 
     return _StaleMembers(stale, group)
 
 
+class _Retired(enum.Enum):
+    """How retiring one stale member's mapping went, as the IdP's answer reports it."""
+
+    RETIRED = "retired: POST /Users provisions the userName afresh"
+    ALREADY = "already retired by another write"
+    FAILED = (
+        "NOT retired (the bridge's store failed): it stays provisioned until a later write naming it or "
+        "`reconcile --repair` retires it"
+    )
+
+
+def _ids(scim_ids: Iterable[str]) -> str:
+    return ", ".join(repr(scim_id) for scim_id in scim_ids)
+
+
+def _gone(scim_ids: Iterable[str]) -> str:
+    named = list(scim_ids)
+    if len(named) == 1:
+        return f"the Determined user of {_ids(named)} no longer exists on the master"
+    return f"the Determined users of {_ids(named)} no longer exist on the master"
+
+
+def _stale_detail(added: Sequence[str], outcomes: Mapping[str, _Retired]) -> str:
+    """The 400's detail once the refused write's stale members were retired: what each retirement did, never
+    a retirement that did not happen."""
+    parts = [f"members: {_gone(added)} (user.missing), so the group was left unchanged."]
+    for outcome in _Retired:
+        named = [scim_id for scim_id in added if outcomes.get(scim_id) is outcome]
+        if named:
+            mappings = "Mapping" if len(named) == 1 else "Mappings"
+            parts.append(f"{mappings} of {_ids(named)} {outcome.value}.")
+    return " ".join(parts)
+
+
 class _RetireStaleMembers:
-    """Around a group write (outside its group lock): a refusal naming stale members retires their mappings.
+    """Around a group write (outside its group lock): retires the mappings of the stale members it found.
 
     A write adding a user the master lacks can never succeed, and until the mapping goes every group sync
     naming it fails while GET still answers it. Retiring it (stale.retire, as a user write that finds its
@@ -124,7 +155,10 @@ class _RetireStaleMembers:
     ) -> None:
         if isinstance(exc, _StaleMembers):
             self._scope.drift = USER_MISSING
-            await self._service._retire(exc, self._scope.operation)
+            outcomes = await self._service._retire(exc.stale, self._scope.operation, exc.group)
+            raise InvalidValue(
+                _stale_detail([e.member.member_scim_id for e in exc.stale], outcomes)
+            ) from None
 
 
 def _member_ids(entries: object) -> list[str]:
@@ -346,17 +380,22 @@ class GroupService:
             out.append(_Resolved(MemberRecord(member_id, display=user.user_name), user.det_id))
         return out
 
-    async def _retire(self, refused: _StaleMembers, operation: str) -> None:
-        """Retire the mappings a refused write found stale (see `_RetireStaleMembers`)."""
-        for entry in refused.stale:
+    async def _retire(self, stale: Sequence[_Resolved], operation: str, group: str) -> dict[str, _Retired]:
+        """Retire the mappings a refused write found stale (see `_RetireStaleMembers`), saying how each went."""
+        outcomes: dict[str, _Retired] = {}
+        for entry in stale:
             scim_id = entry.member.member_scim_id
             try:
                 # Under the user's lock, as a user write retires it: retire re-reads the mapping there.
                 async with self._locks.hold(f"user:{scim_id}"):
-                    await retire(self._store, scim_id, entry.det_id, operation=operation, group=refused.group)
+                    done = await retire(self._store, scim_id, entry.det_id, operation=operation, group=group)
             except StoreError:
                 # The refusal stands; the mapping stays live until the next write naming it or reconcile.
-                _log.exception("group.member_retire_failed", scim_id=scim_id, group=refused.group)
+                _log.exception("group.member_retire_failed", scim_id=scim_id, group=group)
+                outcomes[scim_id] = _Retired.FAILED
+                continue
+            outcomes[scim_id] = _Retired.RETIRED if done else _Retired.ALREADY
+        return outcomes
 
     async def _det_ids(self, ids: Sequence[str]) -> DetIds:
         users = await self._store.get_user_refs(ids, include_tombstoned=True)

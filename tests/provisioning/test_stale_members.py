@@ -12,6 +12,7 @@ HTTP and the SQLite store are real.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 from typing import Any
 
@@ -249,6 +250,39 @@ async def test_okta_swap_removing_a_stale_member_and_adding_one_is_400_and_both_
     assert missing == {("user.missing", removed_ghost.scim_id)}
 
 
+async def test_a_failed_retirement_is_not_reported_as_retired(world: World, captured_logs: LogReader) -> None:
+    """The 400 says what happened to the mapping: when the store cannot retire it, the detail says so (and
+    what will), never that it was retired; the mapping stays live and reconcile still reports it."""
+    ada = await create_user(world, "ada@example.com", "Ada")
+    ghost = await stale_user(world)
+    group = await create_group(world, "Team", [ada["id"]])
+    blocker = sqlite3.connect(world.store.path, isolation_level=None)
+    try:
+        # A real SQLite failure of exactly the retirement: the tombstone update aborts, as a broken disk would.
+        blocker.execute(
+            "CREATE TRIGGER refuse_retire BEFORE UPDATE OF tombstoned_at ON users"
+            " WHEN NEW.tombstoned_at IS NOT NULL BEGIN SELECT RAISE(ABORT, 'injected'); END"
+        )
+        add = patch({"op": "add", "path": "members", "value": [{"value": ghost.scim_id}]})
+        response = await call(world, "PATCH", f"/Groups/{group['id']}", add)
+        blocker.execute("DROP TRIGGER refuse_retire")
+    finally:
+        blocker.close()
+    await assert_refused_naming(response, ghost, captured_logs)
+    detail = (await response.json())["detail"]
+    assert f"Mapping of {ghost.scim_id!r} NOT retired (the bridge's store failed)" in detail
+    assert "reconcile --repair" in detail
+    assert " retired:" not in detail
+    assert "already retired" not in detail
+    failed = [e for e in captured_logs() if e.get("event") == "group.member_retire_failed"]
+    assert [(e["scim_id"], e["group"], e["level"]) for e in failed] == [(ghost.scim_id, group["id"], "error")]
+    assert [e for e in captured_logs() if e.get("event") == "user.missing_on_master"] == []
+    assert (await call(world, "GET", f"/Users/{ghost.scim_id}")).status == 200
+    assert (await world.master.state()).groups == {"Team": frozenset({"ada@example.com"})}
+    assert await store_members(world, group["id"]) == {ada["id"]}
+    await assert_mapping_left_for_the_operator(world, ghost)
+
+
 async def test_entra_member_add_naming_a_stale_user_heals_once_the_user_is_created_again(
     world: World, captured_logs: LogReader
 ) -> None:
@@ -343,8 +377,14 @@ async def test_parallel_adds_naming_one_stale_user_retire_it_once(
         call(world, "PATCH", f"/Groups/{team['id']}", add),
     )
     assert [a.status for a in answers] == [400, 400, 400]
-    for answer in answers:
-        assert ghost.scim_id in (await answer.json())["detail"]
+    details = [(await answer.json())["detail"] for answer in answers]
+    for detail in details:
+        assert ghost.scim_id in detail
+    # Each answer says what its own retirement did: one retired the mapping, the others found it retired.
+    retired_here = f"Mapping of {ghost.scim_id!r} retired: POST /Users provisions the userName afresh."
+    found_retired = f"Mapping of {ghost.scim_id!r} already retired by another write."
+    assert sorted(retired_here in d for d in details) == [False, False, True]
+    assert sorted(found_retired in d for d in details) == [False, True, True]
     retired = [e for e in captured_logs() if e.get("event") == "user.missing_on_master"]
     assert [(e["scim_id"], e["level"]) for e in retired] == [(ghost.scim_id, "warning")]
     assert [e for e in captured_logs() if e.get("event") == "group.member_retire_failed"] == []
