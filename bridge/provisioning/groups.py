@@ -117,12 +117,14 @@ def _gone(scim_ids: Iterable[str]) -> str:
     return f"the Determined users of {_ids(named)} no longer exist on the master"
 
 
-def _stale_detail(added: Sequence[str], outcomes: Mapping[str, _Retired]) -> str:
+def _stale_detail(added: Sequence[str], removed: Sequence[str], outcomes: Mapping[str, _Retired]) -> str:
     """The 400's detail once the refused write's stale members were retired: what each retirement did, never
     a retirement that did not happen."""
     parts = [f"members: {_gone(added)} (user.missing), so the group was left unchanged."]
+    if removed:
+        parts.append(f"Of the removed members, {_gone(removed)} either.")
     for outcome in _Retired:
-        named = [scim_id for scim_id in added if outcomes.get(scim_id) is outcome]
+        named = [scim_id for scim_id in (*added, *removed) if outcomes.get(scim_id) is outcome]
         if named:
             mappings = "Mapping" if len(named) == 1 else "Mappings"
             parts.append(f"{mappings} of {_ids(named)} {outcome.value}.")
@@ -135,30 +137,49 @@ class _RetireStaleMembers:
     A write adding a user the master lacks can never succeed, and until the mapping goes every group sync
     naming it fails while GET still answers it. Retiring it (stale.retire, as a user write that finds its
     Determined user gone does) makes reads agree: the IdP's next lookup by userName finds nothing and its
-    re-create provisions the user afresh, after which the group write goes through. The group itself is left
-    as before the request (the refusal rolled it back; an added member was in none of its store memberships).
-    Each retirement holds that user's lock, taken only after the group's is released (UserService.delete takes
-    a user's lock, then its groups'). A class, not an async generator: see consistency._StoreErrors.
+    re-create provisions the user afresh, after which the group write goes through. The same holds for a
+    member a refused swap removed and could not put back because the master lacks it too (`found`): it is
+    retired whatever the swap's own error, as the master's "user not found" is definite either way. The group
+    itself is left as before the request (the refusal rolled it back; an added member was in none of its store
+    memberships, and a retirement takes a member out of every group in the store). Each retirement holds that
+    user's lock, taken only after the group's is released (UserService.delete takes a user's lock, then its
+    groups'). A class, not an async generator: see consistency._StoreErrors.
     """
 
-    __slots__ = ("_scope", "_service")
+    __slots__ = ("_found", "_group", "_scope", "_service")
 
     def __init__(self, service: GroupService, scope: AuditScope) -> None:
         self._service = service
         self._scope = scope
+        self._found: list[_Resolved] = []
+        self._group = ""
 
-    async def __aenter__(self) -> None:
-        return None
+    def found(self, removed: Sequence[_Resolved], group: str) -> None:
+        """Removed members of `group` a refused swap's undo found gone on the master."""
+        if removed:
+            self._found.extend(removed)
+            self._group = group
+
+    async def __aenter__(self) -> _RetireStaleMembers:
+        return self
 
     async def __aexit__(
         self, _type: type[BaseException] | None, exc: BaseException | None, _tb: TracebackType | None
     ) -> None:
-        if isinstance(exc, _StaleMembers):
-            self._scope.drift = USER_MISSING
-            outcomes = await self._service._retire(exc.stale, self._scope.operation, exc.group)
-            raise InvalidValue(
-                _stale_detail([e.member.member_scim_id for e in exc.stale], outcomes)
-            ) from None
+        refused = exc if isinstance(exc, _StaleMembers) else None
+        added = list(refused.stale) if refused is not None else []
+        named = {entry.member.member_scim_id for entry in added}
+        removed = [entry for entry in self._found if entry.member.member_scim_id not in named]
+        if not added and not removed:
+            return
+        self._scope.drift = USER_MISSING
+        group = refused.group if refused is not None else self._group
+        outcomes = await self._service._retire([*added, *removed], self._scope.operation, group)
+        if refused is not None:
+            detail = _stale_detail(
+                [e.member.member_scim_id for e in added], [e.member.member_scim_id for e in removed], outcomes
+            )
+            raise InvalidValue(detail) from None
 
 
 def _member_ids(entries: object) -> list[str]:
@@ -180,7 +201,6 @@ def _check_name(name: str) -> str:
 
 
 ResolvedMembers = list[_Resolved]
-DetIds = list[int]
 MemberList = list[MemberRecord]
 
 
@@ -279,7 +299,7 @@ class GroupService:
         """PUT /Groups/{id}: the rename and the member diff, as in `_write_members` (§4.14, §4.16, §7.2)."""
         async with (
             self._journal.audited(caller, "replace", "Group", scim_id) as scope,
-            _RetireStaleMembers(self, scope),
+            _RetireStaleMembers(self, scope) as retiring,
             self._locks.hold(f"group:{scim_id}"),
         ):
             view = await self.get(scim_id, with_members=True)
@@ -290,7 +310,7 @@ class GroupService:
             add = [m for m in desired if m not in current]
             remove = [m for m in current if m not in desired]
             return await self._apply(
-                view.record, dict(doc), add, remove, caller, "replace", with_members=True
+                view.record, dict(doc), add, remove, caller, "replace", retiring, with_members=True
             )
 
     async def patch(
@@ -310,7 +330,7 @@ class GroupService:
         """
         async with (
             self._journal.audited(caller, "patch", "Group", scim_id) as scope,
-            _RetireStaleMembers(self, scope),
+            _RetireStaleMembers(self, scope) as retiring,
             self._locks.hold(f"group:{scim_id}"),
         ):
             loaded = needs_members(ops)
@@ -335,7 +355,9 @@ class GroupService:
                 there = await self._store.member_ids_present(scim_id, asked) if asked else set()
                 add = [m for m in result.members_added if m not in there]
                 remove = [m for m in result.members_removed if m in there]
-            return await self._apply(record, new_doc, add, remove, caller, "patch", with_members=with_members)
+            return await self._apply(
+                record, new_doc, add, remove, caller, "patch", retiring, with_members=with_members
+            )
 
     async def delete(self, scim_id: str, caller: Caller, if_match: str | None = None) -> None:
         """DELETE /Groups/{id}: `DELETE /api/v1/groups/{id}`, then drop the mapping and memberships."""
@@ -397,9 +419,14 @@ class GroupService:
             outcomes[scim_id] = _Retired.RETIRED if done else _Retired.ALREADY
         return outcomes
 
-    async def _det_ids(self, ids: Sequence[str]) -> DetIds:
+    async def _members(self, ids: Sequence[str]) -> ResolvedMembers:
+        """The store entries and Determined ids of the users among `ids` (a removal's: tombstoned ones too)."""
         users = await self._store.get_user_refs(ids, include_tombstoned=True)
-        return [users[member_id].det_id for member_id in ids if member_id in users]
+        return [
+            _Resolved(MemberRecord(member_id, display=users[member_id].user_name), users[member_id].det_id)
+            for member_id in ids
+            if member_id in users
+        ]
 
     async def _apply(
         self,
@@ -409,6 +436,7 @@ class GroupService:
         remove: Sequence[str],
         caller: Caller,
         operation: str,
+        retiring: _RetireStaleMembers,
         *,
         with_members: bool,
     ) -> GroupView:
@@ -422,7 +450,8 @@ class GroupService:
         external_id = _opt_str(new_doc.get("externalId"))
         doc_changed: bool = renamed or doc_to_store != dict(record.doc) or external_id != record.external_id
         resolved = await self._resolve(add)
-        removed_det = await self._det_ids(remove)
+        removed = await self._members(remove)
+        removed_det = [r.det_id for r in removed]
         scim_id = record.scim_id
         if not renamed and not resolved and not removed_det:
             if doc_changed:
@@ -435,10 +464,15 @@ class GroupService:
         added_det = [r.det_id for r in resolved]
 
         async def master_write() -> None:
+            gone: set[int] = set()
             try:
-                await self._write_members(record.det_id, name if renamed else None, added_det, removed_det)
+                await self._write_members(
+                    record.det_id, name if renamed else None, added_det, removed_det, gone
+                )
             except _LostUsers as lost:
                 raise _stale_members(lost, resolved, scim_id) from None
+            finally:
+                retiring.found([r for r in removed if r.det_id in gone], scim_id)
 
         async def store_write(_: None, finish: Finish) -> GroupRecord:
             # One transaction for the member diff, the attributes and the intent: a crash leaves all or none.
@@ -468,7 +502,12 @@ class GroupService:
         return GroupView(updated, await self._store.list_members(scim_id) if with_members else None)
 
     async def _write_members(
-        self, det_group_id: int, name: str | None, add: Sequence[int], remove: Sequence[int]
+        self,
+        det_group_id: int,
+        name: str | None,
+        add: Sequence[int],
+        remove: Sequence[int],
+        gone: set[int] | None = None,
     ) -> None:
         """A members-only change through assignments (§4.16), a rename through one UpdateGroup (§4.14).
 
@@ -480,7 +519,8 @@ class GroupService:
         unchanged), so the error, the store and the master agree; only when that cannot be done, or the add may
         have landed (the master unreachable after sending), is it a `PartialMasterWrite`: the intent stays
         pending and reconciliation puts the master back to the store's state. A rename keeps UpdateGroup, one
-        master transaction, so name and members never land half-way.
+        master transaction, so name and members never land half-way. Removed members the undo finds gone on the
+        master are added to `gone`, for the caller to retire.
         """
         if name is not None:
             try:
@@ -501,7 +541,7 @@ class GroupService:
             await self._add(det_group_id, add)
         except _LostUsers:
             # The request is refused whole (400), so the removal is undone: master and store agree again.
-            await self._undo_removal(det_group_id, remove)
+            await self._undo_removal(det_group_id, remove, gone)
             raise
         except MasterUnavailable as err:
             # Perhaps applied (a timeout or a lost answer): only the master's own state can say what to undo.
@@ -510,20 +550,21 @@ class GroupService:
             # Refused in one master transaction that applied nothing: the IdP hears this error, as if the whole
             # request had been refused, once the removal is undone (else reconciliation finishes the undo).
             try:
-                await self._undo_removal(det_group_id, remove)
+                await self._undo_removal(det_group_id, remove, gone)
             except PartialMasterWrite:
                 raise PartialMasterWrite(err) from None
             raise
 
-    async def _undo_removal(self, det_group_id: int, removed: Sequence[int]) -> None:
+    async def _undo_removal(self, det_group_id: int, removed: Sequence[int], gone: set[int] | None) -> None:
         """Put back the members a refused swap removed; a removed member the master no longer has (a stale
-        mapping too) was in none of its groups, so the others go back without it."""
+        mapping too) was in none of its groups, so the others go back without it, and it joins `gone`."""
         try:
             await self._add(det_group_id, removed)
         except _LostUsers as lost:
             back = [det_id for det_id in removed if det_id not in lost.det_ids]
+            if gone is not None:
+                gone.update(lost.det_ids)
             for det_id in sorted(lost.det_ids):
-                # Only the Determined ids are at hand here; reconcile names the SCIM id of each.
                 _log.warning(
                     "group.removed_member_missing_on_master",
                     kind=USER_MISSING,

@@ -14,13 +14,18 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bridge.reconcile import DriftKind, Mode, build_reconciler
 from bridge.store import MemberRecord, UserFields, UserRecord
 from bridge.web.keys import MASTER, SETTINGS
 from tests.conftest import LogReader
 from tests.idp.harness import World
+from tests.provisioning.faults import FaultProxy, Rule, start_world_behind_proxy
 from tests.provisioning.scim import GROUP_URN, call, create_group, create_user, patch, user_body
 
 # No Determined user has this id: the seed master holds a handful.
@@ -234,6 +239,9 @@ async def test_okta_swap_removing_a_stale_member_and_adding_one_is_400_and_both_
     error = await response.json()
     assert error["scimType"] == "invalidValue"
     assert added_ghost.scim_id in error["detail"]
+    # The detail names the removed member found gone too, and says both mappings were retired.
+    assert f"Of the removed members, the Determined user of {removed_ghost.scim_id!r}" in error["detail"]
+    assert f"Mappings of {added_ghost.scim_id!r}, {removed_ghost.scim_id!r} retired" in error["detail"]
     # The removed member that could not be put back is logged as the added one is.
     not_back = [e for e in captured_logs() if e.get("event") == "group.removed_member_missing_on_master"]
     assert [(e["kind"], e["det_id"], e["level"]) for e in not_back] == [
@@ -241,13 +249,82 @@ async def test_okta_swap_removing_a_stale_member_and_adding_one_is_400_and_both_
     ]
     # Refused whole: bob is back on the master (the gone member cannot be, and never was there).
     assert (await world.master.state()).groups == {"Team": frozenset({"ada@example.com", "bob@example.com"})}
-    assert await store_members(world, group["id"]) == {ada["id"], bob["id"], removed_ghost.scim_id}
     assert await world.store.pending_intents() == []
-    # The added member is retired; the removed one, which the undo knows only by its Determined id, is left
-    # live and reported, for the IdP's next write naming it or `reconcile --repair` to retire.
-    assert (await call(world, "GET", f"/Users/{added_ghost.scim_id}")).status == 404
-    missing = {(kind, scim_id) for kind, scim_id in await _drift_kinds(world) if kind == "user.missing"}
-    assert missing == {("user.missing", removed_ghost.scim_id)}
+    # Both ghosts are retired as any group write naming one retires it: the removed one, which was in the
+    # group in the store only, leaves it with its retirement, so store and master agree on the members.
+    assert await store_members(world, group["id"]) == {ada["id"], bob["id"]}
+    retired = [e for e in captured_logs() if e.get("event") == "user.missing_on_master"]
+    assert [(e["scim_id"], e["det_id"], e["operation"], e["group"], e["groups"]) for e in retired] == [
+        (added_ghost.scim_id, LOST_DET_ID, "patch", group["id"], []),
+        (removed_ghost.scim_id, LOST_DET_ID + 1, "patch", group["id"], [group["id"]]),
+    ]
+    for ghost in (added_ghost, removed_ghost):
+        assert (await call(world, "GET", f"/Users/{ghost.scim_id}")).status == 404
+        tombstone = await world.store.get_user_by_scim_id(ghost.scim_id, include_tombstoned=True)
+        assert tombstone is not None
+        assert tombstone.tombstoned_at is not None
+    audits = [a for a in await world.store.recent_audit(1000) if a.resource_type == "Group"]
+    assert [(a.operation, a.outcome) for a in audits if a.outcome.startswith("error:")] == [
+        ("patch", "error:400:user.missing")
+    ]
+    assert await _drift_kinds(world) == []
+
+
+@pytest.fixture
+async def proxied(
+    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+) -> tuple[World, FaultProxy]:
+    return await start_world_behind_proxy(aiohttp_server, aiohttp_client, tmp_path)
+
+
+async def test_a_swap_whose_add_is_throttled_retires_a_removed_member_the_undo_finds_gone(
+    proxied: tuple[World, FaultProxy], captured_logs: LogReader
+) -> None:
+    """The add is refused for its own reason (429), and putting the removal back finds a removed member the
+    master no longer has: the IdP hears the 429 (the swap's real failure), and that member is retired as a
+    group write naming it retires it, so its retry no longer names a live ghost and goes through."""
+    world, proxy = proxied
+    ada = await create_user(world, "ada@example.com", "Ada")
+    bob = await create_user(world, "bob@example.com", "Bob")
+    ghost = await stale_user(world)
+    group = await create_group(world, "Team", [ada["id"]])
+    await world.store.add_members(group["id"], [MemberRecord(ghost.scim_id, display="Ghost")])
+    # The removal passes, the add is throttled; the undo reaches the master, which lacks the ghost.
+    proxy.rules.append(
+        Rule("PATCH", "/api/v1/users/assignments", status=429, skip=1, headers={"Retry-After": "7"})
+    )
+    swap = patch(
+        {"op": "remove", "path": f'members[value eq "{ada["id"]}"]'},
+        {"op": "remove", "path": f'members[value eq "{ghost.scim_id}"]'},
+        {"op": "add", "path": "members", "value": [{"value": bob["id"]}]},
+    )
+    response = await call(world, "PATCH", f"/Groups/{group['id']}", swap)
+    assert response.status == 429, await response.text()
+    assert response.headers["Retry-After"] == "7"
+    assert (await response.json())["status"] == "429"
+    # ada is back; the ghost was never on the master's side, and leaves the store's with its retirement.
+    assert (await world.master.state()).groups == {"Team": frozenset({"ada@example.com"})}
+    assert await store_members(world, group["id"]) == {ada["id"]}
+    assert await world.store.pending_intents() == []
+    retired = [e for e in captured_logs() if e.get("event") == "user.missing_on_master"]
+    assert [(e["scim_id"], e["det_id"], e["operation"], e["group"], e["groups"]) for e in retired] == [
+        (ghost.scim_id, LOST_DET_ID, "patch", group["id"], [group["id"]])
+    ]
+    assert (await call(world, "GET", f"/Users/{ghost.scim_id}")).status == 404
+    tombstone = await world.store.get_user_by_scim_id(ghost.scim_id, include_tombstoned=True)
+    assert tombstone is not None
+    assert tombstone.tombstoned_at is not None
+    audits = [a for a in await world.store.recent_audit(1000) if a.resource_type == "Group"]
+    assert [(a.operation, a.outcome) for a in audits if a.outcome.startswith("error:")] == [
+        ("patch", "error:429:user.missing")
+    ]
+    assert await _drift_kinds(world) == []
+
+    # The IdP's retry: the ghost is no longer a member (nothing to remove), the rest goes through.
+    assert (await call(world, "PATCH", f"/Groups/{group['id']}", swap)).status == 204
+    assert (await world.master.state()).groups == {"Team": frozenset({"bob@example.com"})}
+    assert await store_members(world, group["id"]) == {bob["id"]}
+    assert await _drift_kinds(world) == []
 
 
 async def test_a_failed_retirement_is_not_reported_as_retired(world: World, captured_logs: LogReader) -> None:
