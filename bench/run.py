@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from bench import overhead, scale, workloads
-from bench.clients import native_side, new_session, scim_side
+from bench.clients import HttpSide, native_side, new_session, scim_side
 from bench.directory import Directory, create_users, grow_users, read_det_ids, user_name
 from bench.overhead import Sides
 from bench.plan import SECTIONS, Plan
@@ -34,7 +36,7 @@ from bench.report import targets
 Progress = Callable[[str], None]
 
 
-def failed_cells(node: Any, path: str = "") -> Iterator[str]:
+def failed_cells(node: object, path: str = "") -> Iterator[str]:
     """Paths of every measured cell in `node` that saw failed requests."""
     if isinstance(node, dict):
         if isinstance(node.get("failures"), int) and node["failures"]:
@@ -141,7 +143,12 @@ async def run(
 
 
 async def _peer(
-    plan: Plan, work: Path, session: Any, bridge: Any, directory: Directory, progress: Progress
+    plan: Plan,
+    work: Path,
+    session: aiohttp.ClientSession,
+    bridge: HttpSide,
+    directory: Directory,
+    progress: Progress,
 ) -> dict[str, Any]:
     """Load scim2-server with the same first `peer_size` users and run the read workload on both."""
     peer_proc = await start_peer(work)
