@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import structlog
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 from hypothesis import settings
 
 from bridge.log import configure_logging
@@ -25,7 +27,23 @@ settings.register_profile(
 )
 settings.load_profile("bridge")
 
-LogReader = Callable[[], list[dict[str, Any]]]
+
+# What pytest-aiohttp's aiohttp_client answers for an Application: a client of that app on a real socket.
+AppClient = TestClient[web.Request, web.Application]
+
+
+class LogReader:
+    """What the logging pipeline wrote so far: called, the parsed events; ``raw()``, the text itself (where a
+    secret could hide outside any field)."""
+
+    def __init__(self, buffer: io.StringIO) -> None:
+        self._buffer = buffer
+
+    def __call__(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self._buffer.getvalue().splitlines() if line.strip()]
+
+    def raw(self) -> str:
+        return self._buffer.getvalue()
 
 
 @pytest.fixture
@@ -33,12 +51,7 @@ def captured_logs() -> Iterator[LogReader]:
     """Configure the real logging pipeline (JSON renderer and redaction) into a buffer."""
     buffer = io.StringIO()
     configure_logging("json", "debug", stream=buffer)
-
-    def read() -> list[dict[str, Any]]:
-        return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
-
-    read.raw = buffer.getvalue  # type: ignore[attr-defined]
-    yield read
+    yield LogReader(buffer)
     structlog.reset_defaults()
     structlog.contextvars.clear_contextvars()
 

@@ -7,7 +7,8 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+
+from pytest_aiohttp import AiohttpServer
 
 from bridge.commands.check import run_check
 from bridge.config import parse_settings
@@ -55,7 +56,7 @@ def test_check_cli_exit_status_on_unreachable_master(tmp_path: Path) -> None:
     assert "abcdefghijklmnopqrst" not in result.stdout + result.stderr
 
 
-async def test_check_passes_against_emulator_and_flags_non_admin(aiohttp_server: Any) -> None:
+async def test_check_passes_against_emulator_and_flags_non_admin(aiohttp_server: AiohttpServer) -> None:
     emulator = await aiohttp_server(create_emulator_app(EmulatorConfig(initial_password="pw-for-check")))
     url = str(emulator.make_url("")).rstrip("/")
     admin = parse_settings(

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +65,7 @@ def running_demo(workdir: Path) -> Iterator[Demo]:
     assert process.returncode == 0
 
 
-def _call(demo: Demo, url: str, body: dict[str, object] | None = None) -> tuple[int, dict[str, object]]:
+def _call(demo: Demo, url: str, body: Mapping[str, object] | None = None) -> tuple[int, dict[str, object]]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data)  # noqa: S310 - loopback http URL printed by the demo
     request.add_header("Authorization", demo.authorization)

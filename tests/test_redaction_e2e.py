@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from tests.conftest import LogReader
 from tests.idp.harness import ADMIN_PASSWORD, ENTRA_TOKEN, OKTA_BASIC, start_world
@@ -19,8 +19,8 @@ SCIM = "application/scim+json"
 
 
 async def test_no_secret_appears_in_any_log_line(
-    aiohttp_server: Callable[..., Any],
-    aiohttp_client: Callable[..., Any],
+    aiohttp_server: AiohttpServer,
+    aiohttp_client: AiohttpClient,
     tmp_path: Path,
     captured_logs: LogReader,
 ) -> None:
@@ -69,7 +69,7 @@ async def test_no_secret_appears_in_any_log_line(
     )
     await bridge.post("/scim/v2/Users", data=f'{{"password": "{USER_PASSWORD}", bad json', headers=okta)
 
-    raw = captured_logs.raw()  # type: ignore[attr-defined]
+    raw = captured_logs.raw()
     events = {line["event"] for line in captured_logs()}
     assert "request" in events
     assert "auth.rejected" in events
