@@ -7,7 +7,7 @@ import asyncio
 import sqlite3
 import struct
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -201,7 +201,7 @@ async def test_a_checkpointer_that_cannot_reopen_backs_off_logs_each_failure_onc
         await writer.run(lambda c: c.execute("CREATE TABLE t (v TEXT PRIMARY KEY)"))
         i = 0
 
-        def failures() -> list[dict[str, Any]]:
+        def failures() -> list[MutableMapping[str, Any]]:
             return [e for e in logs if e["event"] == "store.checkpoint_failed"]
 
         while len(failures()) < 2:

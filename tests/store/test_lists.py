@@ -34,9 +34,13 @@ async def _people(store: Store) -> None:
     await add_user(store, "dave", display_name="Dave", external_id="e4")
 
 
-async def _filter_users(store: Store, text: str, **page: object) -> tuple[int, list[str]]:
+async def _filter_users(
+    store: Store, text: str, *, order_by: str | None = None, descending: bool = False
+) -> tuple[int, list[str]]:
     where, params = compile_sql(parse_filter(text), USER_SCHEMA, USERS)
-    total, records = await store.list_users(where, params, limit=100, **page)  # type: ignore[arg-type]
+    total, records = await store.list_users(
+        where, params, order_by=order_by, descending=descending, limit=100
+    )
     return total, [r.user_name for r in records]
 
 

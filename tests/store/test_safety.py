@@ -13,9 +13,9 @@ from tests.store.factories import add_group, add_user
 
 
 async def test_backup_is_a_complete_valid_database(store: Store, tmp_path: Path) -> None:
-    user = await add_user(store, "alice", emails=[{"value": "a@x.org"}])
-    group = await add_group(store, "g", [user.scim_id])
-    user = await store.get_user_by_scim_id(user.scim_id)  # joining g changed it (version, groups)
+    added = await add_user(store, "alice", emails=[{"value": "a@x.org"}])
+    group = await add_group(store, "g", [added.scim_id])
+    user = await store.get_user_by_scim_id(added.scim_id)  # joining g changed it (version, groups)
     assert user is not None
     dest = tmp_path / "backups" / "copy.db"
     dest.parent.mkdir()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bridge.store import DuplicateUserName, IntentState, Store, StoreClosed
-from bridge.store.writer import Writer
+from bridge.store.writer import SyncUnit, Writer
 from tests.store.factories import add_group, add_user, user_member
 
 
@@ -31,7 +31,7 @@ def _rows(conn: sqlite3.Connection) -> list[str]:
     return [r[0] for r in conn.execute("SELECT v FROM t ORDER BY v")]
 
 
-def _insert(value: str) -> object:
+def _insert(value: str) -> SyncUnit[int]:
     return lambda c: c.execute("INSERT INTO t (v) VALUES (?)", (value,)).rowcount
 
 
