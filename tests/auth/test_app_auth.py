@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient
 
 from bridge.auth.oauth import OAuthTokens
 from bridge.config import load_settings, parse_settings
 from bridge.scim.errors import ERROR_URN
 from bridge.web.app import create_app
 from tests.auth.fakes import basic_header
-from tests.conftest import LogReader
+from tests.conftest import AppClient, LogReader
 
 SEED_CONFIG = Path(__file__).resolve().parents[2] / "scim-bridge.yaml"
 STATIC_TOKEN = "entra-static-token-for-app-tests"
@@ -64,7 +64,7 @@ def raw_config(failures_per_minute: int = 30) -> dict[str, Any]:
     }
 
 
-def endpoints(client: TestClient[Any, Any]) -> set[tuple[str, str]]:
+def endpoints(client: AppClient) -> set[tuple[str, str]]:
     """(method, concrete path) for every app route under the base path, plus the well-known ones."""
     found = {("GET", path) for path in WELL_KNOWN}
     for route in client.app.router.routes():
@@ -76,10 +76,10 @@ def endpoints(client: TestClient[Any, Any]) -> set[tuple[str, str]]:
 
 
 async def test_seed_okta_basic_config_authenticates_unchanged(
-    aiohttp_client: Any, captured_logs: LogReader
+    aiohttp_client: AiohttpClient, captured_logs: LogReader
 ) -> None:
     settings = load_settings(SEED_CONFIG, environ={})
-    client: TestClient[Any, Any] = await aiohttp_client(create_app(settings))
+    client = await aiohttp_client(create_app(settings))
     response = await client.get(
         "/scim/v2/Users?startIndex=1&count=2",
         headers={"Authorization": basic_header("determined", "password")},
@@ -92,10 +92,12 @@ async def test_seed_okta_basic_config_authenticates_unchanged(
     assert rejected.status == 401
 
 
-async def test_every_endpoint_rejects_bad_credentials(aiohttp_client: Any, captured_logs: LogReader) -> None:
+async def test_every_endpoint_rejects_bad_credentials(
+    aiohttp_client: AiohttpClient, captured_logs: LogReader
+) -> None:
     # A budget large enough for the whole matrix from one address; the limiter has its own tests.
     settings = parse_settings(raw_config(failures_per_minute=100_000), environ={})
-    client: TestClient[Any, Any] = await aiohttp_client(create_app(settings))
+    client = await aiohttp_client(create_app(settings))
     token_response = await client.post(
         "/oauth/token",
         data={"grant_type": "client_credentials", "client_id": "ping", "client_secret": CLIENT_SECRET},
@@ -119,16 +121,16 @@ async def test_every_endpoint_rejects_bad_credentials(aiohttp_client: Any, captu
             body = await response.json(content_type=None)
             assert body["schemas"] == [ERROR_URN]
             assert body["status"] == "401"
-    raw = captured_logs.raw()  # type: ignore[attr-defined]
+    raw = captured_logs.raw()
     wrong_basic = cases["wrong basic"]["Authorization"].split()[1]
     for secret in ("not-the-password", wrong_basic, CLIENT_SECRET, STATIC_TOKEN, REVOKED_TOKEN, forged):
         assert secret not in raw
     assert '"password"' not in raw  # the configured password as a logged value
 
 
-async def test_expired_oauth_token_is_rejected_by_the_app(aiohttp_client: Any) -> None:
+async def test_expired_oauth_token_is_rejected_by_the_app(aiohttp_client: AiohttpClient) -> None:
     settings = parse_settings(raw_config(), environ={})
-    client: TestClient[Any, Any] = await aiohttp_client(create_app(settings))
+    client = await aiohttp_client(create_app(settings))
     # Minted with the app's signing key on a clock an hour back: validly signed, 50 minutes expired.
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
     stale = OAuthTokens(settings.scim.auth, lambda: an_hour_ago).issue_token("ping", CLIENT_SECRET, None)[0]
@@ -144,14 +146,14 @@ async def test_expired_oauth_token_is_rejected_by_the_app(aiohttp_client: Any) -
     assert accepted.status not in (401, 429)
 
 
-async def test_probes_stay_open(aiohttp_client: Any) -> None:
-    client: TestClient[Any, Any] = await aiohttp_client(create_app(parse_settings(raw_config(), environ={})))
+async def test_probes_stay_open(aiohttp_client: AiohttpClient) -> None:
+    client = await aiohttp_client(create_app(parse_settings(raw_config(), environ={})))
     assert (await client.get("/healthz")).status == 200
     assert (await client.get("/readyz")).status not in (401, 429)
 
 
-async def test_right_credentials_pass_every_endpoint(aiohttp_client: Any) -> None:
-    client: TestClient[Any, Any] = await aiohttp_client(create_app(parse_settings(raw_config(), environ={})))
+async def test_right_credentials_pass_every_endpoint(aiohttp_client: AiohttpClient) -> None:
+    client = await aiohttp_client(create_app(parse_settings(raw_config(), environ={})))
     for method, path in sorted(endpoints(client)):
         response = await client.request(method, path, headers={"Authorization": f"Bearer {STATIC_TOKEN}"})
         assert response.status not in (401, 429), (method, path)

@@ -7,8 +7,8 @@ from base64 import b64encode
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp import ClientResponse, web
+from pytest_aiohttp import AiohttpClient
 
 from bridge.config import AuthSettings, ServerSettings, Settings
 from bridge.scim.errors import ERROR_URN
@@ -23,7 +23,7 @@ from tests.auth.fakes import (
     auth_settings,
     basic_header,
 )
-from tests.conftest import LogReader
+from tests.conftest import AppClient, LogReader
 
 WRONG_PASSWORD = "wrong-guess-password-1234"
 WRONG_TOKEN = "wrong-guess-token-abcdef123456"
@@ -39,12 +39,11 @@ SECRETS = (
 )
 
 
-async def client_for(aiohttp_client: Any, settings: Settings, clock: FakeClock) -> TestClient[Any, Any]:
-    client: TestClient[Any, Any] = await aiohttp_client(bare_app(settings, clock))
-    return client
+async def client_for(aiohttp_client: AiohttpClient, settings: Settings, clock: FakeClock) -> AppClient:
+    return await aiohttp_client(bare_app(settings, clock))
 
 
-async def issue(client: TestClient[Any, Any]) -> str:
+async def issue(client: AppClient) -> str:
     response = await client.post(
         "/oauth/token",
         data={
@@ -58,7 +57,7 @@ async def issue(client: TestClient[Any, Any]) -> str:
     return token
 
 
-async def assert_scim_401(response: Any) -> dict[str, Any]:
+async def assert_scim_401(response: ClientResponse) -> dict[str, Any]:
     assert response.status == 401
     assert response.content_type == "application/scim+json"
     assert "Basic" in response.headers["WWW-Authenticate"]
@@ -70,7 +69,9 @@ async def assert_scim_401(response: Any) -> dict[str, Any]:
     return body
 
 
-async def test_auth_matrix_rejects_with_scim_401(aiohttp_client: Any, captured_logs: LogReader) -> None:
+async def test_auth_matrix_rejects_with_scim_401(
+    aiohttp_client: AiohttpClient, captured_logs: LogReader
+) -> None:
     clock = FakeClock()
     client = await client_for(aiohttp_client, settings_with(auth_settings(ttl=60)), clock)
     expired = await issue(client)
@@ -103,13 +104,13 @@ async def test_auth_matrix_rejects_with_scim_401(aiohttp_client: Any, captured_l
         "unsupported_scheme",
     }
     assert all(line["client_address"] == "127.0.0.1" for line in rejected)
-    raw = captured_logs.raw()  # type: ignore[attr-defined]
+    raw = captured_logs.raw()
     for secret in (*SECRETS, expired):
         assert secret not in raw
         assert all(secret not in str(body) for body in bodies)
 
 
-async def test_revoked_bearer_was_accepted_before_removal(aiohttp_client: Any) -> None:
+async def test_revoked_bearer_was_accepted_before_removal(aiohttp_client: AiohttpClient) -> None:
     with_old = settings_with(auth_settings(bearer=(REVOKED_TOKEN, ENTRA_TOKEN)))
     before = await client_for(aiohttp_client, with_old, FakeClock())
     assert (
@@ -131,7 +132,7 @@ async def test_revoked_bearer_was_accepted_before_removal(aiohttp_client: Any) -
     ],
 )
 async def test_right_credentials_reach_the_handler_and_the_log(
-    aiohttp_client: Any, captured_logs: LogReader, header: str, name: str, method: str
+    aiohttp_client: AiohttpClient, captured_logs: LogReader, header: str, name: str, method: str
 ) -> None:
     client = await client_for(aiohttp_client, settings_with(auth_settings()), FakeClock())
     response = await client.get("/scim/v2/Users", headers={"Authorization": header})
@@ -140,19 +141,19 @@ async def test_right_credentials_reach_the_handler_and_the_log(
     request_lines = [line for line in captured_logs() if line["event"] == "request"]
     assert request_lines[-1]["client"] == name
     assert request_lines[-1]["idp"] == name
-    raw = captured_logs.raw()  # type: ignore[attr-defined]
+    raw = captured_logs.raw()
     assert all(secret not in raw for secret in SECRETS)
     assert header.split()[-1] not in raw
 
 
 async def test_oauth_token_from_the_endpoint_authenticates(
-    aiohttp_client: Any, captured_logs: LogReader
+    aiohttp_client: AiohttpClient, captured_logs: LogReader
 ) -> None:
     client = await client_for(aiohttp_client, settings_with(auth_settings()), FakeClock())
     token = await issue(client)
     response = await client.get("/scim/v2/Users", headers={"Authorization": f"Bearer {token}"})
     assert await response.json() == {"client": "entra-oauth", "method": "oauth"}
-    raw = captured_logs.raw()  # type: ignore[attr-defined]
+    raw = captured_logs.raw()
     assert token not in raw
     assert CLIENT_SECRET not in raw
     assert [line["client"] for line in captured_logs() if line["event"] == "request"] == [
@@ -161,14 +162,16 @@ async def test_oauth_token_from_the_endpoint_authenticates(
     ]
 
 
-async def test_open_routes_need_no_credentials(aiohttp_client: Any) -> None:
+async def test_open_routes_need_no_credentials(aiohttp_client: AiohttpClient) -> None:
     client = await client_for(aiohttp_client, settings_with(auth_settings()), FakeClock())
     assert (await client.get("/healthz")).status == 200
     unknown_outside_base = await client.get("/elsewhere")
     assert unknown_outside_base.status == 404
 
 
-async def test_unknown_endpoints_under_base_are_hidden_until_authenticated(aiohttp_client: Any) -> None:
+async def test_unknown_endpoints_under_base_are_hidden_until_authenticated(
+    aiohttp_client: AiohttpClient,
+) -> None:
     client = await client_for(aiohttp_client, settings_with(auth_settings()), FakeClock())
     await assert_scim_401(await client.get("/scim/v2/Nope"))
     authed = await client.get("/scim/v2/Nope", headers={"Authorization": f"Bearer {ENTRA_TOKEN}"})
@@ -176,7 +179,7 @@ async def test_unknown_endpoints_under_base_are_hidden_until_authenticated(aioht
 
 
 async def test_failed_attempts_are_rate_limited_per_address(
-    aiohttp_client: Any, captured_logs: LogReader
+    aiohttp_client: AiohttpClient, captured_logs: LogReader
 ) -> None:
     clock = FakeClock()
     client = await client_for(aiohttp_client, settings_with(auth_settings(limit=3)), clock)
@@ -201,10 +204,10 @@ async def test_failed_attempts_are_rate_limited_per_address(
     assert len(limited) == 2
     assert limited[0]["client_address"] == "127.0.0.1"
     assert limited[0]["retry_after"] == 20
-    assert WRONG_PASSWORD not in captured_logs.raw()  # type: ignore[attr-defined]
+    assert WRONG_PASSWORD not in captured_logs.raw()
 
 
-async def test_forwarded_address_is_used_only_behind_a_trusted_proxy(aiohttp_client: Any) -> None:
+async def test_forwarded_address_is_used_only_behind_a_trusted_proxy(aiohttp_client: AiohttpClient) -> None:
     wrong = {"Authorization": f"Bearer {WRONG_TOKEN}"}
     trusting = settings_with(auth_settings(limit=1), trusted_proxies=("127.0.0.0/8",))
     client = await client_for(aiohttp_client, trusting, FakeClock())
@@ -220,13 +223,13 @@ async def test_forwarded_address_is_used_only_behind_a_trusted_proxy(aiohttp_cli
     assert (await untrusting.get("/scim/v2/Users", headers=spoofed)).status == 429
 
 
-async def test_basic_with_raw_non_ascii_bytes_is_a_plain_401(aiohttp_client: Any) -> None:
+async def test_basic_with_raw_non_ascii_bytes_is_a_plain_401(aiohttp_client: AiohttpClient) -> None:
     client = await client_for(aiohttp_client, settings_with(auth_settings()), FakeClock())
     header = "Basic " + b64encode(b"determined:\xff\xfe").decode()
     await assert_scim_401(await client.get("/scim/v2/Users", headers={"Authorization": header}))
 
 
-async def test_no_credentials_configured_rejects_everything(aiohttp_client: Any) -> None:
+async def test_no_credentials_configured_rejects_everything(aiohttp_client: AiohttpClient) -> None:
     client = await client_for(aiohttp_client, settings_with(AuthSettings()), FakeClock())
     await assert_scim_401(
         await client.get("/scim/v2/Users", headers={"Authorization": f"Bearer {ENTRA_TOKEN}"})

@@ -9,12 +9,13 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp import ClientResponse
+from pytest_aiohttp import AiohttpClient
 
 from bridge.config import OAuthClient, Secret
 from tests.auth.apps import bare_app, settings_with
 from tests.auth.fakes import CLIENT_SECRET, FakeClock, auth_settings, basic_header
-from tests.conftest import LogReader
+from tests.conftest import AppClient, LogReader
 
 GRANT = {"grant_type": "client_credentials"}
 FORM_AUTH = {"client_id": "entra-client", "client_secret": CLIENT_SECRET}
@@ -22,20 +23,19 @@ ODD_ID = "ping client"
 ODD_SECRET = "s3cret+with/odd=chars%"
 
 
-async def token_client(aiohttp_client: Any, limit: int = 30) -> TestClient[Any, Any]:
+async def token_client(aiohttp_client: AiohttpClient, limit: int = 30) -> AppClient:
     auth = auth_settings(limit=limit, ttl=900)
     odd = OAuthClient("ping", ODD_ID, Secret(ODD_SECRET))
     auth = dataclasses.replace(auth, oauth_clients=(*auth.oauth_clients, odd))
-    client: TestClient[Any, Any] = await aiohttp_client(bare_app(settings_with(auth), FakeClock()))
-    return client
+    return await aiohttp_client(bare_app(settings_with(auth), FakeClock()))
 
 
-def assert_no_store(response: Any) -> None:
+def assert_no_store(response: ClientResponse) -> None:
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Pragma"] == "no-cache"
 
 
-async def oauth_error(response: Any, status: int, error: str) -> dict[str, Any]:
+async def oauth_error(response: ClientResponse, status: int, error: str) -> dict[str, Any]:
     assert response.status == status
     assert response.content_type == "application/json"
     assert_no_store(response)
@@ -47,7 +47,7 @@ async def oauth_error(response: Any, status: int, error: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("path", ["/oauth/token", "/scim/v2/oauth/token"])
 async def test_form_field_client_auth_issues_a_bearer_token(
-    aiohttp_client: Any, captured_logs: LogReader, path: str
+    aiohttp_client: AiohttpClient, captured_logs: LogReader, path: str
 ) -> None:
     client = await token_client(aiohttp_client)
     response = await client.post(path, data={**GRANT, **FORM_AUTH, "scope": "scim"})
@@ -62,7 +62,7 @@ async def test_form_field_client_auth_issues_a_bearer_token(
     issued = [line for line in captured_logs() if line["event"] == "auth.token_issued"]
     assert issued[0]["idp"] == "entra-oauth"
     assert [line["client"] for line in captured_logs() if line["event"] == "request"] == ["entra-oauth"] * 2
-    raw = captured_logs.raw()  # type: ignore[attr-defined]
+    raw = captured_logs.raw()
     assert CLIENT_SECRET not in raw
     assert body["access_token"] not in raw
 
@@ -75,7 +75,7 @@ async def test_form_field_client_auth_issues_a_bearer_token(
         (quote_plus(ODD_ID), quote_plus(ODD_SECRET)),  # as RFC 6749 §2.3.1 says to send it
     ],
 )
-async def test_basic_header_client_auth(aiohttp_client: Any, user: str, password: str) -> None:
+async def test_basic_header_client_auth(aiohttp_client: AiohttpClient, user: str, password: str) -> None:
     client = await token_client(aiohttp_client)
     response = await client.post(
         "/oauth/token", data=GRANT, headers={"Authorization": basic_header(user, password)}
@@ -84,7 +84,7 @@ async def test_basic_header_client_auth(aiohttp_client: Any, user: str, password
     assert (await response.json())["token_type"] == "Bearer"
 
 
-async def test_same_credentials_in_header_and_form_are_tolerated(aiohttp_client: Any) -> None:
+async def test_same_credentials_in_header_and_form_are_tolerated(aiohttp_client: AiohttpClient) -> None:
     client = await token_client(aiohttp_client)
     headers = {"Authorization": basic_header("entra-client", CLIENT_SECRET)}
     assert (await client.post("/oauth/token", data={**GRANT, **FORM_AUTH}, headers=headers)).status == 200
@@ -93,13 +93,13 @@ async def test_same_credentials_in_header_and_form_are_tolerated(aiohttp_client:
 
 
 @pytest.mark.parametrize("grant", ["authorization_code", "password", "refresh_token", "CLIENT_CREDENTIALS"])
-async def test_other_grants_are_unsupported(aiohttp_client: Any, grant: str) -> None:
+async def test_other_grants_are_unsupported(aiohttp_client: AiohttpClient, grant: str) -> None:
     client = await token_client(aiohttp_client)
     response = await client.post("/oauth/token", data={"grant_type": grant, **FORM_AUTH})
     await oauth_error(response, 400, "unsupported_grant_type")
 
 
-async def test_request_shape_errors_are_invalid_request(aiohttp_client: Any) -> None:
+async def test_request_shape_errors_are_invalid_request(aiohttp_client: AiohttpClient) -> None:
     client = await token_client(aiohttp_client)
     await oauth_error(await client.post("/oauth/token", data=FORM_AUTH), 400, "invalid_request")
     as_json = await client.post("/oauth/token", json={**GRANT, **FORM_AUTH})
@@ -111,7 +111,9 @@ async def test_request_shape_errors_are_invalid_request(aiohttp_client: Any) -> 
     await oauth_error(response, 400, "invalid_request")
 
 
-async def test_a_form_that_breaks_its_content_encoding_is_invalid_request(aiohttp_client: Any) -> None:
+async def test_a_form_that_breaks_its_content_encoding_is_invalid_request(
+    aiohttp_client: AiohttpClient,
+) -> None:
     async def late_body() -> AsyncIterator[bytes]:
         # After the headers, so the handler is already reading the form when the bad gzip stream arrives;
         # sent with the headers, aiohttp's protocol layer would refuse the message itself.
@@ -139,7 +141,7 @@ async def test_a_form_that_breaks_its_content_encoding_is_invalid_request(aiohtt
     ],
 )
 async def test_bad_client_credentials_are_invalid_client(
-    aiohttp_client: Any, captured_logs: LogReader, data: dict[str, str], headers: dict[str, str]
+    aiohttp_client: AiohttpClient, captured_logs: LogReader, data: dict[str, str], headers: dict[str, str]
 ) -> None:
     client = await token_client(aiohttp_client)
     response = await client.post("/oauth/token", data=data, headers=headers)
@@ -149,13 +151,13 @@ async def test_bad_client_credentials_are_invalid_client(
     rejected = [line for line in captured_logs() if line["event"] == "auth.rejected"]
     assert rejected[0]["reason"] == "invalid_client"
     assert rejected[0]["endpoint"] == "token"
-    raw = captured_logs.raw()  # type: ignore[attr-defined]
+    raw = captured_logs.raw()
     assert "wrong-secret-value" not in raw
     assert CLIENT_SECRET not in raw
 
 
 async def test_token_endpoint_failures_are_rate_limited(
-    aiohttp_client: Any, captured_logs: LogReader
+    aiohttp_client: AiohttpClient, captured_logs: LogReader
 ) -> None:
     client = await token_client(aiohttp_client, limit=2)
     wrong = {**GRANT, "client_id": "entra-client", "client_secret": "wrong-secret-value"}

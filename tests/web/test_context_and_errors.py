@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient
 
 from bridge.scim.errors import ERROR_URN, InvalidFilter, ServiceUnavailable
 from bridge.web.context import context_middleware
@@ -35,8 +33,10 @@ def bare_app() -> web.Application:
     return app
 
 
-async def test_request_id_is_echoed_or_generated(aiohttp_client: Any, captured_logs: LogReader) -> None:
-    client: TestClient[Any, Any] = await aiohttp_client(bare_app())
+async def test_request_id_is_echoed_or_generated(
+    aiohttp_client: AiohttpClient, captured_logs: LogReader
+) -> None:
+    client = await aiohttp_client(bare_app())
     sent = await client.get("/ok", headers={"X-Request-ID": "idp-req-42"})
     assert sent.headers["X-Request-ID"] == "idp-req-42"
     generated = await client.get("/ok")
@@ -52,8 +52,8 @@ async def test_request_id_is_echoed_or_generated(aiohttp_client: Any, captured_l
     assert isinstance(lines[0]["duration_ms"], float)
 
 
-async def test_scim_errors_render_rfc_body(aiohttp_client: Any) -> None:
-    client: TestClient[Any, Any] = await aiohttp_client(bare_app())
+async def test_scim_errors_render_rfc_body(aiohttp_client: AiohttpClient) -> None:
+    client = await aiohttp_client(bare_app())
     response = await client.get("/filter")
     assert response.status == 400
     assert response.content_type == "application/scim+json"
@@ -68,8 +68,8 @@ async def test_scim_errors_render_rfc_body(aiohttp_client: Any) -> None:
     assert unavailable.headers["Retry-After"] == "7"
 
 
-async def test_router_errors_and_oversized_bodies_are_scim(aiohttp_client: Any) -> None:
-    client: TestClient[Any, Any] = await aiohttp_client(bare_app())
+async def test_router_errors_and_oversized_bodies_are_scim(aiohttp_client: AiohttpClient) -> None:
+    client = await aiohttp_client(bare_app())
     for method, path, status in (("GET", "/nope", 404), ("DELETE", "/ok", 405)):
         response = await client.request(method, path)
         body = await response.json(content_type=None)
@@ -79,25 +79,25 @@ async def test_router_errors_and_oversized_bodies_are_scim(aiohttp_client: Any) 
 
 
 async def test_unhandled_error_is_generic_500_and_logged_without_secret(
-    aiohttp_client: Any, captured_logs: LogReader
+    aiohttp_client: AiohttpClient, captured_logs: LogReader
 ) -> None:
-    client: TestClient[Any, Any] = await aiohttp_client(bare_app())
+    client = await aiohttp_client(bare_app())
     response = await client.get("/crash", headers={"X-Request-ID": "crash-1"})
     body = await response.json(content_type=None)
     assert response.status == 500
     assert body["detail"] == "Internal server error (request id crash-1)."
     assert "hunter2" not in str(body)
-    raw = captured_logs.raw()  # type: ignore[attr-defined]
+    raw = captured_logs.raw()
     assert "unhandled_error" in raw
     assert "hunter2-leak" not in raw
 
 
 async def test_fields_bound_in_one_request_stay_out_of_the_next_on_the_same_connection(
-    aiohttp_client: Any, captured_logs: LogReader
+    aiohttp_client: AiohttpClient, captured_logs: LogReader
 ) -> None:
     # aiohttp runs each request in a task of its own, started in the connection's context, so what a
     # request binds (scim_type here) ends with it; the request line never needs to clear the context.
-    client: TestClient[Any, Any] = await aiohttp_client(bare_app())
+    client = await aiohttp_client(bare_app())
     assert (await client.get("/filter")).status == 400
     assert (await client.get("/ok")).status == 200
     lines = [line for line in captured_logs() if line["event"] == "request"]

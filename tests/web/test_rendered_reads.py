@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ast
 import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge import jsonenc
 from bridge.store import UserFields, open_store
@@ -39,7 +40,7 @@ async def _filtered(world: World, user_name: str) -> dict[str, Any]:
 
 
 async def test_a_write_through_this_bridge_is_read_back_at_once(
-    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> None:
     world = await start_world(aiohttp_server, aiohttp_client, tmp_path)
     scim_id = await _create(world, "ada")
@@ -71,7 +72,7 @@ async def test_a_write_through_this_bridge_is_read_back_at_once(
 
 
 async def test_a_write_by_another_process_on_the_same_database_is_read_back(
-    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> None:
     world = await start_world(aiohttp_server, aiohttp_client, tmp_path)
     scim_id = await _create(world, "grace")
@@ -103,7 +104,7 @@ async def test_a_write_by_another_process_on_the_same_database_is_read_back(
 
 
 async def test_each_base_url_reads_its_own_locations(
-    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> None:
     world = await start_world(aiohttp_server, aiohttp_client, tmp_path)
     scim_id = await _create(world, "hopper")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient
 
 from bridge.config import (
     AuthSettings,
@@ -23,6 +23,7 @@ from bridge.config import (
 )
 from bridge.scim.errors import ERROR_URN
 from bridge.web.app import create_app
+from tests.conftest import AppClient
 
 BASE = "/scim/v2"
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"okta:okta-secret").decode()}
@@ -43,11 +44,8 @@ def offline_settings(tmp_path: Path, *, public_url: str | None = None) -> Settin
 
 
 @pytest.fixture
-async def client(aiohttp_client: Callable[..., Any], tmp_path: Path) -> TestClient[Any, Any]:
-    client: TestClient[Any, Any] = await aiohttp_client(
-        create_app(offline_settings(tmp_path, public_url="https://scim.example.com"))
-    )
-    return client
+async def client(aiohttp_client: AiohttpClient, tmp_path: Path) -> AppClient:
+    return await aiohttp_client(create_app(offline_settings(tmp_path, public_url="https://scim.example.com")))
 
 
 def assert_scim_error(body: dict[str, Any], status: int, scim_type: str | None = None) -> None:
@@ -57,7 +55,7 @@ def assert_scim_error(body: dict[str, Any], status: int, scim_type: str | None =
         assert body["scimType"] == scim_type
 
 
-async def test_empty_user_list_is_a_list_response(client: TestClient[Any, Any]) -> None:
+async def test_empty_user_list_is_a_list_response(client: AppClient) -> None:
     response = await client.get(
         f"{BASE}/Users?filter=userName%20eq%20%22nobody%40example.com%22", headers=AUTH
     )
@@ -69,7 +67,7 @@ async def test_empty_user_list_is_a_list_response(client: TestClient[Any, Any]) 
     assert body["Resources"] == []
 
 
-async def test_unknown_user_and_group_are_404(client: TestClient[Any, Any]) -> None:
+async def test_unknown_user_and_group_are_404(client: AppClient) -> None:
     for path in ("Users/010101001010101011001010101011", "Groups/nope"):
         response = await client.get(f"{BASE}/{path}", headers=AUTH)
         assert response.status == 404
@@ -80,9 +78,7 @@ async def test_unknown_user_and_group_are_404(client: TestClient[Any, Any]) -> N
     ("content_type", "status"),
     [("text/plain", 415), ("application/xml", 415)],
 )
-async def test_other_media_types_are_415(
-    client: TestClient[Any, Any], content_type: str, status: int
-) -> None:
+async def test_other_media_types_are_415(client: AppClient, content_type: str, status: int) -> None:
     response = await client.post(
         f"{BASE}/Users", data=b'{"userName": "x"}', headers={**AUTH, "Content-Type": content_type}
     )
@@ -90,7 +86,7 @@ async def test_other_media_types_are_415(
     assert_scim_error(await response.json(), status)
 
 
-async def test_malformed_json_is_invalid_syntax(client: TestClient[Any, Any]) -> None:
+async def test_malformed_json_is_invalid_syntax(client: AppClient) -> None:
     response = await client.post(
         f"{BASE}/Users", data=b'{"userName": ', headers={**AUTH, "Content-Type": "application/scim+json"}
     )
@@ -98,7 +94,7 @@ async def test_malformed_json_is_invalid_syntax(client: TestClient[Any, Any]) ->
     assert_scim_error(await response.json(), 400, "invalidSyntax")
 
 
-async def test_a_body_that_breaks_its_content_encoding_is_400_not_500(client: TestClient[Any, Any]) -> None:
+async def test_a_body_that_breaks_its_content_encoding_is_400_not_500(client: AppClient) -> None:
     async def late_body() -> AsyncIterator[bytes]:
         # After the headers, so the handler is already reading when the bad gzip stream arrives (the fuzz
         # suite met this as a 500 under load); all at once, aiohttp's protocol layer refuses it with 400.
@@ -115,7 +111,7 @@ async def test_a_body_that_breaks_its_content_encoding_is_400_not_500(client: Te
         assert_scim_error(await response.json(), 400, "invalidSyntax")
 
 
-async def test_too_deep_json_is_invalid_syntax(client: TestClient[Any, Any]) -> None:
+async def test_too_deep_json_is_invalid_syntax(client: AppClient) -> None:
     deep = '{"userName": "deep", "x": ' + "[" * 50 + "]" * 50 + "}"
     response = await client.post(
         f"{BASE}/Users",
@@ -127,7 +123,7 @@ async def test_too_deep_json_is_invalid_syntax(client: TestClient[Any, Any]) -> 
 
 
 @pytest.mark.parametrize("number", ["1e400", "-1e400", "1.5e99999"])
-async def test_numbers_beyond_a_double_are_invalid_value(client: TestClient[Any, Any], number: str) -> None:
+async def test_numbers_beyond_a_double_are_invalid_value(client: AppClient, number: str) -> None:
     body = '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "n", "nickName": %s}'
     response = await client.post(
         f"{BASE}/Users", data=(body % number).encode(), headers={**AUTH, "Content-Type": SCIM_JSON}
@@ -138,7 +134,7 @@ async def test_numbers_beyond_a_double_are_invalid_value(client: TestClient[Any,
     assert "range" in payload["detail"]
 
 
-async def test_missing_user_name_is_invalid_value(client: TestClient[Any, Any]) -> None:
+async def test_missing_user_name_is_invalid_value(client: AppClient) -> None:
     response = await client.post(
         f"{BASE}/Users", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}, headers=AUTH
     )
@@ -147,13 +143,13 @@ async def test_missing_user_name_is_invalid_value(client: TestClient[Any, Any]) 
 
 
 @pytest.mark.parametrize("path", ["Bulk", "Me", ".search"])
-async def test_unsupported_endpoints_are_501(client: TestClient[Any, Any], path: str) -> None:
+async def test_unsupported_endpoints_are_501(client: AppClient, path: str) -> None:
     response = await client.post(f"{BASE}/{path}", json={}, headers=AUTH)
     assert response.status == 501
     assert_scim_error(await response.json(), 501)
 
 
-async def test_service_provider_config_reflects_configured_auth(client: TestClient[Any, Any]) -> None:
+async def test_service_provider_config_reflects_configured_auth(client: AppClient) -> None:
     response = await client.get(f"{BASE}/ServiceProviderConfig", headers=AUTH)
     assert response.status == 200
     assert response.content_type == SCIM_JSON
@@ -164,7 +160,7 @@ async def test_service_provider_config_reflects_configured_auth(client: TestClie
     assert body["meta"]["location"] == "https://scim.example.com/scim/v2/ServiceProviderConfig"
 
 
-async def test_resource_types_and_schemas(client: TestClient[Any, Any]) -> None:
+async def test_resource_types_and_schemas(client: AppClient) -> None:
     listed = await (await client.get(f"{BASE}/ResourceTypes", headers=AUTH)).json()
     assert {r["name"] for r in listed["Resources"]} == {"User", "Group"}
     one = await client.get(f"{BASE}/ResourceTypes/User", headers=AUTH)
@@ -178,7 +174,7 @@ async def test_resource_types_and_schemas(client: TestClient[Any, Any]) -> None:
     assert (await client.get(f"{BASE}/Schemas/urn:nope", headers=AUTH)).status == 404
 
 
-async def test_scim_routes_need_credentials(client: TestClient[Any, Any]) -> None:
+async def test_scim_routes_need_credentials(client: AppClient) -> None:
     response = await client.get(f"{BASE}/Users")
     assert response.status == 401
     assert_scim_error(await response.json(), 401)

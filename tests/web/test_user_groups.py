@@ -3,9 +3,10 @@ filterable, projected, and never served stale from a kept rendering (bridge/web/
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.store import open_store
 from tests.idp.harness import BASE_PATH, OKTA_BASIC, World, start_world
@@ -58,7 +59,7 @@ def _entry(world: World, group_id: str, display: str) -> dict[str, str]:
 
 
 async def test_group_writes_show_on_the_user_with_a_new_etag_and_never_a_stale_kept_body(
-    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> None:
     world = await start_world(aiohttp_server, aiohttp_client, tmp_path)
     ada = (await _create_user(world, "ada"))["id"]
@@ -117,7 +118,7 @@ async def test_group_writes_show_on_the_user_with_a_new_etag_and_never_a_stale_k
 
 
 async def test_groups_filters_and_projections(
-    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> None:
     world = await start_world(aiohttp_server, aiohttp_client, tmp_path)
     ada = (await _create_user(world, "ada"))["id"]
@@ -158,7 +159,7 @@ async def test_groups_filters_and_projections(
 
 
 async def test_groups_is_read_only_for_idps(
-    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> None:
     world = await start_world(aiohttp_server, aiohttp_client, tmp_path)
     ada = (await _create_user(world, "ada", groups=[]))["id"]  # Okta sends an empty list on create
@@ -193,7 +194,7 @@ async def test_groups_is_read_only_for_idps(
 
 
 async def test_a_deleted_user_leaves_its_groups_and_comes_back_without_them(
-    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> None:
     world = await start_world(aiohttp_server, aiohttp_client, tmp_path)
     ada = (await _create_user(world, "ada"))["id"]
