@@ -106,6 +106,6 @@ async def test_each_attempt_is_logged_without_secrets(
     assert {e["path"] for e in events} == {"/api/v1/users/{name}/by-username"}
     assert {e["failure"] for e in events} == {"connect"}
     assert all(e["status"] is None and "duration_ms" in e for e in events)
-    raw = captured_logs.raw()  # type: ignore[attr-defined]
+    raw = captured_logs.raw()
     assert "SECRET" not in raw
     assert "jane.doe" not in raw

@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
+from pytest_aiohttp import AiohttpServer
 
 from bridge.config import (
     AuthSettings,
@@ -56,7 +56,7 @@ def fuzz_tally(request: pytest.FixtureRequest) -> Tally:
 
 
 @pytest.fixture
-async def fuzz_target(aiohttp_server: Any, tmp_path: Path) -> Target:
+async def fuzz_target(aiohttp_server: AiohttpServer, tmp_path: Path) -> Target:
     """The bridge app on 127.0.0.1 with the emulator as its master."""
     emulator = await aiohttp_server(create_emulator_app(EmulatorConfig(initial_password=ADMIN_PASSWORD)))
     bridge = await aiohttp_server(
@@ -110,7 +110,7 @@ async def known_ids(fuzz_target: Target, fuzz_session: aiohttp.ClientSession) ->
     return KnownIds(users=tuple(users), groups=(group,))
 
 
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     """Print the fuzz figures: requests sent, 5xx count, status histogram."""
     tally = config.stash.get(_TALLY, None)
     if tally is None or not tally.sent:

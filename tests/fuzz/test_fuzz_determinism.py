@@ -73,6 +73,8 @@ def _importable(path: Path, package_root: Path) -> bool:
 def test_property_tests_run_without_deadline_on_a_fixed_sample() -> None:
     # tests/conftest.py's profile: a per-example deadline would be a timed assertion on a noisy machine, and
     # a random draw in CI could fail on a find nobody can replay.
-    assert settings.default.deadline is None
-    assert settings.default.derandomize is (os.environ.get("FUZZ_EXPLORE") != "1")
-    assert settings.default.print_blob is True
+    current = settings.default  # None only before any profile is loaded
+    assert current is not None
+    assert current.deadline is None
+    assert current.derandomize is (os.environ.get("FUZZ_EXPLORE") != "1")
+    assert current.print_blob is True

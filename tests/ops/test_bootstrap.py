@@ -60,15 +60,23 @@ async def admin(master_url: str) -> AsyncIterator[DeterminedClient]:
     await client.close()
 
 
-def _request(url: str, token_file: Path, **overrides: object) -> BootstrapRequest:
-    values: dict[str, object] = {
-        "master_url": url,
-        "admin_user": "admin",
-        "admin_password": ADMIN_PASSWORD,
-        "account": "scim-bridge",
-        "token_file": token_file,
-    }
-    return BootstrapRequest(**{**values, **overrides})  # type: ignore[arg-type]
+def _request(
+    url: str,
+    token_file: Path,
+    *,
+    account: str = "scim-bridge",
+    force_new_token: bool = False,
+    wait: float = 0.0,
+) -> BootstrapRequest:
+    return BootstrapRequest(
+        master_url=url,
+        admin_user="admin",
+        admin_password=ADMIN_PASSWORD,
+        account=account,
+        token_file=token_file,
+        force_new_token=force_new_token,
+        wait=wait,
+    )
 
 
 def _read(path: Path) -> str:
