@@ -10,13 +10,15 @@ from typing import Any
 
 import yaml
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.config import Settings, parse_settings
 from bridge.emulator import EmulatorConfig, create_emulator_app
 from bridge.store import Store
 from bridge.web.app import create_app
 from bridge.web.keys import STORE
+from tests.conftest import AppClient
 from tests.idp.master_view import MasterView
 
 SEED_CONFIG = Path(__file__).resolve().parents[2] / "scim-bridge.yaml"
@@ -49,7 +51,7 @@ def seed_settings(master_url: str, db_path: Path, *, entra_bearer: bool = True, 
 class World:
     """Bridge client, emulator server and a raw reader of the master's state."""
 
-    bridge: TestClient[Any, Any]
+    bridge: AppClient
     emulator: TestServer
     master: MasterView
     app: web.Application
@@ -61,8 +63,8 @@ class World:
 
 
 async def start_world(
-    aiohttp_server: Callable[..., Any],
-    aiohttp_client: Callable[..., Any],
+    aiohttp_server: AiohttpServer,
+    aiohttp_client: AiohttpClient,
     tmp_path: Path,
     emulator_config: EmulatorConfig | None = None,
     *,
@@ -81,5 +83,5 @@ async def start_world(
     master_url = url if bridge_master_url is None else await bridge_master_url(url)
     settings = seed_settings(master_url, tmp_path / "bridge.db", entra_bearer=entra_bearer, **overrides)
     app = create_app(settings)
-    bridge: TestClient[Any, Any] = await aiohttp_client(app)
+    bridge = await aiohttp_client(app)
     return World(bridge, emulator, MasterView(url, "admin", ADMIN_PASSWORD), app)

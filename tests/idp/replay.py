@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from aiohttp.test_utils import TestClient
-
 from conformance.shared_checkout import shared_dir
+from tests.conftest import AppClient
 
 _REPO = Path(__file__).resolve().parents[2]
 # The IdPs' own captures live in the shared/ checkout; our scenarios for IdPs it lacks live in tests.
@@ -80,7 +79,7 @@ class StepResult:
 class Replay:
     """Runs one scenario against a bridge client."""
 
-    client: TestClient[Any, Any]
+    client: AppClient
     base_path: str
     values: dict[str, str]
     results: list[StepResult] = field(default_factory=list)

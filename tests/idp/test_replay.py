@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.config import UsersSettings
 from bridge.provisioning.translate import display_name_for
@@ -231,7 +232,7 @@ async def check_mirror(world: World, auth: str, step: str) -> None:
 
 @pytest.mark.parametrize("scenario", scenario_names())
 async def test_replay(
-    scenario: str, aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+    scenario: str, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> None:
     # Bearer-token IdPs get a configured token; the others run on the seed's Okta basic-auth block unchanged.
     bearer = scenario in BEARER

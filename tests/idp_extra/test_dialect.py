@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.web.context import context_middleware
 from bridge.web.dialect import (
@@ -182,8 +182,10 @@ def dialects_logged(logs: LogReader) -> list[str | None]:
     return [line.get("idp_dialect") for line in logs() if line["event"] == "request"]
 
 
-async def test_middleware_logs_dialect_per_request(aiohttp_client: Any, captured_logs: LogReader) -> None:
-    client: TestClient[Any, Any] = await aiohttp_client(dialect_app())
+async def test_middleware_logs_dialect_per_request(
+    aiohttp_client: AiohttpClient, captured_logs: LogReader
+) -> None:
+    client = await aiohttp_client(dialect_app())
     entra_patch = patch({"op": "Replace", "path": "active", "value": "False"})
     assert (
         await client.get("/scim/v2/Users", headers={"User-Agent": "Okta SCIM Client 1.0.0"})
@@ -196,24 +198,26 @@ async def test_middleware_logs_dialect_per_request(aiohttp_client: Any, captured
 
 
 async def test_middleware_never_reads_a_body_the_handler_left(
-    aiohttp_client: Any, captured_logs: LogReader
+    aiohttp_client: AiohttpClient, captured_logs: LogReader
 ) -> None:
-    client: TestClient[Any, Any] = await aiohttp_client(dialect_app())
+    client = await aiohttp_client(dialect_app())
     entra_patch = patch({"op": "Replace", "path": "active", "value": "False"})
     assert (await client.patch("/unread", json=entra_patch)).status == 401
     assert (await client.patch("/streamed", json=entra_patch)).status == 200
     assert dialects_logged(captured_logs) == ["generic", "generic"]
 
 
-async def test_dialect_does_not_leak_between_requests(aiohttp_client: Any, captured_logs: LogReader) -> None:
-    client: TestClient[Any, Any] = await aiohttp_client(dialect_app())
+async def test_dialect_does_not_leak_between_requests(
+    aiohttp_client: AiohttpClient, captured_logs: LogReader
+) -> None:
+    client = await aiohttp_client(dialect_app())
     await client.get("/scim/v2/Users", headers={"User-Agent": "authentik@2025.10.1"})
     await client.get("/scim/v2/Users", headers={"User-Agent": "curl/8.5.0"})
     assert dialects_logged(captured_logs) == ["authentik", "generic"]
 
 
 async def test_bridge_logs_the_dialect_of_real_idp_traffic(
-    aiohttp_server: Any, aiohttp_client: Any, tmp_path: Path, captured_logs: LogReader
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path, captured_logs: LogReader
 ) -> None:
     """The application factory wires the middleware: Okta by User-Agent, Entra by its PATCH shape."""
     world = await start_world(aiohttp_server, aiohttp_client, tmp_path)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from tests.idp.harness import BASE_PATH, OKTA_BASIC, start_world
 
@@ -13,7 +13,7 @@ SCIM_JSON = {**AUTH, "Content-Type": "application/scim+json"}
 
 
 async def test_service_configuration_alias(
-    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> None:
     world = await start_world(aiohttp_server, aiohttp_client, tmp_path)
     alias = await world.bridge.get(f"{BASE_PATH}/serviceConfiguration", headers=AUTH)
@@ -28,7 +28,7 @@ async def test_service_configuration_alias(
 
 
 async def test_collections_accept_a_trailing_slash(
-    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> None:
     world = await start_world(aiohttp_server, aiohttp_client, tmp_path)
     user = {

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from tests.idp.harness import World, start_world
 
 
 @pytest.fixture
-async def world(
-    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
-) -> World:
+async def world(aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path) -> World:
     """The seed configuration against a fresh emulator."""
     return await start_world(aiohttp_server, aiohttp_client, tmp_path)

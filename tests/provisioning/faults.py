@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from tests.idp.harness import World, start_world
 
@@ -83,7 +82,7 @@ class FaultProxy:
         return web.Response(status=status, body=payload, content_type=content_type)
 
 
-async def start_proxy(aiohttp_server: Callable[..., Any], upstream: str) -> tuple[FaultProxy, TestServer]:
+async def start_proxy(aiohttp_server: AiohttpServer, upstream: str) -> tuple[FaultProxy, TestServer]:
     """The proxy on its own socket."""
     proxy = FaultProxy(upstream.rstrip("/"))
     app = web.Application()
@@ -93,7 +92,7 @@ async def start_proxy(aiohttp_server: Callable[..., Any], upstream: str) -> tupl
 
 
 async def start_world_behind_proxy(
-    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> tuple[World, FaultProxy]:
     """The bridge talking to the emulator through a FaultProxy (the MasterView still reads the emulator)."""
     proxies: list[FaultProxy] = []

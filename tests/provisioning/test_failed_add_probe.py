@@ -8,11 +8,11 @@ request; the store is a real SQLite file.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.provisioning.stale import PROBE_GETS
 from tests.conftest import LogReader
@@ -28,7 +28,7 @@ ONE_USER = re.compile(r"GET /api/v1/users/\d+")
 
 @pytest.fixture
 async def proxied(
-    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> tuple[World, FaultProxy]:
     return await start_world_behind_proxy(aiohttp_server, aiohttp_client, tmp_path)
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.store import IntentState
 from tests.conftest import LogReader
@@ -21,7 +20,7 @@ ASSIGNMENTS_PATH = r"/api/v1/users/assignments"
 
 @pytest.fixture
 async def faulty(
-    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> tuple[World, FaultProxy]:
     return await start_world_behind_proxy(aiohttp_server, aiohttp_client, tmp_path)
 

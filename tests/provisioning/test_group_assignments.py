@@ -7,11 +7,11 @@ a fault proxy where a lost answer is needed) and the store is a real SQLite file
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.reconcile import IntentResolver, Mode, Resolution, build_reconciler
 from bridge.reconcile.desired import display_names
@@ -268,7 +268,7 @@ async def test_user_delete_when_one_of_its_groups_was_deleted_on_the_master(
 
 @pytest.fixture
 async def proxied(
-    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> tuple[World, FaultProxy]:
     return await start_world_behind_proxy(aiohttp_server, aiohttp_client, tmp_path)
 

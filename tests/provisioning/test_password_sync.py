@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from tests.idp.harness import start_world
 from tests.idp.master_view import can_log_in
@@ -12,7 +12,7 @@ from tests.provisioning.scim import call, patch, user_body
 
 
 async def test_local_users_get_and_change_the_idp_password(
-    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> None:
     world = await start_world(
         aiohttp_server, aiohttp_client, tmp_path, users={"create_remote": False, "password_sync": True}
@@ -36,7 +36,7 @@ async def test_local_users_get_and_change_the_idp_password(
 
 
 async def test_without_sync_local_users_never_get_a_blank_password(
-    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> None:
     world = await start_world(aiohttp_server, aiohttp_client, tmp_path, users={"create_remote": False})
     url = str(world.emulator.make_url("")).rstrip("/")

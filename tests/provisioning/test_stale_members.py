@@ -14,11 +14,11 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from aiohttp import ClientResponse
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.reconcile import DriftKind, Mode, build_reconciler
 from bridge.store import MemberRecord, UserFields, UserRecord
@@ -53,7 +53,7 @@ async def store_members(world: World, scim_id: str) -> set[str]:
     return {m.member_scim_id for m in await world.store.list_members(scim_id)}
 
 
-async def assert_refused_naming(response: Any, ghost: UserRecord, logs: LogReader) -> None:
+async def assert_refused_naming(response: ClientResponse, ghost: UserRecord, logs: LogReader) -> None:
     """400 invalidValue naming the stale member, and one user.missing warning for it."""
     assert response.status == 400
     body = await response.json()
@@ -272,7 +272,7 @@ async def test_okta_swap_removing_a_stale_member_and_adding_one_is_400_and_both_
 
 @pytest.fixture
 async def proxied(
-    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> tuple[World, FaultProxy]:
     return await start_world_behind_proxy(aiohttp_server, aiohttp_client, tmp_path)
 

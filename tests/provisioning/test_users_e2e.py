@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
+
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.store import IntentState
 from bridge.web.app import create_app
@@ -272,7 +272,7 @@ async def test_plain_json_content_type_is_accepted_and_logged(world: World, capt
 
 
 async def test_locations_use_the_public_url(
-    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> None:
     world = await start_world(
         aiohttp_server, aiohttp_client, tmp_path, server={"public_url": "https://scim.example.com"}
@@ -311,7 +311,7 @@ async def test_readiness_reports_database_and_master(world: World) -> None:
 
 
 async def test_the_bridge_account_is_protected_with_token_auth(
-    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> None:
     admin_world = await start_world(aiohttp_server, aiohttp_client, tmp_path)
     created = await admin_world.master.call(
