@@ -11,10 +11,11 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestServer
+from pytest_aiohttp import AiohttpServer
 
 from bridge.config import DatabaseSettings, MasterSettings, Secret, Settings
 from bridge.determined import DeterminedClient, MasterClientSettings, create_master_client
@@ -80,8 +81,12 @@ class World:
         return scim_id
 
     async def serve_reconciling(
-        self, aiohttp_server: Any, *, adopt: bool | None = None, master: DeterminedClient | None = None
-    ) -> Any:
+        self,
+        aiohttp_server: AiohttpServer,
+        *,
+        adopt: bool | None = None,
+        master: DeterminedClient | None = None,
+    ) -> TestServer:
         """An app holding only the store, a master client and the reconcile context, on a socket.
 
         ``adopt`` overrides ``reconcile.adopt_on_start``; None keeps the settings' own value.
@@ -103,7 +108,7 @@ class World:
 
 
 @pytest.fixture
-async def emulator_url(aiohttp_server: Any) -> str:
+async def emulator_url(aiohttp_server: AiohttpServer) -> str:
     """The master emulator on 127.0.0.1."""
     server = await aiohttp_server(create_emulator_app(EmulatorConfig(initial_password=ADMIN_PASSWORD)))
     return str(server.make_url("")).rstrip("/")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from typing import Any
 
 import pytest
+from pytest_aiohttp import AiohttpServer
 
 from bridge.determined import create_master_client
 from bridge.provisioning.consistency import digest
@@ -17,7 +17,7 @@ from tests.reliability.conftest import World, client_settings
 
 
 async def test_unmanaged_users_and_groups_are_adopted_at_start_up(
-    world: World, aiohttp_server: Any, captured_logs: LogReader
+    world: World, aiohttp_server: AiohttpServer, captured_logs: LogReader
 ) -> None:
     stranger = await world.admin.create_user("stranger", "Stranger", True)
     await world.admin.create_group("lab", [stranger.id])
@@ -38,7 +38,7 @@ async def test_unmanaged_users_and_groups_are_adopted_at_start_up(
     assert (report["users_linked"], report["groups_linked"]) == (1, 1)
 
 
-async def test_adoption_is_off_by_default(world: World, aiohttp_server: Any) -> None:
+async def test_adoption_is_off_by_default(world: World, aiohttp_server: AiohttpServer) -> None:
     await world.admin.create_user("stranger", "Stranger", True)
     server = await world.serve_reconciling(aiohttp_server)
     try:
@@ -48,7 +48,7 @@ async def test_adoption_is_off_by_default(world: World, aiohttp_server: Any) -> 
 
 
 async def test_adoption_waits_for_a_crashed_create_to_be_settled(
-    world: World, aiohttp_server: Any, captured_logs: LogReader, monkeypatch: pytest.MonkeyPatch
+    world: World, aiohttp_server: AiohttpServer, captured_logs: LogReader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A user a crashed create made belongs to that create's SCIM id, never to a new adopted one."""
     monkeypatch.setattr(background, "START_BUDGET", 0.0)
@@ -69,7 +69,7 @@ async def test_adoption_waits_for_a_crashed_create_to_be_settled(
 
 
 async def test_adoption_waits_while_a_leftover_intent_is_deferred(
-    world: World, aiohttp_server: Any, captured_logs: LogReader
+    world: World, aiohttp_server: AiohttpServer, captured_logs: LogReader
 ) -> None:
     """An intent the master could not answer for stays pending: adoption must not run past it."""
     alice = await world.user("alice")

@@ -7,9 +7,9 @@ import asyncio
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
+from pytest_aiohttp import AiohttpServer
 
 from bridge.determined import calls_made, start_counting
 from bridge.provisioning.consistency import digest
@@ -134,7 +134,9 @@ async def test_young_intents_are_left_to_their_request(world: World) -> None:
     assert len(await world.store.pending_intents()) == 1
 
 
-async def test_start_up_resolves_leftover_intents_before_serving(world: World, aiohttp_server: Any) -> None:
+async def test_start_up_resolves_leftover_intents_before_serving(
+    world: World, aiohttp_server: AiohttpServer
+) -> None:
     scim_id = str(uuid.uuid4())
     await _intent(world, "create", "User", scim_id, {"username": "late", "active": True, "remote": True})
     await world.bridge.create_user("late", "Late", True)
@@ -194,7 +196,7 @@ async def test_a_pass_stops_at_its_deadline_and_leaves_the_rest_pending(world: W
 
 
 async def test_leftovers_the_start_up_budget_missed_are_resolved_in_the_background(
-    world: World, aiohttp_server: Any, monkeypatch: pytest.MonkeyPatch
+    world: World, aiohttp_server: AiohttpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The listener opens after START_BUDGET whatever is pending; the background task finishes the job."""
     monkeypatch.setattr(background, "START_BUDGET", 0.0)

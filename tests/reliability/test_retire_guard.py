@@ -10,11 +10,10 @@ emulators over HTTP and the SQLite store are real.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.__main__ import main
 from bridge.config import (
@@ -44,7 +43,7 @@ EXIT_DRIFT = 1
 USERS = 3
 
 
-async def _wrong_master(aiohttp_server: Callable[..., Any], password: str = ADMIN_PASSWORD) -> str:
+async def _wrong_master(aiohttp_server: AiohttpServer, password: str = ADMIN_PASSWORD) -> str:
     """A healthy master that never saw the bridge's users (a reset or foreign database)."""
     server = await aiohttp_server(create_emulator_app(EmulatorConfig(initial_password=password)))
     return str(server.make_url("")).rstrip("/")
@@ -73,14 +72,12 @@ async def _statuses(world: World, scim_ids: list[str]) -> list[int]:
 
 
 @pytest.fixture
-async def world(
-    aiohttp_server: Callable[..., Any], aiohttp_client: Callable[..., Any], tmp_path: Path
-) -> World:
+async def world(aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path) -> World:
     return await start_world(aiohttp_server, aiohttp_client, tmp_path)
 
 
 async def test_above_the_bound_nothing_is_retired_and_the_operator_is_told_why(
-    world: World, aiohttp_server: Callable[..., Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    world: World, aiohttp_server: AiohttpServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     users = await _provisioned(world)
     wrong = await _wrong_master(aiohttp_server)
@@ -111,7 +108,7 @@ async def test_above_the_bound_nothing_is_retired_and_the_operator_is_told_why(
 
 
 async def test_the_override_retires_them(
-    world: World, aiohttp_server: Callable[..., Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    world: World, aiohttp_server: AiohttpServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     users = await _provisioned(world)
     config = _config(world, tmp_path, await _wrong_master(aiohttp_server), max_retire=USERS - 1)
@@ -128,7 +125,7 @@ async def test_the_override_retires_them(
 
 
 async def test_at_the_bound_a_pass_retires_as_before(
-    world: World, aiohttp_server: Callable[..., Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    world: World, aiohttp_server: AiohttpServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     users = await _provisioned(world)
     config = _config(world, tmp_path, await _wrong_master(aiohttp_server), max_retire=USERS)
@@ -142,7 +139,7 @@ async def test_at_the_bound_a_pass_retires_as_before(
 
 async def test_the_refusal_is_one_error_event_with_the_count_and_the_bound(
     emulator_url: str,
-    aiohttp_server: Callable[..., Any],
+    aiohttp_server: AiohttpServer,
     tmp_path: Path,
     captured_logs: LogReader,
 ) -> None:
@@ -179,7 +176,7 @@ async def test_the_refusal_is_one_error_event_with_the_count_and_the_bound(
             USERS,
             2,
         )
-        assert RELIABILITY_PASSWORD not in captured_logs.raw()  # type: ignore[attr-defined]
+        assert RELIABILITY_PASSWORD not in captured_logs.raw()
         assert not [e for e in events if e.get("event") == "user.missing_on_master"]
         for user in users:
             assert await world.store.get_user_by_scim_id(user.scim_id) is not None

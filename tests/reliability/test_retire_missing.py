@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from pytest_aiohttp import AiohttpServer
 
 from bridge.__main__ import main
 from bridge.determined import create_master_client
@@ -109,7 +108,7 @@ async def test_a_report_pass_retires_nothing(world: World) -> None:
     ids=["master-unavailable", "proxy-404"],
 )
 async def test_only_the_masters_user_not_found_retires(
-    world: World, emulator_url: str, aiohttp_server: Callable[..., Any], fault: Rule
+    world: World, emulator_url: str, aiohttp_server: AiohttpServer, fault: Rule
 ) -> None:
     """Mass retirement on a sick master is what the guard prevents: the sweep's listing says three mapped
     users are gone, but while the master cannot answer for each id (503), or something that is not the

@@ -7,7 +7,8 @@ from __future__ import annotations
 import base64
 import uuid
 from pathlib import Path
-from typing import Any
+
+from pytest_aiohttp import AiohttpClient
 
 from bridge.config import (
     AuthSettings,
@@ -67,7 +68,7 @@ async def _crash_after_master_write(master_url: str, database: Path, kind: str, 
 
 
 async def test_retried_user_post_after_a_crash_finds_the_one_user(
-    emulator_url: str, tmp_path: Path, aiohttp_client: Any
+    emulator_url: str, tmp_path: Path, aiohttp_client: AiohttpClient
 ) -> None:
     database = tmp_path / "bridge.db"
     minted = await _crash_after_master_write(emulator_url, database, "User", "grace.hopper")
@@ -92,7 +93,7 @@ async def test_retried_user_post_after_a_crash_finds_the_one_user(
 
 
 async def test_retried_group_post_after_a_crash_finds_the_one_group(
-    emulator_url: str, tmp_path: Path, aiohttp_client: Any
+    emulator_url: str, tmp_path: Path, aiohttp_client: AiohttpClient
 ) -> None:
     database = tmp_path / "bridge.db"
     minted = await _crash_after_master_write(emulator_url, database, "Group", "compilers")

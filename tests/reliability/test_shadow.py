@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 from pathlib import Path
-from typing import Any
+
+from pytest_aiohttp import AiohttpClient
 
 from bridge.determined import create_master_client
 from bridge.web.app import create_app
@@ -24,7 +25,7 @@ def _headers() -> dict[str, str]:
 
 
 async def test_shadow_mode_logs_master_writes_and_makes_none(
-    emulator_url: str, tmp_path: Path, aiohttp_client: Any, captured_logs: LogReader
+    emulator_url: str, tmp_path: Path, aiohttp_client: AiohttpClient, captured_logs: LogReader
 ) -> None:
     settings = dataclasses.replace(_settings(emulator_url, tmp_path / "shadow.db"), mode="shadow")
     idp = await aiohttp_client(create_app(settings))
@@ -69,7 +70,7 @@ async def test_shadow_mode_logs_master_writes_and_makes_none(
 
 
 async def test_shadow_mode_simulates_member_assignments(
-    emulator_url: str, tmp_path: Path, aiohttp_client: Any, captured_logs: LogReader
+    emulator_url: str, tmp_path: Path, aiohttp_client: AiohttpClient, captured_logs: LogReader
 ) -> None:
     settings = dataclasses.replace(_settings(emulator_url, tmp_path / "shadow.db"), mode="shadow")
     idp = await aiohttp_client(create_app(settings))
