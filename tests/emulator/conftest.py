@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from aiohttp import DummyCookieJar, web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient
 
 from bridge.emulator import EMULATOR_STATE, EmulatorConfig, EmulatorState, create_emulator_app
-
-ServerFactory = Callable[..., Awaitable[TestServer]]
-ClientFactory = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,14 +70,14 @@ class Master:
         return dict(reply.body["user"])
 
 
-async def start_master(aiohttp_client: ClientFactory, config: EmulatorConfig | None = None) -> Master:
+async def start_master(aiohttp_client: AiohttpClient, config: EmulatorConfig | None = None) -> Master:
     """Serve a fresh emulator and wrap a client for it."""
     # No cookie jar: the login `auth` cookie would otherwise authenticate every later call (§1.2).
     return Master(await aiohttp_client(create_emulator_app(config), cookie_jar=DummyCookieJar()))
 
 
 @pytest.fixture
-async def master(aiohttp_client: ClientFactory) -> Master:
+async def master(aiohttp_client: AiohttpClient) -> Master:
     """A fresh basic-mode emulator."""
     return await start_master(aiohttp_client)
 

@@ -13,8 +13,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_aiohttp import AiohttpClient
+
 from bridge.emulator import EmulatorConfig
-from tests.emulator.conftest import ClientFactory, Master, start_master
+from tests.emulator.conftest import Master, start_master
 
 DET = str(Path(sys.executable).parent / "det")
 
@@ -59,7 +61,7 @@ def _ok(run: Run) -> str:
     return run.out
 
 
-async def test_cli_users(aiohttp_client: ClientFactory, tmp_path: Path) -> None:
+async def test_cli_users(aiohttp_client: AiohttpClient, tmp_path: Path) -> None:
     master = await start_master(aiohttp_client)
     listing = _ok(await det(master, tmp_path, "user", "list"))
     assert "admin" in listing
@@ -87,7 +89,7 @@ async def test_cli_users(aiohttp_client: ClientFactory, tmp_path: Path) -> None:
     assert "alicia" in _ok(await det(master, tmp_path, "user", "list"))
 
 
-async def test_cli_groups(aiohttp_client: ClientFactory, tmp_path: Path) -> None:
+async def test_cli_groups(aiohttp_client: AiohttpClient, tmp_path: Path) -> None:
     master = await start_master(aiohttp_client, EmulatorConfig(rbac=True))
     _ok(await det(master, tmp_path, "user", "create", "alice", "--password", "Passw0rdX"))
     _ok(await det(master, tmp_path, "user-group", "create", "team", "--add-user", "alice"))
@@ -108,7 +110,7 @@ async def test_cli_groups(aiohttp_client: ClientFactory, tmp_path: Path) -> None
     }
 
 
-async def test_cli_tokens(aiohttp_client: ClientFactory, tmp_path: Path) -> None:
+async def test_cli_tokens(aiohttp_client: AiohttpClient, tmp_path: Path) -> None:
     master = await start_master(aiohttp_client)
     made = json.loads(
         _ok(await det(master, tmp_path, "token", "create", "determined", "--description", "cli", "--json"))

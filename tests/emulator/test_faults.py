@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
+from pytest_aiohttp import AiohttpClient
 
 from bridge.emulator import EMULATOR_STATE, EmulatorConfig, Faults
-from tests.emulator.conftest import ClientFactory, Master, start_master
+from tests.emulator.conftest import Master, start_master
 
 
 def test_decisions_replay_under_one_seed() -> None:
@@ -52,7 +53,7 @@ async def test_error_rate_with_chosen_status(master: Master) -> None:
     assert reply.error == "emulated failure"
 
 
-async def test_seeded_error_pattern_is_reproducible(aiohttp_client: ClientFactory) -> None:
+async def test_seeded_error_pattern_is_reproducible(aiohttp_client: AiohttpClient) -> None:
     patterns = []
     for _ in range(2):
         master = await start_master(aiohttp_client, EmulatorConfig(seed=42))
@@ -86,7 +87,7 @@ async def test_throttle_with_retry_after(master: Master) -> None:
     assert reply.body["error"]["reason"] == "ResourceExhausted"
 
 
-async def test_admin_endpoint_when_enabled(aiohttp_client: ClientFactory) -> None:
+async def test_admin_endpoint_when_enabled(aiohttp_client: AiohttpClient) -> None:
     master = await start_master(aiohttp_client, EmulatorConfig(admin_endpoint=True, seed=5))
     put = await master.call("PUT", "/emulator/faults", json={"throttle_rate": 1, "retry_after": 3})
     assert put.status == 200

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from pytest_aiohttp import AiohttpClient
+
 from bridge.emulator import EmulatorConfig
-from tests.emulator.conftest import ClientFactory, start_master
+from tests.emulator.conftest import start_master
 
 USERS = 100_000
 GROUPS = 10_000
 
 
-async def test_directory_at_scale(aiohttp_client: ClientFactory) -> None:
+async def test_directory_at_scale(aiohttp_client: AiohttpClient) -> None:
     master = await start_master(aiohttp_client, EmulatorConfig())
     state = master.state
     for n in range(USERS):

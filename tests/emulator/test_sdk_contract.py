@@ -13,9 +13,10 @@ import asyncio
 import pytest
 from determined.common.api import authentication, bindings, errors
 from determined.common.api._session import Session, UnauthSession
+from pytest_aiohttp import AiohttpClient
 
 from bridge.emulator import EmulatorConfig
-from tests.emulator.conftest import ClientFactory, Master, start_master
+from tests.emulator.conftest import Master, start_master
 
 
 def _url(master: Master) -> str:
@@ -151,7 +152,7 @@ async def test_sdk_tokens(master: Master) -> None:
     await asyncio.to_thread(tokens_scenario, _url(master))
 
 
-async def test_sdk_initial_password(aiohttp_client: ClientFactory) -> None:
+async def test_sdk_initial_password(aiohttp_client: AiohttpClient) -> None:
     master = await start_master(aiohttp_client, EmulatorConfig(initial_password="Init1alPass"))
     url = _url(master)
     with pytest.raises(errors.UnauthenticatedException):

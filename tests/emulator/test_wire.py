@@ -6,11 +6,12 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from pytest_aiohttp import AiohttpClient
 
 from bridge.emulator import EmulatorConfig
 from bridge.emulator.durations import DurationError, parse_go_duration
 from bridge.emulator.wire import timestamp
-from tests.emulator.conftest import ClientFactory, Master, start_master
+from tests.emulator.conftest import Master, start_master
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3}|\.\d{6})?Z$")
 
@@ -241,7 +242,7 @@ def test_go_durations() -> None:
         parse_go_duration("5")
 
 
-async def test_rbac_mode(aiohttp_client: ClientFactory) -> None:
+async def test_rbac_mode(aiohttp_client: AiohttpClient) -> None:
     master = await start_master(aiohttp_client, EmulatorConfig(rbac=True, initial_password="S3cretPass"))
     assert (await master.call("GET", "/api/v1/master")).body["rbacEnabled"] is True
     assert (
