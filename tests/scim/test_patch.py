@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -202,7 +203,9 @@ def test_entra_flag_dotted_and_urn_keys_without_path() -> None:
         ),
     ],
 )
-def test_case_insensitive_paths_and_sub_attributes(path: str, value: Any, check: Any) -> None:
+def test_case_insensitive_paths_and_sub_attributes(
+    path: str, value: str, check: Callable[[dict[str, Any]], bool]
+) -> None:
     assert check(patch(user(), {"op": "Replace", "path": path, "value": value}).document)
 
 
