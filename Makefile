@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check bridge tests bench conformance
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict bridge conformance bench
+	$(BIN)/mypy --strict bridge conformance bench tests
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q
