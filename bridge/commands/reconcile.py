@@ -2,9 +2,9 @@
 
 Without flags it reports drift; ``--dry-run`` also lists the repairs it would make; ``--repair`` makes them
 (policy ``idp_wins``; under ``report_only`` it refuses and reports), naming each user.missing mapping it
-retires. More of those than ``reconcile.max_retire`` and it repairs nothing and tells the operator what to
-check, unless ``--allow-mass-retire``. Safe to run beside a serving bridge: only intents older than ``reconcile.intent_grace`` are
-resolved, and every repair re-reads both sides first.
+retires. More of those than ``reconcile.max_retire`` and it changes nothing (pending intents included) and
+tells the operator what to check, unless ``--allow-mass-retire``. Safe to run beside a serving bridge: only
+intents older than ``reconcile.intent_grace`` are resolved, and every repair re-reads both sides first.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Final, TextIO
 from bridge.commands.db import existing_database
 from bridge.config import Settings
 from bridge.determined import MasterError, create_master_client
-from bridge.reconcile import Drift, DriftKind, Mode, ReconcileReport, build_reconciler
+from bridge.reconcile import Drift, DriftKind, Mode, ReconcileReport, RetireRefusal, build_reconciler
 from bridge.store import open_store
 from bridge.wiring import master_client_settings
 
@@ -34,7 +34,7 @@ def _mode(settings: Settings, *, dry_run: bool, repair: bool, err: TextIO) -> Mo
     return Mode.REPAIR if repair else Mode.REPORT
 
 
-def _print_summary(report: ReconcileReport, mode: Mode, max_retire: int | None, out: TextIO) -> None:
+def _print_summary(report: ReconcileReport, mode: Mode, out: TextIO) -> None:
     print(
         f"checked {report.users_checked} users, {report.groups_checked} groups; "
         f"{len(report.drifts)} drift(s), {len(report.repaired)} repaired, {len(report.failed)} failed, "
@@ -54,7 +54,8 @@ def _print_summary(report: ReconcileReport, mode: Mode, max_retire: int | None, 
     if mode is Mode.REPAIR and report.refused:
         for drift in missing:
             print(f"  refused to retire {_ghost(drift)}", file=out)
-        _print_refusal(len(missing), max_retire, "repaired nothing", out)
+        if report.refusal is not None:
+            _print_refusal(report.refusal, "repaired nothing", out)
     elif mode is Mode.REPAIR:
         retired = [d for d in report.repaired if d.kind is DriftKind.USER_MISSING]
         for drift in retired:
@@ -62,18 +63,18 @@ def _print_summary(report: ReconcileReport, mode: Mode, max_retire: int | None, 
     elif mode is Mode.DRY_RUN:
         for drift in missing:
             print(f"  would retire {_ghost(drift)} (if the master still answers 'user not found')", file=out)
-        if max_retire is not None and len(missing) > max_retire:
-            _print_refusal(len(missing), max_retire, "--repair would repair nothing", out)
+        if report.refusal is not None:
+            _print_refusal(report.refusal, "--repair would repair nothing", out)
 
 
-def _print_refusal(missing: int, max_retire: int | None, outcome: str, out: TextIO) -> None:
+def _print_refusal(refusal: RetireRefusal, outcome: str, out: TextIO) -> None:
     print(
-        f"REFUSED: {missing} mapped users' Determined users are gone, more than reconcile.max_retire "
-        f"({max_retire}) in one pass; {outcome}.\n"
+        f"REFUSED: {refusal.missing} mapped users' Determined users are gone, more than {refusal.setting} "
+        f"({refusal.limit}) in one pass; {outcome}.\n"
         "  Check that master.url is the Determined master these users were provisioned on (not one restored "
         "from an old backup, a staging master or a freshly reset one).\n"
         "  If they really are gone, run `scim-bridge reconcile --repair --allow-mass-retire` once, or raise "
-        "reconcile.max_retire.",
+        f"{refusal.setting}.",
         file=out,
     )
 
@@ -117,5 +118,5 @@ async def run_reconcile(
     finally:
         await client.close()
         await store.close()
-    _print_summary(report, mode, reconciler.max_retire, out)
+    _print_summary(report, mode, out)
     return _exit_code(report, mode)

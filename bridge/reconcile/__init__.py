@@ -2,6 +2,7 @@
 
 from bridge.reconcile.drift import Drift, DriftKind, ReconcileReport
 from bridge.reconcile.factory import build_reconciler, mode_for
+from bridge.reconcile.guard import RetireGuard, RetireRefusal
 from bridge.reconcile.intents import IntentResolver, Resolution, ResolvedIntent
 from bridge.reconcile.reconciler import Mode, Reconciler
 
@@ -14,6 +15,8 @@ __all__ = [
     "Reconciler",
     "Resolution",
     "ResolvedIntent",
+    "RetireGuard",
+    "RetireRefusal",
     "build_reconciler",
     "mode_for",
 ]

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bridge.provisioning import stale
+from bridge.reconcile.guard import RetireRefusal
 
 
 class DriftKind(enum.Enum):
@@ -68,8 +69,10 @@ class ReconcileReport:
     repaired: tuple[Drift, ...] = ()
     failed: tuple[Drift, ...] = ()
     skipped_busy: tuple[Drift, ...] = ()
-    # The pass found more user.missing drifts than reconcile.max_retire: it repaired nothing (all in failed).
+    # A repair pass found more user.missing drifts than its guard allows: it changed nothing (all in failed).
     refused: bool = False
+    # Why the guard refuses these drifts (also in a report or dry run, which refuse nothing themselves).
+    refusal: RetireRefusal | None = None
     users_checked: int = 0
     groups_checked: int = 0
     counts: dict[str, int] = field(default_factory=dict)

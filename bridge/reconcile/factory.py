@@ -5,6 +5,7 @@ from __future__ import annotations
 from bridge.config import Settings
 from bridge.determined import DeterminedClient
 from bridge.reconcile.desired import display_names
+from bridge.reconcile.guard import RetireGuard
 from bridge.reconcile.reconciler import Mode, Reconciler
 from bridge.store import Store
 
@@ -24,7 +25,7 @@ async def build_reconciler(
         client=client,
         display_name=display_names(settings.users.display_name_source),
         ignored_usernames=frozenset(ignored),
-        max_retire=None if allow_mass_retire else settings.reconcile.max_retire,
+        retire_guard=RetireGuard(max_retire=None if allow_mass_retire else settings.reconcile.max_retire),
     )
 
 

@@ -3,7 +3,8 @@
 Events: ``reconcile.drift`` (one per drift: kind, resource type, SCIM id, Determined id, expected/actual),
 ``reconcile.repaired`` / ``reconcile.repair_failed`` / ``reconcile.repair_skipped``, and one
 ``reconcile.summary`` with counts per kind. A repair pass that finds more user.missing mappings than
-``reconcile.max_retire`` logs ``reconcile.retire_refused`` and repairs nothing (docs/reliability.md).
+``reconcile.max_retire`` logs ``reconcile.retire_refused`` and changes nothing, not even pending intents
+(bridge/reconcile/guard.py, docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from datetime import datetime
 import structlog
 
 from bridge.determined import DeterminedClient
-from bridge.reconcile.detect import DisplayName, detect
+from bridge.reconcile.detect import DisplayName, Snapshot, detect
 from bridge.reconcile.drift import REPORT_ONLY_KINDS, Drift, DriftKind, ReconcileReport
+from bridge.reconcile.guard import RetireGuard, RetireRefusal
 from bridge.reconcile.intents import IntentResolver, Resolution, ResolvedIntent
 from bridge.reconcile.repair import REPAIR_ERRORS, Repairer
 from bridge.store import Store
@@ -41,28 +43,40 @@ class Reconciler:
     client: DeterminedClient
     display_name: DisplayName
     ignored_usernames: Collection[str]
-    # The most user.missing mappings one repair pass may retire; None: no bound (the operator's override).
-    max_retire: int | None
+    # How many user.missing mappings one repair pass may retire (`reconcile.max_retire`, or no bound when the
+    # operator allows a mass retirement).
+    retire_guard: RetireGuard
 
     async def run(self, mode: Mode, *, intents_before: datetime | None = None) -> ReconcileReport:
         """One full pass; safe to repeat; never raises for a single failed repair.
 
         In REPAIR mode pending intents created before ``intents_before`` are resolved first (all of them
-        when None, which is right only when no request can be in flight).
+        when None, which is right only when no request can be in flight), unless the pass is refused.
+
+        The retirement guard is decided on the first comparison, before anything is changed: a refused pass
+        changes nothing on either side, not even intent resolution, whose restores and roll-backs would
+        trust the same suspect master (a create rolled back because a wrong master lacks its user would let
+        the IdP's retry create a second one on the right master). When resolution ran, both sides are
+        compared again, as it may have changed either, and the guard is checked once more on what repairs
+        will see.
         """
+        drifts, snapshot = await self._detect()
+        refusal = self._refusal(drifts, snapshot)
         resolved: tuple[ResolvedIntent, ...] = ()
-        if mode is Mode.REPAIR:
+        if mode is Mode.REPAIR and refusal is None:
             resolver = IntentResolver(self.store, self.client, self.display_name)
             resolved = tuple(await resolver.resolve_all(created_before=intents_before))
-        drifts, snapshot = await detect(
-            self.store, self.client, display_name=self.display_name, ignored_usernames=self.ignored_usernames
-        )
+            if resolved:
+                drifts, snapshot = await self._detect()
+                refusal = self._refusal(drifts, snapshot)
+        refused = mode is Mode.REPAIR and refusal is not None
         for drift in drifts:
             _log.warning("reconcile.drift", **drift.log_fields())
+        if mode is Mode.REPAIR and refusal is not None:
+            _log.error("reconcile.retire_refused", **refusal.log_fields())
         repaired: list[Drift] = []
         failed: list[Drift] = []
         skipped: list[Drift] = []
-        refused = mode is Mode.REPAIR and self._too_many_missing(drifts, snapshot.users_checked)
         busy = {intent.target for intent in await self.store.pending_intents()}
         repairer = Repairer(self.store, self.client, self.display_name, retire_missing=True)
         for drift in drifts:
@@ -97,6 +111,7 @@ class Reconciler:
             repaired=tuple(repaired),
             failed=tuple(failed),
             refused=refused,
+            refusal=refusal,
             skipped_busy=tuple(skipped),
             users_checked=snapshot.users_checked,
             groups_checked=snapshot.groups_checked,
@@ -119,22 +134,17 @@ class Reconciler:
         )
         return report
 
-    def _too_many_missing(self, drifts: Collection[Drift], users_checked: int) -> bool:
-        """Whether this pass finds more vanished Determined users than it may retire (``reconcile.max_retire``).
+    async def _detect(self) -> tuple[list[Drift], Snapshot]:
+        return await detect(
+            self.store, self.client, display_name=self.display_name, ignored_usernames=self.ignored_usernames
+        )
 
-        Each retirement is confirmed by the master's own "user not found", so a wrong but healthy master (an
-        old backup, a staging master, a reset database still holding the bridge's account) confirms every one
-        and a pass would retire the whole directory; the IdPs would then re-create everyone as new Determined
-        users. Past the bound the pass changes nothing on either side, not even the other repairs: they would
-        be written to the same suspect master.
+    def _refusal(self, drifts: Collection[Drift], snapshot: Snapshot) -> RetireRefusal | None:
+        """Whether this comparison finds more vanished Determined users than one pass may retire.
+
+        Past the bound the pass changes nothing on either side, not even the other repairs: they would be
+        written to the same suspect master. A report or dry run only tells (a dry run prints what --repair
+        would refuse).
         """
         missing = sum(1 for d in drifts if d.kind is DriftKind.USER_MISSING)
-        if self.max_retire is None or missing <= self.max_retire:
-            return False
-        _log.error(
-            "reconcile.retire_refused",
-            missing=missing,
-            max_retire=self.max_retire,
-            users_checked=users_checked,
-        )
-        return True
+        return self.retire_guard.refusal(missing, snapshot.users_checked)

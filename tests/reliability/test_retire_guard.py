@@ -10,6 +10,7 @@ emulators over HTTP and the SQLite store are real.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,8 @@ from bridge.config import (
 )
 from bridge.determined import create_master_client
 from bridge.emulator import EmulatorConfig, create_emulator_app
-from bridge.store import open_store
+from bridge.provisioning.consistency import digest
+from bridge.store import IntentState, open_store
 from bridge.web.keys import SETTINGS
 from tests.conftest import LogReader
 from tests.idp.harness import ADMIN_PASSWORD, World, start_world
@@ -54,10 +56,12 @@ async def _provisioned(world: World, count: int = USERS) -> list[str]:
     return [(await create_user(world, f"user{i}@example.com", f"User {i}"))["id"] for i in range(count)]
 
 
-def _config(world: World, tmp_path: Path, master_url: str, max_retire: int) -> Path:
+def _config(world: World, tmp_path: Path, master_url: str, max_retire: int, **reconcile: object) -> Path:
     master = {"url": master_url, "username": "admin", "password": ADMIN_PASSWORD}
     database = Path(world.app[SETTINGS].database.path)
-    return write_config(tmp_path, database, master_url, master=master, reconcile={"max_retire": max_retire})
+    return write_config(
+        tmp_path, database, master_url, master=master, reconcile={"max_retire": max_retire, **reconcile}
+    )
 
 
 async def _cli(config: Path, capsys: pytest.CaptureFixture[str], *flags: str) -> tuple[int, str]:
@@ -105,6 +109,37 @@ async def test_above_the_bound_nothing_is_retired_and_the_operator_is_told_why(
     for scim_id in users:
         assert await world.store.get_user_by_scim_id(scim_id) is not None
     assert await wrong_view.state() == wrong_before
+
+
+async def test_a_refused_pass_leaves_pending_intents_for_the_right_master(
+    world: World, aiohttp_server: AiohttpServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The guard is decided before the pass changes anything, intent resolution included: judged against the
+    wrong master, which lacks its user, a crashed create would be rolled back, and the IdP's retry would then
+    create a second Determined user on the right one. The intent waits for a pass against a master it can
+    trust (here the override's, which resolves it first)."""
+    await _provisioned(world)
+    intent = await world.store.begin_intent(
+        request_id="crashed",
+        operation="create",
+        resource_type="User",
+        target=str(uuid.uuid4()),
+        payload_digest=digest({"username": "late@example.com"}),
+    )
+    wrong = await _wrong_master(aiohttp_server)
+    wrong_view = MasterView(wrong, "admin", ADMIN_PASSWORD)
+    wrong_before = await wrong_view.state()
+    config = _config(world, tmp_path, wrong, max_retire=USERS - 1, intent_grace=0)
+
+    code, output = await _cli(config, capsys, "--repair")
+    assert code == EXIT_DRIFT, output
+    assert "REFUSED: 3 mapped users' Determined users are gone" in output
+    assert [(p.id, p.state) for p in await world.store.pending_intents()] == [(intent, IntentState.PENDING)]
+    assert await wrong_view.state() == wrong_before
+
+    code, output = await _cli(config, capsys, "--repair", "--allow-mass-retire")
+    assert code == EXIT_CLEAN, output
+    assert await world.store.pending_intents() == []
 
 
 async def test_the_override_retires_them(
