@@ -51,7 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     reconcile.add_argument(
         "--allow-mass-retire",
         action="store_true",
-        help="with --repair: retire user.missing mappings even beyond reconcile.max_retire (this pass only)",
+        help=(
+            "with --repair: retire user.missing mappings even beyond reconcile.max_retire and "
+            "reconcile.max_retire_fraction (this pass only)"
+        ),
     )
     adopt = with_config(sub.add_parser("adopt", help="link existing master users and groups by name"))
     adopt.add_argument("--dry-run", action="store_true", help="report what would be linked")

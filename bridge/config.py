@@ -188,6 +188,10 @@ class ReconcileSettings:
     # restored backup, a staging or freshly reset one) rather than users gone from this one, so the pass then
     # repairs nothing and says so (`reconcile --repair --allow-mass-retire` overrides it once).
     max_retire: int = 10
+    # The same bound as a share of the live mapped users, for directories too small for the count to matter
+    # (with 10, a directory of 10 users could lose all of them); a pass may always retire one (guard.py).
+    # A quarter meets the count at 40 users, so past that the count is the bound.
+    max_retire_fraction: float = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -527,6 +531,8 @@ def _validate(settings: Settings, reader: _Reader) -> None:
         reader.problem("server.public_url", "must be an http(s) URL")
     if settings.reconcile.max_retire < 0:
         reader.problem("reconcile.max_retire", "must be at least 0")
+    if not 0 <= settings.reconcile.max_retire_fraction <= 1:
+        reader.problem("reconcile.max_retire_fraction", "must be between 0 and 1")
     auth = settings.scim.auth
     if settings.scim.enabled and not (auth.basic or auth.bearer or auth.oauth_clients):
         reader.problem("scim.auth", "required: at least one credential")

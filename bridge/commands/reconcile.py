@@ -2,7 +2,8 @@
 
 Without flags it reports drift; ``--dry-run`` also lists the repairs it would make; ``--repair`` makes them
 (policy ``idp_wins``; under ``report_only`` it refuses and reports), naming each user.missing mapping it
-retires. More of those than ``reconcile.max_retire`` and it changes nothing (pending intents included) and
+retires. More of those than ``reconcile.max_retire``, or than ``reconcile.max_retire_fraction`` of the mapped
+users, and it changes nothing (pending intents included) and
 tells the operator what to check, unless ``--allow-mass-retire``. Safe to run beside a serving bridge: only
 intents older than ``reconcile.intent_grace`` are resolved, and every repair re-reads both sides first.
 """
@@ -69,8 +70,8 @@ def _print_summary(report: ReconcileReport, mode: Mode, out: TextIO) -> None:
 
 def _print_refusal(refusal: RetireRefusal, outcome: str, out: TextIO) -> None:
     print(
-        f"REFUSED: {refusal.missing} mapped users' Determined users are gone, more than {refusal.setting} "
-        f"({refusal.limit}) in one pass; {outcome}.\n"
+        f"REFUSED: {refusal.missing} mapped users' Determined users are gone, more than {refusal.bound()} "
+        f"in one pass; {outcome}.\n"
         "  Check that master.url is the Determined master these users were provisioned on (not one restored "
         "from an old backup, a staging master or a freshly reset one).\n"
         "  If they really are gone, run `scim-bridge reconcile --repair --allow-mass-retire` once, or raise "

@@ -15,8 +15,9 @@ async def build_reconciler(
 ) -> Reconciler:
     """A Reconciler that ignores the built-in accounts and the bridge's own (master-api.md §7.3 item 5).
 
-    It retires at most ``reconcile.max_retire`` user.missing mappings in a pass, unless the operator
-    allows more (``reconcile --repair --allow-mass-retire``).
+    It retires at most ``reconcile.max_retire`` user.missing mappings in a pass, and at most
+    ``reconcile.max_retire_fraction`` of the mapped users (never fewer than one), unless the operator allows
+    more (``reconcile --repair --allow-mass-retire``).
     """
     ignored = set(settings.users.protected_usernames)
     ignored.add((await client.me()).username)
@@ -25,7 +26,9 @@ async def build_reconciler(
         client=client,
         display_name=display_names(settings.users.display_name_source),
         ignored_usernames=frozenset(ignored),
-        retire_guard=RetireGuard(max_retire=None if allow_mass_retire else settings.reconcile.max_retire),
+        retire_guard=RetireGuard(None, None)
+        if allow_mass_retire
+        else RetireGuard(settings.reconcile.max_retire, settings.reconcile.max_retire_fraction),
     )
 
 

@@ -2,38 +2,60 @@
 
 Each retirement is confirmed by the master's own "user not found", which a wrong but healthy master (an old
 backup, a staging master, a reset database still holding the bridge's account) answers for every mapped user.
-So a pass finding too many retires none, and changes nothing else on that master (docs/reliability.md).
+So a pass finding too many, by count or as a share of the mapped users, retires none, and changes nothing else
+on that master (docs/reliability.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
+
+# The share bound never refuses this many: in a directory of a few users a single ghost is already a large
+# share, and one retirement is what any write naming that user does anyway. `max_retire: 0` refuses even one.
+RETIRE_FLOOR: Final = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RetireGuard:
+    """The bounds of one pass; None for either is no bound (`--allow-mass-retire` lifts both)."""
+
+    max_retire: int | None
+    max_fraction: float | None = None
+
+    def refusal(self, missing: int, mapped: int) -> RetireRefusal | None:
+        """The refusal for a pass finding `missing` of its `mapped` live mappings gone; None if it may retire
+        them all. The count is checked first: it is the bound that matters for a large directory."""
+        if self.max_retire is not None and missing > self.max_retire:
+            return RetireRefusal(self, missing, mapped, "reconcile.max_retire")
+        if self.max_fraction is not None and missing > max(RETIRE_FLOOR, self.max_fraction * mapped):
+            return RetireRefusal(self, missing, mapped, "reconcile.max_retire_fraction")
+        return None
 
 
 @dataclass(frozen=True, slots=True)
 class RetireRefusal:
     """Why a pass may not retire the `missing` user.missing mappings it found among `mapped` live ones: more
-    than `limit`, the bound set by `setting`."""
+    than the guard's bound named `setting` allows."""
 
+    guard: RetireGuard
     missing: int
     mapped: int
     setting: str
-    limit: int
+
+    def bound(self) -> str:
+        """The bound exceeded, as the operator sets it: `reconcile.max_retire (10)`, or the share with the
+        count it came to."""
+        if self.setting == "reconcile.max_retire":
+            return f"{self.setting} ({self.guard.max_retire})"
+        return f"{self.setting} ({self.guard.max_fraction:g}) of the {self.mapped} mapped"
 
     def log_fields(self) -> dict[str, object]:
         """Fields of the ``reconcile.retire_refused`` event."""
-        return {"missing": self.missing, "max_retire": self.limit, "users_checked": self.mapped}
-
-
-@dataclass(frozen=True, slots=True)
-class RetireGuard:
-    """The bound of one pass; None is no bound (the operator's `--allow-mass-retire`)."""
-
-    max_retire: int | None
-
-    def refusal(self, missing: int, mapped: int) -> RetireRefusal | None:
-        """The refusal for a pass finding `missing` of its `mapped` live mappings gone; None if it may retire
-        them all."""
-        if self.max_retire is not None and missing > self.max_retire:
-            return RetireRefusal(missing, mapped, "reconcile.max_retire", self.max_retire)
-        return None
+        return {
+            "missing": self.missing,
+            "users_checked": self.mapped,
+            "bound": self.setting,
+            "max_retire": self.guard.max_retire,
+            "max_retire_fraction": self.guard.max_fraction,
+        }

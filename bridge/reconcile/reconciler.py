@@ -3,7 +3,7 @@
 Events: ``reconcile.drift`` (one per drift: kind, resource type, SCIM id, Determined id, expected/actual),
 ``reconcile.repaired`` / ``reconcile.repair_failed`` / ``reconcile.repair_skipped``, and one
 ``reconcile.summary`` with counts per kind. A repair pass that finds more user.missing mappings than
-``reconcile.max_retire`` logs ``reconcile.retire_refused`` and changes nothing, not even pending intents
+``reconcile.max_retire``, or than ``reconcile.max_retire_fraction`` of the mapped users, logs ``reconcile.retire_refused`` and changes nothing, not even pending intents
 (bridge/reconcile/guard.py, docs/reliability.md).
 """
 
@@ -43,8 +43,8 @@ class Reconciler:
     client: DeterminedClient
     display_name: DisplayName
     ignored_usernames: Collection[str]
-    # How many user.missing mappings one repair pass may retire (`reconcile.max_retire`, or no bound when the
-    # operator allows a mass retirement).
+    # How many user.missing mappings one repair pass may retire (`reconcile.max_retire` and
+    # `reconcile.max_retire_fraction`, or no bound when the operator allows a mass retirement).
     retire_guard: RetireGuard
 
     async def run(self, mode: Mode, *, intents_before: datetime | None = None) -> ReconcileReport:

@@ -175,6 +175,8 @@ def test_documented_env_override_really_works(key: Key, tmp_path: Path) -> None:
         value = "http://det.example:8080"
     if key.path == "server.public_url":
         value = "https://scim.example"
+    if key.path == "reconcile.max_retire_fraction":
+        value = "0.5"  # a share: config validation keeps it between 0 and 1
     if key.path in ("server.tls_cert", "server.tls_key"):
         # They go together (config validation); set both.
         env = {"SCIM_BRIDGE_SERVER__TLS_CERT": "/c.pem", "SCIM_BRIDGE_SERVER__TLS_KEY": "/k.pem"}

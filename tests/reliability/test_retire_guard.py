@@ -1,5 +1,6 @@
-"""The mass-retirement guard: a repair pass that finds more user.missing mappings than ``reconcile.max_retire``
-retires none of them (and repairs nothing else on that master), says so, and exits non-zero.
+"""The mass-retirement guard: a repair pass that finds more user.missing mappings than ``reconcile.max_retire``,
+or than ``reconcile.max_retire_fraction`` of the mapped users, retires none of them (and changes nothing else on
+that master), says so, and exits non-zero.
 
 The scenario is the one the guard exists for: the bridge pointed at a wrong but healthy master (here a second,
 fresh emulator, as a freshly reset master database that still has the bridge's account would be), so every
@@ -29,6 +30,7 @@ from bridge.config import (
 from bridge.determined import create_master_client
 from bridge.emulator import EmulatorConfig, create_emulator_app
 from bridge.provisioning.consistency import digest
+from bridge.reconcile import RetireGuard
 from bridge.store import IntentState, open_store
 from bridge.web.keys import SETTINGS
 from tests.conftest import LogReader
@@ -163,13 +165,75 @@ async def test_at_the_bound_a_pass_retires_as_before(
     world: World, aiohttp_server: AiohttpServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     users = await _provisioned(world)
-    config = _config(world, tmp_path, await _wrong_master(aiohttp_server), max_retire=USERS)
+    # The whole (tiny) directory is gone: only the count is under test here, so the share allows it all.
+    config = _config(
+        world, tmp_path, await _wrong_master(aiohttp_server), max_retire=USERS, max_retire_fraction=1.0
+    )
 
     code, output = await _cli(config, capsys, "--repair")
     assert code == EXIT_CLEAN, output
     assert "3 repaired, 0 failed" in output
     assert "REFUSED" not in output
     assert await _statuses(world, users) == [404] * USERS
+
+
+async def test_a_small_directory_is_protected_by_the_share_of_mapped_users(
+    world: World, aiohttp_server: AiohttpServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the default bounds (10, a quarter), a directory of three users all "gone" on a wrong master is under
+    the count but far over the share: the pass retires none and says which bound, and what to raise."""
+    users = await _provisioned(world)
+    wrong = await _wrong_master(aiohttp_server)
+    wrong_view = MasterView(wrong, "admin", ADMIN_PASSWORD)
+    wrong_before = await wrong_view.state()
+    master = {"url": wrong, "username": "admin", "password": ADMIN_PASSWORD}
+    config = write_config(tmp_path, Path(world.app[SETTINGS].database.path), wrong, master=master)
+    refused = (
+        "REFUSED: 3 mapped users' Determined users are gone, more than reconcile.max_retire_fraction (0.25) "
+        "of the 3 mapped in one pass"
+    )
+
+    code, output = await _cli(config, capsys, "--dry-run")
+    assert code == EXIT_DRIFT
+    assert refused in output
+    assert "--repair would repair nothing" in output
+
+    code, output = await _cli(config, capsys, "--repair")
+    assert code == EXIT_DRIFT, output
+    assert "0 repaired, 3 failed" in output
+    assert refused in output
+    assert "raise reconcile.max_retire_fraction" in output
+    assert "retired user" not in output
+    assert await _statuses(world, users) == [200] * USERS
+    assert await wrong_view.state() == wrong_before
+
+    code, output = await _cli(config, capsys, "--repair", "--allow-mass-retire")
+    assert code == EXIT_CLEAN, output
+    assert await _statuses(world, users) == [404] * USERS
+
+
+@pytest.mark.parametrize(
+    ("max_retire", "fraction", "missing", "mapped", "bound"),
+    [
+        pytest.param(10, 0.25, 1, 1, None, id="one-is-the-floor"),
+        pytest.param(10, 0.25, 2, 2, "reconcile.max_retire_fraction", id="two-of-two"),
+        pytest.param(10, 0.25, 2, 8, None, id="a-quarter"),
+        pytest.param(10, 0.25, 3, 8, "reconcile.max_retire_fraction", id="over-a-quarter"),
+        pytest.param(10, 0.25, 10, 40, None, id="both-at-their-bound"),
+        pytest.param(10, 0.25, 11, 1000, "reconcile.max_retire", id="count-first"),
+        pytest.param(10, 0.25, 11, 20, "reconcile.max_retire", id="count-before-share"),
+        pytest.param(0, 0.25, 1, 100, "reconcile.max_retire", id="zero-refuses-one"),
+        pytest.param(10, 1.0, 3, 3, None, id="share-off"),
+        pytest.param(10, 0.0, 1, 3, None, id="share-zero-keeps-the-floor"),
+        pytest.param(10, 0.0, 2, 100, "reconcile.max_retire_fraction", id="share-zero"),
+        pytest.param(None, None, 500, 500, None, id="override"),
+    ],
+)
+def test_the_guard_is_a_pure_decision_on_the_count_and_the_share(
+    max_retire: int | None, fraction: float | None, missing: int, mapped: int, bound: str | None
+) -> None:
+    refusal = RetireGuard(max_retire, fraction).refusal(missing, mapped)
+    assert (refusal.setting if refusal is not None else None) == bound
 
 
 async def test_the_refusal_is_one_error_event_with_the_count_and_the_bound(
@@ -211,6 +275,11 @@ async def test_the_refusal_is_one_error_event_with_the_count_and_the_bound(
             USERS,
             2,
         )
+        assert (refusals[0]["bound"], refusals[0]["max_retire_fraction"], refusals[0]["users_checked"]) == (
+            "reconcile.max_retire",
+            0.25,
+            USERS,
+        )
         assert RELIABILITY_PASSWORD not in captured_logs.raw()
         assert not [e for e in events if e.get("event") == "user.missing_on_master"]
         for user in users:
@@ -240,3 +309,26 @@ def test_max_retire_defaults_to_ten() -> None:
         "master": {"url": "http://127.0.0.1:9", "token": "t" * 20},
     }
     assert parse_settings(raw, environ={}).reconcile.max_retire == 10
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, "many", True, float("nan")])
+def test_max_retire_fraction_is_validated(value: object) -> None:
+    raw = {
+        "scim": {"auth": {"type": "basic", "username": "idp", "password": "idp-password"}},
+        "master": {"url": "http://127.0.0.1:9", "token": "t" * 20},
+        "reconcile": {"max_retire_fraction": value},
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(raw, environ={})
+    assert any(p.startswith("reconcile.max_retire_fraction:") for p in caught.value.problems)
+
+
+def test_max_retire_fraction_defaults_to_a_quarter_and_takes_0_and_1() -> None:
+    raw: dict[str, object] = {
+        "scim": {"auth": {"type": "basic", "username": "idp", "password": "idp-password"}},
+        "master": {"url": "http://127.0.0.1:9", "token": "t" * 20},
+    }
+    assert parse_settings(raw, environ={}).reconcile.max_retire_fraction == 0.25
+    for value in (0, 1, 0.5):
+        raw["reconcile"] = {"max_retire_fraction": value}
+        assert parse_settings(raw, environ={}).reconcile.max_retire_fraction == value

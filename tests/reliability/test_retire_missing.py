@@ -7,6 +7,7 @@ is needed) and the SQLite store are real.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from pathlib import Path
 
@@ -114,11 +115,16 @@ async def test_only_the_masters_user_not_found_retires(
     users are gone, but while the master cannot answer for each id (503), or something that is not the
     master's user lookup answers 404, every repair fails and every mapping stays live."""
     ghosts = [await _ghost(world, f"ghost{i}", LOST_DET_ID + i) for i in range(3)]
+    # The ghosts are the whole directory: the share bound is off, so only the per-id answer stands between
+    # the listing and a retirement.
+    settings = dataclasses.replace(
+        world.settings, reconcile=dataclasses.replace(world.settings.reconcile, max_retire_fraction=1.0)
+    )
     proxy, server = await start_proxy(aiohttp_server, emulator_url)
     proxy.rules.append(fault)
     client = create_master_client(client_settings(str(server.make_url("")).rstrip("/")))
     try:
-        reconciler = await build_reconciler(world.settings, world.store, client)
+        reconciler = await build_reconciler(settings, world.store, client)
         report = await reconciler.run(Mode.REPAIR)
     finally:
         await client.close()
@@ -128,5 +134,5 @@ async def test_only_the_masters_user_not_found_retires(
     for ghost in ghosts:
         assert await world.store.get_user_by_scim_id(ghost.scim_id) is not None
     # Once the master answers for itself, the same pass retires them.
-    healed = await (await world.reconciler()).run(Mode.REPAIR)
+    healed = await (await build_reconciler(settings, world.store, world.bridge)).run(Mode.REPAIR)
     assert [d.scim_id for d in healed.repaired] == [g.scim_id for g in ghosts]
