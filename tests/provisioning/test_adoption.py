@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.commands.adopt import run_adopt
 from bridge.commands.import_builtin import run_import_builtin
@@ -15,8 +16,9 @@ from bridge.provisioning.adoption import parse_builtin_export
 from bridge.reconcile import Mode, build_reconciler
 from bridge.web.keys import MASTER, SETTINGS
 from tests.idp.harness import World
+from tests.provisioning.faults import FaultProxy, Rule, start_world_behind_proxy
 from tests.provisioning.scim import call, user_body
-from tests.provisioning.test_stale_members import stale_user
+from tests.provisioning.test_stale_members import LOST_DET_ID, stale_user
 
 
 async def make_master_user(world: World, name: str, *, remote: bool = True) -> int:
@@ -171,3 +173,40 @@ async def test_import_builtin_releases_a_dead_tombstone_holding_the_name(
     assert "user linked: jane@example.com" in out.getvalue()
     assert (await call(world, "GET", f"/Users/{scim_id}")).status == 200
     assert await world.store.get_user_by_scim_id(old, include_tombstoned=True) is None
+
+
+@pytest.fixture
+async def proxied(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
+) -> tuple[World, FaultProxy]:
+    return await start_world_behind_proxy(aiohttp_server, aiohttp_client, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Rule("GET", rf"/api/v1/users/{LOST_DET_ID}", status=503, times=100),
+        Rule("GET", rf"/api/v1/users/{LOST_DET_ID}", status=404, text="404 page not found", times=100),
+    ],
+    ids=["master-unavailable", "proxy-404"],
+)
+async def test_adopt_releases_a_tombstone_only_on_the_masters_own_user_not_found(
+    proxied: tuple[World, FaultProxy], fault: Rule
+) -> None:
+    """Adoption never relinks a mapping: it skips every master user a mapping (live or deleted) points at, and
+    the only mapping it may drop is a deleted one whose Determined user the master itself says it lacks. When
+    the master cannot answer for that user, or something else answers 404, the tombstone is kept (it may be
+    the IdP's to relink) and the name is skipped."""
+    world, proxy = proxied
+    old = await _dead_tombstone(world, "ghost@example.com")
+    await make_master_user(world, "ghost@example.com")
+    proxy.rules.append(fault)
+    out = io.StringIO()
+    assert await run_adopt(world.app[SETTINGS], out=out) == 0
+    assert f"GET /api/v1/users/{LOST_DET_ID}" in proxy.seen
+    assert "skipped ghost@example.com: userName already mapped to another Determined user" in out.getvalue()
+    assert "released" not in out.getvalue()
+    tombstone = await world.store.get_user_by_scim_id(old, include_tombstoned=True)
+    assert tombstone is not None
+    assert tombstone.tombstoned_at is not None
+    assert await world.store.get_user_by_user_name("ghost@example.com") is None
