@@ -201,7 +201,6 @@ def _check_name(name: str) -> str:
 
 
 ResolvedMembers = list[_Resolved]
-MemberList = list[MemberRecord]
 
 
 class GroupService:
