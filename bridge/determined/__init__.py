@@ -4,7 +4,6 @@ from bridge.determined.calls import calls_made, start_counting
 from bridge.determined.client import (
     DeterminedClient,
     create_master_client,
-    create_master_session,
     escape_like,
 )
 from bridge.determined.credentials import MasterCredential
@@ -58,7 +57,6 @@ __all__ = [
     "Pagination",
     "calls_made",
     "create_master_client",
-    "create_master_session",
     "escape_like",
     "start_counting",
 ]

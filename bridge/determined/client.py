@@ -1,9 +1,9 @@
 """DeterminedClient: one typed method per master endpoint the bridge uses (master-api.md §2, §4, §7).
 
-Every call is bounded (semaphore), timed out, logged as ``master.call`` (method, path template, status,
+Every call is bounded (adaptive limiter), timed out, logged as ``master.call`` (method, path template, status,
 duration; never bodies, headers or tokens), counted (``calls.py``) and guarded by a circuit breaker. Only
 idempotent calls are retried after they may have reached the master; a connection that was never
-established is retried for any method, because nothing was sent.
+established is retried for any method, because nothing was sent. HTTP itself is ``transport.py``'s.
 """
 
 from __future__ import annotations
@@ -18,9 +18,7 @@ from json import dumps
 from typing import Any, Final
 from urllib.parse import quote
 
-import aiohttp
 import structlog
-from yarl import URL
 
 from bridge.determined import models
 from bridge.determined.breaker import CircuitBreaker
@@ -38,10 +36,13 @@ from bridge.determined.limiter import AdaptiveLimiter
 from bridge.determined.passwords import salt_and_hash
 from bridge.determined.retry import backoff_delay, parse_retry_after
 from bridge.determined.settings import MasterClientSettings
+from bridge.determined.transport import AnswerTimeout, ConnectFailed, ConnectionLost, MasterTransport
 
 _NO_BODY: Final = object()
 # §4.12: group search rejects limits above 500.
 GROUP_PAGE_MAX: Final = 500
+# RFC 9110 §9.2.2: methods whose repetition has the effect of one request.
+_IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 class _Transient(Exception):
@@ -63,30 +64,13 @@ def _path_segment(value: int | str) -> str:
     return str(value) if isinstance(value, int) else quote(value, safe="")
 
 
-def _ssl_option(settings: MasterClientSettings) -> ssl.SSLContext | bool:
+def _ssl_context(settings: MasterClientSettings) -> ssl.SSLContext:
     if not settings.verify_tls:
-        return False
-    if settings.ca_file:
-        return ssl.create_default_context(cafile=settings.ca_file)
-    return True
-
-
-def create_master_session(
-    settings: MasterClientSettings, credential: MasterCredential
-) -> aiohttp.ClientSession:
-    """The app's one ClientSession to the master, with TLS settings and the credential middleware."""
-    connector = aiohttp.TCPConnector(ssl=_ssl_option(settings), limit=max(1, settings.max_concurrency))
-    return aiohttp.ClientSession(
-        connector=connector,
-        middlewares=(credential,),
-        # The bearer token is the credential; the master's login also sets an `auth` session cookie, which a
-        # real jar would match (~8 µs) and send along on every call for nothing.
-        cookie_jar=aiohttp.DummyCookieJar(),
-        timeout=aiohttp.ClientTimeout(
-            total=None, sock_connect=settings.connect_timeout, sock_read=settings.request_timeout
-        ),
-        raise_for_status=False,
-    )
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    return ssl.create_default_context(cafile=settings.ca_file)
 
 
 def create_master_client(
@@ -96,10 +80,15 @@ def create_master_client(
     rng: Callable[[], float] = random.random,
     observer: MasterCallObserver | None = None,
 ) -> DeterminedClient:
-    """Build credential, session and client together; call ``await client.close()`` at cleanup."""
+    """Build credential, transport and client together; call ``await client.close()`` at cleanup."""
+    transport = MasterTransport(
+        settings.url,
+        ssl_context=_ssl_context(settings) if settings.url.lower().startswith("https:") else None,
+        connect_timeout=settings.connect_timeout,
+        limit=settings.max_concurrency,
+    )
     credential = MasterCredential(settings, clock=clock)
-    session = create_master_session(settings, credential)
-    return DeterminedClient(session, settings, credential, clock=clock, rng=rng, observer=observer)
+    return DeterminedClient(transport, settings, credential, clock=clock, rng=rng, observer=observer)
 
 
 class DeterminedClient:
@@ -107,7 +96,7 @@ class DeterminedClient:
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        transport: MasterTransport,
         settings: MasterClientSettings,
         credential: MasterCredential,
         *,
@@ -115,19 +104,17 @@ class DeterminedClient:
         rng: Callable[[], float] = random.random,
         observer: MasterCallObserver | None = None,
     ) -> None:
-        self._session = session
+        self._transport = transport
         self._settings = settings
         self._credential = credential
-        self._base = settings.url.rstrip("/")
         self._limiter = AdaptiveLimiter(settings.max_concurrency)
         self._breaker = CircuitBreaker(settings.breaker_threshold, settings.breaker_cooldown, clock)
         self._clock = clock
         self._rng = rng
         self._observer = observer
         self._reached_last_time = True
-        # Built once: settings are frozen, and a ClientTimeout per call showed in profiles.
-        self._timeout = self._timeouts(settings.request_timeout)
-        self._slow_timeout = self._timeouts(settings.login_timeout)
+        # An attempt's overall budget includes one login when the credential may log in on a 401.
+        self._extra_budget = settings.login_timeout if credential.uses_login else 0.0
         # One lazy proxy for the client's life: structlog.get_logger() per call built a new proxy, and binding
         # it showed in write profiles. Unless loggers are cached (serve), the proxy still re-binds per event,
         # so a reconfiguration (tests) is still honoured.
@@ -140,12 +127,12 @@ class DeterminedClient:
 
     @property
     def credential(self) -> MasterCredential:
-        """The credential middleware (exposes ``logins`` and ``uses_login``)."""
+        """The bridge's master credential (exposes ``logins`` and ``uses_login``)."""
         return self._credential
 
     async def close(self) -> None:
-        """Close the underlying session."""
-        await self._session.close()
+        """Close the connections to the master."""
+        await self._transport.close()
 
     async def ping(self) -> bool:
         """One unauthenticated, unretried ``GET /api/v1/master``; True if the master answered 200 (§4.20)."""
@@ -431,8 +418,7 @@ class DeterminedClient:
             if path_params
             else template
         )
-        url = URL(self._base + path, encoded=True)
-        # Encoded once for all attempts, as aiohttp's json= would (same bytes), without its JsonPayload.
+        # Encoded once for all attempts.
         body = None if json is _NO_BODY else dumps(json).encode()
         max_retries = self._settings.retries if retries is None else retries
         attempt = 0
@@ -441,7 +427,9 @@ class DeterminedClient:
             if remaining is not None:
                 raise MasterUnavailable("master circuit open", retry_after=remaining)
             try:
-                return await self._attempt(method, template, url, query, body, slow, authenticated, decode)
+                return await self._attempt(
+                    method, template, path, query, body, idempotent, slow, authenticated, decode
+                )
             except _Transient as exc:
                 may_retry = idempotent or not exc.sent
                 if not may_retry or attempt >= max_retries:
@@ -461,25 +449,21 @@ class DeterminedClient:
         self,
         method: str,
         template: str,
-        url: URL,
+        path: str,
         query: Mapping[str, str] | None,
         body: bytes | None,
+        idempotent: bool,
         slow: bool,
         authenticated: bool,
         decode: bool,
     ) -> Any:
-        kwargs: dict[str, Any] = {"timeout": self._slow_timeout if slow else self._timeout}
-        if query:
-            kwargs["params"] = query
-        if body is not None:
-            kwargs["data"] = aiohttp.BytesPayload(body, content_type="application/json")
-        if not authenticated:
-            kwargs["middlewares"] = ()
         if not self._limiter.try_acquire():
             await self._limiter.acquire()
         overloaded = False
         try:
-            status, answer, retry_after = await self._exchange(method, template, url, kwargs, authenticated)
+            status, answer, retry_after = await self._exchange(
+                method, template, path, query, body, idempotent, slow, authenticated
+            )
             overloaded = status == 429 or status in UNAVAILABLE_STATUSES
         except _Transient:
             overloaded = True
@@ -504,61 +488,73 @@ class DeterminedClient:
         except ValueError:
             raise MasterProtocolError(f"{method} {template}: body is not JSON", http_status=200) from None
 
-    def _timeouts(self, read_timeout: float) -> aiohttp.ClientTimeout:
-        """The timeouts of one attempt: socket connect and read, and an overall budget that includes one login
-        when the credential may log in inside the request (on a 401). aiohttp's own ``total`` enforces the
-        budget (one timer handle) where an ``asyncio.timeout`` around the request cost a second one per call."""
-        settings = self._settings
-        budget = read_timeout + (settings.login_timeout if self._credential.uses_login else 0.0)
-        return aiohttp.ClientTimeout(
-            total=budget, sock_connect=settings.connect_timeout, sock_read=read_timeout
-        )
-
     async def _exchange(
         self,
         method: str,
         template: str,
-        url: URL,
-        kwargs: dict[str, Any],
+        path: str,
+        query: Mapping[str, str] | None,
+        body: bytes | None,
+        idempotent: bool,
+        slow: bool,
         authenticated: bool,
     ) -> tuple[int, bytes, float | None]:
+        """One attempt: the request, and on a 401 in password mode one re-login and one replay, within one budget
+        (the read timeout, plus the login timeout when a login may happen inside it)."""
         started = self._clock()
         status: int | None = None
         failure: str | None = None
+        transport = self._transport
+        credential = self._credential
+        read_timeout = self._settings.login_timeout if slow else self._settings.request_timeout
+        repeatable = idempotent or method in _IDEMPOTENT_METHODS
         try:
-            if authenticated and self._credential.needs_login:
-                await self._credential.ensure_token(self._session)
+            if authenticated and credential.needs_login:
+                await credential.ensure_token(transport)
+            deadline = asyncio.get_running_loop().time() + read_timeout + self._extra_budget
+            sent = credential.authorization if authenticated else None
             record_call()
-            async with self._session.request(method, url, **kwargs) as resp:
-                status = resp.status
-                body = await resp.read()
-                retry_after = parse_retry_after(resp.headers.get(aiohttp.hdrs.RETRY_AFTER))
-            return resp.status, body, retry_after
+            status, answer, retry_after = await transport.request(
+                method,
+                path,
+                query=query,
+                authorization=sent,
+                body=body,
+                read_timeout=read_timeout,
+                deadline=deadline,
+                repeatable=repeatable,
+            )
+            if status == 401 and authenticated and credential.uses_login:
+                await credential.refresh(transport, stale=sent)
+                record_call()
+                status, answer, retry_after = await transport.request(
+                    method,
+                    path,
+                    query=query,
+                    authorization=credential.authorization,
+                    body=body,
+                    read_timeout=read_timeout,
+                    deadline=deadline,
+                    repeatable=repeatable,
+                )
+            return status, answer, parse_retry_after(retry_after)
         except MasterUnavailable as exc:
             # Raised by the credential's login, which is safe to repeat: the original call was not sent.
             failure = "login"
             self._note_unreachable()
             raise _Transient(exc, sent=False) from exc
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+        except ConnectFailed as exc:
             failure = "connect"
             self._note_unreachable()
-            raise _Transient(
-                MasterUnavailable(f"cannot connect to master: {type(exc).__name__}"), sent=False
-            ) from exc
-        except TimeoutError as exc:
+            raise _Transient(MasterUnavailable(f"cannot connect to master: {exc}"), sent=False) from exc
+        except AnswerTimeout as exc:
             failure = "timeout"
             self._note_unreachable()
             raise _Transient(MasterUnavailable("master call timed out"), sent=True) from exc
-        except (
-            aiohttp.ClientOSError,
-            aiohttp.ServerDisconnectedError,
-            aiohttp.ClientPayloadError,
-        ) as exc:
+        except ConnectionLost as exc:
             failure = "disconnected"
             self._note_unreachable()
-            raise _Transient(
-                MasterUnavailable(f"master connection lost: {type(exc).__name__}"), sent=True
-            ) from exc
+            raise _Transient(MasterUnavailable(f"master connection lost: {exc}"), sent=True) from exc
         finally:
             elapsed = self._clock() - started
             # Asked first: the line is below the server's level, and building its fields cost ~1.8 us a call.

@@ -1,10 +1,9 @@
-"""The bridge's own master credential as an aiohttp client middleware (master-api.md §7.1, conventions §1.1).
+"""The bridge's own master credential: a bearer token, or a login session (master-api.md §7.1, conventions §1.1).
 
-Modelled on aiohttp's ``examples/token_refresh_middleware.py``: it adds ``Authorization: Bearer``, and in
-password mode logs in on first use and again on a 401, single-flight (one lock, double-checked against the
-token the failed request carried), then retries the original request once. The login request itself is sent
-with ``middlewares=()`` so it does not recurse. With only an access token configured, a 401 is returned to
-the caller (a revoked token needs an operator, §7.1); with username/password too, it falls back to login.
+In password mode it logs in on first use and again when the master answers 401, single-flight (one lock,
+double-checked against the token the failed request carried); the client then replays the request once.
+With only an access token configured, a 401 goes back to the caller (a revoked token needs an operator,
+§7.1); with username/password too, it falls back to login.
 """
 
 from __future__ import annotations
@@ -12,34 +11,33 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from json import dumps
 
-import aiohttp
 import structlog
-from aiohttp import ClientHandlerType, ClientRequest, ClientResponse, hdrs
 
 from bridge.determined.calls import record_call
 from bridge.determined.errors import MasterProtocolError, error_from_response
-from bridge.determined.models import login_body, parse_login
+from bridge.determined.models import decode_json, login_body, parse_login
 from bridge.determined.passwords import salt_and_hash
 from bridge.determined.settings import MasterClientSettings
+from bridge.determined.transport import MasterTransport
 
 LOGIN_PATH = "/api/v1/auth/login"
 
 
 class MasterCredential:
-    """Client middleware holding the bridge's bearer token; logs in with username/password when configured."""
+    """Holds the bridge's bearer token; logs in with username/password when configured."""
 
     def __init__(self, settings: MasterClientSettings, clock: Callable[[], float] = time.monotonic) -> None:
-        self._url = settings.url.rstrip("/") + LOGIN_PATH
         self._username = settings.username
         self._password = settings.password
-        self._login_timeout = aiohttp.ClientTimeout(
-            total=settings.login_timeout, sock_connect=settings.connect_timeout
-        )
+        self._login_timeout = settings.login_timeout
         # An access token is preferred (§7.1); username/password is the fallback, and also takes over when a
         # configured token is rejected (revoked or expired) and both are configured.
         self._login_mode = settings.username is not None and settings.password is not None
         self._token: str | None = settings.token or None
+        if self._token is not None and not _header_safe(self._token):
+            raise ValueError("the master token must not contain line breaks")
         self._lock = asyncio.Lock()
         self._clock = clock
         self.logins = 0
@@ -54,35 +52,26 @@ class MasterCredential:
         """True when password mode has no session token yet; lets callers skip ``ensure_token`` otherwise."""
         return self._login_mode and self._token is None
 
-    async def ensure_token(self, session: aiohttp.ClientSession) -> None:
-        """Log in now if password mode has no session token yet (called before a request's own timeout)."""
-        if self.needs_login:
-            await self._refresh(session, stale=None)
+    @property
+    def authorization(self) -> str | None:
+        """The ``Authorization`` header value to send now, or None without a token."""
+        token = self._token
+        return None if token is None else f"Bearer {token}"
 
-    async def __call__(self, req: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
-        """Attach the bearer token; on 401 in password mode, re-login once and replay the request."""
+    async def ensure_token(self, transport: MasterTransport) -> None:
+        """Log in now if password mode has no session token yet."""
         if self.needs_login:
-            await self._refresh(req.session, stale=None)
-        sent = self._token
-        if sent is not None:
-            req.headers[hdrs.AUTHORIZATION] = f"Bearer {sent}"
-        resp = await handler(req)
-        if resp.status != 401 or not self.uses_login:
-            return resp
-        resp.release()
-        await self._refresh(req.session, stale=sent)
-        req.headers[hdrs.AUTHORIZATION] = f"Bearer {self._token}"
-        record_call()
-        return await handler(req)
+            await self.refresh(transport, stale=None)
 
-    async def _refresh(self, session: aiohttp.ClientSession, stale: str | None) -> None:
+    async def refresh(self, transport: MasterTransport, stale: str | None) -> None:
+        """Log in again unless another caller already replaced ``stale`` (the header the refused request sent)."""
         async with self._lock:
             # Double check: another request may have logged in while this one waited for the lock.
-            if self._token is not None and self._token != stale:
+            if self._token is not None and self.authorization != stale:
                 return
-            self._token = await self._login(session)
+            self._token = await self._login(transport)
 
-    async def _login(self, session: aiohttp.ClientSession) -> str:
+    async def _login(self, transport: MasterTransport) -> str:
         assert self._username is not None
         assert self._password is not None
         log = structlog.get_logger()
@@ -90,21 +79,26 @@ class MasterCredential:
         record_call()
         self.logins += 1
         status: int | None = None
+        body = dumps(login_body(self._username, salt_and_hash(self._password))).encode()
         try:
-            async with session.post(
-                self._url,
-                json=login_body(self._username, salt_and_hash(self._password)),
-                timeout=self._login_timeout,
-                middlewares=(),
-            ) as resp:
-                status = resp.status
-                if resp.status != 200:
-                    raise error_from_response(resp.status, await resp.read(), None)
-                try:
-                    doc = await resp.json(content_type=None)
-                except ValueError:
-                    raise MasterProtocolError("login: body is not JSON", http_status=200) from None
-                return parse_login(doc).token
+            status, answer, _ = await transport.request(
+                "POST",
+                LOGIN_PATH,
+                body=body,
+                read_timeout=None,
+                deadline=asyncio.get_running_loop().time() + self._login_timeout,
+                repeatable=True,  # a login only starts a session: sending it twice is harmless
+            )
+            if status != 200:
+                raise error_from_response(status, answer, None)
+            try:
+                doc = decode_json(answer)
+            except ValueError:
+                raise MasterProtocolError("login: body is not JSON", http_status=200) from None
+            token = parse_login(doc).token
+            if not _header_safe(token):
+                raise MasterProtocolError("login: the token cannot be sent in a header", http_status=200)
+            return token
         finally:
             log.debug(
                 "master.call",
@@ -113,3 +107,8 @@ class MasterCredential:
                 status=status,
                 duration_ms=round((self._clock() - started) * 1000, 1),
             )
+
+
+def _header_safe(token: str) -> bool:
+    # The transport writes header lines as given: a line break would end the header early (and add another).
+    return "\r" not in token and "\n" not in token

@@ -152,3 +152,18 @@ async def test_rejected_token_falls_back_to_login_when_configured(
     client = make_client(token="v2.public.revoked")
     assert (await client.me()).id == 1
     assert len(state.logins) == 1
+
+
+def test_a_token_with_a_line_break_is_refused() -> None:
+    # Header lines are written as given: a line break in the token would smuggle in another header.
+    settings = MasterClientSettings(
+        url="http://127.0.0.1:1",
+        token="v2.public.static\r\nX-Admin: yes",
+        username=None,
+        password=None,
+        connect_timeout=1.0,
+        request_timeout=1.0,
+        login_timeout=1.0,
+    )
+    with pytest.raises(ValueError, match="line breaks"):
+        create_master_client(settings)

@@ -76,7 +76,7 @@ async def test_status_master_unreachable(tmp_path: Path, aiohttp_client: Aiohttp
     client = await aiohttp_client(create_app(make_settings(tmp_path)))
     body = await (await client.get("/status")).json()
     assert body["master"]["reachable"] is False
-    assert body["master"]["error"] == "cannot connect to master: ClientConnectorError"
+    assert body["master"]["error"] == "cannot connect to master: ConnectionRefusedError"
 
 
 async def test_status_token(tmp_path: Path, aiohttp_client: AiohttpClient) -> None:
