@@ -136,7 +136,6 @@ class ShadowClient(DeterminedClient):
         self._record(
             "POST",
             "/api/v1/users",
-            username=username,
             fields=["username", "displayName", "active", "admin", "remote"]
             + (["password"] if password else []),
         )
@@ -235,7 +234,7 @@ class ShadowClient(DeterminedClient):
 
     async def create_group(self, name: str, add_users: Sequence[int] = ()) -> MasterGroupDetails:
         """Log ``POST /api/v1/groups``; simulate the name conflict."""
-        self._record("POST", "/api/v1/groups", name=name, add_users=list(add_users))
+        self._record("POST", "/api/v1/groups", fields=["name", "addUsers"], add_users=list(add_users))
         async for existing in self.iter_groups(name=name):
             raise MasterConflict(f"Error creating group {existing.name}: row already exists", grpc_code=6)
         details = MasterGroupDetails(self._new_id(), name, await self._users_by_id(add_users))

@@ -31,7 +31,20 @@ USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 HEADERS = {"Authorization": "Basic " + base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()}
-MASTER_FIELDS = {"username", "displayName", "active", "admin", "remote", "password"}
+# Every value the IdP sends in the conversation that could identify a person or a team.
+PERSONAL = (
+    "ada.lovelace@example.com",
+    "Ada Lovelace",
+    "Ada King",
+    "carol@example.com",
+    "carol.new@example.com",
+    "Carol Shaw",
+    "dora",
+    "analysts",
+    "quants",
+    "finance",
+)
+MASTER_FIELDS = {"username", "displayName", "active", "admin", "remote", "password", "name", "addUsers"}
 
 
 async def _master_state(master: DeterminedClient) -> tuple[object, ...]:
@@ -188,6 +201,7 @@ async def test_a_whole_conversation_in_shadow_mode_leaves_the_master_as_it_was(
 
     calls = [e for e in captured_logs() if e["event"] == "shadow.master_call"]
     for call in calls:
+        assert not [value for value in PERSONAL if value in json.dumps(call)], call
         assert set(call.get("fields", [])) <= MASTER_FIELDS, call
     assert [(c["method"], c["path"]) for c in calls] == [
         ("POST", "/api/v1/users"),  # ada
@@ -209,3 +223,5 @@ async def test_a_whole_conversation_in_shadow_mode_leaves_the_master_as_it_was(
     assert set(ada_patch["fields"]) == {"active", "displayName"}
     assert ada_patch["det_id"] > SHADOW_ID_BASE
     assert "password" in calls[3]["fields"]
+    assert calls[6]["fields"] == ["name", "addUsers"]
+    assert calls[6]["add_users"] == [ada_patch["det_id"]]
