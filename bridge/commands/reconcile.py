@@ -1,8 +1,8 @@
 """``scim-bridge reconcile [--dry-run] [--repair [--allow-mass-retire]]``: one reconciliation pass (issue 7).
 
 Without flags it reports drift; ``--dry-run`` also lists the repairs it would make; ``--repair`` makes them
-(policy ``idp_wins``; under ``report_only`` it refuses and reports), naming each user.missing mapping it
-retires. More of those than ``reconcile.max_retire``, or than ``reconcile.max_retire_fraction`` of the mapped
+(policy ``idp_wins``; under ``report_only`` or ``mode: shadow`` it refuses and reports), naming each
+user.missing mapping it retires. More of those than ``reconcile.max_retire``, or than ``reconcile.max_retire_fraction`` of the mapped
 users, and it changes nothing (pending intents included) and
 tells the operator what to check, unless ``--allow-mass-retire``. Safe to run beside a serving bridge: only
 intents older than ``reconcile.intent_grace`` are resolved, and every repair re-reads both sides first.
@@ -29,6 +29,11 @@ EXIT_UNUSABLE: Final = 3
 def _mode(settings: Settings, *, dry_run: bool, repair: bool, err: TextIO) -> Mode:
     if dry_run:
         return Mode.DRY_RUN
+    if repair and settings.mode == "shadow":
+        # This process has no ShadowClient overlay: the repairs would reach the real master, and the shadow
+        # database's synthetic Determined ids would read as groups to re-create there.
+        print("mode is shadow: reporting, not repairing (a shadow bridge makes no master write)", file=err)
+        return Mode.REPORT
     if repair and settings.reconcile.policy == "report_only":
         print("reconcile.policy is report_only: reporting, not repairing", file=err)
         return Mode.REPORT

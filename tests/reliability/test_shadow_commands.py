@@ -1,0 +1,76 @@
+"""``mode: shadow`` holds for the operator's commands too: ``scim-bridge reconcile --repair`` run with a shadow
+bridge's config (its own database, holding synthetic Determined ids) must not write to the master."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+from pathlib import Path
+
+import pytest
+from pytest_aiohttp import AiohttpClient
+
+from bridge.__main__ import main
+from bridge.determined import create_master_client
+from bridge.store import open_store
+from bridge.web.app import create_app
+from tests.reliability.configs import write_config
+from tests.reliability.conftest import ADMIN_PASSWORD, client_settings
+from tests.reliability.test_retried_post import AUTH, _settings
+from tests.reliability.test_shadow_conversation import _master_state
+
+HEADERS = {"Authorization": "Basic " + base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()}
+USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+EXIT_DRIFT = 1
+
+
+async def test_reconcile_repair_with_a_shadow_config_reports_and_writes_nothing_to_the_master(
+    emulator_url: str, tmp_path: Path, aiohttp_client: AiohttpClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    live_db, shadow_db = tmp_path / "live.db", tmp_path / "shadow.db"
+    live = await aiohttp_client(create_app(_settings(emulator_url, live_db)))
+    async with live.post(
+        "/scim/v2/Users", json={"schemas": [USER_URN], "userName": "carol", "active": True}, headers=HEADERS
+    ) as created:
+        assert created.status == 201
+        carol = (await created.json(content_type=None))["id"]
+    store = await open_store(live_db)
+    try:
+        await store.backup(shadow_db)
+    finally:
+        await store.close()
+    config = write_config(
+        tmp_path,
+        shadow_db,
+        emulator_url,
+        master={"url": emulator_url, "username": "admin", "password": ADMIN_PASSWORD},
+        mode="shadow",
+    )
+    # The shadow bridge made a group the master never saw (a synthetic Determined id in its database).
+    shadow = await aiohttp_client(
+        create_app(dataclasses.replace(_settings(emulator_url, shadow_db), mode="shadow"))
+    )
+    async with shadow.post(
+        "/scim/v2/Groups",
+        json={"schemas": [GROUP_URN], "displayName": "analysts", "members": [{"value": carol}]},
+        headers=HEADERS,
+    ) as group:
+        assert group.status == 201
+    admin = create_master_client(client_settings(emulator_url))
+    try:
+        carol_det = await admin.get_user_by_username("carol")
+        assert carol_det is not None
+        await admin.patch_user(carol_det.id, active=False)  # real drift, behind both bridges' backs
+        before = await _master_state(admin)
+        capsys.readouterr()
+        code = await asyncio.to_thread(main, ["reconcile", "--repair", "-c", str(config)])
+        captured = capsys.readouterr()
+        assert await _master_state(admin) == before
+    finally:
+        await admin.close()
+    assert code == EXIT_DRIFT
+    assert "mode is shadow" in captured.err
+    assert "user.deactivated" in captured.out
+    assert "group.deleted" in captured.out
