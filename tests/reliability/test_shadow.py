@@ -117,3 +117,21 @@ async def test_shadow_mode_simulates_member_assignments(
     ]
     assert len(assignments) == 3
     assert [bool(added) for added, _ in assignments] == [True, False, False]
+
+
+async def test_a_shadow_bridges_status_names_the_mode_and_probes_the_real_master(
+    emulator_url: str, tmp_path: Path, aiohttp_client: AiohttpClient
+) -> None:
+    """/status probes the master through app[MASTER], which in shadow mode is the ShadowClient."""
+    settings = dataclasses.replace(_settings(emulator_url, tmp_path / "shadow.db"), mode="shadow")
+    idp = await aiohttp_client(create_app(settings))
+    answer = await idp.get("/status")
+    assert answer.status == 200
+    status = await answer.json()
+    assert status["mode"] == "shadow"
+    assert status["master"]["reachable"] is True
+    master = create_master_client(client_settings(emulator_url))
+    try:
+        assert status["master"]["version"] == (await master.master_info()).version
+    finally:
+        await master.close()
