@@ -108,12 +108,23 @@ class ShadowClient(DeterminedClient):
         sort_by: str | None = None,
         descending: bool = False,
     ) -> MasterUserPage:
-        """The real page with overlaid users replaced (shadow-created users are only in iter_users)."""
+        """The real page with overlaid users replaced; a listing of all users also holds the shadow-created ones.
+
+        stale.missing_users asks for that listing (``limit`` 0, no name) to tell which of a failed write's users
+        the master lacks: without them, every shadow-created user it named would read as gone and be retired.
+        They come last, whatever ``sort_by``; a filtered listing or a page shows only real users.
+        """
         page = await self._real.list_users(
             offset, limit, name, active=active, admin=admin, sort_by=sort_by, descending=descending
         )
-        users = tuple(self._users.get(u.id, u) for u in page.users)
-        return MasterUserPage(users, page.pagination)
+        users = [self._users.get(u.id, u) for u in page.users]
+        if (offset, limit, name, active, admin) == (0, 0, None, None, None):
+            users += [user for det_id, user in self._users.items() if det_id > SHADOW_ID_BASE]
+        added = len(users) - len(page.users)
+        pagination = dataclasses.replace(
+            page.pagination, end_index=page.pagination.end_index + added, total=page.pagination.total + added
+        )
+        return MasterUserPage(tuple(users), pagination)
 
     async def iter_users(self, name: str | None = None, page_size: int = 500) -> AsyncIterator[MasterUser]:
         """Every real user (overlaid), then the shadow-created ones."""

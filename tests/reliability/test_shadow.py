@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import uuid
 from pathlib import Path
 
 from pytest_aiohttp import AiohttpClient
 
 from bridge.determined import create_master_client
+from bridge.provisioning.stale import PROBE_GETS
+from bridge.store import UserFields
 from bridge.web.app import create_app
+from bridge.web.keys import STORE
 from tests.conftest import LogReader
 from tests.reliability.conftest import client_settings
 from tests.reliability.test_retried_post import AUTH, _settings
@@ -135,3 +139,42 @@ async def test_a_shadow_bridges_status_names_the_mode_and_probes_the_real_master
         assert status["master"]["version"] == (await master.master_info()).version
     finally:
         await master.close()
+
+
+async def test_a_shadow_write_naming_a_stale_member_retires_only_that_member(
+    emulator_url: str, tmp_path: Path, aiohttp_client: AiohttpClient
+) -> None:
+    """As in normal mode (tests/provisioning/test_stale_members.py): the add fails, the bridge asks the master
+    which of the named users it lacks and retires only those. Past stale.PROBE_GETS users that question is one
+    listing of every user, which must include the users the shadow bridge created."""
+    settings = dataclasses.replace(_settings(emulator_url, tmp_path / "shadow.db"), mode="shadow")
+    app = create_app(settings)
+    idp = await aiohttp_client(app)
+    members = []
+    for i in range(PROBE_GETS + 1):
+        created = await idp.post(
+            "/scim/v2/Users",
+            json={"schemas": [USER_URN], "userName": f"user{i}", "active": True},
+            headers=_headers(),
+        )
+        assert created.status == 201, await created.text()
+        members.append((await created.json(content_type=None))["id"])
+    ghost = await app[STORE].insert_user(
+        scim_id=str(uuid.uuid4()),
+        det_id=987_654,  # a Determined user this master never had (a stale mapping)
+        fields=UserFields("ghost", None, None, True, {"userName": "ghost", "active": True}),
+    )
+    group = await idp.post(
+        "/scim/v2/Groups",
+        json={
+            "schemas": [GROUP_URN],
+            "displayName": "everyone",
+            "members": [{"value": m} for m in [*members, ghost.scim_id]],
+        },
+        headers=_headers(),
+    )
+    assert group.status == 400, await group.text()
+    assert ghost.scim_id in (await group.json(content_type=None))["detail"]
+    assert (await idp.get(f"/scim/v2/Users/{ghost.scim_id}", headers=_headers())).status == 404
+    statuses = [(await idp.get(f"/scim/v2/Users/{m}", headers=_headers())).status for m in members]
+    assert statuses == [200] * len(members)
