@@ -139,16 +139,14 @@ class IntentResolver:
             return ResolvedIntent(
                 intent.id, intent.operation, intent.resource_type, intent.target, Resolution.DEFERRED
             )
-        if intent.operation == "create" and intent.resource_type == "User":
-            completed = await self._complete_user_create(intent, cache)
-            if completed:
-                return await self._finish(intent, IntentState.DONE, (completed,))
-            return await self._finish(intent, IntentState.ROLLED_BACK, ())
         if intent.operation == "create":
-            completed = await self._complete_group_create(intent, cache)
-            if completed:
-                return await self._finish(intent, IntentState.DONE, (completed,))
-            return await self._finish(intent, IntentState.ROLLED_BACK, ())
+            if intent.resource_type == "User":
+                mapped = await self._complete_user_create(intent, cache)
+            else:
+                mapped = await self._complete_group_create(intent, cache)
+            if mapped is None:
+                return await self._finish(intent, IntentState.ROLLED_BACK, ())
+            return await self._finish(intent, IntentState.DONE, mapped)
         if intent.operation == "delete" and await self._deletion_happened(intent):
             return await self._finish(intent, IntentState.DONE, ("store.delete",))
         if intent.operation == "relink":
@@ -196,10 +194,10 @@ class IntentResolver:
                         cache.groups.append(details)
         return cache.groups
 
-    async def _complete_user_create(self, intent: IntentRecord, cache: PassCache) -> str | None:
-        """Map the Determined user this create made, if it exists; return the action taken."""
+    async def _complete_user_create(self, intent: IntentRecord, cache: PassCache) -> tuple[str, ...] | None:
+        """Map the Determined user this create made: the actions taken, or None if there is none to map."""
         if await self.store.get_user_by_scim_id(intent.target, include_tombstoned=True) is not None:
-            return None
+            return ()  # mapped by an earlier resolution that was stopped before it could finish the intent
         candidates = await self._unmapped_users(cache)
         for user in candidates:
             active = journalled_user_create(intent.payload_digest, user.username)
@@ -218,13 +216,13 @@ class IntentResolver:
             candidates.remove(user)
             if user.active != active:
                 await self.client.patch_user(user.id, active=active)
-            return f"user.mapped:{user.id}"
+            return (f"user.mapped:{user.id}",)
         return None
 
-    async def _complete_group_create(self, intent: IntentRecord, cache: PassCache) -> str | None:
-        """Map the Determined group this create made, if it exists; return the action taken."""
+    async def _complete_group_create(self, intent: IntentRecord, cache: PassCache) -> tuple[str, ...] | None:
+        """Map the Determined group this create made: the actions taken, or None if there is none to map."""
         if await self.store.get_group_by_scim_id(intent.target) is not None:
-            return None
+            return ()  # mapped by an earlier resolution that was stopped before it could finish the intent
         candidates = await self._unmapped_groups(cache)
         for details in candidates:
             if not journalled_group_create(intent.payload_digest, details):
@@ -246,7 +244,7 @@ class IntentResolver:
             except Duplicate:
                 return None
             candidates.remove(details)
-            return f"group.mapped:{details.id}"
+            return (f"group.mapped:{details.id}",)
         return None
 
     async def _undo_relink(self, intent: IntentRecord) -> tuple[str, ...]:

@@ -236,3 +236,67 @@ async def test_an_interrupted_group_patch_of_a_group_deleted_since_changes_nothi
     [outcome] = await _resolver(world).resolve_all()
     assert (outcome.resolution, outcome.master_actions) == (Resolution.ROLLED_BACK, ())
     assert [g async for g in world.admin.iter_groups()] == []
+
+
+# A resolution is itself two steps (the store write, then finishing the intent): a bridge killed between them
+# leaves an intent whose outcome the store already shows. The next start-up must label it as what happened.
+
+
+async def test_a_user_create_an_interrupted_resolution_already_mapped_is_completed(world: World) -> None:
+    scim_id = str(uuid.uuid4())
+    intent = await _intent(
+        world, "create", "User", scim_id, {"username": "zoe", "active": True, "remote": True}
+    )
+    created = await world.bridge.create_user("zoe", "Zoe", True)
+    await world.store.insert_user(
+        scim_id=scim_id,
+        det_id=created.id,
+        fields=UserFields("zoe", None, "Zoe", True, {"userName": "zoe", "active": True}),
+    )
+    [outcome] = await _resolver(world).resolve_all()
+    assert (outcome.resolution, outcome.master_actions) == (Resolution.COMPLETED, ())
+    assert await _state(world, intent) is IntentState.DONE
+    record = await world.store.get_user_by_user_name("zoe")
+    assert record is not None
+    assert (record.scim_id, record.det_id) == (scim_id, created.id)
+
+
+async def test_a_group_create_an_interrupted_resolution_already_mapped_is_completed(world: World) -> None:
+    scim_id = str(uuid.uuid4())
+    intent = await _intent(world, "create", "Group", scim_id, {"name": "team", "members": []})
+    created = await world.bridge.create_group("team")
+    await world.store.insert_group(
+        scim_id=scim_id,
+        det_id=created.id,
+        display_name="team",
+        external_id=None,
+        doc={"displayName": "team"},
+        members=[],
+    )
+    [outcome] = await _resolver(world).resolve_all()
+    assert (outcome.resolution, outcome.master_actions) == (Resolution.COMPLETED, ())
+    assert await _state(world, intent) is IntentState.DONE
+    assert [g.id async for g in world.admin.iter_groups()] == [created.id]
+
+
+async def test_a_user_delete_an_interrupted_resolution_already_recorded_is_completed(world: World) -> None:
+    gone = await world.user("gone")
+    intent = await _intent(world, "delete", "User", gone.scim_id, {"det_id": gone.det_id, "groups": []})
+    await world.bridge.patch_user(gone.det_id, active=False)
+    await world.store.tombstone_user(gone.scim_id)
+    [outcome] = await _resolver(world).resolve_all()
+    assert outcome.resolution is Resolution.COMPLETED
+    assert await _state(world, intent) is IntentState.DONE
+    assert (await world.admin.get_user(gone.det_id)).active is False
+
+
+async def test_a_group_delete_an_interrupted_resolution_already_recorded_is_completed(world: World) -> None:
+    group = await world.group("doomed")
+    record = await world.store.get_group_by_scim_id(group)
+    assert record is not None
+    intent = await _intent(world, "delete", "Group", group, {"det_id": record.det_id})
+    await world.bridge.delete_group(record.det_id)
+    await world.store.delete_group(group)
+    [outcome] = await _resolver(world).resolve_all()
+    assert outcome.resolution is Resolution.COMPLETED
+    assert await _state(world, intent) is IntentState.DONE
