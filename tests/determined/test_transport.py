@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bridge.determined import MasterClientSettings, MasterUnavailable, create_master_client
-from bridge.determined.transport import AnswerTimeout, ConnectionLost, MasterTransport
+from bridge.determined.transport import AnswerTimeout, ConnectFailed, ConnectionLost, MasterTransport
 
 Handler = Callable[["Server", "Peer"], Awaitable[None]]
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
@@ -371,6 +371,40 @@ async def test_pool_bound_holds_under_concurrency() -> None:
     assert answers == [(200, b"{}")] * 8
     assert len(server.peers) == 2
     assert most == 2
+
+
+async def test_waiting_for_a_free_connection_ends_at_the_deadline_and_frees_nothing() -> None:
+    async with serving(stall_first) as server:
+        master = transport(server.url, limit=1)
+        holder = asyncio.ensure_future(get(master))  # takes the only connection; its answer stalls
+        await server.stalled.wait()
+        with pytest.raises(ConnectFailed, match="no free connection in time") as caught:
+            await get(master, deadline=deadline(0.1))
+        assert caught.value.sent is False  # nothing went out: safe to retry even a create
+        holder.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await holder
+        # The slot the cancelled holder gave back serves the next request; the timed-out waiter took none.
+        assert await get(master) == (200, b"{}")
+        await master.close()
+    assert len(server.peers) == 2
+
+
+async def test_connect_that_never_completes_fails_at_the_connect_timeout_unsent() -> None:
+    async def silent(server: Server, peer: Peer) -> None:
+        await server.release.wait()  # accepts TCP, never speaks TLS: the handshake hangs
+
+    async with serving(silent) as server:
+        url = server.url.replace("http://", "https://")
+        master = MasterTransport(url, ssl_context=ssl.create_default_context(), connect_timeout=0.2, limit=2)
+        # The exchange's own deadline is a minute away: only the connect timeout can end this in time (the
+        # outer bound is a guard against a hang, 50x the connect timeout, not a speed check).
+        async with asyncio.timeout(10):
+            with pytest.raises(ConnectFailed, match="TimeoutError") as caught:
+                await get(master, deadline=deadline(60))
+        assert caught.value.sent is False
+        await master.close()
+    assert len(server.peers) == 1
 
 
 async def test_close_ends_idle_and_busy_connections_and_refuses_new_requests() -> None:
