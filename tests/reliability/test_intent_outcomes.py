@@ -300,3 +300,24 @@ async def test_a_group_delete_an_interrupted_resolution_already_recorded_is_comp
     [outcome] = await _resolver(world).resolve_all()
     assert outcome.resolution is Resolution.COMPLETED
     assert await _state(world, intent) is IntentState.DONE
+
+
+async def test_an_interrupted_group_patch_whose_only_missing_member_the_master_lost_changes_nothing(
+    world: World,
+) -> None:
+    group = await world.group("team")
+    record = await world.store.get_group_by_scim_id(group)
+    assert record is not None
+    ghost = await world.store.insert_user(
+        scim_id=str(uuid.uuid4()),
+        det_id=987_654,
+        fields=UserFields("ghost", None, "Ghost", True, {"userName": "ghost", "active": True}),
+    )
+    await world.store.add_members(group, [MemberRecord(ghost.scim_id, display="Ghost")])
+    await _intent(world, "patch", "Group", group, {"det_id": record.det_id})
+    [outcome] = await _resolver(world).resolve_all()
+    assert (outcome.resolution, outcome.master_actions) == (Resolution.ROLLED_BACK, ())
+    assert (await world.admin.get_group(record.det_id)).users == ()
+    still = await world.store.get_user_by_scim_id(ghost.scim_id)
+    assert still is not None
+    assert still.tombstoned_at is None

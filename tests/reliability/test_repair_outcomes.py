@@ -7,9 +7,14 @@ from __future__ import annotations
 import secrets
 import uuid
 
-from bridge.reconcile import DriftKind, Mode
+from pytest_aiohttp import AiohttpServer
+
+from bridge.determined import create_master_client
+from bridge.reconcile import DriftKind, Mode, build_reconciler
 from bridge.store import UserFields, UserRecord
-from tests.reliability.conftest import World
+from tests.conftest import LogReader
+from tests.provisioning.faults import Rule, start_proxy
+from tests.reliability.conftest import World, client_settings
 
 
 async def test_a_group_deleted_and_recreated_by_hand_is_adopted_with_exactly_the_idps_members(
@@ -93,3 +98,30 @@ async def test_a_display_name_refused_even_disambiguated_is_cleared(world: World
     assert not (await world.admin.get_user(carl.det_id)).display_name
     again = await (await world.reconciler()).run(Mode.REPORT)
     assert DriftKind.USER_DISPLAY_NAME not in {d.kind for d in again.drifts}
+
+
+async def test_a_master_failure_while_adding_members_back_is_a_failed_repair_that_retires_nobody(
+    world: World, aiohttp_server: AiohttpServer, captured_logs: LogReader
+) -> None:
+    """A 500 on the add is asked about (is a named user gone?); a master that still has every user means the
+    500 was the master's own failure: the repair fails, is reported, and no mapping is retired for it."""
+    alice, bob = await world.user("alice"), await world.user("bob")
+    group = await world.group("team", [alice, bob])
+    record = await world.store.get_group_by_scim_id(group)
+    assert record is not None
+    await world.admin.remove_from_groups([bob.det_id], [record.det_id])
+    proxy, server = await start_proxy(aiohttp_server, world.settings.master.url)
+    proxy.rules.append(Rule("PATCH", "/api/v1/users/assignments", status=500, times=10_000))
+    client = create_master_client(client_settings(str(server.make_url("")).rstrip("/")))
+    try:
+        report = await (await build_reconciler(world.settings, world.store, client)).run(Mode.REPAIR)
+    finally:
+        await client.close()
+    assert [d.kind for d in report.failed] == [DriftKind.GROUP_MEMBER_REMOVED]
+    assert report.repaired == ()
+    [failed] = [e for e in captured_logs() if e["event"] == "reconcile.repair_failed"]
+    assert failed["error"] == "MasterInternal"
+    still = await world.store.get_user_by_scim_id(bob.scim_id)
+    assert still is not None
+    assert still.tombstoned_at is None
+    assert {u.id for u in (await world.admin.get_group(record.det_id)).users} == {alice.det_id}
