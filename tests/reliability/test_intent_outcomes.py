@@ -321,3 +321,43 @@ async def test_an_interrupted_group_patch_whose_only_missing_member_the_master_l
     still = await world.store.get_user_by_scim_id(ghost.scim_id)
     assert still is not None
     assert still.tombstoned_at is None
+
+
+async def test_several_interrupted_creates_in_one_pass_each_map_their_own_object(world: World) -> None:
+    """A bridge that died during a master outage leaves many creates; one pass lists the unmapped master
+    objects once and must not give one object to two intents."""
+    await world.group("mapped-already")
+    users = {str(uuid.uuid4()): name for name in ("una", "uma")}
+    groups = {str(uuid.uuid4()): name for name in ("g1", "g2")}
+    for scim_id, name in users.items():
+        await _intent(world, "create", "User", scim_id, {"username": name, "active": True, "remote": True})
+        await world.bridge.create_user(name, name, True)
+    for scim_id, name in groups.items():
+        await _intent(world, "create", "Group", scim_id, {"name": name, "members": []})
+        await world.bridge.create_group(name)
+    outcomes = await _resolver(world).resolve_all()
+    assert [o.resolution for o in outcomes] == [Resolution.COMPLETED] * 4
+    for scim_id, name in users.items():
+        user = await world.store.get_user_by_scim_id(scim_id)
+        assert user is not None
+        assert user.user_name == name
+    for scim_id, name in groups.items():
+        group = await world.store.get_group_by_scim_id(scim_id)
+        assert group is not None
+        assert group.display_name == name
+    assert await world.store.check() == []
+
+
+async def test_an_interrupted_group_create_whose_name_was_provisioned_since_leaves_that_group_alone(
+    world: World,
+) -> None:
+    scim_id = str(uuid.uuid4())
+    intent = await _intent(world, "create", "Group", scim_id, {"name": "Team", "members": []})
+    crashed = await world.bridge.create_group("Team")
+    since = await world.group("team")  # displayName is unique case-insensitively in the store
+    [outcome] = await _resolver(world).resolve_all()
+    assert (outcome.resolution, outcome.master_actions) == (Resolution.ROLLED_BACK, ())
+    assert await world.store.get_group_by_scim_id(scim_id) is None
+    assert await world.store.get_group_by_scim_id(since) is not None
+    assert await world.store.get_group_by_det_id(crashed.id) is None
+    assert await _state(world, intent) is IntentState.ROLLED_BACK
