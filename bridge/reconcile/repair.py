@@ -72,16 +72,14 @@ class Repairer:
         return group_drifts(group, await master_group(self.client, group.det_id), wanted)
 
     async def current(self, drift: Drift, snapshot: Snapshot) -> Drift | None:
-        """The same drift as it stands now, or None if it went away since the sweep."""
-        if drift.scim_id is None:
-            return None
+        """The same drift as it stands now, or None if it went away since the sweep (never an unmanaged kind)."""
+        assert drift.scim_id is not None  # only the report-only unmanaged kinds lack one
         fresh = await self.fresh_drifts(drift.resource_type, drift.scim_id, snapshot)
         return next((d for d in fresh if d.kind is drift.kind), None)
 
     async def apply(self, drift: Drift) -> None:
-        """Make the master match the IdP's intent for this drift."""
-        if drift.det_id is None:
-            raise Unrepairable("no Determined object to act on")
+        """Make the master match the IdP's intent for this drift (one ``fresh_drifts`` or ``current`` gave)."""
+        assert drift.det_id is not None  # every drift of a mapped resource names its Determined object
         if drift.resource_type == "User":
             await self._repair_user(drift, drift.det_id)
         else:
