@@ -9,12 +9,15 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from bridge.determined import DeterminedClient, MasterNotFound, MasterUser
 from bridge.provisioning.stale import USER_MISSING, missing_users
 from bridge.provisioning.users import BUILTIN_USER_IDS
 from bridge.store import Duplicate, MemberRecord, Store, UserFields, UserRecord
+
+# The skip reason when the insert finds the Determined object or its name mapped after adoption checked.
+MAPPED_MEANWHILE: Final = "mapped meanwhile (by a serving bridge or another adoption)"
 
 
 @dataclass(slots=True)
@@ -99,7 +102,12 @@ class Adopter:
                     await self._store.forget_tombstone(holder.scim_id)
                 report.released.append((user.username, holder.scim_id))
             if not dry_run:
-                await self._insert_user(str(uuid.uuid4()), user, _user_doc(user), None)
+                try:
+                    await self._insert_user(str(uuid.uuid4()), user, _user_doc(user), None)
+                except Duplicate:
+                    # A serving bridge (or another adopter) mapped it, or its userName, since the checks above.
+                    report.skipped.append((user.username, MAPPED_MEANWHILE))
+                    continue
             report.users.append(user.username)
         if groups:
             await self._adopt_groups(report, dry_run=dry_run)
@@ -134,14 +142,19 @@ class Adopter:
                     record = await self._store.get_user_by_det_id(member.id)
                     if record is not None:
                         members.append(MemberRecord(record.scim_id, display=record.user_name))
-                await self._store.insert_group(
-                    scim_id=str(uuid.uuid4()),
-                    det_id=group.id,
-                    display_name=group.name,
-                    external_id=None,
-                    doc={"displayName": group.name},
-                    members=members,
-                )
+                try:
+                    await self._store.insert_group(
+                        scim_id=str(uuid.uuid4()),
+                        det_id=group.id,
+                        display_name=group.name,
+                        external_id=None,
+                        doc={"displayName": group.name},
+                        members=members,
+                    )
+                except Duplicate:
+                    # As for users: the group, or its displayName, was mapped since the checks above.
+                    report.skipped.append((group.name, MAPPED_MEANWHILE))
+                    continue
             report.groups.append(group.name)
 
     async def import_builtin(self, rows: Sequence[BuiltinRow], *, dry_run: bool = False) -> AdoptionReport:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_aiohttp import AiohttpClient, AiohttpServer
@@ -14,6 +16,7 @@ from bridge.commands.adopt import run_adopt
 from bridge.commands.import_builtin import run_import_builtin
 from bridge.provisioning.adoption import parse_builtin_export
 from bridge.reconcile import Mode, build_reconciler
+from bridge.store import GroupRecord, Store, UserFields, UserRecord
 from bridge.web.keys import MASTER, SETTINGS
 from tests.idp.harness import World
 from tests.provisioning.faults import FaultProxy, Rule, start_world_behind_proxy
@@ -210,3 +213,79 @@ async def test_adopt_releases_a_tombstone_only_on_the_masters_own_user_not_found
     assert tombstone is not None
     assert tombstone.tombstoned_at is not None
     assert await world.store.get_user_by_user_name("ghost@example.com") is None
+
+
+def _mapped_between_check_and_insert(
+    monkeypatch: pytest.MonkeyPatch,
+    world: World,
+    look_up: str,
+    key: object,
+    map_it: Callable[[], Awaitable[object]],
+) -> None:
+    """The seam: adopt's last check before its insert (the Store method ``look_up``, asked for ``key``) answers
+    "not mapped" once, right after ``map_it`` has mapped that object through the serving bridge's own Store on
+    the same SQLite file.
+
+    That is a serving bridge finishing a mapping between adopt's checks and its insert, made deterministic.
+    Only a Store other than the serving bridge's is touched, and only once.
+    """
+    real: Callable[..., Awaitable[Any]] = getattr(Store, look_up)
+    raced: list[object] = []
+
+    async def racing(store: Store, wanted: object, **kwargs: Any) -> Any:
+        if store is not world.store and wanted == key and not raced:
+            raced.append(wanted)
+            await map_it()
+            return None
+        return await real(store, wanted, **kwargs)
+
+    monkeypatch.setattr(Store, look_up, racing)
+
+
+async def test_adopt_skips_a_user_a_serving_bridge_maps_between_its_check_and_its_insert(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The insert's Duplicate is that one user's skip, not the end of the command (exit 3 partway)."""
+    bob = await make_master_user(world, "bob@example.com")
+    await make_master_user(world, "carol@example.com")
+    await world.master.call("POST", "/api/v1/groups", {"name": "Ops", "addUsers": [bob]})
+    theirs = str(uuid.uuid4())
+
+    async def map_bob() -> UserRecord:
+        fields = UserFields("bob@example.com", None, None, True, {"userName": "bob@example.com"})
+        return await world.store.insert_user(scim_id=theirs, det_id=bob, fields=fields)
+
+    _mapped_between_check_and_insert(monkeypatch, world, "get_user_by_user_name", "bob@example.com", map_bob)
+    out = io.StringIO()
+    assert await run_adopt(world.app[SETTINGS], out=out) == 0
+    report = out.getvalue()
+    assert "skipped bob@example.com: mapped meanwhile" in report
+    assert "user linked: carol@example.com" in report
+    assert "group linked: Ops" in report
+    mapped = await world.store.get_user_by_det_id(bob)
+    assert mapped is not None
+    assert mapped.scim_id == theirs
+
+
+async def test_adopt_skips_a_group_a_serving_bridge_maps_between_its_check_and_its_insert(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As for users: the group mapped meanwhile is skipped and the groups after it are still adopted."""
+    ops = (await world.master.call("POST", "/api/v1/groups", {"name": "Ops"}))["group"]["groupId"]
+    await world.master.call("POST", "/api/v1/groups", {"name": "Dev"})
+    theirs = str(uuid.uuid4())
+
+    async def map_ops() -> GroupRecord:
+        return await world.store.insert_group(
+            scim_id=theirs, det_id=ops, display_name="Ops", external_id=None, doc={"displayName": "Ops"}
+        )
+
+    _mapped_between_check_and_insert(monkeypatch, world, "get_group_by_display_name", "Ops", map_ops)
+    out = io.StringIO()
+    assert await run_adopt(world.app[SETTINGS], out=out) == 0
+    report = out.getvalue()
+    assert "skipped Ops: mapped meanwhile" in report
+    assert "group linked: Dev" in report
+    mapped = await world.store.get_group_by_det_id(ops)
+    assert mapped is not None
+    assert mapped.scim_id == theirs
