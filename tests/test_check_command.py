@@ -13,6 +13,7 @@ from pytest_aiohttp import AiohttpServer
 from bridge.commands.check import run_check
 from bridge.config import parse_settings
 from bridge.emulator import EmulatorConfig, create_emulator_app
+from tests.determined.test_transport import redirecting, serving
 
 SCIM = {"auth": {"type": "basic", "username": "determined", "password": "password"}}
 
@@ -36,6 +37,18 @@ async def test_check_reports_unreachable_master() -> None:
     lines = out.getvalue().splitlines()
     assert lines[0] == "ok   configuration is valid"
     assert lines[1].startswith("FAIL master reachable at http://127.0.0.1:")
+
+
+async def test_check_says_the_master_redirects_and_which_master_url_to_set() -> None:
+    async with serving(redirecting()) as server:
+        settings = parse_settings({"scim": SCIM, "master": {"url": server.url, "token": "x" * 20}}, {})
+        out = io.StringIO()
+        assert await run_check(settings, out) == 1
+    assert out.getvalue().splitlines()[1] == (
+        f"FAIL master reachable at {server.url}: master answered 301 redirect to "
+        "https://master.example:8443/api/v1/master; the bridge does not follow redirects: "
+        "set master.url to https://master.example:8443"
+    )
 
 
 def test_check_cli_exit_status_on_unreachable_master(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from bridge.determined.errors import (
     MasterProtocolError,
     MasterUnavailable,
     error_from_response,
+    redirect_error,
 )
 from bridge.determined.limiter import AdaptiveLimiter
 from bridge.determined.passwords import salt_and_hash
@@ -461,7 +462,7 @@ class DeterminedClient:
             await self._limiter.acquire()
         overloaded = False
         try:
-            status, answer, retry_after = await self._exchange(
+            status, answer, retry_after, location = await self._exchange(
                 method, template, path, query, body, idempotent, slow, authenticated
             )
             overloaded = status == 429 or status in UNAVAILABLE_STATUSES
@@ -477,6 +478,8 @@ class DeterminedClient:
             raise _Transient(error, sent=True)
         self._breaker.record_success()
         self._reached_last_time = True
+        if 300 <= status < 400:
+            raise redirect_error(status, location, path)
         if status != 200:
             raise error_from_response(status, answer, retry_after)
         if not decode:
@@ -498,7 +501,7 @@ class DeterminedClient:
         idempotent: bool,
         slow: bool,
         authenticated: bool,
-    ) -> tuple[int, bytes, float | None]:
+    ) -> tuple[int, bytes, float | None, str | None]:
         """One attempt: the request, and on a 401 in password mode one re-login and one replay, within one budget
         (the read timeout, plus the login timeout when a login may happen inside it)."""
         started = self._clock()
@@ -514,7 +517,7 @@ class DeterminedClient:
             deadline = asyncio.get_running_loop().time() + read_timeout + self._extra_budget
             sent = credential.authorization if authenticated else None
             record_call()
-            status, answer, retry_after = await transport.request(
+            status, answer, retry_after, location = await transport.request(
                 method,
                 path,
                 query=query,
@@ -527,7 +530,7 @@ class DeterminedClient:
             if status == 401 and authenticated and credential.uses_login:
                 await credential.refresh(transport, stale=sent)
                 record_call()
-                status, answer, retry_after = await transport.request(
+                status, answer, retry_after, location = await transport.request(
                     method,
                     path,
                     query=query,
@@ -537,7 +540,7 @@ class DeterminedClient:
                     deadline=deadline,
                     repeatable=repeatable,
                 )
-            return status, answer, parse_retry_after(retry_after)
+            return status, answer, parse_retry_after(retry_after), location
         except MasterUnavailable as exc:
             # Raised by the credential's login, which is safe to repeat: the original call was not sent.
             failure = "login"

@@ -16,7 +16,7 @@ from json import dumps
 import structlog
 
 from bridge.determined.calls import record_call
-from bridge.determined.errors import MasterProtocolError, error_from_response
+from bridge.determined.errors import MasterProtocolError, error_from_response, redirect_error
 from bridge.determined.models import decode_json, login_body, parse_login
 from bridge.determined.passwords import salt_and_hash
 from bridge.determined.settings import MasterClientSettings
@@ -81,7 +81,7 @@ class MasterCredential:
         status: int | None = None
         body = dumps(login_body(self._username, salt_and_hash(self._password))).encode()
         try:
-            status, answer, _ = await transport.request(
+            status, answer, _, location = await transport.request(
                 "POST",
                 LOGIN_PATH,
                 body=body,
@@ -89,6 +89,8 @@ class MasterCredential:
                 deadline=asyncio.get_running_loop().time() + self._login_timeout,
                 repeatable=True,  # a login only starts a session: sending it twice is harmless
             )
+            if 300 <= status < 400:
+                raise redirect_error(status, location, LOGIN_PATH)
             if status != 200:
                 raise error_from_response(status, answer, None)
             try:

@@ -7,7 +7,7 @@ MasterError
  ├── MasterNotFound        404
  ├── MasterConflict        409
  ├── MasterThrottled       429, with retry_after
- ├── MasterInternal        500 (including the duplicate-username quirk, §4.7 step 10)
+ ├── MasterInternal        500 (including the duplicate-username quirk, §4.7 step 10), and a 3xx redirect
  ├── MasterUnimplemented   501
  ├── MasterUnavailable     timeouts, connection errors, open circuit, 502/503/504, with retry_after
  └── MasterProtocolError   a 200 body that does not match the contract
@@ -16,7 +16,10 @@ MasterError
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
+from urllib.parse import urlsplit
+
+_SHOWN_LOCATION: Final = 200  # characters of a redirect's target kept in the message
 
 
 class MasterError(Exception):
@@ -193,3 +196,35 @@ def _excerpt(body: bytes) -> str:
     # Non-JSON bodies come from proxies (HTML error pages); keep a bounded, printable excerpt.
     text = body[:200].decode("utf-8", errors="replace").strip()
     return " ".join(text.split())
+
+
+def redirect_error(status: int, location: str | None, path: str) -> MasterInternal:
+    """A 3xx to the request for ``path``: the transport does not follow redirects, so say where the master
+    pointed and what to set instead (typically master.url is http:// and the master redirects to https://)."""
+    target = _redirect_target(location)
+    if target is None:
+        return MasterInternal(
+            f"master answered {status} redirect without a usable Location; the bridge does not follow "
+            "redirects: set master.url to the master's final URL",
+            http_status=status,
+        )
+    base = target[: -len(path)] if path and target.endswith(path) and len(target) > len(path) else None
+    advice = f"set master.url to {base}" if base else "set master.url to the master's final URL"
+    return MasterInternal(
+        f"master answered {status} redirect to {target}; the bridge does not follow redirects: {advice}",
+        http_status=status,
+    )
+
+
+def _redirect_target(location: str | None) -> str | None:
+    """The Location without userinfo, query or fragment (they may carry credentials or tokens), printable."""
+    if not location:
+        return None
+    try:
+        parts = urlsplit(location.strip())
+    except ValueError:
+        return None
+    host = parts.netloc.rpartition("@")[2]
+    shown = f"{parts.scheme}://{host}{parts.path}" if parts.scheme and host else parts.path
+    shown = "".join(ch for ch in shown if ch.isprintable() and not ch.isspace())[:_SHOWN_LOCATION]
+    return shown or None

@@ -25,8 +25,11 @@ import httptools
 
 from bridge import __version__
 
-Answer = tuple[int, bytes, str | None]
-"""(status, body, Retry-After header or None)."""
+Answer = tuple[int, bytes, str | None, str | None]
+"""(status, body, Retry-After header or None, Location header or None).
+
+The transport never follows a redirect: the Location is kept so that the caller can say where the master
+pointed (a 3xx usually means master.url is not the master's final URL, e.g. http:// in front of https://)."""
 
 _CLOSE_WAIT: Final = 1.0  # seconds close() lets connections shut down (TLS close_notify) before aborting them
 
@@ -69,6 +72,7 @@ class _Connection(asyncio.Protocol):
         self._answer: asyncio.Future[Answer] | None = None
         self._chunks: list[bytes] = []
         self._retry_after: str | None = None
+        self._location: str | None = None
         self._received = False
         self._headers_done = False
         self._delimited = False
@@ -128,6 +132,8 @@ class _Connection(asyncio.Protocol):
         lowered = name.lower()
         if lowered == b"retry-after":
             self._retry_after = value.decode("latin-1")
+        elif lowered == b"location":
+            self._location = value.decode("latin-1")
         elif lowered == b"content-length" or lowered == b"transfer-encoding":
             self._delimited = True
 
@@ -140,7 +146,7 @@ class _Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         if self._parser.get_status_code() < 200:
             # An interim answer (103 Early Hints): the final one follows on the same stream.
-            self._retry_after = None
+            self._retry_after = self._location = None
             self._headers_done = self._delimited = False
             self._chunks = []
             return
@@ -163,7 +169,7 @@ class _Connection(asyncio.Protocol):
         answer = self._loop.create_future()
         self._answer = answer
         self._chunks = []
-        self._retry_after = None
+        self._retry_after = self._location = None
         self._received = self._headers_done = self._delimited = False
         self._read_timeout = read_timeout
         self._deadline = deadline
@@ -192,7 +198,7 @@ class _Connection(asyncio.Protocol):
             return
         chunks = self._chunks
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        answer.set_result((self._parser.get_status_code(), body, self._retry_after))
+        answer.set_result((self._parser.get_status_code(), body, self._retry_after, self._location))
 
     def _fail(self, error: TransportError) -> None:
         answer = self._answer

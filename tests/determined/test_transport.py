@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.determined import MasterClientSettings, MasterUnavailable, create_master_client
+from bridge.determined import MasterClientSettings, MasterInternal, MasterUnavailable, create_master_client
 from bridge.determined.transport import AnswerTimeout, ConnectFailed, ConnectionLost, MasterTransport
 
 Handler = Callable[["Server", "Peer"], Awaitable[None]]
@@ -94,6 +94,23 @@ def keep_answering(answers: list[bytes]) -> Handler:
     return handle
 
 
+SECRET_LOCATION = "https://ops:hunter2@master.example:8443{path}?token=s3cret#frag"
+
+
+def redirecting(status: int = 301, location: str | None = SECRET_LOCATION) -> Handler:
+    """Answer every request with a redirect to ``location`` (``{path}`` becomes the request's path), as a
+    master does whose http:// listener sends everything to https://."""
+
+    async def handle(server: Server, peer: Peer) -> None:
+        while request := await peer.request():
+            server.requests.append(request)
+            path = request.split(b" ")[1].decode()
+            header = "" if location is None else f"Location: {location.format(path=path)}\r\n"
+            await peer.send(f"HTTP/1.1 {status} Moved\r\n{header}Content-Length: 0\r\n\r\n".encode())
+
+    return handle
+
+
 def transport(url: str, *, limit: int = 4, context: ssl.SSLContext | None = None) -> MasterTransport:
     return MasterTransport(url, ssl_context=context, connect_timeout=5.0, limit=limit)
 
@@ -105,8 +122,89 @@ def deadline(seconds: float = 5.0) -> float:
 async def get(master: MasterTransport, path: str = "/api/v1/me", **kwargs: object) -> tuple[int, bytes]:
     options: dict[str, object] = {"read_timeout": 5.0, "deadline": deadline(), "repeatable": True}
     options.update(kwargs)
-    status, body, _ = await master.request("GET", path, **options)  # type: ignore[arg-type]
+    status, body, _, _ = await master.request("GET", path, **options)  # type: ignore[arg-type]
     return status, body
+
+
+async def test_a_redirect_is_not_followed_and_its_location_is_kept() -> None:
+    async with serving(redirecting()) as server:
+        master = transport(server.url)
+        answer = await master.request(
+            "GET", "/api/v1/me", read_timeout=5.0, deadline=deadline(), repeatable=True
+        )
+        await master.close()
+    assert answer == (301, b"", None, SECRET_LOCATION.format(path="/api/v1/me"))
+    assert len(server.requests) == 1
+
+
+def _client(url: str, **credential: str | None) -> MasterClientSettings:
+    return MasterClientSettings(
+        url=url,
+        token=credential.get("token"),
+        username=credential.get("username"),
+        password=credential.get("password"),
+        connect_timeout=5.0,
+        request_timeout=5.0,
+        login_timeout=5.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("credential", "path"),
+    [
+        ({"token": "v2.public.static"}, "/api/v1/users/7"),
+        ({"username": "scim-bot", "password": "bot-password"}, "/api/v1/auth/login"),
+    ],
+    ids=["token", "password-login"],
+)
+async def test_client_names_a_redirect_and_the_master_url_to_set(
+    credential: dict[str, str], path: str
+) -> None:
+    """The bridge does not follow redirects (a master.url of http:// in front of https:// would send every
+    credential in clear first); the error says where the master pointed and what master.url should be,
+    without the Location's userinfo, query or fragment."""
+    async with serving(redirecting()) as server:
+        client = create_master_client(_client(server.url, **credential), rng=lambda: 0.0)
+        try:
+            with pytest.raises(MasterInternal) as info:
+                await client.get_user(7)
+        finally:
+            await client.close()
+    assert info.value.message == (
+        f"master answered 301 redirect to https://master.example:8443{path}; the bridge does not follow "
+        "redirects: set master.url to https://master.example:8443"
+    )
+    assert info.value.http_status == 301
+    assert not {"ops", "hunter2", "s3cret", "frag"} & set(info.value.message.replace("/", " ").split())
+    assert "hunter2" not in str(info.value)
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("location", "said"),
+    [
+        (
+            None,
+            "master answered 308 redirect without a usable Location; the bridge does not follow redirects: ",
+        ),
+        (
+            "/login?next=%2Fapi",
+            "master answered 308 redirect to /login; the bridge does not follow redirects: ",
+        ),
+    ],
+    ids=["no-location", "relative"],
+)
+async def test_a_redirect_elsewhere_or_without_location_still_says_what_happened(
+    location: str | None, said: str
+) -> None:
+    async with serving(redirecting(308, location)) as server:
+        client = create_master_client(_client(server.url, token="v2.public.static"), rng=lambda: 0.0)
+        try:
+            with pytest.raises(MasterInternal) as info:
+                await client.master_info()
+        finally:
+            await client.close()
+    assert info.value.message == said + "set master.url to the master's final URL"
 
 
 async def test_keep_alive_reuses_one_connection() -> None:
@@ -241,6 +339,7 @@ async def test_interim_answer_is_skipped_for_the_final_one() -> None:
             503,
             b"{}",
             "7",
+            None,
         )
         await master.close()
 

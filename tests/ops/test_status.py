@@ -21,6 +21,7 @@ from bridge.web.metrics import METRICS
 from bridge.web.operator_access import operator_allowed
 from bridge.web.readiness import READINESS
 from bridge.web.status import STATUS_COUNTS
+from tests.determined.test_transport import redirecting, serving
 from tests.ops.settings import METRICS_TOKEN, make_settings
 
 
@@ -77,6 +78,26 @@ async def test_status_master_unreachable(tmp_path: Path, aiohttp_client: Aiohttp
     body = await (await client.get("/status")).json()
     assert body["master"]["reachable"] is False
     assert body["master"]["error"] == "cannot connect to master: ConnectionRefusedError"
+
+
+async def test_status_names_a_master_redirect(
+    tmp_path: Path, aiohttp_server: AiohttpServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with serving(redirecting()) as master:
+        settings = make_settings(tmp_path, master={"url": master.url}, metrics={"token": METRICS_TOKEN})
+        bridge = await aiohttp_server(create_app(settings))
+        token_file = tmp_path / "metrics-token"
+        token_file.write_text(METRICS_TOKEN + "\n")
+        assert (
+            await run_status(_args(url=str(bridge.make_url("")).rstrip("/"), token_file=str(token_file))) == 0
+        )
+        await bridge.close()
+    out = capsys.readouterr().out
+    assert (
+        f"master           {master.url} UNREACHABLE (master answered 301 redirect to "
+        "https://master.example:8443/api/v1/master; the bridge does not follow redirects: "
+        "set master.url to https://master.example:8443)"
+    ) in out
 
 
 async def test_status_token(tmp_path: Path, aiohttp_client: AiohttpClient) -> None:
