@@ -10,11 +10,13 @@ from bridge.config import Settings
 
 
 async def run_adopt(settings: Settings, *, dry_run: bool = False, out: TextIO | None = None) -> int:
-    """Adopt, print the report; exit 3 if the store or master could not be used."""
+    """Settle pending write intents, adopt, print the report; exit 1 while intents stay pending, 3 if the store
+    or master could not be used."""
     return await run_adoption(
         settings,
         lambda adopter: adopter.adopt(dry_run=dry_run),
         what="adoption",
         dry_run=dry_run,
         out=out or sys.stdout,
+        intents_first=True,
     )

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from bridge.config import Settings
-from bridge.determined import MasterError, create_master_client
+from bridge.determined import DeterminedClient, MasterError, create_master_client
 from bridge.provisioning.adoption import Adopter, AdoptionReport
-from bridge.store import StoreError, open_store
+from bridge.reconcile.desired import display_names
+from bridge.reconcile.intents import IntentResolver
+from bridge.store import Store, StoreError, open_store
 from bridge.wiring import master_client_settings, protected_usernames
 
 EXIT_OK = 0
+EXIT_INTENTS_PENDING = 1
 EXIT_FAILED = 3
 
 
@@ -22,11 +26,26 @@ async def run_adoption(
     what: str,
     dry_run: bool,
     out: TextIO,
+    intents_first: bool = False,
 ) -> int:
-    """Run `adoption`, print its report (marked when a dry run); exit 3 if the store or master failed."""
+    """Run `adoption`, print its report (marked when a dry run); exit 3 if the store or master failed.
+
+    ``intents_first``: settle pending write intents before, as start-up adoption does, and refuse (exit 1)
+    while any stays pending.
+    """
     store = await open_store(settings.database.path)
     client = create_master_client(master_client_settings(settings.master))
     try:
+        if intents_first:
+            pending = await _settle_intents(settings, store, client, dry_run=dry_run)
+            if pending and not dry_run:
+                print(_refusal(what, pending, settings), file=out)
+                return EXIT_INTENTS_PENDING
+            if pending:
+                print(
+                    f"(dry run) {pending} write intent(s) pending: {what} would refuse until they are resolved",
+                    file=out,
+                )
         report = await adoption(Adopter(store, client, protected_usernames(settings)))
     except (MasterError, StoreError) as exc:
         print(f"{what} failed: {type(exc).__name__}: {exc}", file=out)
@@ -37,3 +56,30 @@ async def run_adoption(
     for line in report.lines():
         print(("(dry run) " if dry_run else "") + line, file=out)
     return EXIT_OK
+
+
+async def _settle_intents(
+    settings: Settings, store: Store, client: DeterminedClient, *, dry_run: bool
+) -> int:
+    """Resolve the pending intents older than ``reconcile.intent_grace``; how many are still pending.
+
+    A pending create's Determined user belongs to that create's SCIM id: adopted first, it would be mapped
+    under a new one while the intent later completes or rolls back. Younger intents may be a serving
+    bridge's requests in flight, so they are left to it, as `scim-bridge reconcile` leaves them. A dry run
+    and a shadow bridge (whose resolution would write to the real master) only count.
+    """
+    if not dry_run and settings.mode != "shadow":
+        resolver = IntentResolver(store, client, display_names(settings.users.display_name_source))
+        await resolver.resolve_all(
+            created_before=datetime.now(UTC) - timedelta(seconds=settings.reconcile.intent_grace)
+        )
+    return len(await store.pending_intents())
+
+
+def _refusal(what: str, pending: int, settings: Settings) -> str:
+    return (
+        f"{what} refused: {pending} write intent(s) still pending, and a user or group a pending create made "
+        "would be mapped under a new SCIM id. They are a serving bridge's requests in flight (resolved within "
+        f"reconcile.intent_grace, {settings.reconcile.intent_grace:g} s) or ones the master could not settle "
+        "(see reconcile.intent_deferred); run this again then."
+    )

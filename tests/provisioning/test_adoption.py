@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import uuid
@@ -14,7 +15,9 @@ from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.commands.adopt import run_adopt
 from bridge.commands.import_builtin import run_import_builtin
+from bridge.config import Settings
 from bridge.provisioning.adoption import parse_builtin_export
+from bridge.provisioning.consistency import digest
 from bridge.reconcile import Mode, build_reconciler
 from bridge.store import GroupRecord, Store, UserFields, UserRecord
 from bridge.web.keys import MASTER, SETTINGS
@@ -289,3 +292,57 @@ async def test_adopt_skips_a_group_a_serving_bridge_maps_between_its_check_and_i
     mapped = await world.store.get_group_by_det_id(ops)
     assert mapped is not None
     assert mapped.scim_id == theirs
+
+
+async def _crashed_create(world: World, name: str) -> tuple[str, int]:
+    """A create that made its Determined user and died before mapping it: the intent is still pending."""
+    scim_id = str(uuid.uuid4())
+    await world.store.begin_intent(
+        request_id="req-crashed",
+        operation="create",
+        resource_type="User",
+        target=scim_id,
+        payload_digest=digest({"username": name, "active": True, "remote": True}),
+    )
+    return scim_id, await make_master_user(world, name)
+
+
+def _grace(settings: Settings, seconds: float) -> Settings:
+    return dataclasses.replace(
+        settings, reconcile=dataclasses.replace(settings.reconcile, intent_grace=seconds)
+    )
+
+
+async def test_adopt_settles_a_crashed_create_first_so_its_user_keeps_that_scim_id(world: World) -> None:
+    """As start-up adoption does: the intent (older than reconcile.intent_grace) completes under its SCIM id,
+    and adoption then finds that user mapped instead of linking it under a new one."""
+    scim_id, det_id = await _crashed_create(world, "late@example.com")
+    await make_master_user(world, "bob@example.com")
+    out = io.StringIO()
+    assert await run_adopt(_grace(world.app[SETTINGS], 0.0), out=out) == 0
+    assert "user linked: bob@example.com" in out.getvalue()
+    assert "late@example.com" not in out.getvalue()
+    record = await world.store.get_user_by_det_id(det_id)
+    assert record is not None
+    assert record.scim_id == scim_id
+    assert await world.store.pending_intents() == []
+
+
+async def test_adopt_refuses_while_an_intent_stays_pending_and_its_dry_run_says_so(world: World) -> None:
+    """An intent younger than reconcile.intent_grace may be a serving bridge's request in flight: it is left
+    to that bridge, and adoption links nothing until it is settled (exit 1, saying why and when to rerun)."""
+    _, det_id = await _crashed_create(world, "late@example.com")
+    await make_master_user(world, "bob@example.com")
+    dry = io.StringIO()
+    assert await run_adopt(world.app[SETTINGS], dry_run=True, out=dry) == 0
+    assert (
+        "(dry run) 1 write intent(s) pending: adoption would refuse until they are resolved" in dry.getvalue()
+    )
+    out = io.StringIO()
+    assert await run_adopt(world.app[SETTINGS], out=out) == 1
+    assert out.getvalue().startswith("adoption refused: 1 write intent(s) still pending")
+    assert "reconcile.intent_grace, 120 s" in out.getvalue()
+    assert "linked" not in out.getvalue()
+    assert await world.store.get_user_by_det_id(det_id) is None
+    assert await world.store.get_user_by_user_name("bob@example.com") is None
+    assert len(await world.store.pending_intents()) == 1
