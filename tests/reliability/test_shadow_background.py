@@ -3,7 +3,6 @@ the shadow bridge pretended to create is not drift, and the repairs of real drif
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 from pathlib import Path
 
@@ -11,34 +10,20 @@ from pytest_aiohttp import AiohttpClient
 
 from bridge.config import ReconcileSettings
 from bridge.determined import create_master_client
-from bridge.store import open_store
 from bridge.web.app import create_app
 from tests.conftest import LogReader
 from tests.reliability.conftest import client_settings
+from tests.reliability.shadow_setup import GROUP_URN, HEADERS, USER_URN, live_user_then_shadow_copy
 from tests.reliability.test_background_passes import _metric, _until_metric
-from tests.reliability.test_retried_post import AUTH, _settings
+from tests.reliability.test_retried_post import _settings
 
-HEADERS = {"Authorization": "Basic " + base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()}
-USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 DRIFT = "scim_bridge_reconcile_drift_total"
 
 
 async def test_a_shadow_bridges_periodic_pass_sees_its_own_objects_and_repairs_only_in_the_overlay(
     emulator_url: str, tmp_path: Path, aiohttp_client: AiohttpClient, captured_logs: LogReader
 ) -> None:
-    live_db, shadow_db = tmp_path / "live.db", tmp_path / "shadow.db"
-    live = await aiohttp_client(create_app(_settings(emulator_url, live_db)))
-    async with live.post(
-        "/scim/v2/Users", json={"schemas": [USER_URN], "userName": "carol", "active": True}, headers=HEADERS
-    ) as created:
-        assert created.status == 201
-        carol = (await created.json(content_type=None))["id"]
-    store = await open_store(live_db)
-    try:
-        await store.backup(shadow_db)
-    finally:
-        await store.close()
+    carol, shadow_db = await live_user_then_shadow_copy(emulator_url, tmp_path, aiohttp_client, "carol")
     settings = dataclasses.replace(
         _settings(emulator_url, shadow_db), mode="shadow", reconcile=ReconcileSettings(interval=0.1)
     )

@@ -4,7 +4,6 @@ bridge's config (its own database, holding synthetic Determined ids) must not wr
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 from pathlib import Path
 
@@ -13,34 +12,20 @@ from pytest_aiohttp import AiohttpClient
 
 from bridge.__main__ import main
 from bridge.determined import create_master_client
-from bridge.store import open_store
 from bridge.web.app import create_app
 from tests.reliability.configs import write_config
 from tests.reliability.conftest import ADMIN_PASSWORD, client_settings
-from tests.reliability.test_retried_post import AUTH, _settings
+from tests.reliability.shadow_setup import GROUP_URN, HEADERS, live_user_then_shadow_copy
+from tests.reliability.test_retried_post import _settings
 from tests.reliability.test_shadow_conversation import _master_state
 
-HEADERS = {"Authorization": "Basic " + base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()}
-USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 EXIT_DRIFT = 1
 
 
 async def test_reconcile_repair_with_a_shadow_config_reports_and_writes_nothing_to_the_master(
     emulator_url: str, tmp_path: Path, aiohttp_client: AiohttpClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    live_db, shadow_db = tmp_path / "live.db", tmp_path / "shadow.db"
-    live = await aiohttp_client(create_app(_settings(emulator_url, live_db)))
-    async with live.post(
-        "/scim/v2/Users", json={"schemas": [USER_URN], "userName": "carol", "active": True}, headers=HEADERS
-    ) as created:
-        assert created.status == 201
-        carol = (await created.json(content_type=None))["id"]
-    store = await open_store(live_db)
-    try:
-        await store.backup(shadow_db)
-    finally:
-        await store.close()
+    carol, shadow_db = await live_user_then_shadow_copy(emulator_url, tmp_path, aiohttp_client, "carol")
     config = write_config(
         tmp_path,
         shadow_db,

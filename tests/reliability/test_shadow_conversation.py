@@ -9,7 +9,6 @@ get in normal mode.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 from collections.abc import Mapping
@@ -25,12 +24,10 @@ from bridge.store import open_store
 from bridge.web.app import create_app
 from tests.conftest import LogReader
 from tests.reliability.conftest import client_settings
-from tests.reliability.test_retried_post import AUTH, _settings
+from tests.reliability.shadow_setup import GROUP_URN, HEADERS, USER_URN
+from tests.reliability.test_retried_post import _settings
 
-USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-HEADERS = {"Authorization": "Basic " + base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()}
 # Every value the IdP sends in the conversation that could identify a person or a team.
 PERSONAL = (
     "ada.lovelace@example.com",

@@ -1,0 +1,37 @@
+"""What the shadow-mode tests share: the IdP's credentials and schema URNs, and a live bridge's database with
+one provisioned user copied for a shadow bridge (as an operator starts a shadow run: from a backup)."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from pytest_aiohttp import AiohttpClient
+
+from bridge.store import open_store
+from bridge.web.app import create_app
+from tests.reliability.test_retried_post import AUTH, _settings
+
+USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+HEADERS = {"Authorization": "Basic " + base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()}
+
+
+async def live_user_then_shadow_copy(
+    emulator_url: str, tmp_path: Path, aiohttp_client: AiohttpClient, user_name: str
+) -> tuple[str, Path]:
+    """Provision `user_name` through a live bridge (it stays up until the test ends); return the user's SCIM id
+    and a backup of the live database for a shadow bridge."""
+    live_db, shadow_db = tmp_path / "live.db", tmp_path / "shadow.db"
+    live = await aiohttp_client(create_app(_settings(emulator_url, live_db)))
+    async with live.post(
+        "/scim/v2/Users", json={"schemas": [USER_URN], "userName": user_name, "active": True}, headers=HEADERS
+    ) as created:
+        assert created.status == 201
+        scim_id: str = (await created.json(content_type=None))["id"]
+    store = await open_store(live_db)
+    try:
+        await store.backup(shadow_db)
+    finally:
+        await store.close()
+    return scim_id, shadow_db
