@@ -13,7 +13,7 @@ from typing import Final, TypeVar
 import structlog
 
 from bridge.determined import MasterError, MasterUnavailable, calls_made, start_counting
-from bridge.scim.errors import InternalError, PreconditionFailed, ScimError, ServiceUnavailable
+from bridge.scim.errors import InternalError, PreconditionFailed, ScimError, ServiceUnavailable, Uniqueness
 from bridge.scim.etags import etag_for, if_match_ok
 from bridge.store import AuditLine, Finish, IntentState, Store, StoreError, VersionConflict
 from bridge.store.errors import StoreUnavailable
@@ -229,6 +229,21 @@ class Journal:
             if scope is not None:
                 scope.recorded = True
             return written
+
+    async def taken_meanwhile(self, finish: Finish, what: str) -> Uniqueness:
+        """The error for a create whose new master object another writer mapped before this write could: an
+        `adopt` run beside the serving bridge (its pending-intent check ran before this create began) lists
+        the master between this request's checks and its insert.
+
+        The object is that writer's now. Undoing it, as a failed store write is undone, would leave their
+        mapping on a deactivated user or a deleted group, so the intent is finished as done (the change is on
+        the master and mapped) and the IdP hears 409: a lookup by name finds the resource.
+        """
+        _log.warning("store.mapped_meanwhile", intent=finish.intent, resource=what)
+        await self._finish_quietly(finish.intent, IntentState.DONE)
+        return Uniqueness(
+            f"{what} was provisioned by another writer while this request ran; look it up by name."
+        )
 
     async def _finish_quietly(self, intent: int, state: IntentState) -> None:
         try:

@@ -41,7 +41,7 @@ from bridge.scim import GROUP_SCHEMA, ListQuery, apply_patch, compile_sql, needs
 from bridge.scim.errors import InvalidValue, NotFound, Uniqueness
 from bridge.scim.filter_sql import sort_sql
 from bridge.scim.patch import PatchOperation
-from bridge.store import Finish, GroupAttributes, GroupRecord, MemberRecord, Store, StoreError
+from bridge.store import Duplicate, Finish, GroupAttributes, GroupRecord, MemberRecord, Store, StoreError
 
 _log = structlog.get_logger("bridge.provisioning")
 
@@ -265,15 +265,20 @@ class GroupService:
                         raise _stale_members(lost, resolved, scim_id) from None
 
                 async def store_write(group: MasterGroupDetails, finish: Finish) -> GroupRecord:
-                    return await self._store.insert_group(
-                        scim_id=scim_id,
-                        det_id=group.id,
-                        display_name=name,
-                        external_id=_opt_str(doc.get("externalId")),
-                        doc=stored_doc({**doc, "displayName": name}),
-                        members=[r.member for r in resolved],
-                        finishing_intent=finish,
-                    )
+                    try:
+                        return await self._store.insert_group(
+                            scim_id=scim_id,
+                            det_id=group.id,
+                            display_name=name,
+                            external_id=_opt_str(doc.get("externalId")),
+                            doc=stored_doc({**doc, "displayName": name}),
+                            members=[r.member for r in resolved],
+                            finishing_intent=finish,
+                        )
+                    except Duplicate:
+                        if await self._store.get_group_by_det_id(group.id) is None:
+                            raise
+                        raise await self._journal.taken_meanwhile(finish, f"displayName {name!r}") from None
 
                 async def compensate(group: MasterGroupDetails) -> None:
                     await self._master.delete_group(group.id)

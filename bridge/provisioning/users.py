@@ -46,7 +46,7 @@ from bridge.scim.errors import InvalidValue, NotFound, ScimError, Uniqueness
 from bridge.scim.filter_sql import sort_sql
 from bridge.scim.filters import Compare, CompareOp, Filter
 from bridge.scim.patch import PatchOperation
-from bridge.store import Finish, Store, UserFields, UserRecord
+from bridge.store import Duplicate, Finish, Store, UserFields, UserRecord
 
 # Texts of the master's display-name validation (§5.1, §4.9 step 7); another candidate may pass.
 _DISPLAY_REJECTIONS = ("similar username or display name", "non-ASCII", "cannot be renamed", "minimum length")
@@ -292,9 +292,14 @@ class UserService:
             )
 
         async def store_write(user: MasterUser, finish: Finish) -> UserRecord:
-            return await self._store.insert_user(
-                scim_id=scim_id, det_id=user.id, fields=_row(doc, desired), finishing_intent=finish
-            )
+            try:
+                return await self._store.insert_user(
+                    scim_id=scim_id, det_id=user.id, fields=_row(doc, desired), finishing_intent=finish
+                )
+            except Duplicate:
+                if await self._store.get_user_by_det_id(user.id, include_tombstoned=True) is None:
+                    raise
+                raise await self._journal.taken_meanwhile(finish, f"userName {desired.username!r}") from None
 
         async def compensate(user: MasterUser) -> None:
             # Users cannot be deleted (§5.5): an unrecorded user must at least not be usable.

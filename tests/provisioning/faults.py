@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from tests.idp.harness import World, start_world
 class Rule:
     """For the next `times` requests matching method and path regex, after letting the first `skip` of them
     through: answer `status` with the master's envelope, or (`after_forward`) forward first and then cut the
-    connection, as a lost response would."""
+    connection, as a lost response would, or (`meanwhile`) forward, run another writer, then pass the master's
+    answer on, as an answer still on its way while something else acts would."""
 
     method: str
     path: str
@@ -28,6 +30,7 @@ class Rule:
     after_forward: bool = False
     times: int = 1
     skip: int = 0
+    meanwhile: Callable[[], Awaitable[None]] | None = None
 
     def matches(self, request: web.Request) -> bool:
         return (
@@ -56,7 +59,7 @@ class FaultProxy:
             rule = None
         if rule is not None:
             rule.times -= 1
-            if not rule.after_forward:
+            if not rule.after_forward and rule.meanwhile is None:
                 code = _CODES.get(rule.status, 2)
                 return web.json_response(
                     {"error": {"code": code, "reason": "Injected", "error": rule.text}},
@@ -74,6 +77,8 @@ class FaultProxy:
             payload = await answer.read()
             status = answer.status
             content_type = answer.content_type
+        if rule is not None and rule.meanwhile is not None:
+            await rule.meanwhile()
         if rule is not None and rule.after_forward:
             # The master applied the write; the bridge never hears back (a reset mid-response).
             assert request.transport is not None

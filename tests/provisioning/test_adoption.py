@@ -14,6 +14,7 @@ import pytest
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.commands.adopt import run_adopt
+from bridge.commands.adoption_run import run_adoption
 from bridge.commands.import_builtin import run_import_builtin
 from bridge.config import Settings
 from bridge.provisioning.adoption import parse_builtin_export
@@ -346,3 +347,56 @@ async def test_adopt_refuses_while_an_intent_stays_pending_and_its_dry_run_says_
     assert await world.store.get_user_by_det_id(det_id) is None
     assert await world.store.get_user_by_user_name("bob@example.com") is None
     assert len(await world.store.pending_intents()) == 1
+
+
+def _adopt_meanwhile(world: World, report: io.StringIO) -> Callable[[], Awaitable[None]]:
+    """`scim-bridge adopt`'s own run, minus its pending-intent check: an adopt whose check ran before the
+    create under test began, now listing the master while that create's answer is on its way."""
+
+    async def adopt() -> None:
+        assert (
+            await run_adoption(
+                world.app[SETTINGS], lambda adopter: adopter.adopt(), what="adopt", dry_run=False, out=report
+            )
+            == 0
+        )
+
+    return adopt
+
+
+async def test_a_create_whose_new_user_adopt_maps_meanwhile_answers_409_and_leaves_the_user_alone(
+    proxied: tuple[World, FaultProxy],
+) -> None:
+    world, proxy = proxied
+    report = io.StringIO()
+    proxy.rules.append(Rule("POST", "/api/v1/users", meanwhile=_adopt_meanwhile(world, report)))
+    answer = await call(world, "POST", "/Users", user_body("race@example.com", "Race"))
+    assert answer.status == 409
+    assert (await answer.json())["scimType"] == "uniqueness"
+    assert "user linked: race@example.com" in report.getvalue()
+    master_user = (await world.master.state()).users["race@example.com"]
+    assert master_user.active  # not deactivated, as an unrecorded create would be
+    mapped = await world.store.get_user_by_det_id(master_user.id)
+    assert mapped is not None
+    listed = await (await call(world, "GET", '/Users?filter=userName eq "race@example.com"')).json()
+    assert [r["id"] for r in listed["Resources"]] == [mapped.scim_id]
+    assert await world.store.pending_intents() == []
+
+
+async def test_a_create_whose_new_group_adopt_maps_meanwhile_answers_409_and_leaves_the_group_alone(
+    proxied: tuple[World, FaultProxy],
+) -> None:
+    world, proxy = proxied
+    report = io.StringIO()
+    proxy.rules.append(Rule("POST", "/api/v1/groups", meanwhile=_adopt_meanwhile(world, report)))
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Racers"}
+    answer = await call(world, "POST", "/Groups", body)
+    assert answer.status == 409
+    assert (await answer.json())["scimType"] == "uniqueness"
+    assert "group linked: Racers" in report.getvalue()
+    assert "Racers" in (await world.master.state()).groups  # not deleted, as an unrecorded create would be
+    found = await world.master.call("POST", "/api/v1/groups/search", {"name": "Racers", "limit": 10})
+    det_ids = [entry["group"]["groupId"] for entry in found["groups"]]
+    assert len(det_ids) == 1
+    assert await world.store.get_group_by_det_id(det_ids[0]) is not None
+    assert await world.store.pending_intents() == []
