@@ -79,7 +79,7 @@ async def _settle_intents(
 def _refusal(what: str, pending: int, settings: Settings) -> str:
     return (
         f"{what} refused: {pending} write intent(s) still pending, and a user or group a pending create made "
-        "would be mapped under a new SCIM id. They are a serving bridge's requests in flight (resolved within "
+        "would be mapped under another SCIM id. They are a serving bridge's requests in flight (resolved within "
         f"reconcile.intent_grace, {settings.reconcile.intent_grace:g} s) or ones the master could not settle "
         "(see reconcile.intent_deferred); run this again then."
     )

@@ -17,7 +17,8 @@ EXIT_BAD_INPUT = 2
 async def run_import_builtin(
     settings: Settings, path: str, *, dry_run: bool = False, out: TextIO | None = None
 ) -> int:
-    """Import the export at `path` (JSON array or CSV with header), print the report."""
+    """Import the export at `path` (JSON array or CSV with header), print the report; like `adopt`, settle
+    pending write intents first and refuse (exit 1) while any stays pending."""
     out = out or sys.stdout
     try:
         text = await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
@@ -31,4 +32,5 @@ async def run_import_builtin(
         what="import",
         dry_run=dry_run,
         out=out,
+        intents_first=True,
     )

@@ -14,7 +14,7 @@ from typing import Any, Final
 from bridge.determined import DeterminedClient, MasterNotFound, MasterUser
 from bridge.provisioning.stale import USER_MISSING, missing_users
 from bridge.provisioning.users import BUILTIN_USER_IDS
-from bridge.store import Duplicate, MemberRecord, Store, UserFields, UserRecord
+from bridge.store import Duplicate, DuplicateScimId, MemberRecord, Store, UserFields, UserRecord
 
 # The skip reason when the insert finds the Determined object or its name mapped after adoption checked.
 MAPPED_MEANWHILE: Final = "mapped meanwhile (by a serving bridge or another adoption)"
@@ -190,8 +190,13 @@ class Adopter:
             if not dry_run:
                 try:
                     await self._insert_user(row.scim_id, user, _user_doc(user, extra), row.external_id)
-                except Duplicate as exc:
-                    report.skipped.append((user.username, type(exc).__name__))
+                except DuplicateScimId:
+                    report.skipped.append(
+                        (user.username, f"SCIM id {row.scim_id} is already another mapping's")
+                    )
+                    continue
+                except Duplicate:
+                    report.skipped.append((user.username, MAPPED_MEANWHILE))
                     continue
             report.users.append(user.username)
         return report

@@ -349,6 +349,32 @@ async def test_adopt_refuses_while_an_intent_stays_pending_and_its_dry_run_says_
     assert len(await world.store.pending_intents()) == 1
 
 
+async def test_import_builtin_refuses_while_an_intent_stays_pending(world: World, tmp_path: Path) -> None:
+    """As adopt: a pending create's Determined user must not be mapped under the plugin's SCIM id meanwhile."""
+    _, det_id = await _crashed_create(world, "late@example.com")
+    path = tmp_path / "export.json"
+    row = {"id": str(uuid.uuid4()), "user_id": det_id, "external_id": None, "name": None, "emails": None}
+    path.write_text(json.dumps([row]), encoding="utf-8")
+    out = io.StringIO()
+    assert await run_import_builtin(world.app[SETTINGS], str(path), out=out) == 1
+    assert out.getvalue().startswith("import refused: 1 write intent(s) still pending")
+    assert "linked" not in out.getvalue()
+    assert await world.store.get_user_by_det_id(det_id) is None
+    assert len(await world.store.pending_intents()) == 1
+
+
+async def test_import_builtin_names_why_a_taken_scim_id_is_skipped(world: World, tmp_path: Path) -> None:
+    bob = await make_master_user(world, "bob@example.com")
+    created = await (await call(world, "POST", "/Users", user_body("carol@example.com", "Carol"))).json()
+    path = tmp_path / "export.json"
+    row = {"id": created["id"], "user_id": bob, "external_id": None, "name": None, "emails": None}
+    path.write_text(json.dumps([row]), encoding="utf-8")
+    out = io.StringIO()
+    assert await run_import_builtin(world.app[SETTINGS], str(path), out=out) == 0
+    assert f"skipped bob@example.com: SCIM id {created['id']} is already another mapping's" in out.getvalue()
+    assert await world.store.get_user_by_det_id(bob) is None
+
+
 def _adopt_meanwhile(world: World, report: io.StringIO) -> Callable[[], Awaitable[None]]:
     """`scim-bridge adopt`'s own run, minus its pending-intent check: an adopt whose check ran before the
     create under test began, now listing the master while that create's answer is on its way."""
