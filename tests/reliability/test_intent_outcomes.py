@@ -6,25 +6,10 @@ from __future__ import annotations
 
 import uuid
 
-from bridge.provisioning.consistency import digest
-from bridge.reconcile import IntentResolver, Resolution
-from bridge.reconcile.desired import display_names
+from bridge.reconcile import Resolution
 from bridge.store import IntentState, MemberRecord, UserFields
 from tests.reliability.conftest import World
-
-
-def _resolver(world: World) -> IntentResolver:
-    return IntentResolver(world.store, world.bridge, display_names(world.settings.users.display_name_source))
-
-
-async def _intent(world: World, operation: str, resource_type: str, target: str, payload: object) -> int:
-    return await world.store.begin_intent(
-        request_id="req-crashed",
-        operation=operation,
-        resource_type=resource_type,
-        target=target,
-        payload_digest=digest(payload),
-    )
+from tests.reliability.test_intents import _intent, _resolver
 
 
 async def _state(world: World, intent: int) -> IntentState:
