@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from bridge.config import Settings
 from bridge.determined import DeterminedClient, MasterError, create_master_client
 from bridge.provisioning.adoption import Adopter, AdoptionReport
-from bridge.reconcile.desired import display_names
-from bridge.reconcile.intents import IntentResolver
+from bridge.reconcile import build_intent_resolver, intent_cutoff
 from bridge.store import Store, StoreError, open_store
 from bridge.wiring import master_client_settings, protected_usernames
 
@@ -69,9 +67,8 @@ async def _settle_intents(
     and a shadow bridge (whose resolution would write to the real master) only count.
     """
     if not dry_run and settings.mode != "shadow":
-        resolver = IntentResolver(store, client, display_names(settings.users.display_name_source))
-        await resolver.resolve_all(
-            created_before=datetime.now(UTC) - timedelta(seconds=settings.reconcile.intent_grace)
+        await build_intent_resolver(settings, store, client).resolve_all(
+            created_before=intent_cutoff(settings)
         )
     return len(await store.pending_intents())
 

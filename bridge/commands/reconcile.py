@@ -11,13 +11,20 @@ intents older than ``reconcile.intent_grace`` are resolved, and every repair re-
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta
 from typing import Final, TextIO
 
 from bridge.commands.db import existing_database
 from bridge.config import Settings
 from bridge.determined import MasterError, create_master_client
-from bridge.reconcile import Drift, DriftKind, Mode, ReconcileReport, RetireRefusal, build_reconciler
+from bridge.reconcile import (
+    Drift,
+    DriftKind,
+    Mode,
+    ReconcileReport,
+    RetireRefusal,
+    build_reconciler,
+    intent_cutoff,
+)
 from bridge.store import open_store
 from bridge.wiring import master_client_settings
 
@@ -116,8 +123,7 @@ async def run_reconcile(
     client = create_master_client(master_client_settings(settings.master))
     try:
         reconciler = await build_reconciler(settings, store, client, allow_mass_retire=allow_mass_retire)
-        cutoff = datetime.now(UTC) - timedelta(seconds=settings.reconcile.intent_grace)
-        report = await reconciler.run(mode, intents_before=cutoff)
+        report = await reconciler.run(mode, intents_before=intent_cutoff(settings))
     except MasterError as exc:
         print(f"master unavailable: {exc}", file=err)
         return EXIT_UNUSABLE

@@ -1,7 +1,7 @@
 """Reconciliation with the master: drift detection and repair, and resolution of unfinished intents (issue 7)."""
 
 from bridge.reconcile.drift import Drift, DriftKind, ReconcileReport
-from bridge.reconcile.factory import build_reconciler, mode_for
+from bridge.reconcile.factory import build_intent_resolver, build_reconciler, intent_cutoff, mode_for
 from bridge.reconcile.guard import RetireGuard, RetireRefusal
 from bridge.reconcile.intents import IntentResolver, Resolution, ResolvedIntent
 from bridge.reconcile.reconciler import Mode, Reconciler
@@ -17,6 +17,8 @@ __all__ = [
     "ResolvedIntent",
     "RetireGuard",
     "RetireRefusal",
+    "build_intent_resolver",
     "build_reconciler",
+    "intent_cutoff",
     "mode_for",
 ]

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Final
 
 import structlog
@@ -24,8 +24,7 @@ from aiohttp import web
 from bridge.config import Settings
 from bridge.determined import DeterminedClient, MasterError
 from bridge.provisioning.adoption import Adopter
-from bridge.reconcile.desired import display_names
-from bridge.reconcile.factory import build_reconciler, mode_for
+from bridge.reconcile.factory import build_intent_resolver, build_reconciler, intent_cutoff, mode_for
 from bridge.reconcile.intents import IntentResolver, Resolution
 from bridge.reconcile.shadow import shadowed
 from bridge.store import Store, StoreError
@@ -66,7 +65,7 @@ async def resolve_leftovers(
 
 def _intent_cutoff(settings: Settings, started: datetime) -> datetime:
     """Intents created before this are resolvable: older than the grace, or left by a previous process."""
-    return max(started, datetime.now(UTC) - timedelta(seconds=settings.reconcile.intent_grace))
+    return max(started, intent_cutoff(settings))
 
 
 async def _periodic(
@@ -78,7 +77,7 @@ async def _periodic(
     *,
     leftovers: bool,
 ) -> None:
-    resolver = IntentResolver(store, client, display_names(settings.users.display_name_source))
+    resolver = build_intent_resolver(settings, store, client)
     interval = settings.reconcile.interval
     # A request answered 503 after a master timeout leaves its intent pending while the IdP retries;
     # resolving it within about one grace period lets that retry find a consistent state.
@@ -152,7 +151,7 @@ def reconcile_context(settings: Settings) -> CleanupContext:
             app[MASTER] = shadowed(app[MASTER])
         client = app[MASTER]
         started = datetime.now(UTC)
-        resolver = IntentResolver(store, client, display_names(settings.users.display_name_source))
+        resolver = build_intent_resolver(settings, store, client)
         # Before the listener opens no request is in flight: every pending intent is a previous process's.
         finished = await resolve_leftovers(resolver, started, deadline=time.monotonic() + START_BUDGET)
         if settings.reconcile.adopt_on_start:

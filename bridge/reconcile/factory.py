@@ -1,11 +1,15 @@
-"""Build a Reconciler from settings: display-name rules, and the accounts reconciliation never touches."""
+"""Build a Reconciler and an IntentResolver from settings: display-name rules, the accounts reconciliation never
+touches, and which pending intents are old enough to resolve."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 from bridge.config import Settings
 from bridge.determined import DeterminedClient
 from bridge.reconcile.desired import display_names
 from bridge.reconcile.guard import RetireGuard
+from bridge.reconcile.intents import IntentResolver
 from bridge.reconcile.reconciler import Mode, Reconciler
 from bridge.store import Store
 
@@ -30,6 +34,17 @@ async def build_reconciler(
         if allow_mass_retire
         else RetireGuard(settings.reconcile.max_retire, settings.reconcile.max_retire_fraction),
     )
+
+
+def build_intent_resolver(settings: Settings, store: Store, client: DeterminedClient) -> IntentResolver:
+    """An IntentResolver that writes display names as the users' settings say."""
+    return IntentResolver(store, client, display_names(settings.users.display_name_source))
+
+
+def intent_cutoff(settings: Settings) -> datetime:
+    """Intents created before this are past ``reconcile.intent_grace``: a serving bridge's requests in flight
+    are younger, so a process beside it resolves only older ones."""
+    return datetime.now(UTC) - timedelta(seconds=settings.reconcile.intent_grace)
 
 
 def mode_for(settings: Settings) -> Mode:
