@@ -37,7 +37,7 @@ from bridge.determined.limiter import AdaptiveLimiter
 from bridge.determined.passwords import salt_and_hash
 from bridge.determined.retry import backoff_delay, parse_retry_after
 from bridge.determined.settings import MasterClientSettings
-from bridge.determined.transport import AnswerTimeout, ConnectFailed, ConnectionLost, MasterTransport
+from bridge.determined.transport import Answer, AnswerTimeout, ConnectFailed, ConnectionLost, MasterTransport
 
 _NO_BODY: Final = object()
 # §4.12: group search rejects limits above 500.
@@ -515,31 +515,25 @@ class DeterminedClient:
             if authenticated and credential.needs_login:
                 await credential.ensure_token(transport)
             deadline = asyncio.get_running_loop().time() + read_timeout + self._extra_budget
-            sent = credential.authorization if authenticated else None
-            record_call()
-            status, answer, retry_after, location = await transport.request(
-                method,
-                path,
-                query=query,
-                authorization=sent,
-                body=body,
-                read_timeout=read_timeout,
-                deadline=deadline,
-                repeatable=repeatable,
-            )
-            if status == 401 and authenticated and credential.uses_login:
-                await credential.refresh(transport, stale=sent)
+
+            async def send(authorization: str | None) -> Answer:
                 record_call()
-                status, answer, retry_after, location = await transport.request(
+                return await transport.request(
                     method,
                     path,
                     query=query,
-                    authorization=credential.authorization,
+                    authorization=authorization,
                     body=body,
                     read_timeout=read_timeout,
                     deadline=deadline,
                     repeatable=repeatable,
                 )
+
+            sent = credential.authorization if authenticated else None
+            status, answer, retry_after, location = await send(sent)
+            if status == 401 and authenticated and credential.uses_login:
+                await credential.refresh(transport, stale=sent)
+                status, answer, retry_after, location = await send(credential.authorization)
             return status, answer, parse_retry_after(retry_after), location
         except MasterUnavailable as exc:
             # Raised by the credential's login, which is safe to repeat: the original call was not sent.
