@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.commands.adopt import run_adopt
 from bridge.commands.adoption_run import run_adoption
@@ -23,7 +22,7 @@ from bridge.reconcile import Mode, build_reconciler
 from bridge.store import GroupRecord, Store, UserFields, UserRecord
 from bridge.web.keys import MASTER, SETTINGS
 from tests.idp.harness import World
-from tests.provisioning.faults import FaultProxy, Rule, start_world_behind_proxy
+from tests.provisioning.faults import FaultProxy, Rule
 from tests.provisioning.scim import call, user_body
 from tests.provisioning.test_stale_members import LOST_DET_ID, stale_user
 
@@ -180,13 +179,6 @@ async def test_import_builtin_releases_a_dead_tombstone_holding_the_name(
     assert "user linked: jane@example.com" in out.getvalue()
     assert (await call(world, "GET", f"/Users/{scim_id}")).status == 200
     assert await world.store.get_user_by_scim_id(old, include_tombstoned=True) is None
-
-
-@pytest.fixture
-async def proxied(
-    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
-) -> tuple[World, FaultProxy]:
-    return await start_world_behind_proxy(aiohttp_server, aiohttp_client, tmp_path)
 
 
 @pytest.mark.parametrize(

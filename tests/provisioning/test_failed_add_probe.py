@@ -8,29 +8,18 @@ request; the store is a real SQLite file.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
-
-import pytest
-from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.provisioning.stale import PROBE_GETS
 from tests.conftest import LogReader
 from tests.idp.harness import World
-from tests.provisioning.faults import FaultProxy, Rule, start_world_behind_proxy
+from tests.provisioning.faults import FaultProxy, Rule
 from tests.provisioning.scim import GROUP_URN, call, create_user
 from tests.provisioning.test_stale_members import LOST_DET_ID, stale_user
 
 CREATE_GROUP = ("POST", "/api/v1/groups")
 LISTING = "GET /api/v1/users"
 ONE_USER = re.compile(r"GET /api/v1/users/\d+")
-
-
-@pytest.fixture
-async def proxied(
-    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
-) -> tuple[World, FaultProxy]:
-    return await start_world_behind_proxy(aiohttp_server, aiohttp_client, tmp_path)
 
 
 async def _users(world: World, count: int) -> list[str]:

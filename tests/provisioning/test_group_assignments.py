@@ -7,18 +7,16 @@ a fault proxy where a lost answer is needed) and the store is a real SQLite file
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.reconcile import IntentResolver, Mode, Resolution, build_reconciler
 from bridge.reconcile.desired import display_names
 from bridge.web.keys import MASTER, SETTINGS
 from tests.conftest import LogReader
 from tests.idp.harness import World
-from tests.provisioning.faults import FaultProxy, Rule, start_world_behind_proxy
+from tests.provisioning.faults import FaultProxy, Rule
 from tests.provisioning.scim import call, create_group, create_user, patch
 
 ASSIGNMENTS = ("PATCH", "/api/v1/users/assignments")
@@ -264,13 +262,6 @@ async def test_user_delete_when_one_of_its_groups_was_deleted_on_the_master(
     ]
     assert (await world.master.state()).groups == {"Kept": frozenset()}
     assert await world.store.pending_intents() == []
-
-
-@pytest.fixture
-async def proxied(
-    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
-) -> tuple[World, FaultProxy]:
-    return await start_world_behind_proxy(aiohttp_server, aiohttp_client, tmp_path)
 
 
 async def test_a_retried_removal_whose_first_attempt_landed_succeeds(

@@ -14,18 +14,15 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
-from pathlib import Path
 
-import pytest
 from aiohttp import ClientResponse
-from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.reconcile import DriftKind, Mode, build_reconciler
 from bridge.store import MemberRecord, UserFields, UserRecord
 from bridge.web.keys import MASTER, SETTINGS
 from tests.conftest import LogReader
 from tests.idp.harness import World
-from tests.provisioning.faults import FaultProxy, Rule, start_world_behind_proxy
+from tests.provisioning.faults import FaultProxy, Rule
 from tests.provisioning.scim import GROUP_URN, call, create_group, create_user, patch, user_body
 
 # No Determined user has this id: the seed master holds a handful.
@@ -268,13 +265,6 @@ async def test_okta_swap_removing_a_stale_member_and_adding_one_is_400_and_both_
         ("patch", "error:400:user.missing")
     ]
     assert await _drift_kinds(world) == []
-
-
-@pytest.fixture
-async def proxied(
-    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
-) -> tuple[World, FaultProxy]:
-    return await start_world_behind_proxy(aiohttp_server, aiohttp_client, tmp_path)
 
 
 async def test_a_swap_whose_add_is_throttled_retires_a_removed_member_the_undo_finds_gone(
