@@ -63,6 +63,16 @@ def _user_doc(user: MasterUser, extra: Mapping[str, Any] | None = None) -> dict[
     return doc
 
 
+async def mapped_members(store: Store, users: Iterable[MasterUser]) -> list[MemberRecord]:
+    """The store's members for a master group's users: those with a live mapping, under their SCIM ids."""
+    members: list[MemberRecord] = []
+    for user in users:
+        record = await store.get_user_by_det_id(user.id)
+        if record is not None:
+            members.append(MemberRecord(record.scim_id, display=record.user_name))
+    return members
+
+
 class Adopter:
     """Links unmanaged master objects into the store; never writes to the master."""
 
@@ -137,11 +147,7 @@ class Adopter:
                 continue
             if not dry_run:
                 details = await self._master.get_group(group.id)
-                members: list[MemberRecord] = []
-                for member in details.users:
-                    record = await self._store.get_user_by_det_id(member.id)
-                    if record is not None:
-                        members.append(MemberRecord(record.scim_id, display=record.user_name))
+                members = await mapped_members(self._store, details.users)
                 try:
                     await self._store.insert_group(
                         scim_id=str(uuid.uuid4()),

@@ -24,6 +24,7 @@ from datetime import datetime
 import structlog
 
 from bridge.determined import DeterminedClient, MasterGroupDetails, MasterUser
+from bridge.provisioning.adoption import mapped_members
 from bridge.reconcile.detect import DisplayName, Snapshot, master_group, master_user
 from bridge.reconcile.journalled import journalled_group_create, journalled_relink, journalled_user_create
 from bridge.reconcile.repair import REPAIR_ERRORS, Repairer, Unrepairable
@@ -32,7 +33,6 @@ from bridge.store import (
     IntentNotPending,
     IntentRecord,
     IntentState,
-    MemberRecord,
     Store,
     UserFields,
 )
@@ -227,11 +227,7 @@ class IntentResolver:
         for details in candidates:
             if not journalled_group_create(intent.payload_digest, details):
                 continue
-            members = []
-            for user in details.users:
-                record = await self.store.get_user_by_det_id(user.id)
-                if record is not None:
-                    members.append(MemberRecord(record.scim_id, display=record.user_name))
+            members = await mapped_members(self.store, details.users)
             try:
                 await self.store.insert_group(
                     scim_id=intent.target,
