@@ -22,7 +22,7 @@ from bench.directory import (
 )
 from bench.loadgen import Call, Stats, closed_loop
 from bench.plan import Plan
-from bench.rounds import Cost, Round, Side, abba, cell_requests, ratio, summary
+from bench.rounds import Cost, Round, Side, abba, cell_requests, summary
 
 CONCURRENCIES: Final = (1, 32)
 SAMPLE_USERS: Final = 200
@@ -55,20 +55,6 @@ class Sides:
     native: HttpSide
     bridge_cpu: CpuProbe = _no_probe
     native_cpu: CpuProbe = _no_probe
-
-
-def compared(op: str, kind: str, concurrency: int, bridge: Stats, native: Stats) -> dict[str, Any]:
-    """One row of a single-round comparison (the scale curves)."""
-    return {
-        "op": op,
-        "kind": kind,
-        "concurrency": concurrency,
-        "bridge": bridge.as_dict(),
-        "native": native.as_dict(),
-        "throughput_ratio": ratio(bridge.throughput, native.throughput),
-        "p50_ratio": ratio(bridge.p50_ms, native.p50_ms),
-        "p99_ratio": ratio(bridge.p99_ms, native.p99_ms),
-    }
 
 
 def _per_request_us(before: float | None, after: float | None, requests: int) -> float | None:
@@ -133,11 +119,17 @@ async def run_rounds(
     concurrency: int,
     first: int,
     max_seconds: float,
+    settle_on: CpuProbe | None = None,
 ) -> list[Round]:
     """`plan.rounds` rounds of `count` requests per side in ABBA order (bench.rounds.abba), sequence
-    numbers running on from `first`, the same on both sides."""
+    numbers running on from `first`, the same on both sides.
+
+    After each run, the CPU time of `settle_on` must stop rising; by default `sides.bridge_cpu`, which
+    holds every server when the native side is the emulator behind the bridge.
+    """
     calls: dict[Side, Call] = {"bridge": bridge, "native": native}
     probes: dict[Side, CpuProbe] = {"bridge": sides.bridge_cpu, "native": sides.native_cpu}
+    servers = sides.bridge_cpu if settle_on is None else settle_on
     rounds: list[Round] = []
     for i, order in enumerate(abba(plan.rounds)):
         runs: dict[Side, tuple[Stats, Cost]] = {}
@@ -149,7 +141,7 @@ async def run_rounds(
                 first + i * count,
                 max_seconds,
                 probes[side],
-                sides.bridge_cpu,
+                servers,
             )
         rounds.append(
             Round(order[0], runs["bridge"][0], runs["native"][0], runs["bridge"][1], runs["native"][1])

@@ -27,11 +27,15 @@ class Plan:
     writes: int
     max_reads: int
     max_writes: int
-    scale_requests: int  # per point of a scale curve, at concurrency 1
+    # Scale curves and the peer comparison run `rounds` rounds of both sides too (no warm-up): requests per
+    # side and round at each point of a scale curve (concurrency 1), and per side and round of a peer row.
+    # 100 is the least count whose nearest-rank p99 is not simply the slowest request; the full plan's
+    # 6 x 100 and 6 x 125 keep those sections within ~1.5x of their old single run of 500 (docs/performance.md).
+    scale_round_requests: int
     import_users: int
     import_concurrency: int
     peer_size: int  # directory size at which the peer comparison runs (0: no peer)
-    peer_requests: int
+    peer_round_requests: int
     peer_concurrency: int
     mixed_requests: int
     mixed_concurrency: int
@@ -59,11 +63,11 @@ QUICK = Plan(
     writes=400,
     max_reads=20_000,
     max_writes=6_000,
-    scale_requests=200,
+    scale_round_requests=100,
     import_users=300,
     import_concurrency=8,
     peer_size=1_000,
-    peer_requests=300,
+    peer_round_requests=100,
     peer_concurrency=4,
     mixed_requests=2_000,
     mixed_concurrency=16,
@@ -83,11 +87,11 @@ FULL = Plan(
     writes=1_000,
     max_reads=30_000,
     max_writes=8_000,
-    scale_requests=500,
+    scale_round_requests=100,
     import_users=1_000,
     import_concurrency=8,
     peer_size=10_000,
-    peer_requests=500,
+    peer_round_requests=125,
     peer_concurrency=4,
     mixed_requests=5_000,
     mixed_concurrency=16,
@@ -110,11 +114,11 @@ def tiny(users: int = 50) -> Plan:
         writes=40,
         max_reads=40,
         max_writes=40,
-        scale_requests=5,
+        scale_round_requests=5,
         import_users=5,
         import_concurrency=2,
         peer_size=users // 2,
-        peer_requests=10,
+        peer_round_requests=5,
         peer_concurrency=2,
         mixed_requests=40,
         mixed_concurrency=4,

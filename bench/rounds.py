@@ -151,3 +151,46 @@ def median_ratio(values: Sequence[float | None]) -> float | None:
     """The median of per-round ratios, rounded as a ratio is."""
     value = median(values)
     return None if value is None else round(value, 3)
+
+
+def curve_point(op: str, kind: str, concurrency: int, rounds: Sequence[Round]) -> dict[str, Any]:
+    """One point of a scale curve: a `summary` row whose spread also holds each side's p50 and p99 min-max.
+
+    A curve's target compares the bridge with itself at two sizes, measured minutes apart: no round of
+    one point pairs with a round of the other, so the target needs each side's own spread, not a ratio's.
+    """
+    row = summary(op, kind, concurrency, rounds)
+    for side, runs in (("bridge", [r.bridge for r in rounds]), ("native", [r.native for r in rounds])):
+        row["spread"][f"{side}_p50_ms"] = spread([round(s.p50_ms, 3) for s in runs])
+        row["spread"][f"{side}_p99_ms"] = spread([round(s.p99_ms, 3) for s in runs])
+    return row
+
+
+def peer_row(op: str, rounds: Sequence[Round]) -> dict[str, Any]:
+    """One row of the peer comparison from rounds whose `native` side was the peer (scim2-server).
+
+    Per side the medians over rounds; the throughput ratio is the median of the per-round ratios, with
+    their min-max as its spread. The JSON names the second side `peer`.
+    """
+    ratios = [r.ratios["throughput_ratio"] for r in rounds]
+    return {
+        "op": op,
+        "bridge": side_summary([r.bridge for r in rounds]),
+        "peer": side_summary([r.native for r in rounds]),
+        "throughput_ratio": median_ratio(ratios),
+        "spread": {"throughput_ratio": spread(ratios)},
+        "cpu_us_per_request": {
+            "bridge": cost_summary([r.bridge_cost for r in rounds]),
+            "peer": cost_summary([r.native_cost for r in rounds]),
+        },
+        "rounds": [
+            {
+                "first": "bridge" if r.first == "bridge" else "peer",
+                "bridge": r.bridge.as_dict(),
+                "peer": r.native.as_dict(),
+                "cpu_us_per_request": {"bridge": r.bridge_cost, "peer": r.native_cost},
+                "throughput_ratio": x,
+            }
+            for r, x in zip(rounds, ratios, strict=True)
+        ],
+    }

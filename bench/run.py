@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 
 from bench import overhead, scale, workloads
-from bench.clients import HttpSide, native_side, new_session, scim_side
+from bench.clients import native_side, new_session, scim_side
 from bench.directory import Directory, create_users, grow_users, read_det_ids, user_name
 from bench.overhead import Sides
 from bench.plan import SECTIONS, Plan
@@ -110,7 +110,7 @@ async def run(
                 if "scale" in sections:
                     user_rows += await scale.user_point(plan, sides, directory, rng)
                 if at_peer:
-                    results["peer"] = await _peer(plan, work, session, bridge, directory, progress)
+                    results["peer"] = await _peer(plan, work, session, sides, directory, progress)
             if "scale" in sections:
                 results["scale"] = {"users": user_rows}
             if "overhead" in sections:
@@ -146,7 +146,7 @@ async def _peer(
     plan: Plan,
     work: Path,
     session: aiohttp.ClientSession,
-    bridge: HttpSide,
+    sides: Sides,
     directory: Directory,
     progress: Progress,
 ) -> dict[str, Any]:
@@ -157,7 +157,13 @@ async def _peer(
         t0 = time.perf_counter()
         peer_ids = await create_users(peer, [user_name(s) for s in range(plan.peer_size)], 0)
         progress(f"loaded {plan.peer_size} users into scim2-server in {time.perf_counter() - t0:.1f} s")
-        return await workloads.peer_reads(plan, bridge, peer, directory, peer_ids)
+        # The peer takes the native side's place; the bridge side keeps its probe (bridge + emulator).
+        with_peer = Sides(sides.bridge, peer, bridge_cpu=sides.bridge_cpu, native_cpu=peer_proc.cpu_seconds)
+
+        def every_server() -> float | None:
+            return _sum(sides.bridge_cpu(), peer_proc.cpu_seconds())
+
+        return await workloads.peer_reads(plan, with_peer, directory, peer_ids, every_server)
     finally:
         peer_proc.stop()
 

@@ -1,4 +1,9 @@
-"""Scale curves: per-request cost of a userName filter, a deep page, and a one-member group add or swap as data grows."""
+"""Scale curves: per-request cost of a userName filter, a deep page, and a one-member group add or swap as data grows.
+
+Every point runs `plan.rounds` rounds of bridge and native in ABBA order (bench.overhead.run_rounds), each of
+`plan.scale_round_requests` requests per side at concurrency 1; a row reports medians over rounds and spreads
+(bench.rounds.curve_point).
+"""
 
 from __future__ import annotations
 
@@ -16,9 +21,10 @@ from bench.directory import (
     read_det_ids,
     user_name,
 )
-from bench.loadgen import closed_loop
-from bench.overhead import Sides, compared
+from bench.loadgen import Call
+from bench.overhead import Sides, run_rounds
 from bench.plan import Plan
+from bench.rounds import curve_point
 
 PAGE: Final = 100
 
@@ -28,7 +34,7 @@ async def user_point(
 ) -> list[dict[str, Any]]:
     """At the current directory size: `userName eq` lookups and the last full page, both at concurrency 1."""
     n = directory.size
-    names = [user_name(rng.randrange(n)) for _ in range(plan.scale_requests)]
+    names = [user_name(rng.randrange(n)) for _ in range(_total(plan))]
 
     async def bridge_filter(seq: int) -> int:
         return await sides.bridge.status("GET", "/Users?filter=" + quote(f'userName eq "{names[seq]}"'))
@@ -49,13 +55,7 @@ async def user_point(
         ("filter_username_eq", bridge_filter, native_lookup),
         ("page_deep", bridge_page, native_page),
     ):
-        b = await closed_loop(
-            bridge, requests=plan.scale_requests, concurrency=1, max_seconds=plan.cell_seconds
-        )
-        nat = await closed_loop(
-            native, requests=plan.scale_requests, concurrency=1, max_seconds=plan.cell_seconds
-        )
-        rows.append({"n": n, **compared(op, "read", 1, b, nat)})
+        rows.append({"n": n, **await _point(plan, sides, op, "read", bridge, native)})
     return rows
 
 
@@ -63,7 +63,7 @@ async def group_curve(plan: Plan, sides: Sides, directory: Directory) -> list[di
     """Per group size: add one member (a fresh probe user each time), then swap one (remove a probe added by
     the first cell, add one from a second pool: Okta's group push sends both in one PATCH). Native: one PUT
     with addUsers (and removeUsers) on an equal native group."""
-    probes = plan.scale_requests
+    probes = _total(plan)  # a fresh probe per add request, over all rounds of both cells
     adds = await _probe_pool(sides, directory, "probe", probes, first_seq=900_000)
     swaps = await _probe_pool(sides, directory, "swap", probes, first_seq=950_000)
     rows = []
@@ -97,10 +97,32 @@ async def group_curve(plan: Plan, sides: Sides, directory: Directory) -> list[di
             ("group_member_add", bridge_add, native_add),
             ("group_member_swap", bridge_swap, native_swap),
         ):
-            b = await closed_loop(bridge, requests=probes, concurrency=1, max_seconds=plan.cell_seconds)
-            nat = await closed_loop(native, requests=probes, concurrency=1, max_seconds=plan.cell_seconds)
-            rows.append({"group_size": size, **compared(op, "write", 1, b, nat)})
+            rows.append({"group_size": size, **await _point(plan, sides, op, "write", bridge, native)})
     return rows
+
+
+def _total(plan: Plan) -> int:
+    """Requests per side at one point over all its rounds (sequence numbers 0 to this, exclusive)."""
+    return plan.rounds * plan.scale_round_requests
+
+
+async def _point(plan: Plan, sides: Sides, op: str, kind: str, bridge: Call, native: Call) -> dict[str, Any]:
+    """One point of a curve: `plan.rounds` ABBA rounds at concurrency 1, sequence numbers from 0 on.
+
+    The group swap removes, at each sequence number, the probe the add cell added at the same number, so
+    both cells of a group size must number their requests alike (they do: both start at 0).
+    """
+    rounds = await run_rounds(
+        plan,
+        bridge,
+        native,
+        sides,
+        count=plan.scale_round_requests,
+        concurrency=1,
+        first=0,
+        max_seconds=plan.cell_seconds,
+    )
+    return curve_point(op, kind, 1, rounds)
 
 
 @dataclass(frozen=True, slots=True)

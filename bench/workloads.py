@@ -10,9 +10,9 @@ from urllib.parse import quote
 from bench.clients import HttpSide, members_add, native_user_doc, patch_body, user_doc
 from bench.directory import Directory, create_scim_group, user_name
 from bench.loadgen import Call, closed_loop, open_loop
-from bench.overhead import Sides, run_rounds
+from bench.overhead import CpuProbe, Sides, run_rounds
 from bench.plan import Plan
-from bench.rounds import median_ratio, ratio, side_summary, spread
+from bench.rounds import median_ratio, peer_row, ratio, side_summary, spread
 
 MIXED_GROUPS: Final = 8
 ENTRA_RATE: Final = 25.0  # requests/s a gallery app must sustain (Entra's SCIM provisioning guidance)
@@ -87,34 +87,31 @@ def read_calls(side: HttpSide, scim_ids: list[str], n: int, rng: random.Random) 
 
 
 async def peer_reads(
-    plan: Plan, bridge: HttpSide, peer: HttpSide, directory: Directory, peer_ids: list[str]
+    plan: Plan, sides: Sides, directory: Directory, peer_ids: list[str], settle_on: CpuProbe
 ) -> dict[str, Any]:
-    """The same read workload, same data size, against the bridge and against scim2-server."""
+    """The same read workload, same data size, against the bridge and against scim2-server.
+
+    `sides.native` is the peer here. Each operation runs `plan.rounds` rounds of `plan.peer_round_requests`
+    requests per side in ABBA order; a row reports the medians and the median per-round throughput ratio
+    with its min-max (bench.rounds.peer_row). `settle_on` is every server's CPU time (bridge, emulator, peer).
+    """
     n = len(peer_ids)
-    ours = read_calls(bridge, directory.scim_ids[:n], n, random.Random(7))
-    theirs = read_calls(peer, peer_ids, n, random.Random(7))
+    ours = read_calls(sides.bridge, directory.scim_ids[:n], n, random.Random(7))
+    theirs = read_calls(sides.native, peer_ids, n, random.Random(7))
     rows = []
     for op, call in ours.items():
-        b = await closed_loop(
+        rounds = await run_rounds(
+            plan,
             call,
-            requests=plan.peer_requests,
-            concurrency=plan.peer_concurrency,
-            max_seconds=plan.cell_seconds,
-        )
-        p = await closed_loop(
             theirs[op],
-            requests=plan.peer_requests,
+            sides,
+            count=plan.peer_round_requests,
             concurrency=plan.peer_concurrency,
+            first=0,
             max_seconds=plan.cell_seconds,
+            settle_on=settle_on,
         )
-        rows.append(
-            {
-                "op": op,
-                "bridge": b.as_dict(),
-                "peer": p.as_dict(),
-                "throughput_ratio": ratio(b.throughput, p.throughput),
-            }
-        )
+        rows.append(peer_row(op, rounds))
     return {"n": n, "concurrency": plan.peer_concurrency, "rows": rows}
 
 
