@@ -20,6 +20,8 @@ class Target:
     bound: float
     higher_is_better: bool
     note: str = ""
+    # min-max of the figure over the run's rounds (None for a figure measured once)
+    spread: list[float] | None = None
 
     @property
     def passed(self) -> bool:
@@ -29,11 +31,14 @@ class Target:
         return self.value >= self.bound if self.higher_is_better else self.value <= self.bound
 
     def line(self) -> str:
-        """`name  value  target  PASS/MISS  note`."""
+        """`name  value  target  PASS/MISS  spread  note`."""
         shown = "n/a" if self.value is None else f"{self.value:.3g}"
         sign = ">=" if self.higher_is_better else "<="
         verdict = "pass" if self.passed else "MISS"
-        return f"  {self.name:<46} {shown:>9}   {sign} {self.bound:<7g} {verdict:<5} {self.note}"
+        return (
+            f"  {self.name:<46} {shown:>9}   {sign} {self.bound:<7g} {verdict:<5}"
+            f" {_span(self.spread):>11}  {self.note}"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -44,6 +49,7 @@ class Target:
             "higher_is_better": self.higher_is_better,
             "passed": self.passed,
             "note": self.note,
+            "spread": self.spread,
         }
 
 
@@ -58,25 +64,43 @@ ENTRA_P99_MS: Final = 600.0
 HEADROOM: Final = 20.0
 
 
-def _curve_ratio(rows: list[Any], op: str, key: str) -> tuple[float | None, str]:
+def _curve_target(name: str, rows: list[Any], op: str, key: str) -> Target:
+    """Bridge p50 at the largest size ÷ at the smallest (no figure without two points).
+
+    Both p50s are medians over rounds. The two points were measured minutes apart, so no round of one
+    pairs with a round of the other: the spread is the range of every cross-round ratio, from the fastest
+    largest-size round over the slowest smallest-size one to the other way round.
+    """
     points = sorted((r for r in rows if r["op"] == op), key=lambda r: r[key])
     if len(points) < 2 or not points[0]["bridge"]["p50_ms"]:
-        return None, ""
+        return Target(name, None, SCALE_BOUND, False)
     first, last = points[0], points[-1]
     value = last["bridge"]["p50_ms"] / first["bridge"]["p50_ms"]
-    return value, f"p50 at {key}={last[key]} vs {first[key]}"
+    low = first.get("spread", {}).get("bridge_p50_ms")
+    high = last.get("spread", {}).get("bridge_p50_ms")
+    span = [round(high[0] / low[1], 3), round(high[1] / low[0], 3)] if low and high and low[0] else None
+    rounds = len(last.get("rounds", []))
+    note = f"p50 at {key}={last[key]} vs {first[key]}" + (f", medians of {rounds} rounds" if rounds else "")
+    return Target(name, value, SCALE_BOUND, False, note, span)
 
 
 def _scale_targets(scale: Results) -> list[Target]:
-    out: list[Target] = []
-    for op in ("filter_username_eq", "page_deep"):
-        value, note = _curve_ratio(scale.get("users", []), op, "n")
-        out.append(Target(f"scale {op} largest/smallest N", value, SCALE_BOUND, False, note))
-    value, note = _curve_ratio(scale.get("groups", []), "group_member_add", "group_size")
-    out.append(Target("scale group_member_add largest/smallest group", value, SCALE_BOUND, False, note))
+    users, groups = scale.get("users", []), scale.get("groups", [])
+    out = [
+        _curve_target(f"scale {op} largest/smallest N", users, op, "n")
+        for op in ("filter_username_eq", "page_deep")
+    ]
+    out.append(
+        _curve_target(
+            "scale group_member_add largest/smallest group", groups, "group_member_add", "group_size"
+        )
+    )
     # Not an issue-9 target: the same bound on Okta's remove-and-add PATCH, which PUT made O(group).
-    value, note = _curve_ratio(scale.get("groups", []), "group_member_swap", "group_size")
-    out.append(Target("scale group_member_swap largest/smallest (extra)", value, SCALE_BOUND, False, note))
+    out.append(
+        _curve_target(
+            "scale group_member_swap largest/smallest (extra)", groups, "group_member_swap", "group_size"
+        )
+    )
     return out
 
 
@@ -85,14 +109,29 @@ def targets(results: Results) -> list[Target]:
     out: list[Target] = []
     for row in results.get("overhead", []):
         c, op = row["concurrency"], row["op"]
+        spreads = row.get("spread", {})
         if c > 1:
             floor = READ_THROUGHPUT if row["kind"] == "read" else WRITE_THROUGHPUT
             out.append(
                 Target(
-                    f"overhead {op} throughput c={c}", row["throughput_ratio"], floor, True, "bridge/native"
+                    f"overhead {op} throughput c={c}",
+                    row["throughput_ratio"],
+                    floor,
+                    True,
+                    "bridge/native",
+                    spreads.get("throughput_ratio"),
                 )
             )
-        out.append(Target(f"overhead {op} p99 c={c}", row["p99_ratio"], P99_BOUND, False, "bridge/native"))
+        out.append(
+            Target(
+                f"overhead {op} p99 c={c}",
+                row["p99_ratio"],
+                P99_BOUND,
+                False,
+                "bridge/native",
+                spreads.get("p99_ratio"),
+            )
+        )
     if "import" in results:
         out.append(
             Target(
@@ -101,6 +140,7 @@ def targets(results: Results) -> list[Target]:
                 IMPORT_BOUND,
                 False,
                 "bridge/native",
+                results["import"].get("spread", {}).get("wall_time_ratio"),
             )
         )
     ran = set(results.get("meta", {}).get("sections", SECTIONS))
@@ -126,6 +166,7 @@ def targets(results: Results) -> list[Target]:
                 PEER_BOUND,
                 True,
                 "bridge/scim2-server",
+                row.get("spread", {}).get("throughput_ratio"),
             )
         )
     mix = results.get("mixed")
@@ -158,6 +199,31 @@ def _fmt(value: float | None, spec: str = ".2f") -> str:
 def _span(bounds: list[float] | None, spec: str = ".2f") -> str:
     """`min-max` of a spread (empty for rows without rounds)."""
     return "" if not bounds else f"{bounds[0]:{spec}}-{bounds[1]:{spec}}"
+
+
+def _medians_of(rows: list[Any], spread_of: str) -> str:
+    """`; medians of R rounds, spread = ...)` for rows that ran in rounds, `)` for older results."""
+    rounds = max((len(r.get("rounds", [])) for r in rows), default=0)
+    return f"; medians of {rounds} rounds, spread = min-max of {spread_of})" if rounds else ")"
+
+
+def _scale_section(scale: Results) -> list[str]:
+    rows = scale.get("users", []) + scale.get("groups", [])
+    lines = [
+        "\n3. Scale (concurrency 1, ms bridge / native" + _medians_of(rows, "the bridge p50 over rounds"),
+        f"  {'op':<20} {'point':<13} {'p50 b/n':>16} {'spread':>12}  {'p99 b/n':>16}",
+    ]
+    lines += [_scale_line(r, f"N={r['n']:>7}") for r in scale.get("users", [])]
+    lines += [_scale_line(r, f"size={r['group_size']:>6}") for r in scale.get("groups", [])]
+    return lines
+
+
+def _scale_line(row: dict[str, Any], point: str) -> str:
+    b, n = row["bridge"], row["native"]
+    return (
+        f"  {row['op']:<20} {point:<13} {b['p50_ms']:>7.2f}/{n['p50_ms']:<8.2f}"
+        f" {_span(row.get('spread', {}).get('bridge_p50_ms')):>12}  {b['p99_ms']:>7.2f}/{n['p99_ms']:<8.2f}"
+    )
 
 
 def table(results: Results) -> str:
@@ -211,16 +277,7 @@ def table(results: Results) -> str:
             )
         )
     if "scale" in results:
-        emit("\n3. Scale (concurrency 1, p50 ms bridge / native)")
-    for r in results.get("scale", {}).get("users", []):
-        emit(
-            f"  {r['op']:<20} N={r['n']:>7}  {r['bridge']['p50_ms']:>7.2f} / {r['native']['p50_ms']:<7.2f}  p99 {r['bridge']['p99_ms']:.2f}"
-        )
-    for r in results.get("scale", {}).get("groups", []):
-        emit(
-            f"  {r['op']:<20} size={r['group_size']:>6} {r['bridge']['p50_ms']:>7.2f} / {r['native']['p50_ms']:<7.2f}"
-            f"  p99 {r['bridge']['p99_ms']:.2f}"
-        )
+        lines += _scale_section(results["scale"])
     mem = results.get("memory")
     if mem:
         emit(
@@ -229,10 +286,14 @@ def table(results: Results) -> str:
         )
     peer = results.get("peer")
     if peer:
-        emit(f"\n5. Peer scim2-server, N={peer['n']}, concurrency {peer['concurrency']} (rps bridge / peer)")
+        emit(
+            f"\n5. Peer scim2-server, N={peer['n']}, concurrency {peer['concurrency']} (rps bridge / peer"
+            + _medians_of(peer["rows"], "the per-round ratio")
+        )
         for r in peer["rows"]:
             emit(
-                f"  {r['op']:<20} {r['bridge']['throughput_rps']:>8.1f} / {r['peer']['throughput_rps']:<8.1f} ratio {_fmt(r['throughput_ratio'])}"
+                f"  {r['op']:<20} {r['bridge']['throughput_rps']:>8.1f} / {r['peer']['throughput_rps']:<8.1f}"
+                f" ratio {_fmt(r['throughput_ratio']):>6} {_span(r.get('spread', {}).get('throughput_ratio')):>13}"
             )
     mix = results.get("mixed")
     if mix:
