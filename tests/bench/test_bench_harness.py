@@ -86,9 +86,21 @@ def test_import_scale_memory_peer_and_mixed_are_filled(tiny_run: tuple[dict[str,
     assert [(r["op"], r["group_size"]) for r in results["scale"]["groups"]] == [
         (op, size) for size in (2, 25) for op in ("group_member_add", "group_member_swap")
     ]
+    plan = results["plan"]
+    abba = ["bridge", "native"] * (plan["rounds"] // 2)
     for row in results["scale"]["users"] + results["scale"]["groups"]:
         _stats_ok(row["bridge"])
         _stats_ok(row["native"])
+        # Rounds in ABBA order, the same count on both sides; medians inside each side's spread.
+        assert [r["first"] for r in row["rounds"]] == abba
+        for r in row["rounds"]:
+            assert r["bridge"]["requests"] == r["native"]["requests"] == plan["scale_round_requests"]
+        for side in ("bridge", "native"):
+            for key in ("p50_ms", "p99_ms"):
+                low, high = row["spread"][f"{side}_{key}"]
+                assert low <= row[side][key] <= high
+        low, high = row["spread"]["p50_ratio"]
+        assert low <= row["p50_ratio"] <= high
     assert results["memory"]["n"] >= 50
     assert results["memory"]["bridge_peak_rss_mb"] > 0
     assert results["peer"]["n"] == 25
@@ -96,6 +108,11 @@ def test_import_scale_memory_peer_and_mixed_are_filled(tiny_run: tuple[dict[str,
     for row in results["peer"]["rows"]:
         _stats_ok(row["bridge"])
         _stats_ok(row["peer"])
+        assert [r["first"] for r in row["rounds"]] == ["bridge", "peer"] * (plan["rounds"] // 2)
+        for r in row["rounds"]:
+            assert r["bridge"]["requests"] == r["peer"]["requests"] == plan["peer_round_requests"]
+        low, high = row["spread"]["throughput_ratio"]
+        assert low <= row["throughput_ratio"] <= high
     _stats_ok(results["mixed"]["ceiling"])
     _stats_ok(results["mixed"]["paced"])
     assert results["failures"] == []
@@ -108,7 +125,13 @@ def test_targets_and_table(tiny_run: tuple[dict[str, Any], str]) -> None:
     assert "memory bridge peak RSS MiB" in names
     assert "entra headroom (ceiling / 25 req/s)" in names
     assert all(isinstance(t["passed"], bool) for t in results["targets"])
+    # Every figure measured in rounds carries its spread; the once-measured ones (memory, mixed) none.
+    for t in results["targets"]:
+        once = t["name"].startswith(("memory", "entra"))
+        assert (t["spread"] is None) == once, t
     assert "Targets" in stdout
+    assert "3. Scale (concurrency 1, ms bridge / native; medians of 2 rounds" in stdout
+    assert "(rps bridge / peer; medians of 2 rounds" in stdout
     assert "1b. CPU per request" in stdout
     for name in names:
         assert name in stdout
