@@ -14,6 +14,7 @@ import sys
 from typing import Final, TextIO
 
 from bridge.commands.db import existing_database
+from bridge.commands.refusal import print_refusal
 from bridge.config import Settings
 from bridge.determined import MasterError, create_master_client
 from bridge.reconcile import (
@@ -21,7 +22,6 @@ from bridge.reconcile import (
     DriftKind,
     Mode,
     ReconcileReport,
-    RetireRefusal,
     build_reconciler,
     intent_cutoff,
 )
@@ -68,7 +68,7 @@ def _print_summary(report: ReconcileReport, mode: Mode, out: TextIO) -> None:
         for drift in missing:
             print(f"  refused to retire {_ghost(drift)}", file=out)
         if report.refusal is not None:
-            _print_refusal(report.refusal, "repaired nothing", out)
+            print_refusal(report.refusal, "repaired nothing", out)
     elif mode is Mode.REPAIR:
         retired = [d for d in report.repaired if d.kind is DriftKind.USER_MISSING]
         for drift in retired:
@@ -77,19 +77,7 @@ def _print_summary(report: ReconcileReport, mode: Mode, out: TextIO) -> None:
         for drift in missing:
             print(f"  would retire {_ghost(drift)} (if the master still answers 'user not found')", file=out)
         if report.refusal is not None:
-            _print_refusal(report.refusal, "--repair would repair nothing", out)
-
-
-def _print_refusal(refusal: RetireRefusal, outcome: str, out: TextIO) -> None:
-    print(
-        f"REFUSED: {refusal.missing} mapped users' Determined users are gone, more than {refusal.bound()} "
-        f"in one pass; {outcome}.\n"
-        "  Check that master.url is the Determined master these users were provisioned on (not one restored "
-        "from an old backup, a staging master or a freshly reset one).\n"
-        "  If they really are gone, run `scim-bridge reconcile --repair --allow-mass-retire` once, or raise "
-        f"{refusal.setting}.",
-        file=out,
-    )
+            print_refusal(report.refusal, "--repair would repair nothing", out)
 
 
 def _ghost(drift: Drift) -> str:

@@ -1,0 +1,24 @@
+"""The operator's message when the retirement guard refuses: what was not done, what to check, how to override.
+
+Shared by ``reconcile`` (a refused repair pass or dry run) and ``adopt`` / ``import-builtin`` (intent resolution
+refused before adopting), so both name the bound and the same way out.
+"""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from bridge.reconcile import RetireRefusal
+
+
+def print_refusal(refusal: RetireRefusal, outcome: str, out: TextIO) -> None:
+    """Print the ``REFUSED:`` lines; `outcome` says what the command therefore did not do."""
+    print(
+        f"REFUSED: {refusal.missing} mapped users' Determined users are gone, more than {refusal.bound()} "
+        f"in one pass; {outcome}.\n"
+        "  Check that master.url is the Determined master these users were provisioned on (not one restored "
+        "from an old backup, a staging master or a freshly reset one).\n"
+        "  If they really are gone, run `scim-bridge reconcile --repair --allow-mass-retire` once, or raise "
+        f"{refusal.setting}.",
+        file=out,
+    )
