@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
+from bridge.commands.refusal import print_refusal
 from bridge.config import Settings
 from bridge.determined import DeterminedClient, MasterError, create_master_client
 from bridge.provisioning.adoption import Adopter, AdoptionReport
-from bridge.reconcile import build_intent_resolver, intent_cutoff
+from bridge.reconcile import RetireRefusal, build_intent_resolver, intent_cutoff
 from bridge.store import Store, StoreError, open_store
 from bridge.wiring import master_client_settings, protected_usernames
 
@@ -25,17 +26,23 @@ async def run_adoption(
     dry_run: bool,
     out: TextIO,
     intents_first: bool = False,
+    command: str = "adopt",
 ) -> int:
     """Run `adoption`, print its report (marked when a dry run); exit 3 if the store or master failed.
 
     ``intents_first``: settle pending write intents before, as start-up adoption does, and refuse (exit 1)
-    while any stays pending.
+    while any stays pending, also when the retirement guard refused to resolve them (``command`` names the
+    path in its ``reconcile.retire_refused`` event).
     """
     store = await open_store(settings.database.path)
     client = create_master_client(master_client_settings(settings.master))
     try:
         if intents_first:
-            pending = await _settle_intents(settings, store, client, dry_run=dry_run)
+            pending, refusal = await _settle_intents(
+                settings, store, client, dry_run=dry_run, command=command
+            )
+            if refusal is not None:
+                print_refusal(refusal, "resolved no pending write intent", out)
             if pending and not dry_run:
                 print(_refusal(what, pending, settings), file=out)
                 return EXIT_INTENTS_PENDING
@@ -57,20 +64,22 @@ async def run_adoption(
 
 
 async def _settle_intents(
-    settings: Settings, store: Store, client: DeterminedClient, *, dry_run: bool
-) -> int:
-    """Resolve the pending intents older than ``reconcile.intent_grace``; how many are still pending.
+    settings: Settings, store: Store, client: DeterminedClient, *, dry_run: bool, command: str
+) -> tuple[int, RetireRefusal | None]:
+    """Resolve the pending intents older than ``reconcile.intent_grace``; how many are still pending, and the
+    retirement guard's refusal if it let none be resolved (the deletes among them would retire more mappings
+    than a repair pass may: the master is probably the wrong one).
 
     A pending create's Determined user belongs to that create's SCIM id: adopted first, it would be mapped
     under a new one while the intent later completes or rolls back. Younger intents may be a serving
     bridge's requests in flight, so they are left to it, as `scim-bridge reconcile` leaves them. A dry run
     and a shadow bridge (whose resolution would write to the real master) only count.
     """
+    refusal = None
     if not dry_run and settings.mode != "shadow":
-        await build_intent_resolver(settings, store, client).resolve_all(
-            created_before=intent_cutoff(settings)
-        )
-    return len(await store.pending_intents())
+        resolver = build_intent_resolver(settings, store, client, path=command)
+        refusal = (await resolver.resolve_all(created_before=intent_cutoff(settings))).refusal
+    return len(await store.pending_intents()), refusal
 
 
 def _refusal(what: str, pending: int, settings: Settings) -> str:

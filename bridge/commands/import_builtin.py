@@ -33,4 +33,5 @@ async def run_import_builtin(
         dry_run=dry_run,
         out=out,
         intents_first=True,
+        command="import-builtin",
     )

@@ -3,12 +3,13 @@
 from bridge.reconcile.drift import Drift, DriftKind, ReconcileReport
 from bridge.reconcile.factory import build_intent_resolver, build_reconciler, intent_cutoff, mode_for
 from bridge.reconcile.guard import RetireGuard, RetireRefusal
-from bridge.reconcile.intents import IntentResolver, Resolution, ResolvedIntent
+from bridge.reconcile.intents import IntentPass, IntentResolver, Resolution, ResolvedIntent
 from bridge.reconcile.reconciler import Mode, Reconciler
 
 __all__ = [
     "Drift",
     "DriftKind",
+    "IntentPass",
     "IntentResolver",
     "Mode",
     "ReconcileReport",

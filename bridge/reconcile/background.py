@@ -7,6 +7,9 @@ bridge that comes back after a long master outage with many intents pending must
 in-flight deferral keeps it safe beside live requests. Later, intents older than ``reconcile.intent_grace``
 (a request answered 503 after a master timeout) are resolved in the background, as are those the master
 was too sick to answer for; ``reconcile.interval`` > 0 adds a full pass per policy on that period.
+
+Each of those resolution runs is held to the retirement guard a pass is held to (intents.py): past the bound it
+resolves nothing, logs ``reconcile.retire_refused``, and the next run decides again.
 """
 
 from __future__ import annotations
@@ -46,13 +49,17 @@ async def resolve_leftovers(
 ) -> bool:
     """Resolve pending intents created before ``cutoff``, stopping at ``deadline`` (``time.monotonic()``).
 
-    True when none of them is left pending: not cut short by the deadline, none deferred, no failure.
+    True when none of them is left pending: not cut short by the deadline, none deferred, no failure, not
+    refused by the retirement guard.
     """
     try:
-        outcomes = await resolver.resolve_all(created_before=cutoff, deadline=deadline)
+        resolved = await resolver.resolve_all(created_before=cutoff, deadline=deadline)
     except (MasterError, StoreError) as exc:
         _log.warning("reconcile.intents_deferred", error=type(exc).__name__)
         return False
+    if resolved.refusal is not None:
+        return False
+    outcomes = resolved.outcomes
     if deadline is not None and time.monotonic() >= deadline:
         _log.warning(
             "reconcile.intents_left_for_background",
@@ -77,7 +84,7 @@ async def _periodic(
     *,
     leftovers: bool,
 ) -> None:
-    resolver = build_intent_resolver(settings, store, client)
+    resolver = build_intent_resolver(settings, store, client, path="background")
     interval = settings.reconcile.interval
     # A request answered 503 after a master timeout leaves its intent pending while the IdP retries;
     # resolving it within about one grace period lets that retry find a consistent state.
@@ -151,7 +158,7 @@ def reconcile_context(settings: Settings) -> CleanupContext:
             app[MASTER] = shadowed(app[MASTER])
         client = app[MASTER]
         started = datetime.now(UTC)
-        resolver = build_intent_resolver(settings, store, client)
+        resolver = build_intent_resolver(settings, store, client, path="startup")
         # Before the listener opens no request is in flight: every pending intent is a previous process's.
         finished = await resolve_leftovers(resolver, started, deadline=time.monotonic() + START_BUDGET)
         if settings.reconcile.adopt_on_start:

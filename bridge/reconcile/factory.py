@@ -30,15 +30,30 @@ async def build_reconciler(
         client=client,
         display_name=display_names(settings.users.display_name_source),
         ignored_usernames=frozenset(ignored),
-        retire_guard=RetireGuard(None, None)
-        if allow_mass_retire
-        else RetireGuard(settings.reconcile.max_retire, settings.reconcile.max_retire_fraction),
+        retire_guard=retire_guard(settings, allow_mass_retire=allow_mass_retire),
     )
 
 
-def build_intent_resolver(settings: Settings, store: Store, client: DeterminedClient) -> IntentResolver:
-    """An IntentResolver that writes display names as the users' settings say."""
-    return IntentResolver(store, client, display_names(settings.users.display_name_source))
+def retire_guard(settings: Settings, *, allow_mass_retire: bool = False) -> RetireGuard:
+    """The bounds of ``reconcile.max_retire`` and ``reconcile.max_retire_fraction``, or none at all when the
+    operator allows a mass retirement: one guard for passes and intent resolution alike."""
+    if allow_mass_retire:
+        return RetireGuard(None, None)
+    return RetireGuard(settings.reconcile.max_retire, settings.reconcile.max_retire_fraction)
+
+
+def build_intent_resolver(
+    settings: Settings, store: Store, client: DeterminedClient, *, path: str, allow_mass_retire: bool = False
+) -> IntentResolver:
+    """An IntentResolver that writes display names as the users' settings say and retires no more mappings
+    than a repair pass may; `path` names who resolves ("startup", "background", a CLI command) in its logs."""
+    return IntentResolver(
+        store,
+        client,
+        display_names(settings.users.display_name_source),
+        retire_guard(settings, allow_mass_retire=allow_mass_retire),
+        path,
+    )
 
 
 def intent_cutoff(settings: Settings) -> datetime:

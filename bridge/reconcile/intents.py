@@ -12,6 +12,10 @@ what happened:
 * ``delete``: if the master shows the deletion, the store records it (completed); otherwise rolled back.
 * ``replace`` / ``patch`` / ``relink`` and the rest: rolled back, and the master is put back to what the store
   says (idp_wins for that one resource), so the IdP's retry starts from a state both sides agree on.
+
+Completing a user ``delete`` whose Determined user the master lacks retires the mapping, so a run is held to the
+retirement guard a repair pass is held to, decided before it resolves anything: past the bound it resolves none
+of its intents (intent_guard.py, docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import structlog
 from bridge.determined import DeterminedClient, MasterGroupDetails, MasterUser
 from bridge.provisioning.adoption import mapped_members
 from bridge.reconcile.detect import DisplayName, Snapshot, master_group, master_user
+from bridge.reconcile.guard import RetireGuard, RetireRefusal
+from bridge.reconcile.intent_guard import intent_refusal, retiring_intents
 from bridge.reconcile.journalled import journalled_group_create, journalled_relink, journalled_user_create
 from bridge.reconcile.repair import REPAIR_ERRORS, Repairer, Unrepairable
 from bridge.store import (
@@ -60,6 +66,14 @@ class ResolvedIntent:
     master_actions: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class IntentPass:
+    """One resolution run: each intent's outcome, or the guard's refusal (then none was resolved)."""
+
+    outcomes: tuple[ResolvedIntent, ...] = ()
+    refusal: RetireRefusal | None = None
+
+
 # Operations whose resolution puts the master back to the store's state for their target (`_restore`).
 _RESTORING_OPERATIONS = frozenset({"patch", "replace"})
 
@@ -71,11 +85,14 @@ class PassCache:
     ``users``/``groups``: master objects no mapping points at (a create intent is matched among them).
     ``settled``: (resource type, target) pairs whose newest update intent this pass restored, so the master
     already equals the store there and an older update intent of the same target has nothing left to undo.
+    ``retirable``: the delete intents the guard counted and allowed to retire their mapping; any other that
+    finds its Determined user gone waits for the next run's count (none, for a lone `resolve`).
     """
 
     users: list[MasterUser] | None = None
     groups: list[MasterGroupDetails] | None = None
     settled: set[tuple[str, str]] = field(default_factory=set)
+    retirable: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,22 +102,42 @@ class IntentResolver:
     store: Store
     client: DeterminedClient
     display_name: DisplayName
+    # The bound a repair pass is held to (`reconcile.max_retire`, `max_retire_fraction`; none when the operator
+    # allows a mass retirement), and which path resolves, for `reconcile.retire_refused`: "startup",
+    # "background", "pass", or the CLI command ("adopt", "import-builtin").
+    retire_guard: RetireGuard
+    path: str
 
     async def resolve_all(
         self, *, created_before: datetime | None = None, deadline: float | None = None
-    ) -> list[ResolvedIntent]:
+    ) -> IntentPass:
         """Resolve pending intents (only those created before ``created_before`` if given), newest first.
 
         One that cannot be resolved now (master unreachable) stays pending for the next run, as do those
         not reached by ``deadline`` (a ``time.monotonic()`` value): they are left out of the outcomes.
+
+        The retirement guard is decided first, on what the master says before anything changes: if the
+        deletes among these intents would retire more mappings than it allows, none of the intents is resolved
+        (not only those deletes: the refusal says this master is suspect, and rolling back a create because it
+        lacks the user would let the IdP's retry make a second one on the right master). They stay pending,
+        so the store still holds the IdP's last confirmed state, and a run against a master the guard allows,
+        or under ``--allow-mass-retire``, resolves them.
         """
+        due = [
+            intent
+            for intent in reversed(await self.store.pending_intents())
+            if created_before is None or intent.created < created_before
+        ]
+        retiring = await retiring_intents(self.store, self.client, due)
+        refusal = await intent_refusal(self.retire_guard, self.store, retiring)
+        if refusal is not None:
+            _log.error("reconcile.retire_refused", path=self.path, **refusal.log_fields())
+            return IntentPass(refusal=refusal)
         outcomes: list[ResolvedIntent] = []
-        cache = PassCache()
+        cache = PassCache(retirable=frozenset(retiring))
         # Newest first: an older intent for the same target waits for a newer one (see `resolve`), so this
         # order settles them all in one pass.
-        for intent in reversed(await self.store.pending_intents()):
-            if created_before is not None and intent.created >= created_before:
-                continue
+        for intent in due:
             if deadline is not None and time.monotonic() >= deadline:
                 break
             try:
@@ -128,7 +165,7 @@ class IntentResolver:
                     master_actions=list(outcome.master_actions),
                 )
             outcomes.append(outcome)
-        return outcomes
+        return IntentPass(tuple(outcomes))
 
     async def resolve(self, intent: IntentRecord, cache: PassCache | None = None) -> ResolvedIntent:
         """Complete or roll back one intent; defer it while a newer request for the same target is in flight."""
@@ -147,7 +184,7 @@ class IntentResolver:
             if mapped is None:
                 return await self._finish(intent, IntentState.ROLLED_BACK, ())
             return await self._finish(intent, IntentState.DONE, mapped)
-        if intent.operation == "delete" and await self._deletion_happened(intent):
+        if intent.operation == "delete" and await self._deletion_happened(intent, cache):
             return await self._finish(intent, IntentState.DONE, ("store.delete",))
         if intent.operation == "relink":
             return await self._finish(intent, IntentState.ROLLED_BACK, await self._undo_relink(intent))
@@ -257,7 +294,7 @@ class IntentResolver:
             return ()
         return ()
 
-    async def _deletion_happened(self, intent: IntentRecord) -> bool:
+    async def _deletion_happened(self, intent: IntentRecord, cache: PassCache) -> bool:
         """If the master already shows the deletion, record it in the store and say so."""
         if intent.resource_type == "User":
             record = await self.store.get_user_by_scim_id(intent.target)
@@ -266,6 +303,10 @@ class IntentResolver:
             master = await master_user(self.client, record.det_id)
             if master is not None and master.active:
                 return False
+            if master is None and intent.id not in cache.retirable:
+                # Tombstoning it would be a retirement the guard did not count (the master answered otherwise
+                # when it was counted, or this 404 is not the master's "user not found"): the next run counts it.
+                raise Unrepairable("a retirement the guard did not count")
             # The deletion may have died between deactivating and leaving the groups: finish the second
             # step on the master before the store forgets the memberships (§7.2 Delete user).
             memberships = await self.store.groups_of_member(record.scim_id)

@@ -3,8 +3,9 @@
 Events: ``reconcile.drift`` (one per drift: kind, resource type, SCIM id, Determined id, expected/actual),
 ``reconcile.repaired`` / ``reconcile.repair_failed`` / ``reconcile.repair_skipped``, and one
 ``reconcile.summary`` with counts per kind. A repair pass that finds more user.missing mappings than
-``reconcile.max_retire``, or than ``reconcile.max_retire_fraction`` of the mapped users, logs ``reconcile.retire_refused`` and changes nothing, not even pending intents
-(bridge/reconcile/guard.py, docs/reliability.md).
+``reconcile.max_retire``, or than ``reconcile.max_retire_fraction`` of the mapped users, logs
+``reconcile.retire_refused`` and changes nothing, not even pending intents (bridge/reconcile/guard.py,
+docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -58,22 +59,28 @@ class Reconciler:
         trust the same suspect master (a create rolled back because a wrong master lacks its user would let
         the IdP's retry create a second one on the right master). When resolution ran, both sides are
         compared again, as it may have changed either, and the guard is checked once more on what repairs
-        will see.
+        will see. Resolution is held to the same guard on its own count (the deletes it would complete on users
+        the master lacks); those are user.missing drifts of this comparison too, so it refuses only if the
+        master changed in between, and then the pass is refused with it.
         """
         drifts, snapshot = await self._detect()
         refusal = self._refusal(drifts, snapshot)
         resolved: tuple[ResolvedIntent, ...] = ()
+        # The resolver logs its own refusal (path "pass"); this pass logs only the one it decides itself.
+        logged: RetireRefusal | None = None
         if mode is Mode.REPAIR and refusal is None:
-            resolver = IntentResolver(self.store, self.client, self.display_name)
-            resolved = tuple(await resolver.resolve_all(created_before=intents_before))
+            resolver = IntentResolver(self.store, self.client, self.display_name, self.retire_guard, "pass")
+            settled = await resolver.resolve_all(created_before=intents_before)
+            resolved, refusal = settled.outcomes, settled.refusal
+            logged = refusal
             if resolved:
                 drifts, snapshot = await self._detect()
                 refusal = self._refusal(drifts, snapshot)
         refused = mode is Mode.REPAIR and refusal is not None
         for drift in drifts:
             _log.warning("reconcile.drift", **drift.log_fields())
-        if mode is Mode.REPAIR and refusal is not None:
-            _log.error("reconcile.retire_refused", **refusal.log_fields())
+        if mode is Mode.REPAIR and refusal is not None and refusal is not logged:
+            _log.error("reconcile.retire_refused", path="pass", **refusal.log_fields())
         repaired: list[Drift] = []
         failed: list[Drift] = []
         skipped: list[Drift] = []

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from bridge.reconcile import IntentResolver, Mode, Resolution, build_reconciler
-from bridge.reconcile.desired import display_names
+from bridge.reconcile import IntentResolver, Mode, Resolution, build_intent_resolver, build_reconciler
 from bridge.web.keys import MASTER, SETTINGS
 from tests.conftest import LogReader
 from tests.idp.harness import World
@@ -38,8 +37,7 @@ async def det_group_id(world: World, name: str) -> int:
 
 
 def resolver(world: World) -> IntentResolver:
-    settings = world.app[SETTINGS]
-    return IntentResolver(world.store, world.app[MASTER], display_names(settings.users.display_name_source))
+    return build_intent_resolver(world.app[SETTINGS], world.store, world.app[MASTER], path="test")
 
 
 async def store_members(world: World, scim_id: str) -> set[str]:
@@ -334,7 +332,7 @@ async def test_a_swap_whose_add_fails_stays_pending_until_reconcile_restores_the
     pending = await world.store.pending_intents()
     assert [(p.operation, p.resource_type, p.target) for p in pending] == [("patch", "Group", group["id"])]
 
-    [outcome] = await resolver(world).resolve_all()
+    [outcome] = (await resolver(world).resolve_all()).outcomes
     assert outcome.resolution is Resolution.ROLLED_BACK
     assert await world.store.pending_intents() == []
     assert await store_members(world, group["id"]) == {ada["id"]}
@@ -366,7 +364,7 @@ async def test_a_retried_swap_before_reconcile_converges_and_reconcile_keeps_it(
     assert await store_members(world, group["id"]) == {bob["id"]}
     assert (await world.master.state()).groups == {"Team": frozenset({"bob@example.com"})}
     # The first request's intent is still pending; restoring the store's state now changes nothing.
-    [outcome] = await resolver(world).resolve_all()
+    [outcome] = (await resolver(world).resolve_all()).outcomes
     assert outcome.resolution is Resolution.ROLLED_BACK
     assert outcome.master_actions == ()
     assert await world.store.pending_intents() == []

@@ -24,7 +24,7 @@ async def test_an_interrupted_group_create_the_master_made_is_mapped_with_its_me
     scim_id = str(uuid.uuid4())
     intent = await _intent(world, "create", "Group", scim_id, {"name": "team", "members": [alice.det_id]})
     created = await world.bridge.create_group("team", [alice.det_id])  # landed; then the crash
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert (outcome.resolution, outcome.master_actions) == (
         Resolution.COMPLETED,
         (f"group.mapped:{created.id}",),
@@ -42,7 +42,7 @@ async def test_an_interrupted_group_create_the_master_never_made_is_rolled_back(
     await world.admin.create_group("team-by-hand")
     scim_id = str(uuid.uuid4())
     intent = await _intent(world, "create", "Group", scim_id, {"name": "team", "members": []})
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert (outcome.resolution, outcome.master_actions) == (Resolution.ROLLED_BACK, ())
     assert await world.store.get_group_by_scim_id(scim_id) is None
     assert [g.name async for g in world.admin.iter_groups()] == ["team-by-hand"]
@@ -57,7 +57,7 @@ async def test_an_interrupted_user_create_is_mapped_and_given_the_activity_the_i
     await _intent(world, "create", "User", scim_id, {"username": "zoe", "active": True, "remote": True})
     created = await world.bridge.create_user("zoe", "", True)
     await world.bridge.patch_user(created.id, active=False)
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert outcome.resolution is Resolution.COMPLETED
     record = await world.store.get_user_by_scim_id(scim_id)
     assert record is not None
@@ -76,7 +76,7 @@ async def test_an_interrupted_user_create_whose_username_was_provisioned_since_l
     )
     crashed = await world.bridge.create_user("Zoe", "Zoe", True)
     since = await world.user("zoe")  # userName is unique case-insensitively in the store
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert (outcome.resolution, outcome.master_actions) == (Resolution.ROLLED_BACK, ())
     assert await world.store.get_user_by_scim_id(scim_id) is None
     mapped = await world.store.get_user_by_user_name("zoe")
@@ -100,7 +100,7 @@ async def test_an_interrupted_relink_that_revived_the_user_puts_it_back_to_sleep
     scim_id, det_id = await _deleted(world, "erin")
     intent = await _intent(world, "relink", "User", str(uuid.uuid4()), {"det_id": det_id, "username": "erin"})
     await world.bridge.patch_user(det_id, active=True)  # the relink's master write; then the crash
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert (outcome.resolution, outcome.master_actions) == (
         Resolution.ROLLED_BACK,
         (f"user.deactivate:{det_id}",),
@@ -115,7 +115,7 @@ async def test_an_interrupted_relink_that_revived_the_user_puts_it_back_to_sleep
 async def test_an_interrupted_relink_that_never_reached_the_master_changes_nothing(world: World) -> None:
     scim_id, det_id = await _deleted(world, "erin")
     await _intent(world, "relink", "User", str(uuid.uuid4()), {"det_id": det_id, "username": "erin"})
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert (outcome.resolution, outcome.master_actions) == (Resolution.ROLLED_BACK, ())
     assert (await world.admin.get_user(det_id)).active is False
     assert await world.store.get_user_by_user_name("erin") is None
@@ -130,7 +130,7 @@ async def test_an_interrupted_group_delete_the_master_never_made_is_rolled_back(
     record = await world.store.get_group_by_scim_id(group)
     assert record is not None
     await _intent(world, "delete", "Group", group, {"det_id": record.det_id})
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert outcome.resolution is Resolution.ROLLED_BACK
     assert await world.store.get_group_by_scim_id(group) is not None
     assert {u.id for u in (await world.admin.get_group(record.det_id)).users} == {alice.det_id}
@@ -159,7 +159,7 @@ async def test_an_interrupted_patch_of_a_user_the_master_lost_is_rolled_back_wit
         fields=UserFields("ghost", None, "Ghost", True, {"userName": "ghost", "active": True}),
     )
     await _intent(world, "patch", "User", ghost.scim_id, {"det_id": ghost.det_id, "active": False})
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert (outcome.resolution, outcome.master_actions) == (Resolution.ROLLED_BACK, ())
     still = await world.store.get_user_by_scim_id(ghost.scim_id)
     assert still is not None
@@ -181,7 +181,7 @@ async def test_an_interrupted_group_patch_puts_members_back_beside_one_the_maste
     await world.store.add_members(group, [MemberRecord(ghost.scim_id, display="Ghost")])
     await _intent(world, "patch", "Group", group, {"det_id": record.det_id, "remove": [alice.det_id]})
     await world.bridge.remove_from_groups([alice.det_id], [record.det_id])  # landed; then the crash
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert outcome.resolution is Resolution.ROLLED_BACK
     assert {u.id for u in (await world.admin.get_group(record.det_id)).users} == {alice.det_id, bob.det_id}
 
@@ -201,7 +201,7 @@ async def test_an_interrupted_group_patch_recreates_a_group_deleted_since_withou
     await world.store.add_members(group, [MemberRecord(ghost.scim_id, display="Ghost")])
     await _intent(world, "patch", "Group", group, {"det_id": record.det_id})
     await world.admin.delete_group(record.det_id)
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert (outcome.resolution, outcome.master_actions) == (Resolution.ROLLED_BACK, ("group.deleted",))
     relinked = await world.store.get_group_by_scim_id(group)
     assert relinked is not None
@@ -218,7 +218,7 @@ async def test_an_interrupted_group_patch_of_a_group_deleted_since_changes_nothi
     await _intent(world, "patch", "Group", group, {"det_id": record.det_id})
     await world.bridge.delete_group(record.det_id)
     await world.store.delete_group(group)
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert (outcome.resolution, outcome.master_actions) == (Resolution.ROLLED_BACK, ())
     assert [g async for g in world.admin.iter_groups()] == []
 
@@ -238,7 +238,7 @@ async def test_a_user_create_an_interrupted_resolution_already_mapped_is_complet
         det_id=created.id,
         fields=UserFields("zoe", None, "Zoe", True, {"userName": "zoe", "active": True}),
     )
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert (outcome.resolution, outcome.master_actions) == (Resolution.COMPLETED, ())
     assert await _state(world, intent) is IntentState.DONE
     record = await world.store.get_user_by_user_name("zoe")
@@ -258,7 +258,7 @@ async def test_a_group_create_an_interrupted_resolution_already_mapped_is_comple
         doc={"displayName": "team"},
         members=[],
     )
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert (outcome.resolution, outcome.master_actions) == (Resolution.COMPLETED, ())
     assert await _state(world, intent) is IntentState.DONE
     assert [g.id async for g in world.admin.iter_groups()] == [created.id]
@@ -269,7 +269,7 @@ async def test_a_user_delete_an_interrupted_resolution_already_recorded_is_compl
     intent = await _intent(world, "delete", "User", gone.scim_id, {"det_id": gone.det_id, "groups": []})
     await world.bridge.patch_user(gone.det_id, active=False)
     await world.store.tombstone_user(gone.scim_id)
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert outcome.resolution is Resolution.COMPLETED
     assert await _state(world, intent) is IntentState.DONE
     assert (await world.admin.get_user(gone.det_id)).active is False
@@ -282,7 +282,7 @@ async def test_a_group_delete_an_interrupted_resolution_already_recorded_is_comp
     intent = await _intent(world, "delete", "Group", group, {"det_id": record.det_id})
     await world.bridge.delete_group(record.det_id)
     await world.store.delete_group(group)
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert outcome.resolution is Resolution.COMPLETED
     assert await _state(world, intent) is IntentState.DONE
 
@@ -300,7 +300,7 @@ async def test_an_interrupted_group_patch_whose_only_missing_member_the_master_l
     )
     await world.store.add_members(group, [MemberRecord(ghost.scim_id, display="Ghost")])
     await _intent(world, "patch", "Group", group, {"det_id": record.det_id})
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert (outcome.resolution, outcome.master_actions) == (Resolution.ROLLED_BACK, ())
     assert (await world.admin.get_group(record.det_id)).users == ()
     still = await world.store.get_user_by_scim_id(ghost.scim_id)
@@ -320,7 +320,7 @@ async def test_several_interrupted_creates_in_one_pass_each_map_their_own_object
     for scim_id, name in groups.items():
         await _intent(world, "create", "Group", scim_id, {"name": name, "members": []})
         await world.bridge.create_group(name)
-    outcomes = await _resolver(world).resolve_all()
+    outcomes = (await _resolver(world).resolve_all()).outcomes
     assert [o.resolution for o in outcomes] == [Resolution.COMPLETED] * 4
     for scim_id, name in users.items():
         user = await world.store.get_user_by_scim_id(scim_id)
@@ -340,7 +340,7 @@ async def test_an_interrupted_group_create_whose_name_was_provisioned_since_leav
     intent = await _intent(world, "create", "Group", scim_id, {"name": "Team", "members": []})
     crashed = await world.bridge.create_group("Team")
     since = await world.group("team")  # displayName is unique case-insensitively in the store
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert (outcome.resolution, outcome.master_actions) == (Resolution.ROLLED_BACK, ())
     assert await world.store.get_group_by_scim_id(scim_id) is None
     assert await world.store.get_group_by_scim_id(since) is not None

@@ -13,14 +13,13 @@ from pytest_aiohttp import AiohttpServer
 
 from bridge.determined import calls_made, start_counting
 from bridge.provisioning.consistency import digest
-from bridge.reconcile import IntentResolver, Resolution, background
-from bridge.reconcile.desired import display_names
+from bridge.reconcile import IntentResolver, Resolution, background, build_intent_resolver
 from bridge.store import IntentState, MemberRecord, UserFields
 from tests.reliability.conftest import World
 
 
 def _resolver(world: World) -> IntentResolver:
-    return IntentResolver(world.store, world.bridge, display_names(world.settings.users.display_name_source))
+    return build_intent_resolver(world.settings, world.store, world.bridge, path="test")
 
 
 async def _intent(world: World, operation: str, resource_type: str, target: str, payload: object) -> int:
@@ -39,7 +38,7 @@ async def test_interrupted_user_create_is_completed_under_the_minted_id(world: W
         world, "create", "User", scim_id, {"username": "zoe", "active": True, "remote": True}
     )
     created = await world.bridge.create_user("zoe", "Zoe", True)  # the master write landed; then the crash
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert outcome.resolution is Resolution.COMPLETED
     record = await world.store.get_user_by_user_name("zoe")
     assert record is not None
@@ -54,7 +53,7 @@ async def test_interrupted_create_that_never_reached_the_master_is_rolled_back(w
     scim_id = str(uuid.uuid4())
     await world.bridge.create_user("other", "Other", True)  # an unrelated unmapped user must not be taken
     await _intent(world, "create", "User", scim_id, {"username": "yan", "active": True, "remote": True})
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert outcome.resolution is Resolution.ROLLED_BACK
     assert await world.store.get_user_by_scim_id(scim_id) is None
     assert await world.store.get_user_by_user_name("other") is None
@@ -67,7 +66,7 @@ async def test_interrupted_patch_is_rolled_back_on_the_master(world: World) -> N
         world, "patch", "User", alice.scim_id, {"det_id": alice.det_id, "username": "alice", "active": False}
     )
     await world.bridge.patch_user(alice.det_id, active=False)  # landed; the store still says active
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert outcome.resolution is Resolution.ROLLED_BACK
     assert outcome.master_actions == ("user.deactivated",)
     assert (await world.admin.get_user(alice.det_id)).active is True
@@ -79,7 +78,7 @@ async def test_interrupted_user_delete_completes_if_the_master_shows_it(world: W
     await _intent(world, "delete", "User", gone.scim_id, {"det_id": gone.det_id, "groups": []})
     await _intent(world, "delete", "User", kept.scim_id, {"det_id": kept.det_id, "groups": []})
     await world.bridge.patch_user(gone.det_id, active=False)  # only the first delete reached the master
-    outcomes = await _resolver(world).resolve_all()
+    outcomes = (await _resolver(world).resolve_all()).outcomes
     assert {o.target: o.resolution for o in outcomes} == {
         gone.scim_id: Resolution.COMPLETED,
         kept.scim_id: Resolution.ROLLED_BACK,
@@ -105,7 +104,7 @@ async def test_interrupted_delete_of_a_user_gone_from_the_master_completes(world
     )
     await world.store.add_members(group, [MemberRecord(ghost.scim_id, display="Ghost")])
     await _intent(world, "delete", "User", ghost.scim_id, {"det_id": ghost.det_id, "groups": []})
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert outcome.resolution is Resolution.COMPLETED
     assert await world.store.get_user_by_scim_id(ghost.scim_id) is None
     assert [m.member_scim_id for m in await world.store.list_members(group)] == [kept.scim_id]
@@ -121,7 +120,7 @@ async def test_interrupted_group_delete_completes_if_the_master_shows_it(world: 
     assert record is not None
     await _intent(world, "delete", "Group", group, {"det_id": record.det_id})
     await world.bridge.delete_group(record.det_id)
-    [outcome] = await _resolver(world).resolve_all()
+    [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert outcome.resolution is Resolution.COMPLETED
     assert await world.store.get_group_by_scim_id(group) is None
 
@@ -130,7 +129,7 @@ async def test_young_intents_are_left_to_their_request(world: World) -> None:
     alice = await world.user("alice")
     await _intent(world, "patch", "User", alice.scim_id, {"det_id": alice.det_id})
     cutoff = datetime.now(UTC) - timedelta(minutes=2)
-    assert await _resolver(world).resolve_all(created_before=cutoff) == []
+    assert (await _resolver(world).resolve_all(created_before=cutoff)).outcomes == ()
     assert len(await world.store.pending_intents()) == 1
 
 
@@ -174,7 +173,7 @@ async def test_older_updates_of_a_target_the_pass_restored_cost_no_master_call(w
         await _intent(world, "patch", "User", alice.scim_id, {"det_id": alice.det_id, "active": False})
     await world.bridge.patch_user(alice.det_id, active=False)  # one of them landed
     start_counting()
-    outcomes = await _resolver(world).resolve_all()
+    outcomes = (await _resolver(world).resolve_all()).outcomes
     calls_for_all = calls_made()
     assert [o.resolution for o in outcomes] == [Resolution.ROLLED_BACK] * 5
     assert [o.master_actions for o in outcomes] == [("user.deactivated",), (), (), (), ()]
@@ -191,7 +190,7 @@ async def test_older_updates_of_a_target_the_pass_restored_cost_no_master_call(w
 async def test_a_pass_stops_at_its_deadline_and_leaves_the_rest_pending(world: World) -> None:
     alice = await world.user("alice")
     await _intent(world, "patch", "User", alice.scim_id, {"det_id": alice.det_id})
-    assert await _resolver(world).resolve_all(deadline=time.monotonic()) == []
+    assert (await _resolver(world).resolve_all(deadline=time.monotonic())).outcomes == ()
     assert len(await world.store.pending_intents()) == 1
 
 
