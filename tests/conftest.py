@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from hypothesis import settings
 
 from bridge.log import configure_logging
+from bridge.log_fields import clear_log_fields
 from tests.local_modules import import_project_modules
 
 # Every property test, unless its own @settings say otherwise:
@@ -53,7 +54,7 @@ def captured_logs() -> Iterator[LogReader]:
     configure_logging("json", "debug", stream=buffer)
     yield LogReader(buffer)
     structlog.reset_defaults()
-    structlog.contextvars.clear_contextvars()
+    clear_log_fields()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -11,6 +11,7 @@ import pytest
 import structlog
 
 from bridge.log import configure_logging, log_request
+from bridge.log_fields import bind_log_fields, clear_log_fields
 from tests.conftest import LogReader
 
 
@@ -114,14 +115,14 @@ def test_console_tracebacks_are_scrubbed_like_json_ones() -> None:
 def test_the_request_line_is_the_line_info_writes(fmt: str, level: str) -> None:
     stream = io.StringIO()
     configure_logging(fmt, level, stream)
-    structlog.contextvars.bind_contextvars(request_id="r-1", note="Bearer abcdef123456")
+    bind_log_fields(request_id="r-1", note="Bearer abcdef123456")
     fields = {"method": "GET", "path": "/x/password=hunter2", "status": 200, "client": None, "token": "t"}
     logger = structlog.get_logger("test")
     try:
         logger.info("request", **fields)
         log_request(logger, dict(fields))
     finally:
-        structlog.contextvars.clear_contextvars()
+        clear_log_fields()
         structlog.reset_defaults()
     lines = stream.getvalue().splitlines()
     if level == "warning":

@@ -13,6 +13,7 @@ from typing import Final, TypeVar
 import structlog
 
 from bridge.determined import MasterError, MasterUnavailable, calls_made, start_counting
+from bridge.log_fields import bind_log_fields
 from bridge.scim.errors import InternalError, PreconditionFailed, ScimError, ServiceUnavailable, Uniqueness
 from bridge.scim.etags import etag_for, if_match_ok
 from bridge.store import AuditLine, Finish, IntentState, Store, StoreError, VersionConflict
@@ -127,9 +128,7 @@ class Journal:
     async def _finish_audit(self, caller: Caller, scope: AuditScope) -> None:
         made = calls_made()
         # Fields for the canonical request line (conventions §4.4): operation, resource, master calls.
-        structlog.contextvars.bind_contextvars(
-            op=scope.operation, resource=scope.resource_type, master_calls=made
-        )
+        bind_log_fields(op=scope.operation, resource=scope.resource_type, master_calls=made)
         if not (scope.recorded and not scope.outcome.startswith("error:")):
             await self._append_audit(caller, scope, made)
 

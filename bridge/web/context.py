@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bridge.log import log_request
+from bridge.log_fields import bind_log_fields
 from bridge.web.keys import CLIENT_NAME, REQUEST_ID
 
 REQUEST_ID_HEADER: Final = "X-Request-ID"
@@ -35,7 +36,7 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     request[REQUEST_ID] = request_id
     # No clear_contextvars first: aiohttp runs each request in a task of its own, in a copy of the
     # connection's context, so nothing bound by an earlier request on the connection is there to clear.
-    structlog.contextvars.bind_contextvars(request_id=request_id)
+    bind_log_fields(request_id=request_id)
     started = time.perf_counter()
     status = 500
     try:
@@ -48,7 +49,7 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
         # Written once the response is on its way (as aiohttp writes its access log): the line is
         # bookkeeping, and rendering and writing it (~15-25 us) need not delay the answer. call_soon
         # runs it in a copy of this request's context, so the fields bound during the request (idp,
-        # idp_dialect, ...) still join the line through merge_contextvars.
+        # idp_dialect, ...) still join the line (bridge.log_fields).
         fields = {
             "method": request.method,
             "path": request.path,

@@ -9,6 +9,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bridge import jsonenc
+from bridge.log_fields import bind_log_fields
 from bridge.scim.errors import (
     InternalError,
     MethodNotAllowed,
@@ -58,7 +59,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = await handler(request)
     except ScimError as exc:
         if exc.scim_type is not None:
-            structlog.contextvars.bind_contextvars(scim_type=exc.scim_type)
+            bind_log_fields(scim_type=exc.scim_type)
         return error_response(exc)
     except web.HTTPException as exc:
         if exc.status < 400:

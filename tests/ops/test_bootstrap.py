@@ -20,6 +20,7 @@ from bridge.determined.client import DeterminedClient, create_master_client
 from bridge.determined.errors import MasterUnauthorized, MasterUnavailable
 from bridge.determined.settings import MasterClientSettings
 from bridge.emulator import EmulatorConfig, create_emulator_app
+from bridge.log_fields import clear_log_fields
 
 ADMIN_PASSWORD = "Adm1n-emulator-password"
 
@@ -29,7 +30,7 @@ def _restore_logging() -> Iterator[None]:
     """``main`` configures structlog for the process (onto capsys' stream): undo it for later tests."""
     yield
     structlog.reset_defaults()
-    structlog.contextvars.clear_contextvars()
+    clear_log_fields()
 
 
 @pytest.fixture
