@@ -14,12 +14,12 @@ import random
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from json import dumps
 from typing import Any, Final
 from urllib.parse import quote
 
 import structlog
 
+from bridge import jsonenc
 from bridge.determined import models
 from bridge.determined.breaker import CircuitBreaker
 from bridge.determined.calls import MasterCallObserver, record_call
@@ -419,8 +419,8 @@ class DeterminedClient:
             if path_params
             else template
         )
-        # Encoded once for all attempts.
-        body = None if json is _NO_BODY else dumps(json).encode()
+        # Encoded once for all attempts (orjson: ~2% of a master call less than json.dumps).
+        body = None if json is _NO_BODY else jsonenc.dumps(json)
         max_retries = self._settings.retries if retries is None else retries
         attempt = 0
         while True:

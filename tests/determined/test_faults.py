@@ -233,7 +233,7 @@ async def test_requests_carry_the_bearer_token_and_documented_bodies(
     ]
     await client.list_users(5, 2, name="ja", active=True)
     assert script.requests == [
-        ("Bearer v2.public.static", "", '{"active": true, "displayName": "Jane"}'),
+        ("Bearer v2.public.static", "", '{"active":true,"displayName":"Jane"}'),
         ("Bearer v2.public.static", "", '"N3w"'),
         ("Bearer v2.public.static", "offset=5&limit=2&name=ja&active=true", ""),
     ]
