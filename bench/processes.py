@@ -96,9 +96,11 @@ def start(name: str, argv: Sequence[str], url: str, workdir: Path) -> Proc:
     return Proc(name, process, url, log_path, log)
 
 
-async def wait_ready(proc: Proc, path: str, headers: dict[str, str] | None = None) -> None:
+async def wait_ready(
+    proc: Proc, path: str, headers: dict[str, str] | None = None, *, seconds: float = STARTUP_SECONDS
+) -> None:
     """Poll `path` until it answers below 500; fail early if the process exits."""
-    deadline = time.monotonic() + STARTUP_SECONDS
+    deadline = time.monotonic() + seconds
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
             if proc.process.poll() is not None:
@@ -108,7 +110,7 @@ async def wait_ready(proc: Proc, path: str, headers: dict[str, str] | None = Non
                     if response.status < 500:
                         return
             await asyncio.sleep(0.1)  # polling a child's socket; there is no readiness signal to wait on
-    raise RuntimeError(f"{proc.name} did not answer {path} within {STARTUP_SECONDS:.0f} s")
+    raise RuntimeError(f"{proc.name} did not answer {path} within {seconds:.0f} s")
 
 
 def bridge_config(workdir: Path, master_url: str) -> Path:
@@ -138,10 +140,13 @@ logging:
     return path
 
 
-async def start_emulator(workdir: Path) -> Proc:
-    """`scim-bridge emulator` on a free port."""
+async def start_emulator(
+    workdir: Path, *, wrapper: Sequence[str] = (), startup: float = STARTUP_SECONDS
+) -> Proc:
+    """`scim-bridge emulator` on a free port; `wrapper` runs it under another program (bench.instructions)."""
     port = free_port()
     argv = [
+        *wrapper,
         _executable("scim-bridge"),
         "--log-level",
         "warning",
@@ -152,17 +157,25 @@ async def start_emulator(workdir: Path) -> Proc:
         MASTER_PASSWORD,
     ]
     proc = start("emulator", argv, f"http://127.0.0.1:{port}", workdir)
-    await wait_ready(proc, "/api/v1/master")
+    await wait_ready(proc, "/api/v1/master", seconds=startup)
     return proc
 
 
-async def start_bridge(workdir: Path, master_url: str, *, profile_to: Path | None = None) -> Proc:
-    """`scim-bridge serve` on a free port against `master_url`; under pyinstrument when `profile_to` is set."""
+async def start_bridge(
+    workdir: Path,
+    master_url: str,
+    *,
+    profile_to: Path | None = None,
+    wrapper: Sequence[str] = (),
+    startup: float = STARTUP_SECONDS,
+) -> Proc:
+    """`scim-bridge serve` on a free port against `master_url`; under pyinstrument when `profile_to` is set,
+    under `wrapper` (e.g. valgrind, bench.instructions) when that is."""
     port = free_port()
     config = bridge_config(workdir, master_url)
     tail = ["serve", "-c", str(config), "--port", str(port)]
     if profile_to is None:
-        argv = [_executable("scim-bridge"), *tail]
+        argv = [*wrapper, _executable("scim-bridge"), *tail]
     else:
         argv = [
             sys.executable,
@@ -177,7 +190,7 @@ async def start_bridge(workdir: Path, master_url: str, *, profile_to: Path | Non
             *tail,
         ]
     proc = start("bridge", argv, f"http://127.0.0.1:{port}", workdir)
-    await wait_ready(proc, "/healthz")
+    await wait_ready(proc, "/healthz", seconds=startup)
     return proc
 
 
