@@ -6,20 +6,27 @@ Each write is one ``shadow.master_call`` event: method, path template, Determine
 fields sent (never their values: they can hold personal data or passwords). Synthetic ids start at
 ``SHADOW_ID_BASE`` so they cannot collide with the master's. A shadow bridge must have its own
 ``database.path``: its mapping holds the synthetic ids.
+
+A write the overlay cannot simulate (an access token: its secret would have to work on the real master) raises ``ShadowRefused``, and so
+does any client method not overridden here: this class never reaches ``DeterminedClient._call``, so a method
+added to the client later cannot write to the real master from a shadow bridge.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 import structlog
 
 from bridge.determined import (
+    CreatedToken,
     DeterminedClient,
     MasterConflict,
+    MasterCredential,
+    MasterError,
     MasterGroup,
     MasterGroupDetails,
     MasterGroupPage,
@@ -32,6 +39,12 @@ from bridge.determined import (
 
 SHADOW_ID_BASE: Final = 1_000_000_000
 _log = structlog.get_logger("bridge.shadow")
+
+
+class ShadowRefused(MasterError):
+    """A master call a shadow bridge neither makes nor simulates; nothing was sent to the master."""
+
+    default_status = 501
 
 
 class ShadowClient(DeterminedClient):
@@ -76,6 +89,31 @@ class ShadowClient(DeterminedClient):
     async def me(self) -> MasterUser:
         """The bridge's real account."""
         return await self._real.me()
+
+    async def current_user(self) -> MasterUser:
+        """The bridge's real account (``GET /api/v1/auth/user``, a read)."""
+        return await self._real.current_user()
+
+    @property
+    def credential(self) -> MasterCredential:
+        """The real client's credential (its logins are real: reads need them)."""
+        return self._real.credential
+
+    async def _call(
+        self,
+        method: str,
+        template: str,
+        path_params: Mapping[str, int | str] | None = None,
+        **options: Any,
+    ) -> Any:
+        """Refuse: every call this class makes goes through ``_real`` or the overlay, so only a client method
+        it does not override gets here, and that method's write must not reach the real master."""
+        raise self._refused(method, template)
+
+    @staticmethod
+    def _refused(method: str, template: str) -> ShadowRefused:
+        _log.warning("shadow.refused", method=method, path=template)
+        return ShadowRefused(f"shadow mode: {method} {template} is not simulated and was not sent")
 
     # --- users -------------------------------------------------------------------------------------
 
@@ -200,6 +238,22 @@ class ShadowClient(DeterminedClient):
         updated = dataclasses.replace(current, **changes)  # type: ignore[arg-type]
         self._users[det_id] = updated
         return updated
+
+    async def set_password(self, det_id: int, password: str) -> MasterUser:
+        """Log ``POST /api/v1/users/{id}/password``; simulate the master's 404 and its new ``modifiedAt``."""
+        self._record("POST", "/api/v1/users/{id}/password", det_id=det_id, fields=["password"])
+        updated = dataclasses.replace(await self.get_user(det_id), modified_at=datetime.now(UTC))
+        self._users[det_id] = updated
+        return updated
+
+    # --- tokens ------------------------------------------------------------------------------------
+
+    async def create_token(
+        self, user_id: int, lifespan: str | None = "-1", description: str = "scim-bridge"
+    ) -> CreatedToken:
+        """Refuse ``POST /api/v1/tokens``: a simulated token's secret would not work on the real master, and a
+        real one would be a master write."""
+        raise self._refused("POST", "/api/v1/tokens")
 
     # --- groups ------------------------------------------------------------------------------------
 

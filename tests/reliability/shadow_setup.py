@@ -4,12 +4,17 @@ one provisioned user copied for a shadow bridge (as an operator starts a shadow 
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
-from pytest_aiohttp import AiohttpClient
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
+from bridge.emulator import EmulatorConfig, create_emulator_app
 from bridge.store import open_store
 from bridge.web.app import create_app
+from tests.reliability.conftest import ADMIN_PASSWORD
 from tests.reliability.test_retried_post import AUTH, _settings
 
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -35,3 +40,30 @@ async def live_user_then_shadow_copy(
     finally:
         await store.close()
     return scim_id, shadow_db
+
+
+async def recording_emulator(
+    aiohttp_server: AiohttpServer,
+) -> tuple[str, web.Application, list[tuple[str, str]]]:
+    """The master emulator on a socket, its app, and every (method, path) it received, ids as ``{id}``."""
+    received: list[tuple[str, str]] = []
+
+    @web.middleware
+    async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
+        received.append((request.method, re.sub(r"/\d+", "/{id}", request.path)))
+        return await handler(request)
+
+    app = create_emulator_app(EmulatorConfig(initial_password=ADMIN_PASSWORD))
+    app.middlewares.insert(0, record)  # outermost: sees every request, even one a fault answers
+    server = await aiohttp_server(app)
+    return str(server.make_url("")).rstrip("/"), app, received
+
+
+def writes(received: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The requests that could change the master; a login changes only sessions, which the shadow bridge's
+    reads need too."""
+    return [(m, p) for m, p in received if m != "GET" and p not in READS_BY_POST]
+
+
+# POSTs that read: group search (§4.12) and login (§4.1).
+READS_BY_POST = {"/api/v1/groups/search", "/api/v1/auth/login"}
