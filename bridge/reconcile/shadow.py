@@ -7,13 +7,15 @@ fields sent (never their values: they can hold personal data or passwords). Synt
 ``SHADOW_ID_BASE`` so they cannot collide with the master's. A shadow bridge must have its own
 ``database.path``: its mapping holds the synthetic ids.
 
-A write the overlay cannot simulate (an access token: its secret would have to work on the real master) raises ``ShadowRefused``, and so
+Group writes the master would refuse are refused alike (``shadow_rules``). A write the overlay cannot
+simulate (an access token: its secret would have to work on the real master) raises ``ShadowRefused``, and so
 does any client method not overridden here: this class never reaches ``DeterminedClient._call``, so a method
 added to the client later cannot write to the real master from a shadow bridge.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -24,7 +26,6 @@ import structlog
 from bridge.determined import (
     CreatedToken,
     DeterminedClient,
-    MasterConflict,
     MasterCredential,
     MasterError,
     MasterGroup,
@@ -36,6 +37,7 @@ from bridge.determined import (
     MasterUser,
     MasterUserPage,
 )
+from bridge.reconcile import shadow_rules
 
 SHADOW_ID_BASE: Final = 1_000_000_000
 _log = structlog.get_logger("bridge.shadow")
@@ -276,33 +278,41 @@ class ShadowClient(DeterminedClient):
     async def iter_groups(
         self, name: str | None = None, user_id: int | None = None
     ) -> AsyncIterator[MasterGroup]:
-        """Real groups (overlaid, deleted ones left out), then shadow-created ones."""
+        """Real groups the overlay has not touched, then every overlaid group (real or shadow-created) that
+        matches by its overlaid name and members; deleted ones left out."""
         async for group in self._real.iter_groups(name, user_id):
-            if group.id in self._deleted_groups:
-                continue
-            shown = self._groups.get(group.id)
-            if shown is None:
+            if group.id not in self._deleted_groups and group.id not in self._groups:
                 yield group
-            elif name is None or shown.name == name:
-                yield MasterGroup(shown.id, shown.name, len(shown.users))
         for det_id, details in self._groups.items():
-            wanted = name is None or details.name == name
-            if (
-                det_id > SHADOW_ID_BASE
-                and wanted
-                and (user_id is None or any(u.id == user_id for u in details.users))
+            if (name is None or details.name == name) and (
+                user_id is None or any(u.id == user_id for u in details.users)
             ):
                 yield MasterGroup(det_id, details.name, len(details.users))
 
-    async def _users_by_id(self, ids: Sequence[int]) -> tuple[MasterUser, ...]:
-        return tuple([await self.get_user(i) for i in ids])
+    async def _name_taken(self, name: str, det_group_id: int | None = None) -> bool:
+        """Whether a group other than ``det_group_id`` has exactly ``name`` (the master's unique key)."""
+        async for existing in self.iter_groups(name=name):
+            if existing.id != det_group_id:
+                return True
+        return False
+
+    async def _lookup_users(self, ids: Sequence[int]) -> tuple[dict[int, MasterUser], list[int]]:
+        """The users of ``ids`` the overlay or master has, and the ids it has not."""
+        found: dict[int, MasterUser] = {}
+        unknown: list[int] = []
+        for det_id in dict.fromkeys(ids):
+            try:
+                found[det_id] = await self.get_user(det_id)
+            except MasterNotFound:
+                unknown.append(det_id)
+        return found, unknown
 
     async def create_group(self, name: str, add_users: Sequence[int] = ()) -> MasterGroupDetails:
-        """Log ``POST /api/v1/groups``; simulate the name conflict."""
+        """Log ``POST /api/v1/groups``; refuse as the master would (shadow_rules.check_create)."""
         self._record("POST", "/api/v1/groups", fields=["name", "addUsers"], add_users=list(add_users))
-        async for existing in self.iter_groups(name=name):
-            raise MasterConflict(f"Error creating group {existing.name}: row already exists", grpc_code=6)
-        details = MasterGroupDetails(self._new_id(), name, await self._users_by_id(add_users))
+        found, unknown = await self._lookup_users(add_users)
+        shadow_rules.check_create(name, add_users, name_taken=await self._name_taken(name), unknown=unknown)
+        details = MasterGroupDetails(self._new_id(), name, tuple(found.values()))
         self._groups[details.id] = details
         return details
 
@@ -314,7 +324,8 @@ class ShadowClient(DeterminedClient):
         add_users: Sequence[int] = (),
         remove_users: Sequence[int] = (),
     ) -> MasterGroupDetails:
-        """Log ``PUT /api/v1/groups/{id}`` and apply it to the overlay."""
+        """Log ``PUT /api/v1/groups/{id}``; refuse as the master would (shadow_rules.check_update), else apply
+        it to the overlay."""
         self._record(
             "PUT",
             "/api/v1/groups/{id}",
@@ -325,8 +336,17 @@ class ShadowClient(DeterminedClient):
         )
         current = await self.get_group(det_group_id)
         members = {u.id: u for u in current.users}
-        for user in await self._users_by_id(add_users):
-            members[user.id] = user
+        renamed = bool(name) and name != current.name  # "" keeps the name on the master (§4.14 step 2)
+        found, unknown = await self._lookup_users(add_users)
+        shadow_rules.check_update(
+            det_group_id,
+            members,
+            add_users,
+            remove_users,
+            name_taken=renamed and await self._name_taken(name or "", det_group_id),
+            unknown=unknown,
+        )
+        members.update(found)
         for det_id in remove_users:
             members.pop(det_id, None)
         updated = MasterGroupDetails(current.id, name or current.name, tuple(members.values()))
@@ -352,29 +372,50 @@ class ShadowClient(DeterminedClient):
         await self._assign(user_ids, group_ids, adding=True)
 
     async def remove_from_groups(self, user_ids: Sequence[int], group_ids: Sequence[int]) -> None:
-        """Log ``PATCH /api/v1/users/assignments`` (removes) and apply it to the overlay."""
+        """Log ``PATCH /api/v1/users/assignments`` (removes) and apply it to the overlay; the master's "none
+        were members" 404 is success, as DeterminedClient.remove_from_groups takes it."""
         self._record(
             "PATCH", "/api/v1/users/assignments", user_ids=list(user_ids), remove_groups=list(group_ids)
         )
-        await self._assign(user_ids, group_ids, adding=False)
+        try:
+            await self._assign(user_ids, group_ids, adding=False)
+        except MasterNotFound as err:
+            if not err.is_no_member_removed():
+                raise
 
     async def _assign(self, user_ids: Sequence[int], group_ids: Sequence[int], *, adding: bool) -> None:
-        # Every group is checked before any is changed: the master runs assignments as one transaction.
-        groups = [await self.get_group(g) for g in dict.fromkeys(group_ids)]
-        added = await self._users_by_id(user_ids) if adding else ()
+        # Every group and user is checked before any group is changed: the master runs it as one transaction.
+        # The real client sends each group once (models.assign_groups_body), so a repeated one is no error.
+        group_ids = list(dict.fromkeys(group_ids))
+        groups: list[MasterGroupDetails] = []
+        for det_group_id in group_ids:
+            with contextlib.suppress(MasterNotFound):  # reported below, in the master's words
+                groups.append(await self.get_group(det_group_id))
+        found, unknown = await self._lookup_users(user_ids) if adding else ({}, [])
+        shadow_rules.check_assign(
+            user_ids,
+            group_ids,
+            adding=adding,
+            missing_groups=len(groups) != len(group_ids),
+            unknown=unknown,
+            any_member=any(u.id in user_ids for group in groups for u in group.users),
+        )
         for current in groups:
             members = {u.id: u for u in current.users}
-            for user in added:
-                members[user.id] = user
-            if not adding:
+            if adding:
+                members.update(found)
+            else:
                 for det_id in user_ids:
                     members.pop(det_id, None)
             self._groups[current.id] = MasterGroupDetails(current.id, current.name, tuple(members.values()))
 
     async def delete_group(self, det_group_id: int) -> None:
-        """Log ``DELETE /api/v1/groups/{id}``."""
+        """Log ``DELETE /api/v1/groups/{id}``; an unknown or personal group is the master's 404 (§4.15)."""
         self._record("DELETE", "/api/v1/groups/{id}", det_id=det_group_id)
-        await self.get_group(det_group_id)
+        try:
+            await self.get_group(det_group_id)
+        except MasterNotFound:
+            raise MasterNotFound(f"Error deleting group {det_group_id}: not found", grpc_code=5) from None
         self._groups.pop(det_group_id, None)
         self._deleted_groups.add(det_group_id)
 
