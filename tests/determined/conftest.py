@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -22,17 +23,32 @@ async def emulator(aiohttp_server: AiohttpServer) -> TestServer:
     return await aiohttp_server(create_emulator_app(EmulatorConfig()))
 
 
+@dataclass(frozen=True, slots=True)
+class ClientTarget:
+    """The master ``make_client``'s clients talk to, and its admin's password."""
+
+    url: str
+    password: str
+
+
 @pytest.fixture
-async def make_client(emulator: TestServer) -> AsyncIterator[ClientFactory]:
-    """Build clients of the emulator (settings overrides, plus ``clock``); default: ``admin``, zero backoff."""
+def client_target(emulator: TestServer) -> ClientTarget:
+    """The emulator (its seeded admin has a blank password); a module testing another server overrides this."""
+    return ClientTarget(str(emulator.make_url("")), "")
+
+
+@pytest.fixture
+async def make_client(client_target: ClientTarget) -> AsyncIterator[ClientFactory]:
+    """Build clients of ``client_target`` (settings overrides, plus ``clock``); default: ``admin``, zero
+    backoff."""
     made: list[DeterminedClient] = []
 
     def make(**overrides: Any) -> DeterminedClient:
         fields: dict[str, Any] = {
-            "url": str(emulator.make_url("")),
+            "url": client_target.url,
             "token": None,
             "username": "admin",
-            "password": "",
+            "password": client_target.password,
             "connect_timeout": 5.0,
             "request_timeout": 5.0,
             "login_timeout": 10.0,

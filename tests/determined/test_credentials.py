@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from bridge.determined import (
     create_master_client,
     start_counting,
 )
+from tests.determined.conftest import ClientTarget
 
 USER = {"id": 1, "username": "admin", "admin": True, "active": True, "displayName": "", "remote": False}
 PASSWORD = "Adm1n-pass"
@@ -74,27 +75,9 @@ async def master(aiohttp_server: AiohttpServer) -> tuple[Master, TestServer]:
 
 
 @pytest.fixture
-async def make_client(master: tuple[Master, TestServer]) -> AsyncIterator[Callable[..., DeterminedClient]]:
-    made: list[DeterminedClient] = []
-
-    def make(**overrides: Any) -> DeterminedClient:
-        fields: dict[str, Any] = {
-            "url": str(master[1].make_url("")),
-            "token": None,
-            "username": "admin",
-            "password": PASSWORD,
-            "connect_timeout": 5.0,
-            "request_timeout": 5.0,
-            "login_timeout": 5.0,
-        }
-        fields.update(overrides)
-        client = create_master_client(MasterClientSettings(**fields), rng=lambda: 0.0)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        await client.close()
+def client_target(master: tuple[Master, TestServer]) -> ClientTarget:
+    """make_client (conftest.py) builds clients of the fake master, logging in with PASSWORD."""
+    return ClientTarget(str(master[1].make_url("")), PASSWORD)
 
 
 async def test_concurrent_first_calls_log_in_once(
