@@ -24,8 +24,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check bridge tests bench conformance
 	$(BIN)/ruff format --check bridge tests bench conformance
 
+# What it checks is [tool.mypy] files in pyproject.toml, so a plain `mypy --strict` checks the same.
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict bridge conformance bench tests
+	$(BIN)/mypy --strict
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q
