@@ -34,11 +34,14 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 # The whole suite under branch coverage ([tool.coverage.run] in pyproject.toml), then missed lines and branches
-# per module. Not part of `make test`: it is slower, and the figure is for reading, not a gate. Code run in
-# child processes (the serve/demo command tests, the chaos suite's bridges) is not measured.
+# per module. Not part of `make test`: it is slower, and the figure is for reading, not a gate. `patch =
+# ["subprocess"]` there measures the Python processes the tests start too (serve/demo command tests, the chaos
+# suite's bridges and emulator): each writes its own .coverage.* file (parallel mode), combined before the
+# report. A process killed by SIGKILL (the chaos suite's bridge kills) writes nothing.
 coverage: $(STAMP)
 	$(BIN)/python -m coverage erase
-	$(BIN)/python -m coverage run -m pytest -q; status=$$?; $(BIN)/python -m coverage report -m; exit $$status
+	$(BIN)/python -m coverage run -m pytest -q; status=$$?; \
+	$(BIN)/python -m coverage combine -q && $(BIN)/python -m coverage report -m; exit $$status
 
 # The chaos suite at its flagged size (20,000 operations, 12 bridge kills); `make test` runs the CI size.
 chaos-full: $(STAMP)
