@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -24,6 +25,7 @@ from bridge.reconcile import Reconciler, build_reconciler
 from bridge.reconcile.background import reconcile_context
 from bridge.store import MemberRecord, Store, UserFields, UserRecord, open_store
 from bridge.web.keys import MASTER, STORE
+from tests.idp.master_view import MasterView
 
 ADMIN_PASSWORD = "emulator-admin-pw"
 
@@ -130,3 +132,34 @@ async def world(emulator_url: str, tmp_path: Path) -> AsyncIterator[World]:
         await admin.close()
         await bridge.close()
         await store.close()
+
+
+@dataclass(frozen=True, slots=True)
+class WrongMaster:
+    """A healthy master that never saw the bridge's users or groups (a reset or foreign database)."""
+
+    client: DeterminedClient
+    view: MasterView
+
+
+@pytest.fixture
+async def wrong(aiohttp_server: AiohttpServer) -> AsyncIterator[WrongMaster]:
+    """A second, fresh emulator: what a bridge pointed at the wrong master talks to."""
+    server = await aiohttp_server(create_emulator_app(EmulatorConfig(initial_password=ADMIN_PASSWORD)))
+    url = str(server.make_url("")).rstrip("/")
+    client = create_master_client(client_settings(url))
+    try:
+        yield WrongMaster(client, MasterView(url, "admin", ADMIN_PASSWORD))
+    finally:
+        await client.close()
+
+
+def bounded(world: World, **reconcile: Any) -> World:
+    """The same world with these reconcile settings (max_retire, intent_grace, ...)."""
+    settings = world.settings
+    return dataclasses.replace(
+        world,
+        settings=dataclasses.replace(
+            settings, reconcile=dataclasses.replace(settings.reconcile, **reconcile)
+        ),
+    )

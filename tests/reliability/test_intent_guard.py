@@ -10,58 +10,23 @@ reconcile context on a socket, both emulators over HTTP and the SQLite store are
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from pytest_aiohttp import AiohttpServer
 
-from bridge.determined import DeterminedClient, create_master_client
-from bridge.emulator import EmulatorConfig, create_emulator_app
 from bridge.reconcile import build_intent_resolver
 from bridge.reconcile.repair import Unrepairable
 from bridge.store import IntentState, UserFields, UserRecord
 from tests.conftest import LogReader
-from tests.idp.master_view import MasterState, MasterView
-from tests.reliability.conftest import ADMIN_PASSWORD, World, client_settings
+from tests.idp.master_view import MasterState
+from tests.reliability.conftest import ADMIN_PASSWORD, World, WrongMaster, bounded
 from tests.reliability.test_intents import _intent
 
 USERS = 3
 # Polls of 10 ms: the background task runs on the test's own loop, so there is no finer event to await.
 POLLS = 2000
-
-
-@dataclass(frozen=True, slots=True)
-class WrongMaster:
-    """A healthy master that never saw the bridge's users (a reset or foreign database)."""
-
-    client: DeterminedClient
-    view: MasterView
-
-
-@pytest.fixture
-async def wrong(aiohttp_server: AiohttpServer) -> AsyncIterator[WrongMaster]:
-    server = await aiohttp_server(create_emulator_app(EmulatorConfig(initial_password=ADMIN_PASSWORD)))
-    url = str(server.make_url("")).rstrip("/")
-    client = create_master_client(client_settings(url))
-    try:
-        yield WrongMaster(client, MasterView(url, "admin", ADMIN_PASSWORD))
-    finally:
-        await client.close()
-
-
-def _bounded(world: World, **reconcile: Any) -> World:
-    """The same world with these reconcile settings (max_retire, intent_grace, ...)."""
-    settings = world.settings
-    return dataclasses.replace(
-        world,
-        settings=dataclasses.replace(
-            settings, reconcile=dataclasses.replace(settings.reconcile, **reconcile)
-        ),
-    )
 
 
 async def _delete_pending(world: World, user: UserRecord) -> int:
@@ -103,7 +68,7 @@ async def test_start_up_resolves_no_delete_that_would_retire_more_than_the_guard
     world: World, wrong: WrongMaster, aiohttp_server: AiohttpServer, captured_logs: LogReader
 ) -> None:
     """Before the fix start-up completed all three deletes against the wrong master: every mapping tombstoned."""
-    world = _bounded(world, max_retire=USERS - 1, adopt_on_start=True)
+    world = bounded(world, max_retire=USERS - 1, adopt_on_start=True)
     _users, group = await _deprovisioned_in_an_outage(world)
     mapping, before = await _mapping(world, group), await wrong.view.state()
 
@@ -139,7 +104,7 @@ async def test_the_background_loop_between_passes_refuses_too(
 
     `max_retire: 0` (refuse any) makes every run refuse whichever of the three intents are past the grace when it
     looks; the loop keeps refusing until it has seen all three."""
-    world = _bounded(world, intent_grace=0.2, max_retire=0)
+    world = bounded(world, intent_grace=0.2, max_retire=0)
     users = [await world.user(f"user{i}") for i in range(USERS)]
     group = await world.group("team", users)
     server = await world.serve_reconciling(aiohttp_server, master=wrong.client)
@@ -171,7 +136,7 @@ async def test_at_the_bound_start_up_retires_and_resolves_the_rest_as_before(
 ) -> None:
     """Two ghosts (stale mappings) among eight live users with a DELETE pending each is at both bounds (2, a
     quarter of 8): both deletes complete, and an unrelated interrupted PATCH is rolled back on the master."""
-    world = _bounded(world, max_retire=2)
+    world = bounded(world, max_retire=2)
     alice, *_others = [await world.user(f"user{i}") for i in range(6)]
     ghosts = [
         await world.store.insert_user(
@@ -202,7 +167,7 @@ async def test_the_count_is_of_mappings_the_deletes_would_retire(world: World) -
     """Counted as a pass counts: a retried DELETE (two intents) is one mapping, a DELETE that landed (the user
     inactive) is no retirement, nor is a PATCH of a ghost. With max_retire 1 all of it resolves; any of them
     miscounted would refuse the whole run."""
-    world = _bounded(world, max_retire=1, max_retire_fraction=1.0)
+    world = bounded(world, max_retire=1, max_retire_fraction=1.0)
     kept = await world.user("kept")
     deleted = await world.user("deleted")
     ghost, stale = [
@@ -234,7 +199,7 @@ async def test_over_the_bound_no_intent_is_resolved_and_the_override_resolves_th
     """A refusal leaves every due intent pending, not only the deletes: the same suspect master would judge the
     others (a create rolled back because it lacks the user would let the IdP's retry make a second one on the
     right master). --allow-mass-retire's guard resolves them all."""
-    world = _bounded(world, max_retire=1, max_retire_fraction=1.0)
+    world = bounded(world, max_retire=1, max_retire_fraction=1.0)
     await world.user("kept")
     ghosts = [
         await world.store.insert_user(
