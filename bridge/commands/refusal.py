@@ -9,14 +9,18 @@ from __future__ import annotations
 from typing import TextIO
 
 from bridge.reconcile import RetireRefusal
+from bridge.reconcile.guard import USERS
 
 
 def print_refusal(refusal: RetireRefusal, outcome: str, out: TextIO) -> None:
     """Print the ``REFUSED:`` lines; `outcome` says what the command therefore did not do."""
+    if refusal.resource == USERS:
+        found, what = f"{refusal.missing} mapped users' Determined users are gone", "users"
+    else:
+        found, what = f"{refusal.missing} mapped groups are gone and would be re-created", "groups"
     print(
-        f"REFUSED: {refusal.missing} mapped users' Determined users are gone, more than {refusal.bound()} "
-        f"in one pass; {outcome}.\n"
-        "  Check that master.url is the Determined master these users were provisioned on (not one restored "
+        f"REFUSED: {found}, more than {refusal.bound()} in one pass; {outcome}.\n"
+        f"  Check that master.url is the Determined master these {what} were provisioned on (not one restored "
         "from an old backup, a staging master or a freshly reset one).\n"
         "  If they really are gone, run `scim-bridge reconcile --repair --allow-mass-retire` once, or raise "
         f"{refusal.setting}.",

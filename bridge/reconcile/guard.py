@@ -1,9 +1,11 @@
-"""The mass-retirement guard: whether one repair pass may retire the user.missing mappings it found.
+"""The mass-retirement guard: whether one repair pass may retire the user.missing mappings it found, and re-create
+the group.deleted groups it found.
 
 Each retirement is confirmed by the master's own "user not found", which a wrong but healthy master (an old
 backup, a staging master, a reset database still holding the bridge's account) answers for every mapped user.
 So a pass finding too many, by count or as a share of the mapped users, retires none, and changes nothing else
-on that master (docs/reliability.md).
+on that master (docs/reliability.md). The same master lacks every mapped group too, and restoring them would
+write the IdP's groups into it: so the same bounds hold, separately, for the groups a pass would re-create.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from typing import Final
 # The share bound never refuses this many: in a directory of a few users a single ghost is already a large
 # share, and one retirement is what any write naming that user does anyway. `max_retire: 0` refuses even one.
 RETIRE_FLOOR: Final = 1
+# The resources the guard counts: mapped users the master lacks (retired) and mapped groups it lacks (re-created).
+USERS: Final = "User"
+GROUPS: Final = "Group"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,25 +28,32 @@ class RetireGuard:
     max_retire: int | None
     max_fraction: float | None = None
 
-    def refusal(self, missing: int, mapped: int) -> RetireRefusal | None:
-        """The refusal for a pass finding `missing` of its `mapped` live mappings gone; None if it may retire
-        them all. The count is checked first: it is the bound that matters for a large directory."""
+    def refusal(self, missing: int, mapped: int, resource: str = USERS) -> RetireRefusal | None:
+        """The refusal for a pass finding `missing` of its `mapped` live mappings of `resource` gone; None if it
+        may retire (users) or re-create (groups) them all. The count is checked first: it is the bound that
+        matters for a large directory."""
         if self.max_retire is not None and missing > self.max_retire:
-            return RetireRefusal(self, missing, mapped, "reconcile.max_retire")
+            return RetireRefusal(self, missing, mapped, "reconcile.max_retire", resource)
         if self.max_fraction is not None and missing > max(RETIRE_FLOOR, self.max_fraction * mapped):
-            return RetireRefusal(self, missing, mapped, "reconcile.max_retire_fraction")
+            return RetireRefusal(self, missing, mapped, "reconcile.max_retire_fraction", resource)
         return None
+
+    def first_refusal(self, users: tuple[int, int], groups: tuple[int, int]) -> RetireRefusal | None:
+        """The refusal for (missing, mapped) users, else for (missing, mapped) groups; None if both are allowed."""
+        return self.refusal(*users, USERS) or self.refusal(*groups, GROUPS)
 
 
 @dataclass(frozen=True, slots=True)
 class RetireRefusal:
-    """Why a pass may not retire the `missing` user.missing mappings it found among `mapped` live ones: more
-    than the guard's bound named `setting` allows."""
+    """Why a pass may not retire the `missing` user.missing mappings it found among `mapped` live ones (or
+    re-create the `missing` group.deleted groups among `mapped`, `resource` "Group"): more than the guard's
+    bound named `setting` allows."""
 
     guard: RetireGuard
     missing: int
     mapped: int
     setting: str
+    resource: str = USERS
 
     def bound(self) -> str:
         """The bound exceeded, as the operator sets it: `reconcile.max_retire (10)`, or the share with the
@@ -51,10 +63,12 @@ class RetireRefusal:
         return f"{self.setting} ({self.guard.max_fraction:g}) of the {self.mapped} mapped"
 
     def log_fields(self) -> dict[str, object]:
-        """Fields of the ``reconcile.retire_refused`` event."""
+        """Fields of the ``reconcile.retire_refused`` event; the mapped count is `users_checked` or
+        `groups_checked`, as the pass's summary names it."""
         return {
+            "resource": self.resource,
             "missing": self.missing,
-            "users_checked": self.mapped,
+            "users_checked" if self.resource == USERS else "groups_checked": self.mapped,
             "bound": self.setting,
             "max_retire": self.guard.max_retire,
             "max_retire_fraction": self.guard.max_fraction,

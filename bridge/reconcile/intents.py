@@ -13,9 +13,9 @@ what happened:
 * ``replace`` / ``patch`` / ``relink`` and the rest: rolled back, and the master is put back to what the store
   says (idp_wins for that one resource), so the IdP's retry starts from a state both sides agree on.
 
-Completing a user ``delete`` whose Determined user the master lacks retires the mapping, so a run is held to the
-retirement guard a repair pass is held to, decided before it resolves anything: past the bound it resolves none
-of its intents (intent_guard.py, docs/reliability.md).
+Completing a user ``delete`` whose Determined user the master lacks retires the mapping, and restoring a group
+the master lacks re-creates it there, so a run is held to the retirement guard a repair pass is held to, decided
+before it resolves anything: past the bound it resolves none of its intents (intent_guard.py, docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ import structlog
 from bridge.determined import DeterminedClient, MasterGroupDetails, MasterUser
 from bridge.provisioning.adoption import mapped_members
 from bridge.reconcile.detect import DisplayName, Snapshot, master_group, master_user
+from bridge.reconcile.drift import DriftKind
 from bridge.reconcile.guard import RetireGuard, RetireRefusal
-from bridge.reconcile.intent_guard import intent_refusal, retiring_intents
+from bridge.reconcile.intent_guard import intent_refusal, recreating_intents, retiring_intents
 from bridge.reconcile.journalled import journalled_group_create, journalled_relink, journalled_user_create
 from bridge.reconcile.repair import REPAIR_ERRORS, Repairer, Unrepairable
 from bridge.store import (
@@ -87,12 +88,15 @@ class PassCache:
     already equals the store there and an older update intent of the same target has nothing left to undo.
     ``retirable``: the delete intents the guard counted and allowed to retire their mapping; any other that
     finds its Determined user gone waits for the next run's count (none, for a lone `resolve`).
+    ``recreatable``: the SCIM ids of the groups the guard counted and allowed to be re-created by a restore; a
+    restore finding any other group gone waits for the next run's count in the same way.
     """
 
     users: list[MasterUser] | None = None
     groups: list[MasterGroupDetails] | None = None
     settled: set[tuple[str, str]] = field(default_factory=set)
     retirable: frozenset[int] = frozenset()
+    recreatable: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +133,13 @@ class IntentResolver:
             if created_before is None or intent.created < created_before
         ]
         retiring = await retiring_intents(self.store, self.client, due)
-        refusal = await intent_refusal(self.retire_guard, self.store, retiring)
+        recreating = await recreating_intents(self.store, self.client, due)
+        refusal = await intent_refusal(self.retire_guard, self.store, retiring, recreating)
         if refusal is not None:
             _log.error("reconcile.retire_refused", path=self.path, **refusal.log_fields())
             return IntentPass(refusal=refusal)
         outcomes: list[ResolvedIntent] = []
-        cache = PassCache(retirable=frozenset(retiring))
+        cache = PassCache(retirable=frozenset(retiring), recreatable=frozenset(recreating.values()))
         # Newest first: an older intent for the same target waits for a newer one (see `resolve`), so this
         # order settles them all in one pass.
         for intent in due:
@@ -191,7 +196,7 @@ class IntentResolver:
         key = (intent.resource_type, intent.target)
         if intent.operation in _RESTORING_OPERATIONS and key in cache.settled:
             return await self._finish(intent, IntentState.ROLLED_BACK, ())
-        actions = await self._restore(intent)
+        actions = await self._restore(intent, cache)
         if intent.operation in _RESTORING_OPERATIONS:
             cache.settled.add(key)
         return await self._finish(intent, IntentState.ROLLED_BACK, actions)
@@ -321,10 +326,14 @@ class IntentResolver:
         await self.store.delete_group(group.scim_id)
         return True
 
-    async def _restore(self, intent: IntentRecord) -> tuple[str, ...]:
+    async def _restore(self, intent: IntentRecord, cache: PassCache) -> tuple[str, ...]:
         """Put the master back to the store's state for this resource (reconcile's idp_wins, one resource)."""
         repairer = Repairer(self.store, self.client, self.display_name)
         drifts = await repairer.fresh_drifts(intent.resource_type, intent.target, Snapshot())
+        if intent.target not in cache.recreatable and any(d.kind is DriftKind.GROUP_DELETED for d in drifts):
+            # Re-creating it would be a write the guard did not count (the master had the group when it was
+            # counted, or nothing counted: a lone `resolve`): the next run counts it. Raised before any write.
+            raise Unrepairable("a group re-creation the guard did not count")
         done = []
         for drift in drifts:
             try:

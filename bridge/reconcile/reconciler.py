@@ -5,7 +5,8 @@ Events: ``reconcile.drift`` (one per drift: kind, resource type, SCIM id, Determ
 ``reconcile.summary`` with counts per kind. A repair pass that finds more user.missing mappings than
 ``reconcile.max_retire``, or than ``reconcile.max_retire_fraction`` of the mapped users, logs
 ``reconcile.retire_refused`` and changes nothing, not even pending intents (bridge/reconcile/guard.py,
-docs/reliability.md).
+docs/reliability.md); so does one that finds more group.deleted groups (to re-create) than those bounds allow of
+the mapped groups.
 """
 
 from __future__ import annotations
@@ -147,11 +148,15 @@ class Reconciler:
         )
 
     def _refusal(self, drifts: Collection[Drift], snapshot: Snapshot) -> RetireRefusal | None:
-        """Whether this comparison finds more vanished Determined users than one pass may retire.
+        """Whether this comparison finds more vanished Determined users than one pass may retire, or more
+        vanished mapped groups than it may re-create (each against its own mapped count).
 
         Past the bound the pass changes nothing on either side, not even the other repairs: they would be
         written to the same suspect master. A report or dry run only tells (a dry run prints what --repair
         would refuse).
         """
-        missing = sum(1 for d in drifts if d.kind is DriftKind.USER_MISSING)
-        return self.retire_guard.refusal(missing, snapshot.users_checked)
+        users = sum(1 for d in drifts if d.kind is DriftKind.USER_MISSING)
+        groups = sum(1 for d in drifts if d.kind is DriftKind.GROUP_DELETED)
+        return self.retire_guard.first_refusal(
+            (users, snapshot.users_checked), (groups, snapshot.groups_checked)
+        )
