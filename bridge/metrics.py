@@ -162,6 +162,13 @@ class MetricsRecorder:
             "Unix time the last reconcile pass finished successfully (0: never).",
             registry=r,
         )
+        self.reconcile_refused = Gauge(
+            "scim_bridge_reconcile_refused",
+            "Mapped users (or groups) the background loop's last run of this path found gone past the "
+            "mass-retirement guard, so it changed nothing (0: allowed).",
+            ["path"],
+            registry=r,
+        )
         r.register(_StoreSize(db_path))
 
     def observe_request(
@@ -182,6 +189,10 @@ class MetricsRecorder:
     def set_intents_pending(self, count: int) -> None:
         """Publish how many write intents are open in the store."""
         self.intents_pending.set(count)
+
+    def set_reconcile_refused(self, path: str, missing: int) -> None:
+        """Publish the guard's decision on the last background run of `path` ("background" or "pass")."""
+        self.reconcile_refused.labels(path).set(missing)
 
     def observe_reconcile(self, outcome: str, drift: dict[str, int], finished_at: float) -> None:
         """Record one reconcile pass: its outcome, drift counts by kind, and when it finished."""

@@ -9,7 +9,9 @@ in-flight deferral keeps it safe beside live requests. Later, intents older than
 was too sick to answer for; ``reconcile.interval`` > 0 adds a full pass per policy on that period.
 
 Each of those resolution runs is held to the retirement guard a pass is held to (intents.py): past the bound it
-resolves nothing, logs ``reconcile.retire_refused``, and the next run decides again.
+resolves nothing, and the next run decides again. The loop logs ``reconcile.retire_refused`` when a refusal starts
+or changes, then every ``REFUSAL_REPEAT`` seconds while it lasts, and ``reconcile.retire_refusal_cleared`` when it
+ends; the gauge ``scim_bridge_reconcile_refused`` shows it meanwhile (refusal_log.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from bridge.determined import DeterminedClient, MasterError
 from bridge.provisioning.adoption import Adopter
 from bridge.reconcile.factory import build_intent_resolver, build_reconciler, intent_cutoff, mode_for
 from bridge.reconcile.intents import IntentResolver, Resolution
+from bridge.reconcile.refusal_log import ThrottledRefusalLog
 from bridge.reconcile.shadow import shadowed
 from bridge.store import Store, StoreError
 from bridge.web.keys import MASTER, STORE
@@ -39,6 +42,8 @@ from bridge.wiring import protected_usernames
 RETRY_PERIOD: Final = 15.0
 # Seconds the start-up pass may spend before the listener opens; the rest is left to the background task.
 START_BUDGET: Final = 10.0
+# Seconds between two log lines of the same ongoing refusal: a reminder, not one error per run (every 15 s).
+REFUSAL_REPEAT: Final = 300.0
 _log = structlog.get_logger("bridge.reconcile")
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
@@ -84,7 +89,8 @@ async def _periodic(
     *,
     leftovers: bool,
 ) -> None:
-    resolver = build_intent_resolver(settings, store, client, path="background")
+    refusals = ThrottledRefusalLog(REFUSAL_REPEAT, app.get(METRICS))
+    resolver = build_intent_resolver(settings, store, client, path="background", refusals=refusals)
     interval = settings.reconcile.interval
     # A request answered 503 after a master timeout leaves its intent pending while the IdP retries;
     # resolving it within about one grace period lets that retry find a consistent state.
@@ -100,15 +106,20 @@ async def _periodic(
         await resolve_leftovers(resolver, _intent_cutoff(settings, started))
         if interval > 0 and time.monotonic() >= next_pass:
             next_pass = time.monotonic() + interval
-            await _one_pass(app, settings, store, client, started)
+            await _one_pass(app, settings, store, client, started, refusals)
 
 
 async def _one_pass(
-    app: web.Application, settings: Settings, store: Store, client: DeterminedClient, started: datetime
+    app: web.Application,
+    settings: Settings,
+    store: Store,
+    client: DeterminedClient,
+    started: datetime,
+    refusals: ThrottledRefusalLog,
 ) -> None:
     metrics = app.get(METRICS)
     try:
-        reconciler = await build_reconciler(settings, store, client)
+        reconciler = await build_reconciler(settings, store, client, refusals=refusals)
         report = await reconciler.run(mode_for(settings), intents_before=_intent_cutoff(settings, started))
     except (MasterError, StoreError) as exc:
         _log.warning("reconcile.pass_failed", error=type(exc).__name__)

@@ -11,11 +11,17 @@ from bridge.reconcile.desired import display_names
 from bridge.reconcile.guard import RetireGuard
 from bridge.reconcile.intents import IntentResolver
 from bridge.reconcile.reconciler import Mode, Reconciler
+from bridge.reconcile.refusal_log import RefusalLog
 from bridge.store import Store
 
 
 async def build_reconciler(
-    settings: Settings, store: Store, client: DeterminedClient, *, allow_mass_retire: bool = False
+    settings: Settings,
+    store: Store,
+    client: DeterminedClient,
+    *,
+    allow_mass_retire: bool = False,
+    refusals: RefusalLog | None = None,
 ) -> Reconciler:
     """A Reconciler that ignores the built-in accounts and the bridge's own (master-api.md §7.3 item 5).
 
@@ -31,6 +37,7 @@ async def build_reconciler(
         display_name=display_names(settings.users.display_name_source),
         ignored_usernames=frozenset(ignored),
         retire_guard=retire_guard(settings, allow_mass_retire=allow_mass_retire),
+        refusals=refusals or RefusalLog(),
     )
 
 
@@ -43,7 +50,13 @@ def retire_guard(settings: Settings, *, allow_mass_retire: bool = False) -> Reti
 
 
 def build_intent_resolver(
-    settings: Settings, store: Store, client: DeterminedClient, *, path: str, allow_mass_retire: bool = False
+    settings: Settings,
+    store: Store,
+    client: DeterminedClient,
+    *,
+    path: str,
+    allow_mass_retire: bool = False,
+    refusals: RefusalLog | None = None,
 ) -> IntentResolver:
     """An IntentResolver that writes display names as the users' settings say and retires no more mappings
     than a repair pass may; `path` names who resolves ("startup", "background", a CLI command) in its logs."""
@@ -53,6 +66,7 @@ def build_intent_resolver(
         display_names(settings.users.display_name_source),
         retire_guard(settings, allow_mass_retire=allow_mass_retire),
         path,
+        refusals or RefusalLog(),
     )
 
 

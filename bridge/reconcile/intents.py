@@ -34,6 +34,7 @@ from bridge.reconcile.drift import DriftKind
 from bridge.reconcile.guard import RetireGuard, RetireRefusal
 from bridge.reconcile.intent_guard import intent_refusal, recreating_intents, retiring_intents
 from bridge.reconcile.journalled import journalled_group_create, journalled_relink, journalled_user_create
+from bridge.reconcile.refusal_log import RefusalLog
 from bridge.reconcile.repair import REPAIR_ERRORS, Repairer, Unrepairable
 from bridge.store import (
     Duplicate,
@@ -111,6 +112,8 @@ class IntentResolver:
     # "background", "pass", or the CLI command ("adopt", "import-builtin").
     retire_guard: RetireGuard
     path: str
+    # How a refusal is logged: every time, or throttled for the background loop (refusal_log.py).
+    refusals: RefusalLog = field(default_factory=RefusalLog)
 
     async def resolve_all(
         self, *, created_before: datetime | None = None, deadline: float | None = None
@@ -135,8 +138,8 @@ class IntentResolver:
         retiring = await retiring_intents(self.store, self.client, due)
         recreating = await recreating_intents(self.store, self.client, due)
         refusal = await intent_refusal(self.retire_guard, self.store, retiring, recreating)
+        self.refusals.outcome(self.path, refusal)
         if refusal is not None:
-            _log.error("reconcile.retire_refused", path=self.path, **refusal.log_fields())
             return IntentPass(refusal=refusal)
         outcomes: list[ResolvedIntent] = []
         cache = PassCache(retirable=frozenset(retiring), recreatable=frozenset(recreating.values()))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
@@ -23,6 +23,7 @@ from bridge.reconcile.detect import DisplayName, Snapshot, detect
 from bridge.reconcile.drift import REPORT_ONLY_KINDS, Drift, DriftKind, ReconcileReport
 from bridge.reconcile.guard import RetireGuard, RetireRefusal
 from bridge.reconcile.intents import IntentResolver, Resolution, ResolvedIntent
+from bridge.reconcile.refusal_log import RefusalLog
 from bridge.reconcile.repair import REPAIR_ERRORS, Repairer
 from bridge.store import Store
 
@@ -48,6 +49,8 @@ class Reconciler:
     # How many user.missing mappings one repair pass may retire (`reconcile.max_retire` and
     # `reconcile.max_retire_fraction`, or no bound when the operator allows a mass retirement).
     retire_guard: RetireGuard
+    # How a refused pass is logged: every time, or throttled for the background loop (refusal_log.py).
+    refusals: RefusalLog = field(default_factory=RefusalLog)
 
     async def run(self, mode: Mode, *, intents_before: datetime | None = None) -> ReconcileReport:
         """One full pass; safe to repeat; never raises for a single failed repair.
@@ -70,7 +73,9 @@ class Reconciler:
         # The resolver logs its own refusal (path "pass"); this pass logs only the one it decides itself.
         logged: RetireRefusal | None = None
         if mode is Mode.REPAIR and refusal is None:
-            resolver = IntentResolver(self.store, self.client, self.display_name, self.retire_guard, "pass")
+            resolver = IntentResolver(
+                self.store, self.client, self.display_name, self.retire_guard, "pass", self.refusals
+            )
             settled = await resolver.resolve_all(created_before=intents_before)
             resolved, refusal = settled.outcomes, settled.refusal
             logged = refusal
@@ -80,8 +85,9 @@ class Reconciler:
         refused = mode is Mode.REPAIR and refusal is not None
         for drift in drifts:
             _log.warning("reconcile.drift", **drift.log_fields())
-        if mode is Mode.REPAIR and refusal is not None and refusal is not logged:
-            _log.error("reconcile.retire_refused", path="pass", **refusal.log_fields())
+        if mode is Mode.REPAIR and (refusal is None or refusal is not logged):
+            # Also an allowed pass: the background loop's log says when a refusal clears.
+            self.refusals.outcome("pass", refusal)
         repaired: list[Drift] = []
         failed: list[Drift] = []
         skipped: list[Drift] = []

@@ -21,10 +21,12 @@ from pytest_aiohttp import AiohttpServer
 from bridge.config import DatabaseSettings, MasterSettings, Secret, Settings
 from bridge.determined import DeterminedClient, MasterClientSettings, create_master_client
 from bridge.emulator import EmulatorConfig, create_emulator_app
+from bridge.metrics import MetricsRecorder
 from bridge.reconcile import Reconciler, build_reconciler
 from bridge.reconcile.background import reconcile_context
 from bridge.store import MemberRecord, Store, UserFields, UserRecord, open_store
 from bridge.web.keys import MASTER, STORE
+from bridge.web.metrics import METRICS
 from tests.idp.master_view import MasterView
 
 ADMIN_PASSWORD = "emulator-admin-pw"
@@ -88,8 +90,10 @@ class World:
         *,
         adopt: bool | None = None,
         master: DeterminedClient | None = None,
+        metrics: MetricsRecorder | None = None,
     ) -> TestServer:
-        """An app holding only the store, a master client and the reconcile context, on a socket.
+        """An app holding only the store, a master client (and a metrics recorder) and the reconcile context,
+        on a socket.
 
         ``adopt`` overrides ``reconcile.adopt_on_start``; None keeps the settings' own value.
         """
@@ -101,6 +105,8 @@ class World:
         app = web.Application()
         app[STORE] = self.store
         app[MASTER] = master or self.bridge
+        if metrics is not None:
+            app[METRICS] = metrics
         app.cleanup_ctx.append(reconcile_context(settings))
         return await aiohttp_server(app)
 

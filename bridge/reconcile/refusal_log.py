@@ -1,0 +1,87 @@
+"""How a run's retirement-guard refusal is told: ``reconcile.retire_refused``, once per run or throttled.
+
+A one-off run (start-up, a CLI command) logs its refusal. The background loop runs every few seconds, and a refusal
+lasts until an operator acts (points master.url back, or overrides), so logging it on every run would bury the
+logs in identical errors: its log tells when the refusal starts, when it changes (other counts or another bound),
+again every ``repeat_after`` seconds while it lasts, and when it clears; the ``scim_bridge_reconcile_refused``
+gauge shows it all along.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import structlog
+
+from bridge.metrics import MetricsRecorder
+from bridge.reconcile.guard import RetireRefusal
+
+_log = structlog.get_logger("bridge.reconcile")
+
+
+class RefusalLog:
+    """Logs every refusal it is given (a run that stands alone)."""
+
+    def outcome(self, path: str, refusal: RetireRefusal | None) -> None:
+        """The guard's decision for one run of `path`: its refusal, or None when the run was allowed."""
+        if refusal is not None:
+            _log.error("reconcile.retire_refused", path=path, **refusal.log_fields())
+
+
+@dataclass(slots=True)
+class _Refused:
+    """One path's ongoing refusal: what it is, since when, when it was last logged, runs refused since then."""
+
+    key: tuple[object, ...]
+    since: float
+    logged_at: float
+    runs: int = 0
+
+
+@dataclass(slots=True)
+class ThrottledRefusalLog(RefusalLog):
+    """The background loop's: each path's refusal is logged when it starts or changes, then at most every
+    `repeat_after` seconds while it lasts, and ``reconcile.retire_refusal_cleared`` when a run is allowed again.
+    Each line says how many refused runs it stands for and how long the refusal has lasted."""
+
+    repeat_after: float
+    metrics: MetricsRecorder | None = None
+    _state: dict[str, _Refused] = field(default_factory=dict)
+
+    def outcome(self, path: str, refusal: RetireRefusal | None) -> None:
+        now = time.monotonic()
+        current = self._state.get(path)
+        if refusal is None:
+            if current is not None:
+                del self._state[path]
+                _log.info(
+                    "reconcile.retire_refusal_cleared",
+                    path=path,
+                    refused_for_s=round(now - current.since, 1),
+                )
+            self._gauge(path, 0)
+            return
+        key = (refusal.resource, refusal.missing, refusal.mapped, refusal.setting)
+        if current is None or current.key != key:
+            # A new refusal, or the master changed under it: worth a line at once. A change keeps `since`.
+            since = now if current is None else current.since
+            current = self._state[path] = _Refused(key, since, now)
+        elif now - current.logged_at < self.repeat_after:
+            current.runs += 1
+            self._gauge(path, refusal.missing)
+            return
+        current.runs += 1
+        _log.error(
+            "reconcile.retire_refused",
+            path=path,
+            refused_runs=current.runs,
+            refused_for_s=round(now - current.since, 1),
+            **refusal.log_fields(),
+        )
+        current.logged_at, current.runs = now, 0
+        self._gauge(path, refusal.missing)
+
+    def _gauge(self, path: str, missing: int) -> None:
+        if self.metrics is not None:
+            self.metrics.set_reconcile_refused(path, missing)
