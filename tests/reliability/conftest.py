@@ -146,6 +146,7 @@ class WrongMaster:
 
     client: DeterminedClient
     view: MasterView
+    url: str
 
 
 @pytest.fixture
@@ -155,7 +156,7 @@ async def wrong(aiohttp_server: AiohttpServer) -> AsyncIterator[WrongMaster]:
     url = str(server.make_url("")).rstrip("/")
     client = create_master_client(client_settings(url))
     try:
-        yield WrongMaster(client, MasterView(url, "admin", ADMIN_PASSWORD))
+        yield WrongMaster(client, MasterView(url, "admin", ADMIN_PASSWORD), url)
     finally:
         await client.close()
 

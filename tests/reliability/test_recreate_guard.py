@@ -10,17 +10,23 @@ emulators over HTTP and the SQLite store are real.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from pytest_aiohttp import AiohttpServer
 
+from bridge.__main__ import main
 from bridge.reconcile import Mode, build_intent_resolver, build_reconciler
 from bridge.reconcile.repair import Unrepairable
 from bridge.store import IntentState
 from tests.conftest import LogReader
 from tests.idp.master_view import MasterState
-from tests.reliability.conftest import World, WrongMaster, bounded
+from tests.reliability.configs import write_config
+from tests.reliability.conftest import ADMIN_PASSWORD, World, WrongMaster, bounded
 from tests.reliability.test_intents import _intent
 
 GROUPS = 3
@@ -125,6 +131,37 @@ async def test_a_pass_recreates_no_group_on_a_wrong_master(
         "bound": "reconcile.max_retire",
     }
     assert (refused["max_retire"], refused["max_retire_fraction"]) == (GROUPS - 1, 0.25)
+
+
+@pytest.fixture
+def _reset_logging() -> Iterator[None]:
+    """`main` points logging at this test's captured stdout, which is closed once the test ends."""
+    yield
+    structlog.reset_defaults()
+
+
+@pytest.mark.usefixtures("_reset_logging")
+async def test_the_cli_names_the_groups_and_the_bound(
+    world: World, wrong: WrongMaster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`reconcile --repair` as the operator runs it against the wrong master: exit 1, the REFUSED: line names
+    the groups and the share bound, and the wrong master is left alone."""
+    for i in range(GROUPS):
+        await world.group(f"team{i}")
+    mapping, before = await _mapping(world), await wrong.view.state()
+    master = {"url": wrong.url, "username": "admin", "password": ADMIN_PASSWORD}
+    config = write_config(tmp_path, Path(world.settings.database.path), wrong.url, master=master)
+
+    capsys.readouterr()
+    code = await asyncio.to_thread(main, ["reconcile", "--repair", "-c", str(config)])
+    output = capsys.readouterr().out
+    assert code == 1, output
+    assert (
+        "REFUSED: 3 mapped groups are gone and would be re-created, more than reconcile.max_retire_fraction "
+        "(0.25) of the 3 mapped in one pass; repaired nothing." in output
+    )
+    assert "these groups were provisioned on" in output
+    await _unchanged(world, mapping, wrong, before)
 
 
 async def test_the_override_recreates_them(world: World) -> None:
