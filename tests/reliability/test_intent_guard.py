@@ -34,6 +34,18 @@ async def _delete_pending(world: World, user: UserRecord) -> int:
     return await _intent(world, "delete", "User", user.scim_id, {"det_id": user.det_id, "groups": []})
 
 
+async def _ghosts(world: World, *names: str) -> list[UserRecord]:
+    """Stale mappings: users in the store whose Determined ids no master has."""
+    return [
+        await world.store.insert_user(
+            scim_id=str(uuid.uuid4()),
+            det_id=987_000 + i,
+            fields=UserFields(name, None, None, True, {"userName": name, "active": True}),
+        )
+        for i, name in enumerate(names)
+    ]
+
+
 async def _deprovisioned_in_an_outage(world: World, count: int = USERS) -> tuple[list[UserRecord], str]:
     """`count` users in one group, each with a DELETE pending; the group's SCIM id."""
     users = [await world.user(f"user{i}") for i in range(count)]
@@ -138,14 +150,7 @@ async def test_at_the_bound_start_up_retires_and_resolves_the_rest_as_before(
     quarter of 8): both deletes complete, and an unrelated interrupted PATCH is rolled back on the master."""
     world = bounded(world, max_retire=2)
     alice, *_others = [await world.user(f"user{i}") for i in range(6)]
-    ghosts = [
-        await world.store.insert_user(
-            scim_id=str(uuid.uuid4()),
-            det_id=987_000 + i,
-            fields=UserFields(f"ghost{i}", None, None, True, {"userName": f"ghost{i}", "active": True}),
-        )
-        for i in range(2)
-    ]
+    ghosts = await _ghosts(world, "ghost0", "ghost1")
     for ghost in ghosts:
         await _delete_pending(world, ghost)
     await _intent(world, "patch", "User", alice.scim_id, {"det_id": alice.det_id, "active": False})
@@ -170,14 +175,7 @@ async def test_the_count_is_of_mappings_the_deletes_would_retire(world: World) -
     world = bounded(world, max_retire=1, max_retire_fraction=1.0)
     kept = await world.user("kept")
     deleted = await world.user("deleted")
-    ghost, stale = [
-        await world.store.insert_user(
-            scim_id=str(uuid.uuid4()),
-            det_id=987_000 + i,
-            fields=UserFields(name, None, None, True, {"userName": name, "active": True}),
-        )
-        for i, name in enumerate(("ghost", "stale"))
-    ]
+    ghost, stale = await _ghosts(world, "ghost", "stale")
     await _delete_pending(world, ghost)
     await _delete_pending(world, ghost)  # the IdP's retry, journalled again before its own crash
     await _delete_pending(world, deleted)
@@ -201,14 +199,7 @@ async def test_over_the_bound_no_intent_is_resolved_and_the_override_resolves_th
     right master). --allow-mass-retire's guard resolves them all."""
     world = bounded(world, max_retire=1, max_retire_fraction=1.0)
     await world.user("kept")
-    ghosts = [
-        await world.store.insert_user(
-            scim_id=str(uuid.uuid4()),
-            det_id=987_000 + i,
-            fields=UserFields(f"ghost{i}", None, None, True, {"userName": f"ghost{i}", "active": True}),
-        )
-        for i in range(2)
-    ]
+    ghosts = await _ghosts(world, "ghost0", "ghost1")
     for ghost in ghosts:
         await _delete_pending(world, ghost)
     created = str(uuid.uuid4())
