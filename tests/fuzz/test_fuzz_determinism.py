@@ -36,8 +36,10 @@ def _digest_in_fresh_process(extra_import: str) -> str:
         f"from tests.fuzz.test_fuzz_determinism import stream_digest; print(stream_digest({extra_import!r}))"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=300
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False, timeout=300
     )
+    # The child's own traceback, not only its exit status: a failure here once went unexplained.
+    assert result.returncode == 0, f"exit {result.returncode}:\n{result.stderr[-4000:]}"
     return result.stdout.strip()
 
 
