@@ -29,11 +29,6 @@ def clear_log_fields() -> None:
     _FIELDS.set(_NONE)
 
 
-def bound_log_fields() -> Mapping[str, Any]:
-    """What is bound now."""
-    return _FIELDS.get()
-
-
 def merge_log_fields(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: the bound fields join the event, after its own (an event's field wins)."""
     for key, value in _FIELDS.get().items():
