@@ -14,7 +14,7 @@ from typing import Any, Final
 from bridge.determined import DeterminedClient, MasterNotFound, MasterUser
 from bridge.provisioning.stale import USER_MISSING, missing_users
 from bridge.provisioning.users import BUILTIN_USER_IDS
-from bridge.store import Duplicate, DuplicateScimId, MemberRecord, Store, UserFields, UserRecord
+from bridge.store import Duplicate, DuplicateScimId, GroupRecord, MemberRecord, Store, UserFields, UserRecord
 
 # The skip reason when the insert finds the Determined object or its name mapped after adoption checked.
 MAPPED_MEANWHILE: Final = "mapped meanwhile (by a serving bridge or another adoption)"
@@ -71,6 +71,22 @@ async def mapped_members(store: Store, users: Iterable[MasterUser]) -> list[Memb
         if record is not None:
             members.append(MemberRecord(record.scim_id, display=record.user_name))
     return members
+
+
+async def map_master_group(
+    store: Store, scim_id: str, det_id: int, name: str, users: Iterable[MasterUser]
+) -> GroupRecord:
+    """Map a master group under `scim_id`: its name as the displayName, and those of its users the store maps
+    as members (adoption, and intent resolution finding a journalled create on the master). Raises
+    Duplicate when the group or its name was mapped meanwhile."""
+    return await store.insert_group(
+        scim_id=scim_id,
+        det_id=det_id,
+        display_name=name,
+        external_id=None,
+        doc={"displayName": name},
+        members=await mapped_members(store, users),
+    )
 
 
 class Adopter:
@@ -147,15 +163,9 @@ class Adopter:
                 continue
             if not dry_run:
                 details = await self._master.get_group(group.id)
-                members = await mapped_members(self._store, details.users)
                 try:
-                    await self._store.insert_group(
-                        scim_id=str(uuid.uuid4()),
-                        det_id=group.id,
-                        display_name=group.name,
-                        external_id=None,
-                        doc={"displayName": group.name},
-                        members=members,
+                    await map_master_group(
+                        self._store, str(uuid.uuid4()), group.id, group.name, details.users
                     )
                 except Duplicate:
                     # As for users: the group, or its displayName, was mapped since the checks above.

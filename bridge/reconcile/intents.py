@@ -28,7 +28,7 @@ from datetime import datetime
 import structlog
 
 from bridge.determined import DeterminedClient, MasterGroupDetails, MasterUser
-from bridge.provisioning.adoption import mapped_members
+from bridge.provisioning.adoption import map_master_group
 from bridge.reconcile.detect import DisplayName, Snapshot, master_group, master_user
 from bridge.reconcile.drift import DriftKind
 from bridge.reconcile.guard import RetireGuard, RetireRefusal
@@ -272,16 +272,8 @@ class IntentResolver:
         for details in candidates:
             if not journalled_group_create(intent.payload_digest, details):
                 continue
-            members = await mapped_members(self.store, details.users)
             try:
-                await self.store.insert_group(
-                    scim_id=intent.target,
-                    det_id=details.id,
-                    display_name=details.name,
-                    external_id=None,
-                    doc={"displayName": details.name},
-                    members=members,
-                )
+                await map_master_group(self.store, intent.target, details.id, details.name, details.users)
             except Duplicate:
                 return None
             candidates.remove(details)
