@@ -16,10 +16,19 @@ MasterError
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, ClassVar, Final
 from urllib.parse import urlsplit
 
 _SHOWN_LOCATION: Final = 200  # characters of a redirect's target kept in the message
+# The master's own texts for a group it does not have (§4.13-4.16, §8.1): db.ErrNotFound ("not found") wrapped by
+# GetGroup / UpdateGroup ("Error getting group <id>"), DeleteGroup ("Error deleting group <id>"), either for a
+# personal group ("cannot get a personal group"), and the assignments call ("group does not exist or is a
+# personal group", which names no group: it says the group is gone only for a call listing one).
+_UNKNOWN_GROUP: Final = re.compile(
+    r"(?:Error (?:getting|deleting) group -?\d+|cannot get a personal group"
+    r"|group does not exist or is a personal group): not found"
+)
 
 
 class MasterError(Exception):
@@ -66,6 +75,13 @@ class MasterError(Exception):
         """The master's own answer that it has no such user (§1.5 table: 404 `user not found`), as opposed to
         any other 404, such as a proxy's page for a route it cannot reach."""
         return self.http_status == 404 and "user not found" in self.message
+
+    def is_unknown_group(self) -> bool:
+        """The master's own answer that it has no such group (§4.13, §4.15: 404 `Error getting group 99: not
+        found`, `Error deleting group 99: not found`, a personal group's, or assignments' for a one-group call),
+        as opposed to any other 404, such as a proxy's page or a wrong path's. The whole text must match: the
+        master sends nothing else, and an excerpt of someone else's page that merely contains it is not it."""
+        return self.http_status == 404 and _UNKNOWN_GROUP.fullmatch(self.message) is not None
 
     def is_no_member_removed(self) -> bool:
         """A removal refused because none of the listed users were members (§4.14 step 4, §4.16)."""

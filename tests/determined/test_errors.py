@@ -98,3 +98,33 @@ def test_duplicate_group_on_create_and_rename_but_not_duplicate_member() -> None
     assert conflict("Error creating group ml-team: row already exists").is_duplicate_group()
     assert conflict("Error updating group 14 name: row already exists").is_duplicate_group()
     assert not conflict("Error when adding 1 user(s) to 1 group(s): row already exists").is_duplicate_group()
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "unknown"),
+    [
+        (404, "Error getting group 14: not found", True),
+        (404, "Error deleting group 14: not found", True),
+        (404, "cannot get a personal group: not found", True),
+        (404, "group does not exist or is a personal group: not found", True),
+        (404, "user not found", False),
+        (404, "404 page not found", False),
+        (
+            404,
+            "Error removing 1 user(s) from 1 group(s) because none were members of these groups: not found",
+            False,
+        ),
+        (
+            404,
+            "Error adding 1 user(s) to 1 group(s) because one or more of them were not found: not found",
+            False,
+        ),
+        (404, "<html>Error getting group 14: not found</html>", False),
+        (500, "Error getting group 14: not found", False),
+    ],
+)
+def test_unknown_group_is_only_the_masters_own_answer(status: int, text: str, unknown: bool) -> None:
+    """master-api.md §4.13-4.16: the texts the master's usergroup package wraps db.ErrNotFound in; a member's
+    404, a user's, or anyone else's page (a proxy's, even one quoting the text) is not "no such group"."""
+    body = f'{{"error":{{"code":5,"reason":"NotFound","error":"{text}"}}}}'.encode()
+    assert error_from_response(status, body).is_unknown_group() is unknown
