@@ -376,8 +376,11 @@ class GroupService:
             async def master_write() -> None:
                 try:
                     await self._master.delete_group(det_id)
-                except MasterNotFound:
-                    return  # already gone on the master: the goal is reached
+                except MasterNotFound as err:
+                    # The master's own "no such group": already gone, the goal is reached. Any other 404 (a
+                    # proxy's) says nothing about the group, and dropping the mapping would orphan it.
+                    if not err.is_unknown_group():
+                        raise
 
             async def store_write(_: None, finish: Finish) -> None:
                 await self._store.delete_group(scim_id, finishing_intent=finish)

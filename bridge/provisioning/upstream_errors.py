@@ -44,6 +44,9 @@ class Operation(enum.Enum):
     READ_GROUP = "read_group"
 
 
+_GROUP_WRITES = frozenset({Operation.UPDATE_GROUP, Operation.DELETE_GROUP})
+
+
 def _retry_after(seconds: float | None) -> int:
     if seconds is None or seconds <= 0:
         return DEFAULT_RETRY_AFTER
@@ -77,6 +80,9 @@ def to_scim_error(err: MasterError, op: Operation) -> ScimError:
     if isinstance(err, MasterNotFound):
         if op in (Operation.CREATE_GROUP, Operation.UPDATE_GROUP) and "user(s)" in err.message:
             return InvalidValue("A member does not exist on the Determined master.")
-        return NotFound("The resource no longer exists on the Determined master.")
+        if op not in _GROUP_WRITES or err.is_unknown_group():
+            return NotFound("The resource no longer exists on the Determined master.")
+        # Not the master's "no such group" (a proxy's page, a wrong path): a 404 would tell the IdP the group
+        # is gone, and it would stop managing (or re-create) a group the master still has. A 500 is retried.
     _log.error("master.unexpected_error", operation=op.value, http_status=err.http_status, reason=err.message)
     return InternalError("The Determined master failed unexpectedly.")

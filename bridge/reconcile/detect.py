@@ -150,11 +150,17 @@ def group_drifts(
 
 
 async def master_group(client: DeterminedClient, det_id: int) -> MasterGroupDetails | None:
-    """The master's group with members, or None if it no longer exists."""
+    """The master's group with members, or None if the master says it has no such group.
+
+    Any other 404 (a proxy's page, a wrong path's) raises: read as "gone", it would have a pass re-create a group
+    the master still has, or intent resolution forget its mapping.
+    """
     try:
         return await client.get_group(det_id)
-    except MasterNotFound:
-        return None
+    except MasterNotFound as err:
+        if err.is_unknown_group():
+            return None
+        raise
 
 
 async def master_user(client: DeterminedClient, det_id: int) -> MasterUser | None:

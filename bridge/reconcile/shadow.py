@@ -15,7 +15,6 @@ added to the client later cannot write to the real master from a shadow bridge.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -389,8 +388,12 @@ class ShadowClient(DeterminedClient):
         group_ids = list(dict.fromkeys(group_ids))
         groups: list[MasterGroupDetails] = []
         for det_group_id in group_ids:
-            with contextlib.suppress(MasterNotFound):  # reported below, in the master's words
+            try:
                 groups.append(await self.get_group(det_group_id))
+            except MasterNotFound as err:
+                if not err.is_unknown_group():
+                    raise  # a proxy's 404 is not the master's answer for this group: pass it on as it came
+                # else reported below, in the master's words
         found, unknown = await self._lookup_users(user_ids) if adding else ({}, [])
         shadow_rules.check_assign(
             user_ids,
@@ -414,7 +417,9 @@ class ShadowClient(DeterminedClient):
         self._record("DELETE", "/api/v1/groups/{id}", det_id=det_group_id)
         try:
             await self.get_group(det_group_id)
-        except MasterNotFound:
+        except MasterNotFound as err:
+            if not err.is_unknown_group():
+                raise  # a proxy's 404 is not the master's answer for this group: pass it on as it came
             raise MasterNotFound(f"Error deleting group {det_group_id}: not found", grpc_code=5) from None
         self._groups.pop(det_group_id, None)
         self._deleted_groups.add(det_group_id)

@@ -1,0 +1,87 @@
+"""A group write's 404 means "the group is gone" only when it is the master's own answer for that group.
+
+DELETE /Groups reaches its goal when the master says it has no such group, and forgets the mapping; a 404 from
+anything else in the way (a proxy's page, a wrong path) says nothing about the group: the mapping stays, the IdP
+hears a retryable error rather than a 404 (which it would take as "deleted" or "re-create it"). Emulator and bridge
+on sockets, a fault proxy between them, SQLite in tmp_path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pytest_aiohttp import AiohttpClient, AiohttpServer
+
+from tests.idp.harness import World
+from tests.provisioning.faults import FaultProxy, Rule, start_world_behind_proxy
+from tests.provisioning.scim import call, create_group, create_user, patch
+
+GROUP_PATH = r"/api/v1/groups/\d+"
+ASSIGNMENTS_PATH = r"/api/v1/users/assignments"
+PROXY_404 = "404 page not found"
+ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+@pytest.fixture
+async def faulty(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
+) -> tuple[World, FaultProxy]:
+    return await start_world_behind_proxy(aiohttp_server, aiohttp_client, tmp_path)
+
+
+async def test_delete_of_a_group_the_master_lacks_forgets_the_mapping(
+    faulty: tuple[World, FaultProxy],
+) -> None:
+    """The master's own `Error deleting group <id>: not found`: the goal is reached, 204."""
+    world, _proxy = faulty
+    group = await create_group(world, "Team")
+    record = await world.store.get_group_by_scim_id(group["id"])
+    assert record is not None
+    await world.master.call("DELETE", f"/api/v1/groups/{record.det_id}")  # deleted by hand in Determined
+    assert (await call(world, "DELETE", f"/Groups/{group['id']}")).status == 204
+    assert await world.store.get_group_by_scim_id(group["id"]) is None
+
+
+async def test_a_proxys_404_on_delete_keeps_the_mapping_and_is_retried(
+    faulty: tuple[World, FaultProxy],
+) -> None:
+    """Before the fix any 404 was "already gone": 204, the mapping forgotten, and the group left on the master
+    with nothing managing it."""
+    world, proxy = faulty
+    group = await create_group(world, "Team")
+    proxy.rules.append(Rule("DELETE", GROUP_PATH, status=404, text=PROXY_404))
+    response = await call(world, "DELETE", f"/Groups/{group['id']}")
+    assert response.status == 500
+    body = await response.json()
+    assert (body["schemas"], body["status"]) == ([ERROR_URN], "500")
+    assert await world.store.get_group_by_scim_id(group["id"]) is not None
+    assert (await world.master.state()).groups == {"Team": frozenset()}
+    assert await world.store.pending_intents() == []
+    # The IdP retries; the master answers for itself this time.
+    assert (await call(world, "DELETE", f"/Groups/{group['id']}")).status == 204
+    assert await world.store.get_group_by_scim_id(group["id"]) is None
+    assert (await world.master.state()).groups == {}
+
+
+async def test_a_proxys_404_on_a_member_change_is_not_a_missing_group(
+    faulty: tuple[World, FaultProxy],
+) -> None:
+    """Before the fix the IdP heard 404 for a group the master still has (and Entra or Okta would re-create it);
+    the master's own "group does not exist" is still a 404."""
+    world, proxy = faulty
+    ada = await create_user(world, "ada@example.com", "Ada")
+    group = await create_group(world, "Team")
+    add_ada = patch({"op": "add", "path": "members", "value": [{"value": ada["id"]}]})
+    proxy.rules.append(Rule("PATCH", ASSIGNMENTS_PATH, status=404, text=PROXY_404))
+    refused = await call(world, "PATCH", f"/Groups/{group['id']}", add_ada)
+    assert refused.status == 500
+    assert (await refused.json())["schemas"] == [ERROR_URN]
+    assert await world.store.get_group_by_scim_id(group["id"]) is not None
+
+    record = await world.store.get_group_by_scim_id(group["id"])
+    assert record is not None
+    await world.master.call("DELETE", f"/api/v1/groups/{record.det_id}")
+    gone = await call(world, "PATCH", f"/Groups/{group['id']}", add_ada)
+    assert gone.status == 404
+    assert (await gone.json())["schemas"] == [ERROR_URN]
