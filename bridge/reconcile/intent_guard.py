@@ -6,15 +6,17 @@ database) lacks every mapped user, so a journal full of such deletes (a bridge t
 restarts pointed at it) would retire them all in the background, past the bound a pass is held to
 (bridge/reconcile/guard.py, docs/reliability.md "Stale mappings"). Likewise rolling back a group PATCH or PUT
 restores the group on the master, re-creating it if the master lacks it: against that master, a journal of
-group updates would write the IdP's groups into it. Both are counted before anything is resolved. Reading is
-all this module does.
+group updates would write the IdP's groups into it; and completing a group DELETE the master shows done forgets
+the mapping, as that master shows of every group. All are counted before anything is resolved. Reading is all
+this module does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
-from bridge.determined import DeterminedClient
+from bridge.determined import DeterminedClient, MasterError
 from bridge.provisioning.stale import missing_users
 from bridge.reconcile.detect import master_group
 from bridge.reconcile.guard import RetireGuard, RetireRefusal
@@ -44,38 +46,62 @@ async def retiring_intents(
     return {intent_id: scim_id for intent_id, (scim_id, det_id) in mapped.items() if det_id in gone}
 
 
-# Group operations whose resolution never restores the group: a create maps or rolls back, a delete the master
-# shows done only forgets the mapping (and one it does not show leaves the group there, nothing to re-create).
-_NOT_RESTORING = frozenset({"create", "delete"})
+@dataclass(frozen=True, slots=True)
+class GroupCount:
+    """What the group intents of a run would do to mapped groups the master lacks, from one GET per group.
+
+    ``retiring``: DELETE intents whose completion would forget a mapping (intent id to the group's SCIM id).
+    ``recreating``: PATCH/PUT intents whose restore would re-create the group (its group.deleted repair).
+    ``unread``: the groups whose GET failed (SCIM id to the error's class name): their intents wait for the next
+    run, counted then, and the rest of the run goes on without them.
+    """
+
+    retiring: dict[int, str] = field(default_factory=dict)
+    recreating: dict[int, str] = field(default_factory=dict)
+    unread: dict[str, str] = field(default_factory=dict)
+
+    def gone(self) -> dict[int, str]:
+        """Every counted intent, for the guard: each group once whichever of the two its intents would do."""
+        return {**self.retiring, **self.recreating}
 
 
-async def recreating_intents(
+async def group_intents(
     store: Store, client: DeterminedClient, intents: Sequence[IntentRecord]
-) -> dict[int, str]:
-    """The group intents among `intents` whose resolution would re-create a mapped group the master lacks
-    (its restore's group.deleted repair): intent id to the group's SCIM id. One GET per distinct group, as a
-    pass's sweep asks; a failing master raises, and the run is deferred."""
-    targets: dict[str, bool] = {}
-    found: dict[int, str] = {}
+) -> GroupCount:
+    """Count the group intents among `intents` whose resolution would retire (a DELETE the master shows done:
+    the mapping is forgotten) or re-create (a PATCH/PUT's restore) a mapped group the master lacks.
+
+    A DELETE that landed and a wrong master's empty database look the same (the group is gone), so a DELETE is
+    counted as a user DELETE of a user the master lacks is: a pass would refuse to re-create those groups, and a
+    run must not forget them past the same bound. Only the master's own "no such group" counts (detect.
+    master_group); a group whose GET fails is left out with its intents (`unread`). A create touches no mapped
+    group. One GET per distinct group, as a pass's sweep asks.
+    """
+    count = GroupCount()
+    gone: dict[str, bool] = {}
     for intent in intents:
-        if intent.resource_type != "Group" or intent.operation in _NOT_RESTORING:
+        if intent.resource_type != "Group" or intent.operation == "create":
             continue
-        if intent.target not in targets:
+        if intent.target not in gone and intent.target not in count.unread:
             group = await store.get_group_by_scim_id(intent.target)
-            targets[intent.target] = group is not None and await master_group(client, group.det_id) is None
-        if targets[intent.target]:
-            found[intent.id] = intent.target
-    return found
+            try:
+                gone[intent.target] = group is not None and await master_group(client, group.det_id) is None
+            except MasterError as exc:
+                count.unread[intent.target] = type(exc).__name__
+        if gone.get(intent.target):
+            counted = count.retiring if intent.operation == "delete" else count.recreating
+            counted[intent.id] = intent.target
+    return count
 
 
 async def intent_refusal(
-    guard: RetireGuard, store: Store, retiring: Mapping[int, str], recreating: Mapping[int, str]
+    guard: RetireGuard, store: Store, retiring: Mapping[int, str], groups_gone: Mapping[int, str]
 ) -> RetireRefusal | None:
-    """The guard's decision on these retirements and group re-creations, counted as a pass counts them: each
-    mapping once (a retried DELETE or PATCH journals several intents for one object), against the live mapped
-    users, and the mapped groups."""
+    """The guard's decision on these user retirements and the group retirements and re-creations
+    (GroupCount.gone), counted as a pass counts them: each mapping once (a retried DELETE or PATCH journals
+    several intents for one object), against the live mapped users, and the mapped groups."""
     users = len(set(retiring.values()))
-    groups = len(set(recreating.values()))
+    groups = len(set(groups_gone.values()))
     if users == 0 and groups == 0:
         return None
     mapped_users, _page = await store.list_users("1=1", [], limit=0)

@@ -13,9 +13,10 @@ what happened:
 * ``replace`` / ``patch`` / ``relink`` and the rest: rolled back, and the master is put back to what the store
   says (idp_wins for that one resource), so the IdP's retry starts from a state both sides agree on.
 
-Completing a user ``delete`` whose Determined user the master lacks retires the mapping, and restoring a group
-the master lacks re-creates it there, so a run is held to the retirement guard a repair pass is held to, decided
-before it resolves anything: past the bound it resolves none of its intents (intent_guard.py, docs/reliability.md).
+Completing a ``delete`` whose Determined user or group the master lacks retires the mapping, and restoring a
+group the master lacks re-creates it there, so a run is held to the retirement guard a repair pass is held to,
+decided before it resolves anything: past the bound it resolves none of its intents (intent_guard.py,
+docs/reliability.md). A group the master could not be asked about defers only the intents naming it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from bridge.provisioning.adoption import map_master_group
 from bridge.reconcile.detect import DisplayName, Snapshot, master_group, master_user
 from bridge.reconcile.drift import DriftKind
 from bridge.reconcile.guard import RetireGuard, RetireRefusal
-from bridge.reconcile.intent_guard import intent_refusal, recreating_intents, retiring_intents
+from bridge.reconcile.intent_guard import group_intents, intent_refusal, retiring_intents
 from bridge.reconcile.journalled import journalled_group_create, journalled_relink, journalled_user_create
 from bridge.reconcile.refusal_log import RefusalLog
 from bridge.reconcile.repair import REPAIR_ERRORS, Repairer, Unrepairable
@@ -88,7 +89,7 @@ class PassCache:
     ``settled``: (resource type, target) pairs whose newest update intent this pass restored, so the master
     already equals the store there and an older update intent of the same target has nothing left to undo.
     ``retirable``: the delete intents the guard counted and allowed to retire their mapping; any other that
-    finds its Determined user gone waits for the next run's count (none, for a lone `resolve`).
+    finds its Determined user or group gone waits for the next run's count (none, for a lone `resolve`).
     ``recreatable``: the SCIM ids of the groups the guard counted and allowed to be re-created by a restore; a
     restore finding any other group gone waits for the next run's count in the same way.
     """
@@ -124,11 +125,13 @@ class IntentResolver:
         not reached by ``deadline`` (a ``time.monotonic()`` value): they are left out of the outcomes.
 
         The retirement guard is decided first, on what the master says before anything changes: if the
-        deletes among these intents would retire more mappings than it allows, none of the intents is resolved
+        deletes among these intents would retire more mappings (users or groups), or the group updates re-create
+        more groups, than it allows, none of the intents is resolved
         (not only those deletes: the refusal says this master is suspect, and rolling back a create because it
         lacks the user would let the IdP's retry make a second one on the right master). They stay pending,
         so the store still holds the IdP's last confirmed state, and a run against a master the guard allows,
-        or under ``--allow-mass-retire``, resolves them.
+        or under ``--allow-mass-retire``, resolves them. A group the master failed to answer for while counting
+        defers only the intents naming it (logged ``reconcile.intent_deferred``); the rest are resolved.
         """
         due = [
             intent
@@ -136,31 +139,31 @@ class IntentResolver:
             if created_before is None or intent.created < created_before
         ]
         retiring = await retiring_intents(self.store, self.client, due)
-        recreating = await recreating_intents(self.store, self.client, due)
-        refusal = await intent_refusal(self.retire_guard, self.store, retiring, recreating)
+        groups = await group_intents(self.store, self.client, due)
+        refusal = await intent_refusal(self.retire_guard, self.store, retiring, groups.gone())
         self.refusals.outcome(self.path, refusal)
         if refusal is not None:
             return IntentPass(refusal=refusal)
         outcomes: list[ResolvedIntent] = []
-        cache = PassCache(retirable=frozenset(retiring), recreatable=frozenset(recreating.values()))
+        cache = PassCache(
+            retirable=frozenset(retiring) | frozenset(groups.retiring),
+            recreatable=frozenset(groups.recreating.values()),
+        )
         # Newest first: an older intent for the same target waits for a newer one (see `resolve`), so this
         # order settles them all in one pass.
         for intent in due:
             if deadline is not None and time.monotonic() >= deadline:
                 break
+            unread = groups.unread.get(intent.target) if intent.resource_type == "Group" else None
+            if unread is not None:
+                # The guard could not count this group: resolving would decide on a master that did not answer
+                # for it. Only this group's intents wait; the next run counts them.
+                outcomes.append(_deferred(intent, unread))
+                continue
             try:
                 outcome = await self.resolve(intent, cache)
             except REPAIR_ERRORS as exc:
-                _log.warning(
-                    "reconcile.intent_deferred",
-                    intent_id=intent.id,
-                    operation=intent.operation,
-                    resource_type=intent.resource_type,
-                    error=type(exc).__name__,
-                )
-                outcome = ResolvedIntent(
-                    intent.id, intent.operation, intent.resource_type, intent.target, Resolution.DEFERRED
-                )
+                outcome = _deferred(intent, type(exc).__name__)
             else:
                 _log.info(
                     "reconcile.intent_resolved",
@@ -231,12 +234,15 @@ class IntentResolver:
 
     async def _unmapped_groups(self, cache: PassCache) -> list[MasterGroupDetails]:
         if cache.groups is None:
-            cache.groups = []
+            found: list[MasterGroupDetails] = []
             async for listed in self.client.iter_groups():
                 if await self.store.get_group_by_det_id(listed.id) is None:
                     details = await master_group(self.client, listed.id)
                     if details is not None:
-                        cache.groups.append(details)
+                        found.append(details)
+            # Cached only when complete: a GET that failed midway defers this create, and a partial list would
+            # have the next create rolled back for missing a group the master made.
+            cache.groups = found
         return cache.groups
 
     async def _complete_user_create(self, intent: IntentRecord, cache: PassCache) -> tuple[str, ...] | None:
@@ -318,6 +324,10 @@ class IntentResolver:
             return True
         if await master_group(self.client, group.det_id) is not None:
             return False
+        if intent.id not in cache.retirable:
+            # As for a user: forgetting the mapping is a retirement the guard must have counted (master_group
+            # took only the master's own "no such group" as gone; the guard saw it too): the next run counts it.
+            raise Unrepairable("a group retirement the guard did not count")
         await self.store.delete_group(group.scim_id)
         return True
 
@@ -338,3 +348,17 @@ class IntentResolver:
                 continue
             done.append(drift.kind.value)
         return tuple(done)
+
+
+def _deferred(intent: IntentRecord, error: str) -> ResolvedIntent:
+    """Log an intent left pending for the next run, and its outcome; `error` names the failure's class."""
+    _log.warning(
+        "reconcile.intent_deferred",
+        intent_id=intent.id,
+        operation=intent.operation,
+        resource_type=intent.resource_type,
+        error=error,
+    )
+    return ResolvedIntent(
+        intent.id, intent.operation, intent.resource_type, intent.target, Resolution.DEFERRED
+    )
