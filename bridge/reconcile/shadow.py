@@ -2,6 +2,8 @@
 
 Reads go to the real master, overlaid with the objects the shadowed writes would have produced, so a whole
 IdP conversation (create, then patch, then add to a group) computes the same calls it would in normal mode.
+Listings (user list, group search) are filtered, ordered and paged after that overlay, as the master would
+(``shadow_listing``).
 Each write is one ``shadow.master_call`` event: method, path template, Determined ids and the names of the
 fields sent (never their values: they can hold personal data or passwords). Synthetic ids start at
 ``SHADOW_ID_BASE`` so they cannot collide with the master's. A shadow bridge must have its own
@@ -36,7 +38,8 @@ from bridge.determined import (
     MasterUser,
     MasterUserPage,
 )
-from bridge.reconcile import shadow_rules
+from bridge.determined.client import GROUP_PAGE_MAX
+from bridge.reconcile import shadow_listing, shadow_rules
 
 SHADOW_ID_BASE: Final = 1_000_000_000
 _log = structlog.get_logger("bridge.shadow")
@@ -147,31 +150,34 @@ class ShadowClient(DeterminedClient):
         sort_by: str | None = None,
         descending: bool = False,
     ) -> MasterUserPage:
-        """The real page with overlaid users replaced; a listing of all users also holds the shadow-created ones.
+        """``GET /api/v1/users`` as the master would answer it after the overlay's writes: filtered on the
+        overlaid fields, sorted and paged by the master's rules (shadow_listing), shadow-created users included.
 
-        stale.missing_users asks for that listing (``limit`` 0, no name) to tell which of a failed write's users
-        the master lacks: without them, every shadow-created user it named would read as gone and be retired.
-        They come last, whatever ``sort_by``; a filtered listing or a page shows only real users.
+        stale.missing_users asks for the whole listing to tell which of a failed write's users the master
+        lacks: without the shadow-created users, every one it named would read as gone and be retired.
         """
-        page = await self._real.list_users(
-            offset, limit, name, active=active, admin=admin, sort_by=sort_by, descending=descending
+        column = shadow_listing.sort_column(sort_by)
+        if column is None:
+            # A sort column the master does not know: its own 400, nothing to overlay.
+            return await self._real.list_users(
+                offset, limit, name, active=active, admin=admin, sort_by=sort_by, descending=descending
+            )
+        users = shadow_listing.filtered_users(await self._all_users(), name, active, admin)
+        return shadow_listing.user_page(
+            shadow_listing.ordered_users(users, column, descending), offset, limit
         )
-        users = [self._users.get(u.id, u) for u in page.users]
-        if (offset, limit, name, active, admin) == (0, 0, None, None, None):
-            users += [user for det_id, user in self._users.items() if det_id > SHADOW_ID_BASE]
-        added = len(users) - len(page.users)
-        pagination = dataclasses.replace(
-            page.pagination, end_index=page.pagination.end_index + added, total=page.pagination.total + added
-        )
-        return MasterUserPage(tuple(users), pagination)
 
     async def iter_users(self, name: str | None = None, page_size: int = 500) -> AsyncIterator[MasterUser]:
-        """Every real user (overlaid), then the shadow-created ones."""
-        async for user in self._real.iter_users(name, page_size):
-            yield self._users.get(user.id, user)
-        for det_id, user in self._users.items():
-            if det_id > SHADOW_ID_BASE:
-                yield user
+        """Every user matching ``name`` after the overlay's writes, in id order, as the client pages them."""
+        users = shadow_listing.filtered_users(await self._all_users(page_size), name, None, None)
+        for user in shadow_listing.ordered_users(users, "SORT_BY_UNSPECIFIED", descending=False):
+            yield user
+
+    async def _all_users(self, page_size: int = 500) -> list[MasterUser]:
+        """Every real user (overlaid), then the shadow-created ones. The real master is read whole because an
+        overlaid user can enter or leave any filter and page."""
+        users = [self._users.get(u.id, u) async for u in self._real.iter_users(None, page_size)]
+        return users + [user for det_id, user in self._users.items() if det_id > SHADOW_ID_BASE]
 
     async def create_user(
         self,
@@ -269,24 +275,35 @@ class ShadowClient(DeterminedClient):
         return await self._real.get_group(det_group_id)
 
     async def search_groups(
-        self, name: str | None = None, user_id: int | None = None, offset: int = 0, limit: int = 500
+        self,
+        name: str | None = None,
+        user_id: int | None = None,
+        offset: int = 0,
+        limit: int = GROUP_PAGE_MAX,
     ) -> MasterGroupPage:
-        """The real search (shadow-created groups only show in iter_groups)."""
-        return await self._real.search_groups(name, user_id, offset, limit)
+        """``POST /api/v1/groups/search`` as the master would answer it after the overlay's writes: renamed,
+        deleted, shadow-created groups and changed memberships seen, in id order, paged as the master pages."""
+        if limit == 0 or limit > GROUP_PAGE_MAX:
+            # The master's own 400 ("limit is required and must be <= 500"), nothing to overlay.
+            return await self._real.search_groups(name, user_id, offset, limit)
+        return shadow_listing.group_page(await self._all_groups(name, user_id), offset, limit)
 
     async def iter_groups(
         self, name: str | None = None, user_id: int | None = None
     ) -> AsyncIterator[MasterGroup]:
-        """Real groups the overlay has not touched, then every overlaid group (real or shadow-created) that
-        matches by its overlaid name and members; deleted ones left out."""
-        async for group in self._real.iter_groups(name, user_id):
-            if group.id not in self._deleted_groups and group.id not in self._groups:
-                yield group
-        for det_id, details in self._groups.items():
-            if (name is None or details.name == name) and (
-                user_id is None or any(u.id == user_id for u in details.users)
-            ):
-                yield MasterGroup(det_id, details.name, len(details.users))
+        """Every group search_groups would page through, read from the real master once."""
+        for group in await self._all_groups(name, user_id):
+            yield group
+
+    async def _all_groups(self, name: str | None, user_id: int | None) -> list[MasterGroup]:
+        """The matching groups after the overlay's writes: real ones the overlay has not touched (the master
+        filters them), and the overlaid ones matching by their overlaid name and members; deleted ones left out."""
+        untouched = [
+            group
+            async for group in self._real.iter_groups(name, user_id)
+            if group.id not in self._deleted_groups and group.id not in self._groups
+        ]
+        return shadow_listing.merged_groups(untouched, self._groups, name, user_id)
 
     async def _name_taken(self, name: str, det_group_id: int | None = None) -> bool:
         """Whether a group other than ``det_group_id`` has exactly ``name`` (the master's unique key)."""
