@@ -123,6 +123,16 @@ async def emulator_url(aiohttp_server: AiohttpServer) -> str:
 
 
 @pytest.fixture
+async def admin(emulator_url: str) -> AsyncIterator[DeterminedClient]:
+    """A human administrator's client on the emulator, changing the master behind the bridges' backs."""
+    client = create_master_client(client_settings(emulator_url))
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
 async def world(emulator_url: str, tmp_path: Path) -> AsyncIterator[World]:
     """Store file, bridge client and admin client against one emulator."""
     settings = Settings(

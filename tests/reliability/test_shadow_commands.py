@@ -11,10 +11,11 @@ import pytest
 from pytest_aiohttp import AiohttpClient
 
 from bridge.__main__ import main
-from bridge.determined import create_master_client
+from bridge.determined import DeterminedClient
 from bridge.web.app import create_app
 from tests.reliability.configs import write_config
-from tests.reliability.conftest import ADMIN_PASSWORD, client_settings
+from tests.reliability.conftest import ADMIN_PASSWORD
+from tests.reliability.passes import deactivate
 from tests.reliability.shadow_setup import GROUP_URN, HEADERS, live_user_then_shadow_copy
 from tests.reliability.test_retried_post import _settings
 from tests.reliability.test_shadow_conversation import _master_state
@@ -23,7 +24,11 @@ EXIT_DRIFT = 1
 
 
 async def test_reconcile_repair_with_a_shadow_config_reports_and_writes_nothing_to_the_master(
-    emulator_url: str, tmp_path: Path, aiohttp_client: AiohttpClient, capsys: pytest.CaptureFixture[str]
+    emulator_url: str,
+    tmp_path: Path,
+    aiohttp_client: AiohttpClient,
+    admin: DeterminedClient,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     carol, shadow_db = await live_user_then_shadow_copy(emulator_url, tmp_path, aiohttp_client, "carol")
     config = write_config(
@@ -43,18 +48,12 @@ async def test_reconcile_repair_with_a_shadow_config_reports_and_writes_nothing_
         headers=HEADERS,
     ) as group:
         assert group.status == 201
-    admin = create_master_client(client_settings(emulator_url))
-    try:
-        carol_det = await admin.get_user_by_username("carol")
-        assert carol_det is not None
-        await admin.patch_user(carol_det.id, active=False)  # real drift, behind both bridges' backs
-        before = await _master_state(admin)
-        capsys.readouterr()
-        code = await asyncio.to_thread(main, ["reconcile", "--repair", "-c", str(config)])
-        captured = capsys.readouterr()
-        assert await _master_state(admin) == before
-    finally:
-        await admin.close()
+    await deactivate(admin, "carol")
+    before = await _master_state(admin)
+    capsys.readouterr()
+    code = await asyncio.to_thread(main, ["reconcile", "--repair", "-c", str(config)])
+    captured = capsys.readouterr()
+    assert await _master_state(admin) == before
     assert code == EXIT_DRIFT
     assert "mode is shadow" in captured.err
     assert "user.deactivated" in captured.out
