@@ -96,7 +96,10 @@ def group_page(groups: list[MasterGroup], offset: int, limit: int) -> MasterGrou
 
 
 def _ilike(name: str) -> re.Pattern[str]:
-    """``ILIKE '%' || name || '%'``: ``%`` and ``_`` are wildcards and a backslash escapes (§4.4)."""
+    """``ILIKE '%' || name || '%'``: ``%`` and ``_`` are wildcards and a backslash escapes (§4.4).
+
+    The emulator has its own (handlers_users.like_pattern), on purpose: it is the model the shadow listings are
+    tested against, and a shared copy would agree with itself on any mistake."""
     parts: list[str] = []
     escaped = False
     for ch in name:

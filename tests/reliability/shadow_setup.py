@@ -1,24 +1,32 @@
-"""What the shadow-mode tests share: the IdP's credentials and schema URNs, and a live bridge's database with
-one provisioned user copied for a shadow bridge (as an operator starts a shadow run: from a backup)."""
+"""What the shadow-mode tests share: the IdP's credentials and schema URNs, a live bridge's database with
+one provisioned user copied for a shadow bridge (as an operator starts a shadow run: from a backup), and the
+same calls made through a real client and a ShadowClient on two identical masters."""
 
 from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
+from bridge.determined import DeterminedClient, create_master_client
 from bridge.emulator import EmulatorConfig, create_emulator_app
+from bridge.reconcile.shadow import ShadowClient
 from bridge.store import open_store
 from bridge.web.app import create_app
-from tests.reliability.conftest import ADMIN_PASSWORD
+from tests.reliability.conftest import ADMIN_PASSWORD, client_settings
 from tests.reliability.test_retried_post import AUTH, _settings
 
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+T = TypeVar("T")
+Ids = dict[str, int]  # names of the objects a test made -> their Determined ids
+Seed = Callable[[DeterminedClient, web.Application], Awaitable[Ids]]
 HEADERS = {"Authorization": "Basic " + base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()}
 
 
@@ -67,3 +75,38 @@ def writes(received: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 # POSTs that read: group search (§4.12) and login (§4.1).
 READS_BY_POST = {"/api/v1/groups/search", "/api/v1/auth/login"}
+
+
+async def seeded_emulator(
+    aiohttp_server: AiohttpServer, seed: Seed
+) -> tuple[str, Ids, list[tuple[str, str]]]:
+    """A recording emulator an admin filled with ``seed`` (given the admin's client and the emulator's app):
+    its URL, the seeded ids, and the requests it receives from now on."""
+    url, app, received = await recording_emulator(aiohttp_server)
+    admin = create_master_client(client_settings(url))
+    try:
+        ids = await seed(admin, app)
+    finally:
+        await admin.close()
+    received.clear()
+    return url, ids, received
+
+
+async def same_through_shadow(
+    aiohttp_server: AiohttpServer, seed: Seed, run: Callable[[DeterminedClient, Ids], Awaitable[T]]
+) -> T:
+    """``run`` through a real client on one seeded master and through a ShadowClient on an identical second
+    one: asserts both give the same outcome and the second master got no write; returns the real outcome."""
+    real_url, real_ids, _ = await seeded_emulator(aiohttp_server, seed)
+    shadow_url, shadow_ids, shadow_received = await seeded_emulator(aiohttp_server, seed)
+    assert real_ids == shadow_ids
+    real = create_master_client(client_settings(real_url))
+    shadow = ShadowClient(create_master_client(client_settings(shadow_url)))
+    try:
+        expected = await run(real, real_ids)
+        assert await run(shadow, shadow_ids) == expected
+    finally:
+        await real.close()
+        await shadow.close()
+    assert writes(shadow_received) == []
+    return expected

@@ -12,41 +12,42 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.determined import DeterminedClient, MasterError, MasterGroupDetails, create_master_client
 from bridge.emulator.keys import EMULATOR_STATE
-from bridge.reconcile.shadow import ShadowClient
 from bridge.store import open_store
 from bridge.web.app import create_app
 from tests.conftest import LogReader
 from tests.reliability.conftest import client_settings
-from tests.reliability.shadow_setup import GROUP_URN, HEADERS, USER_URN, recording_emulator, writes
+from tests.reliability.shadow_setup import (
+    GROUP_URN,
+    HEADERS,
+    USER_URN,
+    Ids,
+    recording_emulator,
+    same_through_shadow,
+    writes,
+)
 from tests.reliability.test_retried_post import _settings
 
 PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 GHOST = 987_654  # a Determined user id neither master has
 NO_GROUP = 99_999
 
-Ids = dict[str, int]
 Step = Callable[[DeterminedClient, Ids], Awaitable[object]]
 
 
-async def _master_with_objects(aiohttp_server: AiohttpServer) -> tuple[str, Ids, list[tuple[str, str]]]:
-    """An emulator holding users u1-u3, group g1 {u1} and group "taken"; ids are the same on every such one."""
-    url, app, received = await recording_emulator(aiohttp_server)
-    admin = create_master_client(client_settings(url))
-    try:
-        ids = {name: (await admin.create_user(name, name.upper(), True)).id for name in ("u1", "u2", "u3")}
-        ids["g1"] = (await admin.create_group("g1", [ids["u1"]])).id
-        ids["taken"] = (await admin.create_group("taken")).id
-    finally:
-        await admin.close()
+async def _objects(admin: DeterminedClient, app: web.Application) -> Ids:
+    """Users u1-u3, group g1 {u1} and group "taken"; ids are the same on every master seeded so."""
+    ids = {name: (await admin.create_user(name, name.upper(), True)).id for name in ("u1", "u2", "u3")}
+    ids["g1"] = (await admin.create_group("g1", [ids["u1"]])).id
+    ids["taken"] = (await admin.create_group("taken")).id
     state = app[EMULATOR_STATE]
     ids["personal"] = next(g.id for g in state.groups.values() if g.owner == ids["u1"])
-    received.clear()
-    return url, ids, received
+    return ids
 
 
 def _group(name: str) -> Step:
@@ -114,18 +115,7 @@ async def _run(client: DeterminedClient, ids: Ids) -> list[tuple[str, object]]:
 
 
 async def test_the_overlay_answers_group_writes_as_the_master_does(aiohttp_server: AiohttpServer) -> None:
-    real_url, real_ids, _ = await _master_with_objects(aiohttp_server)
-    shadow_url, shadow_ids, shadow_received = await _master_with_objects(aiohttp_server)
-    assert real_ids == shadow_ids
-    real = create_master_client(client_settings(real_url))
-    shadow = ShadowClient(create_master_client(client_settings(shadow_url)))
-    try:
-        expected = await _run(real, real_ids)
-        assert await _run(shadow, shadow_ids) == expected
-    finally:
-        await real.close()
-        await shadow.close()
-    assert writes(shadow_received) == []
+    expected = await same_through_shadow(aiohttp_server, _objects, _run)
     # The comparison is only as good as the cases: the master refused what it should.
     statuses = {label: outcome[1] for label, outcome in expected if isinstance(outcome, tuple)}
     refused = {label: status for label, status in statuses.items() if isinstance(status, int)}

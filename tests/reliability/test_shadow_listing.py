@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aiohttp import web
 from pytest_aiohttp import AiohttpServer
 
 from bridge.determined import (
@@ -17,34 +18,24 @@ from bridge.determined import (
     MasterUser,
     MasterUserPage,
     Pagination,
-    create_master_client,
 )
-from bridge.reconcile.shadow import ShadowClient
-from tests.reliability.conftest import client_settings
-from tests.reliability.shadow_setup import recording_emulator, writes
+from tests.reliability.shadow_setup import Ids, same_through_shadow
 
-Ids = dict[str, int]
 Step = Callable[[DeterminedClient, Ids], Awaitable[object]]
 NAMES = ("alice", "bob", "carl", "dina")
 
 
-async def _master_with_objects(aiohttp_server: AiohttpServer) -> tuple[str, Ids, list[tuple[str, str]]]:
-    """An emulator holding alice, bob, carl (remote), dina (local) and groups g1 {alice}, g2 {bob}, g3 {},
-    g4 {alice, bob}, g5 {carl}; ids are the same on every such one."""
-    url, _, received = await recording_emulator(aiohttp_server)
-    admin = create_master_client(client_settings(url))
-    try:
-        ids = {name: (await admin.create_user(name, f"{name.title()} Q", True)).id for name in NAMES[:-1]}
-        # A local user: the master renames only those.
-        dina = await admin.create_user("dina", "Dina Q", True, remote=False, password="Dina-pw-1234")
-        ids["dina"] = dina.id
-        for group, members in (("g1", ["alice"]), ("g2", ["bob"]), ("g3", []), ("g4", ["alice", "bob"])):
-            ids[group] = (await admin.create_group(group, [ids[m] for m in members])).id
-        ids["g5"] = (await admin.create_group("g5", [ids["carl"]])).id
-    finally:
-        await admin.close()
-    received.clear()
-    return url, ids, received
+async def _objects(admin: DeterminedClient, app: web.Application) -> Ids:
+    """alice, bob, carl (remote), dina (local) and groups g1 {alice}, g2 {bob}, g3 {}, g4 {alice, bob},
+    g5 {carl}; ids are the same on every master seeded so."""
+    ids = {name: (await admin.create_user(name, f"{name.title()} Q", True)).id for name in NAMES[:-1]}
+    # A local user: the master renames only those.
+    dina = await admin.create_user("dina", "Dina Q", True, remote=False, password="Dina-pw-1234")
+    ids["dina"] = dina.id
+    for group, members in (("g1", ["alice"]), ("g2", ["bob"]), ("g3", []), ("g4", ["alice", "bob"])):
+        ids[group] = (await admin.create_group(group, [ids[m] for m in members])).id
+    ids["g5"] = (await admin.create_group("g5", [ids["carl"]])).id
+    return ids
 
 
 async def _create_user(client: DeterminedClient, ids: Ids) -> str:
@@ -189,19 +180,11 @@ async def _run(client: DeterminedClient, ids: Ids, reads: list[tuple[str, Step]]
 async def _both(aiohttp_server: AiohttpServer, reads: list[tuple[str, Step]]) -> dict[str, Any]:
     """The outcomes on a real master, asserted equal to the shadow client's on an identical one (which got no
     write); by read."""
-    real_url, real_ids, _ = await _master_with_objects(aiohttp_server)
-    shadow_url, shadow_ids, shadow_received = await _master_with_objects(aiohttp_server)
-    assert real_ids == shadow_ids
-    real = create_master_client(client_settings(real_url))
-    shadow = ShadowClient(create_master_client(client_settings(shadow_url)))
-    try:
-        expected = await _run(real, real_ids, reads)
-        assert await _run(shadow, shadow_ids, reads) == expected
-    finally:
-        await real.close()
-        await shadow.close()
-    assert writes(shadow_received) == []
-    return dict(expected)
+
+    async def run(client: DeterminedClient, ids: Ids) -> list[tuple[str, object]]:
+        return await _run(client, ids, reads)
+
+    return dict(await same_through_shadow(aiohttp_server, _objects, run))
 
 
 async def test_group_searches_after_shadow_writes_read_as_the_masters(aiohttp_server: AiohttpServer) -> None:
