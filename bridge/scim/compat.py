@@ -23,6 +23,11 @@ IGNORED_URNS: Final = frozenset({"http://schemas.microsoft.com/2006/11/ResourceM
 
 def normalise_body(body: Mapping[str, Any]) -> dict[str, Any]:
     """Apply the body-level rules; returns a shallow copy (nested values are not mutated)."""
+    for key in body:
+        if key[:4].lower() == "urn:":
+            break
+    else:
+        return dict(body)  # every rule is about a URN-named member: most bodies have none but `schemas`
     out: dict[str, Any] = {}
     for key, value in body.items():
         mapped = LEGACY_URNS.get(key.lower())

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from bridge.scim.compat import core_urn_present, normalise_body, normalise_schema_urns
 from bridge.scim.errors import InvalidSyntax, InvalidValue
 from bridge.scim.schemas import Attribute, ResourceSchema
-from bridge.scim.values import check_single_primary, coerce
+from bridge.scim.values import Coercer, check_single_primary, coerce, coercer_for
 
 _SERVER_KEYS = frozenset({"id", "meta", "schemas"})
 
@@ -25,37 +25,78 @@ def clean_input(body: object, schema: ResourceSchema, *, strict: bool = False) -
     client-sent `id`, `meta` and readOnly attributes (idp-traffic §0.9). Strict mode rejects a `schemas`
     list without the core URN and unknown attributes with 400 invalidSyntax.
     """
-    if not isinstance(body, Mapping):
+    if type(body) is not dict and not isinstance(body, Mapping):
         raise InvalidSyntax("the request body must be a JSON object")
     body = normalise_body(body)
-    schemas = normalise_schema_urns(_get_ci(body, "schemas"))
-    if strict and not core_urn_present(schemas, schema.core.id):
+    if strict and not core_urn_present(normalise_schema_urns(_get_ci(body, "schemas")), schema.core.id):
         raise InvalidSyntax(f"schemas must contain {schema.core.id}")
     doc: dict[str, Any] = {}
+    plan = _input_plan(schema)
     for key, value in body.items():
-        if key.lower() in _SERVER_KEYS:
-            continue
-        urn, rest = schema.split_urn(key)
-        if urn is not None and not rest:
-            _clean_extension(doc, schema, urn, value, strict=strict)
-            continue
-        resolved = schema.resolve(key)
-        if resolved is None:
-            if strict:
-                raise InvalidSyntax(f"unknown attribute {key!r}")
-            continue
-        if resolved.attribute.is_read_only:
-            continue
-        if resolved.sub is not None:  # tolerated dotted key such as "name.givenName"
-            coerced = coerce(resolved.sub, value)
+        step = plan.get(key) or plan.get(key.lower())
+        if step is None:
+            _clean_key(doc, schema, key, value, strict=strict)
+        elif step is not _IGNORED:
+            urn, attr, coerce_value, one_primary = step
+            coerced = coerce_value(value)
             if coerced is not None:
-                container = _container(doc, resolved.urn)
-                container.setdefault(resolved.attribute.name, {})[resolved.sub.name] = coerced
-            continue
-        _put(doc, resolved.urn, resolved.attribute, value)
+                if one_primary:
+                    check_single_primary(attr, coerced)
+                _container(doc, urn)[attr.name] = coerced
     _check_required(doc, schema)
     finish_document(doc, schema)
     return doc
+
+
+def _clean_key(doc: dict[str, Any], schema: ResourceSchema, key: str, value: object, *, strict: bool) -> None:
+    """Put one body member into `doc` (any key; clean_input's plan answers the usual ones without this)."""
+    if key.lower() in _SERVER_KEYS:
+        return
+    urn, rest = schema.split_urn(key)
+    if urn is not None and not rest:
+        _clean_extension(doc, schema, urn, value, strict=strict)
+        return
+    resolved = schema.resolve(key)
+    if resolved is None:
+        if strict:
+            raise InvalidSyntax(f"unknown attribute {key!r}")
+        return
+    if resolved.attribute.is_read_only:
+        return
+    if resolved.sub is not None:  # tolerated dotted key such as "name.givenName"
+        coerced = coerce(resolved.sub, value)
+        if coerced is not None:
+            container = _container(doc, resolved.urn)
+            container.setdefault(resolved.attribute.name, {})[resolved.sub.name] = coerced
+        return
+    _put(doc, resolved.urn, resolved.attribute, value)
+
+
+# What clean_input does with a top-level attribute name: (URN, attribute, its coercer, whether it may hold
+# one primary value at most), or _IGNORED for names it drops (id, meta, schemas, readOnly attributes).
+_Step = tuple[str | None, Attribute, Coercer, bool]
+_IGNORED: Final[_Step] = (None, Attribute("ignored"), lambda value: None, False)
+
+
+@functools.lru_cache(maxsize=16)  # one entry per schema object (identity-hashed); there are two
+def _input_plan(schema: ResourceSchema) -> dict[str, _Step]:
+    """clean_input's decision for each attribute name a body usually holds, taken once per schema by
+    `_clean_key`'s own rules, keyed by the schema's spelling and by its lowercase. A name not here (a
+    URN, a dotted path, an unknown name) takes `_clean_key`."""
+    plan: dict[str, _Step] = {}
+    for _, attr in schema.all_attributes():
+        lowered = attr.name.lower()
+        resolved = schema.resolve(lowered)
+        if lowered in _SERVER_KEYS or (resolved is not None and resolved.attribute.is_read_only):
+            step = _IGNORED
+        elif resolved is None or resolved.sub is not None or schema.split_urn(lowered)[0] is not None:
+            continue
+        else:
+            found = resolved.attribute
+            step = (resolved.urn, found, coercer_for(found), found.sub("primary") is not None)
+        plan.setdefault(attr.name, step)
+        plan.setdefault(lowered, step)
+    return plan
 
 
 def _clean_extension(

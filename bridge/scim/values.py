@@ -7,13 +7,16 @@ multi-valued attribute becomes a one-element list, and `null`, `""` and `[]` mea
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bridge.scim.errors import InvalidValue
 from bridge.scim.schemas import BOOLEAN, DECIMAL, INTEGER, Attribute
 
 _PRIMARY = "primary"
+
+Coercer = Callable[[object], Any]
 
 
 def coerce(attr: Attribute, value: object) -> Any:
@@ -82,6 +85,73 @@ def _complex(attr: Attribute, value: object) -> dict[str, Any] | None:
     if attr.multi_valued and value_sub is not None and attr.name == "members" and "value" not in out:
         return None  # a member without an id identifies nobody
     return out or None
+
+
+def coercer_for(attr: Attribute) -> Coercer:
+    """A function that returns what ``coerce(attr, value)`` returns and raises what it raises.
+
+    `coerce` asks the attribute's type, mutability and sub-attributes again for every value, which made
+    cleaning an Okta user body ~9% of a create's instructions. The function decides those once, and takes
+    a short path for the exact JSON type an attribute expects (a str for a string, a dict for a complex
+    value); any other value goes to `coerce_single`, so the tolerant rules live in one place only. Callers
+    compile once per schema (resources.clean_input) and reuse the result.
+    """
+    single = _single_coercer(attr)
+    if not attr.multi_valued:
+        return single
+
+    def multi(value: object) -> Any:
+        if value is None:
+            return None
+        items = value if isinstance(value, list) else [value]  # OneLogin sends `emails` as one object
+        out = [c for c in map(single, items) if c is not None]
+        return out or None
+
+    return multi
+
+
+def _single_coercer(attr: Attribute) -> Coercer:
+    """`coerce_single(attr, ...)` with its decisions on `attr` taken once."""
+    if attr.is_complex:
+        return _complex_coercer(attr)
+    generic = functools.partial(coerce_single, attr)
+    if attr.type == BOOLEAN:
+        return lambda value: value if type(value) is bool else generic(value)
+    if attr.type == INTEGER:
+        return lambda value: value if type(value) is int else generic(value)
+    if attr.type == DECIMAL:
+        return lambda value: value if type(value) is int or type(value) is float else generic(value)
+    return lambda value: (value or None) if type(value) is str else generic(value)
+
+
+def _complex_coercer(attr: Attribute) -> Coercer:
+    """`_complex(attr, ...)` for a JSON object, decided once: which sub-attribute each key names (or that it
+    is ignored), and each sub-attribute's own coercer."""
+    # Keyed by the schema's spelling and by its lowercase, so a key as the schema spells it needs no
+    # lower(); None marks a server-computed sub-attribute, ignored like an unknown key.
+    subs: dict[str, tuple[str, Coercer] | None] = {}
+    for sub in attr.sub_attributes:
+        entry = None if sub.is_read_only and not attr.is_read_only else (sub.name, _single_coercer(sub))
+        subs[sub.name] = subs[sub.name.lower()] = entry
+    needs_value = attr.multi_valued and attr.sub("value") is not None and attr.name == "members"
+    generic = functools.partial(coerce_single, attr)
+
+    def complex_value(value: object) -> Any:
+        if type(value) is not dict:
+            return generic(value)
+        out: dict[str, Any] = {}
+        for key, raw in value.items():
+            entry = subs.get(key) or subs.get(str(key).lower())
+            if entry is None:
+                continue  # unknown or server-computed sub-attributes are ignored, not rejected
+            coerced = entry[1](raw)
+            if coerced is not None:
+                out[entry[0]] = coerced
+        if needs_value and "value" not in out:
+            return None  # a member without an id identifies nobody
+        return out or None
+
+    return complex_value
 
 
 def check_single_primary(attr: Attribute, values: object) -> None:
