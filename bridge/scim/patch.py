@@ -132,6 +132,17 @@ def _get_ci(obj: Mapping[str, Any], name: str) -> tuple[bool, Any]:
     return False, None
 
 
+_OP_KINDS: Final = {kind.value: kind for kind in PatchOpKind}
+
+
+def _lowered(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """`obj` keyed by lowercased names; of keys that differ only in case, the first wins (as in _get_ci)."""
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        out.setdefault(key.lower(), value)
+    return out
+
+
 def parse_patch(body: object, *, strict: bool = False) -> list[PatchOperation]:
     """Validate a PatchOp body (RFC 7644 §3.5.2); keys and `op` values are matched case-insensitively.
 
@@ -148,18 +159,19 @@ def parse_patch(body: object, *, strict: bool = False) -> list[PatchOperation]:
     for index, raw in enumerate(operations):
         if not isinstance(raw, Mapping):
             raise InvalidSyntax(f"Operations[{index}] must be an object")
-        _, op_text = _get_ci(raw, "op")
-        try:
-            op = PatchOpKind(op_text.strip().lower() if isinstance(op_text, str) else op_text)
-        except ValueError:
-            raise InvalidSyntax(f"Operations[{index}].op must be add, replace or remove") from None
-        has_path, path_text = _get_ci(raw, "path")
+        members = _lowered(raw)
+        op_text = members.get("op")
+        op = _OP_KINDS.get(op_text.strip().lower()) if isinstance(op_text, str) else None
+        if op is None:
+            raise InvalidSyntax(f"Operations[{index}].op must be add, replace or remove")
+        path_text = members.get("path")
         path: PatchPath | None = None
-        if has_path and path_text is not None and path_text != "":
+        if path_text is not None and path_text != "":
             if not isinstance(path_text, str):
                 raise InvalidPath(f"Operations[{index}].path must be a string")
             path = parse_path(path_text)
-        has_value, value = _get_ci(raw, "value")
+        has_value = "value" in members
+        value = members.get("value")
         if op is PatchOpKind.REMOVE and path is None:
             raise NoTarget(f"Operations[{index}]: remove needs a path")
         if op is not PatchOpKind.REMOVE and not has_value:
@@ -625,7 +637,7 @@ def apply_patch(doc: Mapping[str, Any], ops: Sequence[PatchOperation], schema: R
     """Apply `ops` to a copy of `doc`; raise a ScimError (and change nothing) if any op fails."""
     # Documents are JSON-shaped (decoded bodies and stored documents): a plain tree copy, ~5x cheaper than
     # deepcopy (a deactivation PATCH copies the whole stored user).
-    work: dict[str, Any] = {k: copy_value(v) for k, v in doc.items()}
+    work: dict[str, Any] = copy_value(doc if type(doc) is dict else dict(doc))
     members = _Members(work) if schema.core.attribute(MEMBERS) is not None else None
     if members is not None:
         work.pop(MEMBERS, None)

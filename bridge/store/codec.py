@@ -8,8 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Final
 
-import orjson
-
+from bridge import jsonenc
 from bridge.store.errors import InvalidDocument
 from bridge.store.records import (
     AuditEntry,
@@ -64,21 +63,11 @@ def encode_doc(doc: Mapping[str, object], *, group: bool) -> str:
         raise InvalidDocument(f"document is not JSON-serialisable: {exc}") from None
 
 
-# orjson parses several times faster than json but reads an integer beyond 64 bits as a float. A run of 19
-# digits anywhere (even inside a string) sends the document to json instead, which reads it exactly; the
-# run is found in the text with every digit mapped to "0" and every other byte to " " (a regex search
-# over a user's document cost three times the parse).
-_DIGITS_ONLY: Final = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
-_LONG_RUN: Final = b"0" * 19
-
-
 def decode_doc(text: str) -> dict[str, object]:
     """Parse a stored document (every read of a user or group that is not kept rendered decodes one)."""
-    data = text.encode("utf-8", "surrogatepass")
-    try:
-        value = json.loads(text) if _LONG_RUN in data.translate(_DIGITS_ONLY) else orjson.loads(data)
-    except orjson.JSONDecodeError:
-        value = json.loads(text)  # what orjson refuses and json reads: NaN, Infinity, lone surrogates
+    value = jsonenc.loads_if_exact(text.encode("utf-8", "surrogatepass"))
+    if value is jsonenc.UNSURE:
+        value = json.loads(text)  # a long digit run, or what orjson refuses and json reads (NaN, surrogates)
     assert isinstance(value, dict)
     return value
 

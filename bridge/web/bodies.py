@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bridge import jsonenc
 from bridge.scim.errors import InvalidSyntax, InvalidValue, UnsupportedMediaType
 from bridge.scim.media import request_media_type_ok
 from bridge.web.keys import JSON_BODY
@@ -63,6 +64,15 @@ async def read_json(request: web.Request, max_depth: int) -> Any:
         raise InvalidSyntax("The request body is not UTF-8.") from None
     if json_depth_exceeds(text, max_depth):
         raise InvalidSyntax(f"The JSON body nests deeper than {max_depth} levels.")
+    body = jsonenc.loads_if_exact(raw)
+    if body is jsonenc.UNSURE:
+        body = _decode_strictly(text)
+    request[JSON_BODY] = body
+    return body
+
+
+def _decode_strictly(text: str) -> Any:
+    """The standard library's reading of a body orjson could not vouch for, and why it is refused."""
     try:
         body = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except _OutOfRange:
@@ -78,7 +88,6 @@ async def read_json(request: web.Request, max_depth: int) -> Any:
             json.dumps(body, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
             raise InvalidSyntax("The request body holds an unpaired UTF-16 surrogate escape.") from None
-    request[JSON_BODY] = body
     return body
 
 

@@ -134,6 +134,26 @@ async def test_numbers_beyond_a_double_are_invalid_value(client: AppClient, numb
     assert "range" in payload["detail"]
 
 
+@pytest.mark.parametrize(
+    ("text", "scim_type", "detail"),
+    [
+        ('{"userName": "s\\ud800"}', "invalidSyntax", "surrogate"),
+        ('{"userName": "nan", "nickName": NaN}', "invalidSyntax", "not valid JSON"),
+        ('{"userName": "comma",}', "invalidSyntax", "not valid JSON"),
+    ],
+)
+async def test_bodies_the_fast_reader_refuses_get_the_exact_readers_error(
+    client: AppClient, text: str, scim_type: str, detail: str
+) -> None:
+    response = await client.post(
+        f"{BASE}/Users", data=text.encode(), headers={**AUTH, "Content-Type": SCIM_JSON}
+    )
+    assert response.status == 400
+    payload = await response.json()
+    assert_scim_error(payload, 400, scim_type)
+    assert detail in payload["detail"]
+
+
 async def test_missing_user_name_is_invalid_value(client: AppClient) -> None:
     response = await client.post(
         f"{BASE}/Users", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}, headers=AUTH
