@@ -248,6 +248,20 @@ def delete_group(conn: sqlite3.Connection, now: str, scim_id: str, expected_vers
     conn.execute("DELETE FROM groups WHERE pk = ?", (pk,))
 
 
+def move_group(conn: sqlite3.Connection, scim_id: str, old_det_id: int, new_det_id: int) -> GroupRecord:
+    """Point a group's mapping at another Determined group (reconcile re-created it there), in place: its SCIM id,
+    version, document and memberships, its own membership in other groups included, stay as they are (nothing
+    the IdP sees changes). NotFoundInStore if the mapping no longer holds `old_det_id`; DuplicateDeterminedId
+    (raised by the writer, the transaction rolled back) if another mapping holds `new_det_id`."""
+    row = conn.execute(
+        "UPDATE groups SET det_id = ? WHERE scim_id = ? AND det_id = ? RETURNING *",
+        (new_det_id, scim_id, old_det_id),
+    ).fetchone()
+    if row is None:
+        raise NotFoundInStore(f"no group {scim_id} mapped to Determined group {old_det_id}")
+    return group_from_row(row)
+
+
 def set_member_display(
     conn: sqlite3.Connection, now: str, member_scim_id: str, display: str | None
 ) -> list[str]:

@@ -429,6 +429,16 @@ class Store:
 
         await self._write(self._finishing(finishing_intent, unit))
 
+    async def move_group(self, scim_id: str, *, old_det_id: int, new_det_id: int) -> GroupRecord:
+        """Point a group's mapping at another Determined group in one transaction, keeping everything else;
+        NotFoundInStore if it no longer maps `old_det_id`, DuplicateDeterminedId if another mapping holds
+        `new_det_id` (then nothing changed)."""
+
+        def unit(c: sqlite3.Connection, _now: str) -> GroupRecord:
+            return group_writes.move_group(c, scim_id, old_det_id, new_det_id)
+
+        return await self._write(unit)
+
     async def list_groups(
         self,
         where: str,

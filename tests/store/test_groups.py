@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from bridge.store import (
+    DuplicateDeterminedId,
     DuplicateDisplayName,
     GroupAttributes,
     IntentNotPending,
@@ -193,3 +196,25 @@ async def test_change_group_finishing_a_done_intent_changes_nothing(store: Store
 async def test_member_ids_present_of_an_unknown_group_is_empty(store: Store) -> None:
     await add_group(store, "Team", ["a"])
     assert await store.member_ids_present(new_id(), ["a"]) == set()
+
+
+async def test_move_group_changes_only_the_determined_id(store: Store) -> None:
+    """Reconcile's re-creation moves a mapping in place: the same row, version and memberships (its own in a
+    parent group too); a move onto an id another mapping holds, or from an id it no longer holds, changes
+    nothing."""
+    child = await add_group(store, "child", [new_id()])
+    parent = await add_group(store, "parent")
+    await store.add_members(parent.scim_id, [MemberRecord(child.scim_id, MemberType.GROUP)])
+    before = await store.get_group_by_scim_id(child.scim_id)
+    assert before is not None
+
+    moved = await store.move_group(child.scim_id, old_det_id=child.det_id, new_det_id=child.det_id + 100)
+    assert moved == dataclasses.replace(before, det_id=child.det_id + 100)
+    assert await store.list_members(parent.scim_id) == [MemberRecord(child.scim_id, MemberType.GROUP)]
+    assert len(await store.list_members(child.scim_id)) == 1
+
+    with pytest.raises(DuplicateDeterminedId):
+        await store.move_group(child.scim_id, old_det_id=moved.det_id, new_det_id=parent.det_id)
+    with pytest.raises(NotFoundInStore):
+        await store.move_group(child.scim_id, old_det_id=child.det_id, new_det_id=child.det_id + 200)
+    assert await store.get_group_by_scim_id(child.scim_id) == moved
