@@ -333,7 +333,7 @@ class IntentResolver:
 
     async def _restore(self, intent: IntentRecord, cache: PassCache) -> tuple[str, ...]:
         """Put the master back to the store's state for this resource (reconcile's idp_wins, one resource)."""
-        repairer = Repairer(self.store, self.client, self.display_name)
+        repairer = Repairer(self.store, self.client, self.display_name, recreatable=cache.recreatable)
         drifts = await repairer.fresh_drifts(intent.resource_type, intent.target, Snapshot())
         if intent.target not in cache.recreatable and any(d.kind is DriftKind.GROUP_DELETED for d in drifts):
             # Re-creating it would be a write the guard did not count (the master had the group when it was

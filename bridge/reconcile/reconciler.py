@@ -92,7 +92,15 @@ class Reconciler:
         failed: list[Drift] = []
         skipped: list[Drift] = []
         busy = {intent.target for intent in await self.store.pending_intents()}
-        repairer = Repairer(self.store, self.client, self.display_name, retire_missing=True)
+        # The groups this pass counted as gone, none busy: a re-creation may move them aside (recreate.py).
+        recreatable = {d.scim_id for d in drifts if d.kind is DriftKind.GROUP_DELETED and d.scim_id} - busy
+        repairer = Repairer(
+            self.store,
+            self.client,
+            self.display_name,
+            retire_missing=True,
+            recreatable=frozenset(recreatable),
+        )
         for drift in drifts:
             if drift.kind in REPORT_ONLY_KINDS or mode is Mode.REPORT:
                 continue
@@ -106,6 +114,11 @@ class Reconciler:
                 # A request for this resource is between its master write and its store write.
                 _log.info("reconcile.repair_skipped", reason="pending_intent", **drift.log_fields())
                 skipped.append(drift)
+                continue
+            if drift.kind is DriftKind.GROUP_DELETED and drift.scim_id in repairer.moved:
+                # Re-created earlier in this pass, to free the id the master gave another group it re-created.
+                _log.info("reconcile.repaired", **drift.log_fields())
+                repaired.append(drift)
                 continue
             try:
                 current = await repairer.current(drift, snapshot)

@@ -9,18 +9,16 @@ it instead, as a write finding it would (docs/reliability.md, "Stale mappings").
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 
 import structlog
 
 from bridge.determined import (
     DeterminedClient,
     MasterBadRequest,
-    MasterConflict,
     MasterError,
     MasterInternal,
-    MasterNotFound,
 )
 from bridge.provisioning.stale import missing_users, retire
 from bridge.reconcile.detect import (
@@ -34,7 +32,8 @@ from bridge.reconcile.detect import (
     wanted_member_ids,
 )
 from bridge.reconcile.drift import Drift, DriftKind
-from bridge.store import GroupRecord, Store, StoreError
+from bridge.reconcile.recreate import GroupRecreator, IdCollision
+from bridge.store import Store, StoreError
 
 _log = structlog.get_logger("bridge.reconcile")
 
@@ -53,6 +52,11 @@ class Repairer:
     # A reconcile pass retires user.missing mappings; an intent's restore (which may run under any policy,
     # for one resource) leaves them to it.
     retire_missing: bool = False
+    # SCIM ids of the mapped groups this run's guard counted as gone (group.deleted): besides the one repaired, a
+    # re-creation may move those aside when the master gives the new group an id one of them holds (recreate.py).
+    recreatable: Collection[str] = frozenset()
+    # SCIM ids whose mapping a re-creation moved onto a new group, this one's or a holder's.
+    moved: set[str] = field(default_factory=set)
 
     async def fresh_drifts(self, resource_type: str, scim_id: str, snapshot: Snapshot) -> list[Drift]:
         """Every drift of one mapped resource as it stands now (re-read from both sides)."""
@@ -154,7 +158,8 @@ class Repairer:
             group = await self.store.get_group_by_scim_id(drift.scim_id)
             if group is None:
                 raise Unrepairable("the mapping disappeared")
-            await self._recreate_group(group, drift.det_user_ids)
+            recreator = GroupRecreator(self.store, self.client, self.recreatable, self.moved)
+            await recreator.recreate(group, drift.det_user_ids)
 
     async def _add_back(self, det_id: int, users: Sequence[int]) -> None:
         """Add members back; one whose Determined user is gone (user.missing) cannot be, the others still are.
@@ -175,51 +180,5 @@ class Repairer:
             await self.client.add_to_groups(kept, [det_id])
         raise Unrepairable(f"the Determined users {sorted(lost)} no longer exist")
 
-    async def _recreate_group(self, group: GroupRecord, members: tuple[int, ...]) -> None:
-        """Create the group again (or adopt a same-named one) and point the mapping at the new id."""
-        try:
-            new_id = await self._create_or_adopt(group.display_name, members)
-        except MasterNotFound:
-            # A member the master no longer has (user.missing; one the sweep did not see missing) fails the
-            # whole call with a 404: the group comes back with the others, and the next pass reports that
-            # member once, as user.missing.
-            lost = await missing_users(self.client, members)
-            if not lost:
-                raise
-            new_id = await self._create_or_adopt(
-                group.display_name, tuple(u for u in members if u not in lost)
-            )
-        stored_members = await self.store.list_members(group.scim_id)
-        # The store has no "change det_id" unit, so the mapping is replaced: delete and insert with the same
-        # SCIM id, document and members. A crash between the two leaves an unmanaged group that the next
-        # pass reports (and a retried IdP request re-links by name).
-        await self.store.delete_group(group.scim_id)
-        await self.store.insert_group(
-            scim_id=group.scim_id,
-            det_id=new_id,
-            display_name=group.display_name,
-            external_id=group.external_id,
-            doc=group.doc,
-            members=stored_members,
-        )
-        _log.info("reconcile.group_relinked", scim_id=group.scim_id, old_det_id=group.det_id, det_id=new_id)
 
-    async def _create_or_adopt(self, name: str, members: Sequence[int]) -> int:
-        """The id of a new group `name` with `members`, or of a same-named one given exactly those members."""
-        try:
-            return (await self.client.create_group(name, add_users=members)).id
-        except MasterConflict:
-            # Someone re-created it by hand: adopt that group and give it exactly the intended members.
-            found = [g async for g in self.client.iter_groups(name=name)]
-            if not found:
-                raise
-            new_id = found[0].id
-            current = {u.id for u in (await self.client.get_group(new_id)).users}
-            add = sorted(set(members) - current)
-            remove = sorted(current - set(members))
-            if add or remove:
-                await self.client.change_group(new_id, add_users=add, remove_users=remove)
-            return new_id
-
-
-REPAIR_ERRORS = (MasterError, StoreError, Unrepairable)
+REPAIR_ERRORS = (MasterError, StoreError, Unrepairable, IdCollision)
