@@ -11,7 +11,8 @@ was too sick to answer for; ``reconcile.interval`` > 0 adds a full pass per poli
 Each of those resolution runs is held to the retirement guard a pass is held to (intents.py): past the bound it
 resolves nothing, and the next run decides again. The loop logs ``reconcile.retire_refused`` when a refusal starts
 or changes, then every ``REFUSAL_REPEAT`` seconds while it lasts, and ``reconcile.retire_refusal_cleared`` when it
-ends; the gauge ``scim_bridge_reconcile_refused`` shows it meanwhile (refusal_log.py).
+ends; the gauge ``scim_bridge_reconcile_refused`` shows it meanwhile, and a refused pass logs only the
+``reconcile.drift`` lines the previous refused pass did not have (refusal_log.py).
 """
 
 from __future__ import annotations

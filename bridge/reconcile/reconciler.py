@@ -83,8 +83,8 @@ class Reconciler:
                 drifts, snapshot = await self._detect()
                 refusal = self._refusal(drifts, snapshot)
         refused = mode is Mode.REPAIR and refusal is not None
-        for drift in drifts:
-            _log.warning("reconcile.drift", **drift.log_fields())
+        # Every drift, except those a lasting refusal already logged (the background loop's RefusalLog).
+        suppressed = self.refusals.drifts("pass", drifts, refused=refused)
         if mode is Mode.REPAIR and (refusal is None or refusal is not logged):
             # Also an allowed pass: the background loop's log says when a refusal clears.
             self.refusals.outcome("pass", refusal)
@@ -155,6 +155,7 @@ class Reconciler:
             failed=len(failed),
             skipped=len(skipped),
             refused=refused,
+            drift_lines_suppressed=suppressed,
             intents_completed=sum(1 for r in resolved if r.resolution is Resolution.COMPLETED),
             intents_rolled_back=sum(1 for r in resolved if r.resolution is Resolution.ROLLED_BACK),
             intents_deferred=sum(1 for r in resolved if r.resolution is Resolution.DEFERRED),
