@@ -148,3 +148,30 @@ async def test_a_restore_leaves_an_uncounted_holder_alone(
         scim_ids["team1"],
     )
     assert len(await world.store.pending_intents()) == 1
+
+
+async def test_a_same_named_group_another_mapping_holds_is_not_taken(world: World) -> None:
+    """On the right master an admin deletes team0 and renames team1's group to team0. Re-creating team0 finds
+    that name taken and used to take group 4, which team1 maps: the insert under its id failed and team0's
+    mapping was gone. Now the pass leaves team0 as it was (det_id_collision, failed), renames team1's group
+    back, and the next pass re-creates team0: both mapped, each to its own group."""
+    scim_ids = await _teams(world)
+    team0 = await world.store.get_group_by_scim_id(scim_ids["team0"])
+    team1 = await world.store.get_group_by_scim_id(scim_ids["team1"])
+    assert team0 is not None
+    assert team1 is not None
+    await world.admin.delete_group(team0.det_id)
+    await world.admin.change_group(team1.det_id, name="team0")
+
+    first = await (await world.reconciler()).run(Mode.REPAIR)
+    assert [(d.kind, d.scim_id) for d in first.failed] == [(DriftKind.GROUP_DELETED, team0.scim_id)]
+    assert await world.store.get_group_by_scim_id(team0.scim_id) == team0
+    assert (await world.admin.get_group(team1.det_id)).name == "team1"
+
+    second = await (await world.reconciler()).run(Mode.REPAIR)
+    assert second.failed == ()
+    names = {g.id: g.name async for g in world.admin.iter_groups()}
+    for name, scim_id in scim_ids.items():
+        record = await world.store.get_group_by_scim_id(scim_id)
+        assert record is not None
+        assert names[record.det_id] == name
