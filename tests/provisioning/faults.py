@@ -40,6 +40,9 @@ class Rule:
         )
 
 
+# What a proxy or a wrong path answers: a 404 that is not the master's answer about any user or group.
+PROXY_404 = "404 page not found"
+
 _CODES = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 429: 8, 500: 13, 503: 14}
 
 

@@ -8,33 +8,20 @@ on sockets, a fault proxy between them, SQLite in tmp_path.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-from pytest_aiohttp import AiohttpClient, AiohttpServer
-
 from tests.idp.harness import World
-from tests.provisioning.faults import FaultProxy, Rule, start_world_behind_proxy
+from tests.provisioning.faults import PROXY_404, FaultProxy, Rule
 from tests.provisioning.scim import call, create_group, create_user, patch
 
 GROUP_PATH = r"/api/v1/groups/\d+"
 ASSIGNMENTS_PATH = r"/api/v1/users/assignments"
-PROXY_404 = "404 page not found"
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
-@pytest.fixture
-async def faulty(
-    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
-) -> tuple[World, FaultProxy]:
-    return await start_world_behind_proxy(aiohttp_server, aiohttp_client, tmp_path)
-
-
 async def test_delete_of_a_group_the_master_lacks_forgets_the_mapping(
-    faulty: tuple[World, FaultProxy],
+    proxied: tuple[World, FaultProxy],
 ) -> None:
     """The master's own `Error deleting group <id>: not found`: the goal is reached, 204."""
-    world, _proxy = faulty
+    world, _proxy = proxied
     group = await create_group(world, "Team")
     record = await world.store.get_group_by_scim_id(group["id"])
     assert record is not None
@@ -44,11 +31,11 @@ async def test_delete_of_a_group_the_master_lacks_forgets_the_mapping(
 
 
 async def test_a_proxys_404_on_delete_keeps_the_mapping_and_is_retried(
-    faulty: tuple[World, FaultProxy],
+    proxied: tuple[World, FaultProxy],
 ) -> None:
     """Before the fix any 404 was "already gone": 204, the mapping forgotten, and the group left on the master
     with nothing managing it."""
-    world, proxy = faulty
+    world, proxy = proxied
     group = await create_group(world, "Team")
     proxy.rules.append(Rule("DELETE", GROUP_PATH, status=404, text=PROXY_404))
     response = await call(world, "DELETE", f"/Groups/{group['id']}")
@@ -65,11 +52,11 @@ async def test_a_proxys_404_on_delete_keeps_the_mapping_and_is_retried(
 
 
 async def test_a_proxys_404_on_a_member_change_is_not_a_missing_group(
-    faulty: tuple[World, FaultProxy],
+    proxied: tuple[World, FaultProxy],
 ) -> None:
     """Before the fix the IdP heard 404 for a group the master still has (and Entra or Okta would re-create it);
     the master's own "group does not exist" is still a 404."""
-    world, proxy = faulty
+    world, proxy = proxied
     ada = await create_user(world, "ada@example.com", "Ada")
     group = await create_group(world, "Team")
     add_ada = patch({"op": "add", "path": "members", "value": [{"value": ada["id"]}]})

@@ -28,6 +28,7 @@ from bridge.store import MemberRecord, Store, UserFields, UserRecord, open_store
 from bridge.web.keys import MASTER, STORE
 from bridge.web.metrics import METRICS
 from tests.idp.master_view import MasterView
+from tests.provisioning.faults import FaultProxy, start_proxy
 
 ADMIN_PASSWORD = "emulator-admin-pw"
 
@@ -167,6 +168,24 @@ async def wrong(aiohttp_server: AiohttpServer) -> AsyncIterator[WrongMaster]:
     client = create_master_client(client_settings(url))
     try:
         yield WrongMaster(client, MasterView(url, "admin", ADMIN_PASSWORD), url)
+    finally:
+        await client.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Proxied:
+    """The bridge's master client reaching the world's emulator through a fault proxy."""
+
+    proxy: FaultProxy
+    client: DeterminedClient
+
+
+@pytest.fixture
+async def proxied(emulator_url: str, aiohttp_server: AiohttpServer) -> AsyncIterator[Proxied]:
+    proxy, server = await start_proxy(aiohttp_server, emulator_url)
+    client = create_master_client(client_settings(str(server.make_url("")).rstrip("/")))
+    try:
+        yield Proxied(proxy, client)
     finally:
         await client.close()
 

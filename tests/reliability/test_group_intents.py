@@ -7,45 +7,24 @@ context on a socket and the SQLite store are real.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from pytest_aiohttp import AiohttpServer
 
-from bridge.determined import DeterminedClient, MasterNotFound, create_master_client
+from bridge.determined import MasterNotFound
 from bridge.reconcile import Mode, Resolution, build_intent_resolver, build_reconciler
 from bridge.reconcile.repair import Unrepairable
 from bridge.reconcile.shadow import ShadowClient
 from bridge.store import IntentState
 from tests.conftest import LogReader
-from tests.provisioning.faults import FaultProxy, Rule, start_proxy
-from tests.reliability.conftest import World, WrongMaster, bounded, client_settings
+from tests.provisioning.faults import PROXY_404, Rule
+from tests.reliability.conftest import Proxied, World, WrongMaster, bounded
 from tests.reliability.test_intents import _intent
 
 GROUPS = 3
 GROUP_GET = r"/api/v1/groups/\d+"
-# What a proxy or a wrong path answers: a 404 that is not the master's answer about any group.
-PROXY_404 = "404 page not found"
-
-
-@dataclass(frozen=True, slots=True)
-class Proxied:
-    """The bridge's master client reaching the emulator through a fault proxy."""
-
-    proxy: FaultProxy
-    client: DeterminedClient
-
-
-@pytest.fixture
-async def proxied(emulator_url: str, aiohttp_server: AiohttpServer) -> AsyncIterator[Proxied]:
-    proxy, server = await start_proxy(aiohttp_server, emulator_url)
-    client = create_master_client(client_settings(str(server.make_url("")).rstrip("/")))
-    try:
-        yield Proxied(proxy, client)
-    finally:
-        await client.close()
 
 
 async def _det_id(world: World, scim_id: str) -> int:
