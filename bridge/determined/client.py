@@ -166,7 +166,8 @@ class DeterminedClient:
         return models.parse_user_envelope(doc)
 
     async def get_user_by_username(self, name: str) -> models.MasterUser | None:
-        """Exact, case-sensitive lookup (§4.6); None if absent. Names the route cannot carry go through the list."""
+        """Exact, case-sensitive lookup (§4.6); None if the master says it has no such user. Names the route cannot
+        carry go through the list."""
         # "/" splits the route (501) and dot segments are normalised away by URL handling: use the list.
         if "/" in name or name in {".", ".."}:
             async for user in self.iter_users(name=escape_like(name)):
@@ -175,8 +176,11 @@ class DeterminedClient:
             return None
         try:
             doc = await self._call("GET", "/api/v1/users/{name}/by-username", {"name": name}, idempotent=True)
-        except MasterNotFound:
-            return None
+        except MasterNotFound as err:
+            # The master's own "user not found"; any other 404 (a proxy's page) says nothing about the name.
+            if err.is_unknown_user():
+                return None
+            raise
         return models.parse_user_envelope(doc)
 
     async def list_users(

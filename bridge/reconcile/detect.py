@@ -164,11 +164,18 @@ async def master_group(client: DeterminedClient, det_id: int) -> MasterGroupDeta
 
 
 async def master_user(client: DeterminedClient, det_id: int) -> MasterUser | None:
-    """The master's user, or None if it no longer exists."""
+    """The master's user, or None if the master says it has no such user (its own `user not found`).
+
+    Any other 404 (a proxy's page, a wrong path's) raises, as for groups: read as "gone", it would have a pass
+    skip a user's repair as gone since the sweep, a restore roll an intent back without restoring the user, and
+    a relink's undo leave a revived user active.
+    """
     try:
         return await client.get_user(det_id)
-    except MasterNotFound:
-        return None
+    except MasterNotFound as err:
+        if err.is_unknown_user():
+            return None
+        raise
 
 
 async def wanted_member_ids(store: Store, record: GroupRecord, snapshot: Snapshot) -> set[int]:

@@ -319,7 +319,10 @@ class ShadowClient(DeterminedClient):
         for det_id in dict.fromkeys(ids):
             try:
                 found[det_id] = await self.get_user(det_id)
-            except MasterNotFound:
+            except MasterNotFound as err:
+                # As the master would refuse only users it lacks: a proxy's 404 is passed on as it came.
+                if not err.is_unknown_user():
+                    raise
                 unknown.append(det_id)
         return found, unknown
 
