@@ -180,7 +180,11 @@ class Adopter:
         for row in rows:
             try:
                 user = await self._master.get_user(row.user_id)
-            except MasterNotFound:
+            except MasterNotFound as err:
+                # Only the master's own "user not found" says so; a proxy's 404 stops the import instead of
+                # skipping rows whose users exist (their SCIM ids would be lost to the IdP's links).
+                if not err.is_unknown_user():
+                    raise
                 report.skipped.append((row.scim_id, f"Determined user {row.user_id} does not exist"))
                 continue
             reason = self._refusal(user)

@@ -45,6 +45,9 @@ class Operation(enum.Enum):
 
 
 _GROUP_WRITES = frozenset({Operation.UPDATE_GROUP, Operation.DELETE_GROUP})
+_USER_OPERATIONS = frozenset(
+    {Operation.CREATE_USER, Operation.UPDATE_USER, Operation.DELETE_USER, Operation.READ_USER}
+)
 
 
 def _retry_after(seconds: float | None) -> int:
@@ -80,9 +83,16 @@ def to_scim_error(err: MasterError, op: Operation) -> ScimError:
     if isinstance(err, MasterNotFound):
         if op in (Operation.CREATE_GROUP, Operation.UPDATE_GROUP) and "user(s)" in err.message:
             return InvalidValue("A member does not exist on the Determined master.")
-        if op not in _GROUP_WRITES or err.is_unknown_group():
+        if op in _GROUP_WRITES:
+            gone = err.is_unknown_group()
+        elif op in _USER_OPERATIONS:
+            gone = err.is_unknown_user()
+        else:
+            gone = True
+        if gone:
             return NotFound("The resource no longer exists on the Determined master.")
-        # Not the master's "no such group" (a proxy's page, a wrong path): a 404 would tell the IdP the group
-        # is gone, and it would stop managing (or re-create) a group the master still has. A 500 is retried.
+        # Not the master's "no such group" or "user not found" (a proxy's page, a wrong path): a 404 would tell
+        # the IdP the resource is gone, and it would stop managing (or re-create) one the master still has, or
+        # take a user DELETE as done while the user can still log in. A 500 is retried.
     _log.error("master.unexpected_error", operation=op.value, http_status=err.http_status, reason=err.message)
     return InternalError("The Determined master failed unexpectedly.")

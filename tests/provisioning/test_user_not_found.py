@@ -1,0 +1,85 @@
+"""A user write's 404 means "the user is gone" only when it is the master's own `user not found`.
+
+A 404 from anything else in the way (a proxy's page, a wrong path) says nothing about the user: the mapping stays
+live and the IdP hears a retryable 500, not a 404, which it takes as "deleted" (a DELETE done while the account can
+still log in) or "re-create it". The master's own answer still retires a stale mapping with a 404
+(test_stale_users.py). Emulator and bridge on sockets, a fault proxy between them, SQLite in tmp_path.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from pathlib import Path
+
+from aiohttp import ClientResponse
+
+from bridge.commands.import_builtin import run_import_builtin
+from bridge.web.keys import SETTINGS
+from tests.idp.harness import World
+from tests.provisioning.faults import PROXY_404, FaultProxy, Rule
+from tests.provisioning.scim import call, create_user, patch
+
+USER_PATH = r"/api/v1/users/\d+"
+ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+async def _retryable(response: ClientResponse) -> None:
+    assert response.status == 500, await response.text()
+    body = await response.json()
+    assert (body["schemas"], body["status"]) == ([ERROR_URN], "500")
+
+
+async def test_a_proxys_404_on_a_user_update_is_retried_not_a_missing_user(
+    proxied: tuple[World, FaultProxy],
+) -> None:
+    """Before the fix the IdP heard 404 for a user the master still has (Entra and Okta then re-create it)."""
+    world, proxy = proxied
+    ada = await create_user(world, "ada@example.com", "Ada")
+    rename = patch({"op": "replace", "path": "displayName", "value": "Augusta"})
+    proxy.rules.append(Rule("PATCH", USER_PATH, status=404, text=PROXY_404))
+    await _retryable(await call(world, "PATCH", f"/Users/{ada['id']}", rename))
+    record = await world.store.get_user_by_scim_id(ada["id"])
+    assert record is not None
+    assert record.display_name == "Ada"
+    assert await world.store.pending_intents() == []
+    assert (await call(world, "PATCH", f"/Users/{ada['id']}", rename)).status == 200
+    assert (await world.master.state()).users["ada@example.com"].display_name == "Augusta"
+
+
+async def test_a_proxys_404_on_a_user_delete_keeps_the_user_and_is_retried(
+    proxied: tuple[World, FaultProxy],
+) -> None:
+    """Before the fix the DELETE answered 404, which an IdP takes as done: the Determined account stayed active
+    and mapped, and nobody would ever deactivate it."""
+    world, proxy = proxied
+    ada = await create_user(world, "ada@example.com", "Ada")
+    proxy.rules.append(Rule("PATCH", USER_PATH, status=404, text=PROXY_404))
+    await _retryable(await call(world, "DELETE", f"/Users/{ada['id']}"))
+    assert (await call(world, "GET", f"/Users/{ada['id']}")).status == 200
+    assert (await world.master.state()).users["ada@example.com"].active
+    assert (await call(world, "DELETE", f"/Users/{ada['id']}")).status == 204
+    assert not (await world.master.state()).users["ada@example.com"].active
+
+
+async def test_import_builtin_stops_on_a_proxys_404_instead_of_skipping_a_user_that_exists(
+    proxied: tuple[World, FaultProxy], tmp_path: Path
+) -> None:
+    """Before the fix the row was skipped as "does not exist" (exit 0), and the plugin's SCIM id, which the IdP
+    links to, was lost for a user the master has. The master's own answer still skips (test_adoption.py)."""
+    world, proxy = proxied
+    ada = await create_user(world, "ada@example.com", "Ada")
+    record = await world.store.get_user_by_scim_id(ada["id"])
+    assert record is not None
+    await call(world, "DELETE", f"/Users/{ada['id']}")
+    await world.store.forget_tombstone(ada["id"])  # unmapped: the plugin's row is what would map it
+    scim_id = str(uuid.uuid4())
+    path = tmp_path / "scim-users.json"
+    path.write_text(json.dumps([{"id": scim_id, "user_id": record.det_id, "external_id": None}]))
+    proxy.rules.append(Rule("GET", rf"/api/v1/users/{record.det_id}", status=404, text=PROXY_404))
+    out = io.StringIO()
+    assert await run_import_builtin(world.app[SETTINGS], str(path), out=out) == 3
+    assert "does not exist" not in out.getvalue()
+    assert f"import failed: MasterNotFound: {PROXY_404}" in out.getvalue()
+    assert await world.store.get_user_by_det_id(record.det_id, include_tombstoned=True) is None
