@@ -17,7 +17,7 @@ def print_refusal(refusal: RetireRefusal, outcome: str, out: TextIO) -> None:
     if refusal.resource == USERS:
         found, what = f"{refusal.missing} mapped users' Determined users are gone", "users"
     else:
-        found, what = f"{refusal.missing} mapped groups are gone and would be re-created", "groups"
+        found, what = refusal.groups_found(), "groups"
     print(
         f"REFUSED: {found}, more than {refusal.bound()} in one pass; {outcome}.\n"
         f"  Check that master.url is the Determined master these {what} were provisioned on (not one restored "

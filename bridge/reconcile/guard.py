@@ -54,6 +54,14 @@ class RetireRefusal:
     mapped: int
     setting: str
     resource: str = USERS
+    # Of the `missing` groups, those a run of intents would forget (a pending DELETE completed: the mapping is
+    # dropped) rather than re-create (a PATCH/PUT restored); a pass only re-creates.
+    forgotten: int = 0
+
+    @property
+    def recreated(self) -> int:
+        """The groups this run would re-create on the master (none for users)."""
+        return self.missing - self.forgotten if self.resource == GROUPS else 0
 
     def bound(self) -> str:
         """The bound exceeded, as the operator sets it: `reconcile.max_retire (10)`, or the share with the
@@ -64,12 +72,29 @@ class RetireRefusal:
 
     def log_fields(self) -> dict[str, object]:
         """Fields of the ``reconcile.retire_refused`` event; the mapped count is `users_checked` or
-        `groups_checked`, as the pass's summary names it."""
-        return {
-            "resource": self.resource,
-            "missing": self.missing,
-            "users_checked" if self.resource == USERS else "groups_checked": self.mapped,
+        `groups_checked`, as the pass's summary names it, and for groups what would have happened to them."""
+        fields: dict[str, object] = {"resource": self.resource, "missing": self.missing}
+        if self.resource == GROUPS:
+            fields |= {
+                "recreated": self.recreated,
+                "forgotten": self.forgotten,
+                "groups_checked": self.mapped,
+            }
+        else:
+            fields["users_checked"] = self.mapped
+        return fields | {
             "bound": self.setting,
             "max_retire": self.guard.max_retire,
             "max_retire_fraction": self.guard.max_fraction,
         }
+
+    def groups_found(self) -> str:
+        """What the refused run found of the groups and would have done with them, for the operator."""
+        gone = f"{self.missing} mapped groups are gone"
+        if self.forgotten == 0:
+            return f"{gone} and would be re-created"
+        if self.recreated == 0:
+            return f"{gone} and pending DELETEs would forget their mappings"
+        return (
+            f"{gone}: {self.recreated} would be re-created and {self.forgotten} forgotten by pending DELETEs"
+        )

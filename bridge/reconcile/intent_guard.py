@@ -13,13 +13,14 @@ this module does.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bridge.determined import DeterminedClient, MasterError
 from bridge.provisioning.stale import missing_users
 from bridge.reconcile.detect import master_group
-from bridge.reconcile.guard import RetireGuard, RetireRefusal
+from bridge.reconcile.guard import GROUPS, RetireGuard, RetireRefusal
 from bridge.store import IntentRecord, Store
 
 
@@ -54,11 +55,15 @@ class GroupCount:
     ``recreating``: PATCH/PUT intents whose restore would re-create the group (its group.deleted repair).
     ``unread``: the groups whose GET failed (SCIM id to the error's class name): their intents wait for the next
     run, counted then, and the rest of the run goes on without them.
+    ``forgotten``: the counted groups whose newest counted intent is a DELETE. Resolution goes newest first, so
+    that intent decides: its completion forgets the mapping and an older PATCH then finds nothing to restore,
+    while a newer PATCH re-creates the group and an older DELETE then finds it there and is rolled back.
     """
 
     retiring: dict[int, str] = field(default_factory=dict)
     recreating: dict[int, str] = field(default_factory=dict)
     unread: dict[str, str] = field(default_factory=dict)
+    forgotten: set[str] = field(default_factory=set)
 
     def gone(self) -> dict[int, str]:
         """Every counted intent, for the guard: each group once whichever of the two its intents would do."""
@@ -79,6 +84,7 @@ async def group_intents(
     """
     count = GroupCount()
     gone: dict[str, bool] = {}
+    decided: set[str] = set()
     for intent in intents:
         if intent.resource_type != "Group" or intent.operation == "create":
             continue
@@ -91,19 +97,27 @@ async def group_intents(
         if gone.get(intent.target):
             counted = count.retiring if intent.operation == "delete" else count.recreating
             counted[intent.id] = intent.target
+            if intent.target not in decided:  # `intents` come newest first: this one decides (see GroupCount)
+                decided.add(intent.target)
+                if intent.operation == "delete":
+                    count.forgotten.add(intent.target)
     return count
 
 
 async def intent_refusal(
-    guard: RetireGuard, store: Store, retiring: Mapping[int, str], groups_gone: Mapping[int, str]
+    guard: RetireGuard, store: Store, retiring: Mapping[int, str], groups: GroupCount
 ) -> RetireRefusal | None:
     """The guard's decision on these user retirements and the group retirements and re-creations
     (GroupCount.gone), counted as a pass counts them: each mapping once (a retried DELETE or PATCH journals
-    several intents for one object), against the live mapped users, and the mapped groups."""
+    several intents for one object), against the live mapped users, and the mapped groups. A refusal for groups
+    says how many of them the run would forget rather than re-create."""
     users = len(set(retiring.values()))
-    groups = len(set(groups_gone.values()))
-    if users == 0 and groups == 0:
+    gone = len(set(groups.gone().values()))
+    if users == 0 and gone == 0:
         return None
     mapped_users, _page = await store.list_users("1=1", [], limit=0)
     mapped_groups, _groups = await store.list_groups("1=1", [], limit=0)
-    return guard.first_refusal((users, mapped_users), (groups, mapped_groups))
+    refusal = guard.first_refusal((users, mapped_users), (gone, mapped_groups))
+    if refusal is not None and refusal.resource == GROUPS:
+        refusal = dataclasses.replace(refusal, forgotten=len(groups.forgotten))
+    return refusal

@@ -140,7 +140,7 @@ class IntentResolver:
         ]
         retiring = await retiring_intents(self.store, self.client, due)
         groups = await group_intents(self.store, self.client, due)
-        refusal = await intent_refusal(self.retire_guard, self.store, retiring, groups.gone())
+        refusal = await intent_refusal(self.retire_guard, self.store, retiring, groups)
         self.refusals.outcome(self.path, refusal)
         if refusal is not None:
             return IntentPass(refusal=refusal)

@@ -95,7 +95,7 @@ class ThrottledRefusalLog(RefusalLog):
                 )
             self._gauge(path, 0)
             return
-        key = (refusal.resource, refusal.missing, refusal.mapped, refusal.setting)
+        key = (refusal.resource, refusal.missing, refusal.forgotten, refusal.mapped, refusal.setting)
         if current is None or current.key != key:
             # A new refusal, or the master changed under it: worth a line at once. A change keeps `since`.
             since = now if current is None else current.since

@@ -6,6 +6,8 @@ context on a socket and the SQLite store are real.
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,8 +15,10 @@ from typing import Any
 import pytest
 from pytest_aiohttp import AiohttpServer
 
+from bridge.commands.adopt import run_adopt
 from bridge.determined import MasterNotFound
-from bridge.reconcile import Mode, Resolution, build_intent_resolver, build_reconciler
+from bridge.reconcile import Mode, Resolution, RetireGuard, build_intent_resolver, build_reconciler
+from bridge.reconcile.guard import GROUPS as GROUPS_RESOURCE
 from bridge.reconcile.repair import Unrepairable
 from bridge.reconcile.shadow import ShadowClient
 from bridge.store import IntentState
@@ -93,11 +97,13 @@ async def test_start_up_forgets_no_group_past_the_bound_on_a_wrong_master(
         assert await _mappings(world) == mappings
         assert len(await world.store.pending_intents()) == GROUPS
         [first, *_again] = _refusals(captured_logs)
-        keys = ("path", "resource", "missing", "groups_checked", "bound")
+        keys = ("path", "resource", "missing", "recreated", "forgotten", "groups_checked", "bound")
         assert {k: first[k] for k in keys} == {
             "path": "startup",
             "resource": "Group",
             "missing": GROUPS,
+            "recreated": 0,
+            "forgotten": GROUPS,
             "groups_checked": GROUPS,
             "bound": "reconcile.max_retire",
         }
@@ -138,6 +144,60 @@ async def test_group_deletes_and_restores_count_against_one_bound(world: World) 
     }
     assert await world.store.get_group_by_scim_id(doomed) is None
     assert [g.name async for g in world.admin.iter_groups()] == ["patched"]
+
+
+async def test_a_refusal_says_how_many_groups_it_would_forget_and_how_many_re_create(
+    world: World, captured_logs: LogReader
+) -> None:
+    """Two groups with a DELETE pending, one with a PATCH, and one with a DELETE then a newer PATCH, all gone from
+    the master: past max_retire 1. Before the fix `adopt` printed "4 mapped groups are gone and would be
+    re-created", though the DELETEs would re-create nothing and forget two mappings. The counts are what the
+    override then does: the newest intent of a group decides."""
+    world = bounded(world, max_retire=1, intent_grace=0.0)
+    doomed = [await world.group("doomed0"), await world.group("doomed1")]
+    patched, both = await world.group("patched"), await world.group("both")
+    for scim_id in (*doomed, both):
+        await _delete_pending(world, scim_id)
+    for scim_id in (patched, both):
+        await _intent(world, "patch", "Group", scim_id, {"name": None, "add": [], "remove": []})
+    for scim_id in (*doomed, patched, both):
+        await world.admin.delete_group(await _det_id(world, scim_id))
+
+    out = io.StringIO()
+    assert await run_adopt(world.settings, out=out) == 1
+    assert (
+        "REFUSED: 4 mapped groups are gone: 2 would be re-created and 2 forgotten by pending DELETEs, more than "
+        "reconcile.max_retire (1) in one pass; resolved no pending write intent." in out.getvalue()
+    )
+    [refused] = _refusals(captured_logs)
+    assert {k: refused[k] for k in ("path", "resource", "missing", "recreated", "forgotten")} == {
+        "path": "adopt",
+        "resource": "Group",
+        "missing": 4,
+        "recreated": 2,
+        "forgotten": 2,
+    }
+
+    allowed = build_intent_resolver(
+        world.settings, world.store, world.bridge, path="test", allow_mass_retire=True
+    )
+    await allowed.resolve_all()
+    assert sorted(r[2] for r in await _mappings(world)) == ["both", "patched"]
+    assert sorted([g.name async for g in world.admin.iter_groups()]) == ["both", "patched"]
+
+
+@pytest.mark.parametrize(
+    ("forgotten", "found"),
+    [
+        (0, "3 mapped groups are gone and would be re-created"),
+        (3, "3 mapped groups are gone and pending DELETEs would forget their mappings"),
+        (1, "3 mapped groups are gone: 2 would be re-created and 1 forgotten by pending DELETEs"),
+    ],
+)
+def test_the_refusal_names_only_what_would_happen(forgotten: int, found: str) -> None:
+    refusal = RetireGuard(max_retire=1).refusal(3, 3, GROUPS_RESOURCE)
+    assert refusal is not None
+    assert dataclasses.replace(refusal, forgotten=forgotten).groups_found() == found
 
 
 async def test_a_lone_resolve_never_forgets_a_group_no_guard_counted(world: World) -> None:
