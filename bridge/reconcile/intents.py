@@ -311,7 +311,8 @@ class IntentResolver:
                 return False
             if master is None and intent.id not in cache.retirable:
                 # Tombstoning it would be a retirement the guard did not count (the master answered otherwise
-                # when it was counted, or this 404 is not the master's "user not found"): the next run counts it.
+                # when it was counted, or nothing counted: a lone `resolve`; master_user took only the master's
+                # own "user not found" as gone): the next run counts it.
                 raise Unrepairable("a retirement the guard did not count")
             # The deletion may have died between deactivating and leaving the groups: finish the second
             # step on the master before the store forgets the memberships (§7.2 Delete user).
