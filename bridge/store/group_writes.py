@@ -111,20 +111,26 @@ def update_group(
     """Replace a group's own attributes (not its members); bumps version and last_modified, and those of
     its user members when the displayName (their `groups.display`) changes."""
     pk = _group_pk(conn, scim_id, expected_version)
-    old = conn.execute("SELECT display_name FROM groups WHERE pk = ?", (pk,)).fetchone()
+    old = conn.execute("SELECT display_name, external_id FROM groups WHERE pk = ?", (pk,)).fetchone()
     # Compared as Python text, not by the column's NOCASE collation: a change of case is a rename too.
-    if old[0] != attributes.display_name:
+    renamed = old[0] != attributes.display_name
+    if renamed:
         bump_members(conn, now, pk)
+    # As users.update_user: SQLite rewrites the index entry of every indexed column an UPDATE sets, even
+    # unchanged, so only the ones that differ are set.
+    changed = [
+        (column, value)
+        for column, value, moved in (
+            ("display_name", attributes.display_name, renamed),
+            ("external_id", attributes.external_id, old[1] != attributes.external_id),
+        )
+        if moved
+    ]
+    assignments = "".join(f"{column} = ?, " for column, _ in changed)
     row = conn.execute(
-        "UPDATE groups SET display_name = ?, external_id = ?, doc = ?, version = version + 1,"
-        " last_modified = ? WHERE pk = ? RETURNING *",
-        (
-            attributes.display_name,
-            attributes.external_id,
-            encode_doc(attributes.doc, group=True),
-            now,
-            pk,
-        ),
+        f"UPDATE groups SET version = version + 1, {assignments}doc = ?, last_modified = ?"  # noqa: S608 - fixed column names
+        " WHERE pk = ? RETURNING *",
+        (*(value for _, value in changed), encode_doc(attributes.doc, group=True), now, pk),
     ).fetchone()
     assert row is not None
     return group_from_row(row)

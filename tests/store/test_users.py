@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 
 from bridge.store import (
@@ -14,6 +17,7 @@ from bridge.store import (
     UserFields,
     UserRef,
     VersionConflict,
+    user_writes,
 )
 from tests.store.conftest import ManualClock
 from tests.store.factories import add_group, add_user, new_id
@@ -307,3 +311,53 @@ async def test_documents_read_back_exactly_whatever_their_numbers_and_strings(st
         assert read is not None
         assert read.doc == variant
         assert [type(v) for v in read.doc.values()] == [type(v) for v in variant.values()]
+
+
+def _updates_of(db_path: Path, scim_id: str, fields: UserFields) -> list[str]:
+    """The UPDATE statements user_writes.update_user runs for `fields`, traced on a connection of its own."""
+    statements: list[str] = []
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    try:
+        conn.set_trace_callback(statements.append)
+        conn.execute("BEGIN IMMEDIATE")
+        user_writes.update_user(
+            conn, "2026-01-01T00:00:00.000Z", scim_id, fields=fields, expected_version=None
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return [s for s in statements if s.startswith("UPDATE users")]
+
+
+async def test_an_update_sets_only_the_indexed_columns_that_change(store: Store, db_path: Path) -> None:
+    # SQLite rewrites the index entry of every indexed column an UPDATE sets, even to its old value: a
+    # deactivation must set none of userName, externalId and displayName (each has an index).
+    user = await add_user(store, "dora", external_id="ext-d", display_name="Dora")
+
+    def fields(**changes: object) -> UserFields:
+        base: dict[str, object] = {
+            "user_name": "dora",
+            "external_id": "ext-d",
+            "display_name": "Dora",
+            "active": False,
+            "doc": {"userName": "dora"},
+        }
+        return UserFields(**(base | changes))  # type: ignore[arg-type]
+
+    [deactivation] = _updates_of(db_path, user.scim_id, fields())
+    assert not any(column in deactivation for column in ("user_name =", "external_id =", "display_name ="))
+    [rename] = _updates_of(db_path, user.scim_id, fields(user_name="Dora", display_name=None))
+    assert "user_name =" in rename
+    assert "display_name =" in rename
+    assert "external_id =" not in rename
+    renamed = await store.get_user_by_scim_id(user.scim_id)
+    assert renamed is not None
+    assert (renamed.user_name, renamed.external_id, renamed.display_name, renamed.active) == (
+        "Dora",
+        "ext-d",
+        None,
+        False,
+    )
+    assert renamed.version == user.version + 2
+    assert await store.get_users_by_external_id("ext-d") == [renamed]
