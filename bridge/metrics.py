@@ -164,8 +164,8 @@ class MetricsRecorder:
         )
         self.reconcile_refused = Gauge(
             "scim_bridge_reconcile_refused",
-            "Mapped users (or groups) the background loop's last run of this path found gone past the "
-            "mass-retirement guard, so it changed nothing (0: allowed).",
+            "Mapped users (or groups) the background loop's last run of this path found gone or renamed past "
+            "the mass-retirement guard, so it changed nothing (0: allowed).",
             ["path"],
             registry=r,
         )
@@ -190,9 +190,10 @@ class MetricsRecorder:
         """Publish how many write intents are open in the store."""
         self.intents_pending.set(count)
 
-    def set_reconcile_refused(self, path: str, missing: int) -> None:
-        """Publish the guard's decision on the last background run of `path` ("background" or "pass")."""
-        self.reconcile_refused.labels(path).set(missing)
+    def set_reconcile_refused(self, path: str, counted: int) -> None:
+        """Publish the guard's decision on the last background run of `path` ("background" or "pass"): the
+        gone and renamed mappings it counted, 0 when allowed."""
+        self.reconcile_refused.labels(path).set(counted)
 
     def observe_reconcile(self, outcome: str, drift: dict[str, int], finished_at: float) -> None:
         """Record one reconcile pass: its outcome, drift counts by kind, and when it finished."""

@@ -69,7 +69,8 @@ class ReconcileReport:
     repaired: tuple[Drift, ...] = ()
     failed: tuple[Drift, ...] = ()
     skipped_busy: tuple[Drift, ...] = ()
-    # A repair pass found more user.missing drifts than its guard allows: it changed nothing (all in failed).
+    # A repair pass found more user.missing (or group.deleted) drifts, renames of the same resource counted with
+    # them, than its guard allows: it changed nothing (all in failed).
     refused: bool = False
     # Why the guard refuses these drifts (also in a report or dry run, which refuse nothing themselves).
     refusal: RetireRefusal | None = None

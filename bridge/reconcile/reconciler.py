@@ -6,12 +6,13 @@ Events: ``reconcile.drift`` (one per drift: kind, resource type, SCIM id, Determ
 ``reconcile.max_retire``, or than ``reconcile.max_retire_fraction`` of the mapped users, logs
 ``reconcile.retire_refused`` and changes nothing, not even pending intents (bridge/reconcile/guard.py,
 docs/reliability.md); so does one that finds more group.deleted groups (to re-create) than those bounds allow of
-the mapped groups.
+the mapped groups. user.renamed and group.renamed drifts count toward the same bounds, with their resource's.
 """
 
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -169,14 +170,17 @@ class Reconciler:
 
     def _refusal(self, drifts: Collection[Drift], snapshot: Snapshot) -> RetireRefusal | None:
         """Whether this comparison finds more vanished Determined users than one pass may retire, or more
-        vanished mapped groups than it may re-create (each against its own mapped count).
+        vanished mapped groups than it may re-create (each against its own mapped count), counting the renamed
+        ones of each with them: a wrong master's own objects under the mapped ids show as renamed, and renaming
+        them back would hand its accounts and groups the IdP's names (guard.py).
 
         Past the bound the pass changes nothing on either side, not even the other repairs: they would be
         written to the same suspect master. A report or dry run only tells (a dry run prints what --repair
         would refuse).
         """
-        users = sum(1 for d in drifts if d.kind is DriftKind.USER_MISSING)
-        groups = sum(1 for d in drifts if d.kind is DriftKind.GROUP_DELETED)
+        kinds = Counter(d.kind for d in drifts)
         return self.retire_guard.first_refusal(
-            (users, snapshot.users_checked), (groups, snapshot.groups_checked)
+            (kinds[DriftKind.USER_MISSING], snapshot.users_checked),
+            (kinds[DriftKind.GROUP_DELETED], snapshot.groups_checked),
+            renamed=(kinds[DriftKind.USER_RENAMED], kinds[DriftKind.GROUP_RENAMED]),
         )

@@ -2,7 +2,7 @@
 
 A one-off run (start-up, a CLI command) logs its refusal. The background loop runs every few seconds, and a refusal
 lasts until an operator acts (points master.url back, or overrides), so logging it on every run would bury the
-logs in identical errors: its log tells when the refusal starts, when it changes (other counts or another bound),
+logs in identical errors: its log tells when the refusal starts, when it changes (other counts, renames included, or another bound),
 again every ``repeat_after`` seconds while it lasts, and when it clears; the ``scim_bridge_reconcile_refused``
 gauge shows it all along.
 
@@ -95,14 +95,21 @@ class ThrottledRefusalLog(RefusalLog):
                 )
             self._gauge(path, 0)
             return
-        key = (refusal.resource, refusal.missing, refusal.forgotten, refusal.mapped, refusal.setting)
+        key = (
+            refusal.resource,
+            refusal.missing,
+            refusal.renamed,
+            refusal.forgotten,
+            refusal.mapped,
+            refusal.setting,
+        )
         if current is None or current.key != key:
             # A new refusal, or the master changed under it: worth a line at once. A change keeps `since`.
             since = now if current is None else current.since
             current = self._state[path] = _Refused(key, since, now)
         elif now - current.logged_at < self.repeat_after:
             current.runs += 1
-            self._gauge(path, refusal.missing)
+            self._gauge(path, refusal.counted)
             return
         current.runs += 1
         _log.error(
@@ -113,8 +120,8 @@ class ThrottledRefusalLog(RefusalLog):
             **refusal.log_fields(),
         )
         current.logged_at, current.runs = now, 0
-        self._gauge(path, refusal.missing)
+        self._gauge(path, refusal.counted)
 
-    def _gauge(self, path: str, missing: int) -> None:
+    def _gauge(self, path: str, counted: int) -> None:
         if self.metrics is not None:
-            self.metrics.set_reconcile_refused(path, missing)
+            self.metrics.set_reconcile_refused(path, counted)
