@@ -150,17 +150,10 @@ class UserService:
                 existing = await self._store.get_user_by_user_name(desired.username, include_tombstoned=True)
                 if existing is not None and existing.tombstoned_at is None:
                     raise Uniqueness(f"userName {desired.username!r} is already provisioned.")
-                if existing is not None and await self._user_gone(existing.det_id):
-                    # The tombstone's Determined user is gone too (a stale mapping deleted, or a restored
-                    # master): nothing to relink, so the userName is provisioned afresh.
+                if existing is not None and not await self._relinkable(existing):
+                    # Nothing of the tombstone's to relink (see _relinkable): the userName is provisioned afresh.
                     async with store_errors():
                         await self._store.forget_tombstone(existing.scim_id)
-                    _log.warning(
-                        "user.tombstone_missing_on_master",
-                        kind=USER_MISSING,
-                        scim_id=existing.scim_id,
-                        det_id=existing.det_id,
-                    )
                     existing = None
                 if existing is not None:
                     record = await self._relink(existing, doc, desired, password, caller)
@@ -259,6 +252,41 @@ class UserService:
     async def _user_gone(self, det_id: int) -> bool:
         """Whether the master no longer has Determined user `det_id` (asked only after a write's 404)."""
         return det_id in await missing_users(self._master, [det_id])
+
+    async def _relinkable(self, tombstone: UserRecord) -> bool:
+        """Whether the master still has the tombstone's Determined user, for a POST of its userName to relink.
+
+        Not when the master says it has no user under that id (a stale mapping deleted, or a restored master),
+        nor when the user it has there bears another userName (case aside): after an override against another
+        master (docs/reliability.md, "Overriding against a wrong master") the tombstone keeps the old master's
+        id, which this master may have given anyone, and a relink would rename that person's account to this
+        userName and hand it to the IdP's user. Each case is logged as a warning. A failing master, or a 404 not
+        the master's own, says nothing: the relink goes ahead and its own read of the user answers for it.
+        """
+        try:
+            current = await self._master.get_user(tombstone.det_id)
+        except MasterNotFound as err:
+            if not err.is_unknown_user():
+                return True
+            _log.warning(
+                "user.tombstone_missing_on_master",
+                kind=USER_MISSING,
+                scim_id=tombstone.scim_id,
+                det_id=tombstone.det_id,
+            )
+            return False
+        except MasterError:
+            return True
+        if current.username.casefold() == tombstone.user_name.casefold():
+            return True
+        _log.warning(
+            "user.tombstone_taken_on_master",
+            scim_id=tombstone.scim_id,
+            det_id=tombstone.det_id,
+            user_name=tombstone.user_name,
+            master_user_name=current.username,
+        )
+        return False
 
     def _fields(self, doc: Mapping[str, Any], *, default_active: bool) -> MasterUserFields:
         return user_fields(doc, self._settings.display_name_source, default_active=default_active)
