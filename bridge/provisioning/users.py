@@ -14,6 +14,7 @@ Determined user (docs/reliability.md, "Stale mappings").
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
@@ -46,7 +47,7 @@ from bridge.scim.errors import InvalidValue, NotFound, ScimError, Uniqueness
 from bridge.scim.filter_sql import sort_sql
 from bridge.scim.filters import Compare, CompareOp, Filter
 from bridge.scim.patch import PatchOperation
-from bridge.store import Duplicate, Finish, Store, UserFields, UserRecord
+from bridge.store import Duplicate, Finish, NotFoundInStore, Store, UserFields, UserRecord
 
 # Texts of the master's display-name validation (§5.1, §4.9 step 7); another candidate may pass.
 _DISPLAY_REJECTIONS = ("similar username or display name", "non-ASCII", "cannot be renamed", "minimum length")
@@ -320,14 +321,34 @@ class UserService:
             )
 
         async def store_write(user: MasterUser, finish: Finish) -> UserRecord:
-            try:
+            async def insert() -> UserRecord:
                 return await self._store.insert_user(
                     scim_id=scim_id, det_id=user.id, fields=_row(doc, desired), finishing_intent=finish
                 )
+
+            try:
+                return await insert()
             except Duplicate:
-                if await self._store.get_user_by_det_id(user.id, include_tombstoned=True) is None:
+                holder = await self._store.get_user_by_det_id(user.id, include_tombstoned=True)
+                if holder is None:
                     raise
-                raise await self._journal.taken_meanwhile(finish, f"userName {desired.username!r}") from None
+                if holder.tombstoned_at is None:
+                    raise await self._journal.taken_meanwhile(
+                        finish, f"userName {desired.username!r}"
+                    ) from None
+            # The master just gave this id to the user it created, so the tombstone holding it maps no user of
+            # this master (one made on another before an override): nothing can relink it. Kept, it would
+            # refuse this user's mapping for good, the IdP hearing 409 while the account stays unmapped.
+            _log.warning(
+                "user.tombstone_taken_on_master",
+                scim_id=holder.scim_id,
+                det_id=holder.det_id,
+                user_name=holder.user_name,
+                master_user_name=user.username,
+            )
+            with contextlib.suppress(NotFoundInStore):  # another create got there first: the id is free
+                await self._store.forget_tombstone(holder.scim_id)
+            return await insert()
 
         async def compensate(user: MasterUser) -> None:
             # Users cannot be deleted (§5.5): an unrecorded user must at least not be usable.

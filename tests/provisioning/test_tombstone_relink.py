@@ -23,28 +23,29 @@ from tests.provisioning.scim import call, create_user, user_body
 OLD_DET_ID = 3
 
 
-async def _retired_by_the_override(world: World) -> str:
-    """alice's mapping from the old master (Determined user 3 there), retired by the operator's override pass
-    against this master, which has no user 3 yet; alice's SCIM id."""
-    doc = {"userName": "alice@example.com", "displayName": "Alice", "active": True}
-    record = await world.store.insert_user(
-        scim_id=str(uuid.uuid4()),
-        det_id=OLD_DET_ID,
-        fields=UserFields("alice@example.com", None, "Alice", True, doc),
-    )
+async def _retired_by_the_override(world: World, *names: str) -> list[str]:
+    """The mappings of `names` from the old master (Determined users 3, 4, ... there), retired by the operator's
+    override pass against this master, which has no such users yet; their SCIM ids."""
+    scim_ids = []
+    for det_id, name in enumerate(names, start=OLD_DET_ID):
+        doc = {"userName": name, "displayName": name, "active": True}
+        record = await world.store.insert_user(
+            scim_id=str(uuid.uuid4()), det_id=det_id, fields=UserFields(name, None, name, True, doc)
+        )
+        scim_ids.append(record.scim_id)
     reconciler = await build_reconciler(
         world.app[SETTINGS], world.store, world.app[MASTER], allow_mass_retire=True
     )
     report = await reconciler.run(Mode.REPAIR)
-    assert [d.kind.value for d in report.repaired] == ["user.missing"]
-    return record.scim_id
+    assert [d.kind.value for d in report.repaired] == ["user.missing"] * len(names)
+    return scim_ids
 
 
 async def test_a_reused_id_is_not_relinked_and_the_user_is_provisioned_afresh(
     world: World, captured_logs: LogReader
 ) -> None:
     """Before the fix the POST answered 201 on Determined user 3: stranger's account, renamed to alice."""
-    old_scim_id = await _retired_by_the_override(world)
+    [old_scim_id] = await _retired_by_the_override(world, "alice@example.com")
     # An administrator adds a user of this master's own; the master gives it the id alice's tombstone holds.
     stranger = await world.app[MASTER].create_user("stranger", "Stranger", True)
     assert stranger.id == OLD_DET_ID
@@ -64,6 +65,33 @@ async def test_a_reused_id_is_not_relinked_and_the_user_is_provisioned_afresh(
     warnings = [e for e in captured_logs() if e.get("event") == "user.tombstone_taken_on_master"]
     assert [(e["level"], e["scim_id"], e["det_id"], e["master_user_name"]) for e in warnings] == [
         ("warning", old_scim_id, OLD_DET_ID, "stranger")
+    ]
+
+
+async def test_a_new_user_the_master_gives_a_tombstones_id_is_mapped(
+    world: World, captured_logs: LogReader
+) -> None:
+    """The IdP re-creates bob before alice: this master gives bob id 3, which alice's tombstone still holds. Before
+    the fix the insert failed on that id, the POST answered 409 with bob active and unmapped on the master, and
+    every retry 409 again (the name now taken there). The tombstone maps no user of this master (its id is bob's
+    now), so it is dropped and bob mapped; alice's re-create then provisions her afresh."""
+    alice_old, _bob_old = await _retired_by_the_override(world, "alice@example.com", "bob@example.com")
+
+    bob = await call(world, "POST", "/Users", user_body("bob@example.com", "Bob"))
+    assert bob.status == 201, await bob.text()
+    alice = await call(world, "POST", "/Users", user_body("alice@example.com", "Alice"))
+    assert alice.status == 201, await alice.text()
+
+    state = await world.master.state()
+    for response, name in ((bob, "bob@example.com"), (alice, "alice@example.com")):
+        record = await world.store.get_user_by_scim_id((await response.json())["id"])
+        assert record is not None
+        assert (record.det_id, state.users[name].active) == (state.users[name].id, True)
+    assert state.users["bob@example.com"].id == OLD_DET_ID
+    assert await world.store.pending_intents() == []
+    taken = [e for e in captured_logs() if e.get("event") == "user.tombstone_taken_on_master"]
+    assert [(e["scim_id"], e["det_id"], e["master_user_name"]) for e in taken] == [
+        (alice_old, OLD_DET_ID, "bob@example.com")
     ]
 
 
