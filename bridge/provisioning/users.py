@@ -3,9 +3,9 @@
 Deletion policy (users.on_delete: deactivate): the master cannot delete users, so DELETE deactivates the
 Determined user, removes it from every managed group and tombstones the mapping; a later POST with the same
 userName re-links (reactivates) the same Determined user under a new SCIM id, if the master still has it under
-that userName (else the tombstone is dropped and the userName provisioned afresh: `_relinkable`). Protected accounts (`admin`,
-`determined`, the bridge's own account, users.protected_usernames) are never mapped: creating or renaming a
-user to one of those names answers 409 uniqueness, because the name is taken on the master.
+that userName (else the tombstone is dropped and the userName provisioned afresh: `_relinkable`). Protected
+accounts (`admin`, `determined`, the bridge's own account, users.protected_usernames) are never mapped: creating
+or renaming a user to one of those names answers 409 uniqueness, because the name is taken on the master.
 
 A stale mapping (its Determined user is gone; reconcile's user.missing) is a SCIM resource only until a write
 finds the user gone: DELETE tombstones it (204); a PATCH or PUT that must reach the master tombstones it and

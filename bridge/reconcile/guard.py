@@ -137,7 +137,10 @@ class RetireRefusal:
         elif self.recreated == 0:
             found = f"{gone} and pending DELETEs would forget their mappings"
         else:
-            found = f"{gone}: {self.recreated} would be re-created and {self.forgotten} forgotten by pending DELETEs"
+            found = (
+                f"{gone}: {self.recreated} would be re-created "
+                f"and {self.forgotten} forgotten by pending DELETEs"
+            )
         if self.renamed == 0:
             return found
         return f"{found}, and {self.renamed} more hold another name on the master and would be renamed back"

@@ -2,9 +2,9 @@
 
 A one-off run (start-up, a CLI command) logs its refusal. The background loop runs every few seconds, and a refusal
 lasts until an operator acts (points master.url back, or overrides), so logging it on every run would bury the
-logs in identical errors: its log tells when the refusal starts, when it changes (other counts, renames included, or another bound),
-again every ``repeat_after`` seconds while it lasts, and when it clears; the ``scim_bridge_reconcile_refused``
-gauge shows it all along.
+logs in identical errors: its log tells when the refusal starts, when it changes (other counts, renames included,
+or another bound), again every ``repeat_after`` seconds while it lasts, and when it clears; the
+``scim_bridge_reconcile_refused`` gauge shows it all along.
 
 A refused pass also tells its drifts (``reconcile.drift``, one warning each), and against a wrong master that is
 every mapping, again at every pass: thousands of identical lines every few minutes. The background loop's log tells
