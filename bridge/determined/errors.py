@@ -29,6 +29,10 @@ _UNKNOWN_GROUP: Final = re.compile(
     r"(?:Error (?:getting|deleting) group -?\d+|cannot get a personal group"
     r"|group does not exist or is a personal group): not found"
 )
+# The master's own texts for a user it does not have (§4.5-4.9, §8.1): its "user" NotFound error, to which a
+# master with the RBAC UI enabled appends ", please check your permissions." (it says the same for a user the
+# caller may not see, which for the bridge's admin account means one that does not exist).
+_UNKNOWN_USER: Final = frozenset({"user not found", "user not found, please check your permissions."})
 
 
 class MasterError(Exception):
@@ -72,9 +76,11 @@ class MasterError(Exception):
         )
 
     def is_unknown_user(self) -> bool:
-        """The master's own answer that it has no such user (§1.5 table: 404 `user not found`), as opposed to
-        any other 404, such as a proxy's page for a route it cannot reach."""
-        return self.http_status == 404 and "user not found" in self.message
+        """The master's own answer that it has no such user (§4.5, §8.1: 404 `user not found`, or with RBAC
+        `user not found, please check your permissions.`), as opposed to any other 404, such as a proxy's page for
+        a route it cannot reach. The whole text must match, as for groups: a page that merely contains the words
+        (a proxy's "user not found" help text) says nothing about the master's user."""
+        return self.http_status == 404 and self.message in _UNKNOWN_USER
 
     def is_unknown_group(self) -> bool:
         """The master's own answer that it has no such group (§4.13, §4.15: 404 `Error getting group 99: not

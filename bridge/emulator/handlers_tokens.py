@@ -14,7 +14,7 @@ from bridge.emulator.durations import DurationError, parse_go_duration
 from bridge.emulator.errors import internal, invalid, not_found
 from bridge.emulator.keys import EMULATOR_STATE
 from bridge.emulator.paging import ordered_page
-from bridge.emulator.permissions import forbidden
+from bridge.emulator.permissions import forbidden, unknown_user
 from bridge.emulator.records import ACCESS_TOKEN, SessionRecord
 from bridge.emulator.wire import (
     Message,
@@ -72,7 +72,7 @@ async def post_token(request: web.Request) -> web.Response:
     body = Message(await read_object(request))
     user_id = body.integer("userId") or 0
     if user_id not in state.users:
-        raise not_found("user not found")
+        raise unknown_user(rbac=state.config.rbac)
     if not caller.user.admin:
         permission = "CREATE_TOKEN" if user_id == caller.user.id else "CREATE_OTHER_TOKEN"
         raise forbidden(

@@ -12,11 +12,11 @@ from aiohttp import web
 
 from bridge.emulator import passwords
 from bridge.emulator.auth import Caller, authenticate
-from bridge.emulator.errors import internal, invalid, not_found
+from bridge.emulator.errors import internal, invalid
 from bridge.emulator.keys import EMULATOR_STATE
 from bridge.emulator.names import clean_name
 from bridge.emulator.paging import memory_window, ordered_page, pagination
-from bridge.emulator.permissions import forbidden, require_admin
+from bridge.emulator.permissions import forbidden, require_admin, unknown_user
 from bridge.emulator.records import AgentUserGroup, UserRecord
 from bridge.emulator.state import EmulatorState
 from bridge.emulator.wire import (
@@ -79,7 +79,7 @@ def like_pattern(name: str) -> re.Pattern[str]:
 def _target(state: EmulatorState, user_id: int) -> UserRecord:
     user = state.users.get(user_id)
     if user is None:
-        raise not_found("user not found")
+        raise unknown_user(rbac=state.config.rbac)
     return user
 
 
@@ -137,7 +137,7 @@ async def get_user_by_username(request: web.Request) -> web.Response:
     authenticate(state, request)
     user = state.user_by_name(request.match_info["username"])
     if user is None:
-        raise not_found("user not found")
+        raise unknown_user(rbac=state.config.rbac)
     return json_response({"user": user.to_json()})
 
 

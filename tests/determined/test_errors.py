@@ -128,3 +128,33 @@ def test_unknown_group_is_only_the_masters_own_answer(status: int, text: str, un
     404, a user's, or anyone else's page (a proxy's, even one quoting the text) is not "no such group"."""
     body = f'{{"error":{{"code":5,"reason":"NotFound","error":"{text}"}}}}'.encode()
     assert error_from_response(status, body).is_unknown_group() is unknown
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "unknown"),
+    [
+        (404, "user not found", True),
+        (404, "user not found, please check your permissions.", True),
+        (404, "404 page not found", False),
+        (404, "sso-gateway: user not found in session store", False),
+        (404, "user not found, please check your permissions", False),
+        (404, "Error getting group 14: not found", False),
+        (
+            404,
+            "Error adding 1 user(s) to 1 group(s) because one or more of them were not found: not found",
+            False,
+        ),
+        (500, "user not found", False),
+    ],
+)
+def test_unknown_user_is_only_the_masters_own_answer(status: int, text: str, unknown: bool) -> None:
+    """master-api.md §4.5, §8.1: the master's "user" NotFound text, with the RBAC UI's hint or without; anyone
+    else's 404 (a gateway's page that merely contains the words) is not "no such user"."""
+    body = f'{{"error":{{"code":5,"reason":"NotFound","error":"{text}"}}}}'.encode()
+    assert error_from_response(status, body).is_unknown_user() is unknown
+
+
+def test_a_proxys_html_page_containing_user_not_found_is_not_the_masters_answer() -> None:
+    """Before the fix the excerpt of a non-JSON page was enough if it held the words anywhere."""
+    page = b"<html><body><h1>404 Not Found</h1><p>user not found</p></body></html>"
+    assert not error_from_response(404, page).is_unknown_user()

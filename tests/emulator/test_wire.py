@@ -258,6 +258,21 @@ async def test_rbac_mode(aiohttp_client: AiohttpClient) -> None:
     )
 
 
+async def test_rbac_mode_says_user_not_found_with_the_permissions_hint(aiohttp_client: AiohttpClient) -> None:
+    """With the RBAC UI enabled the master appends its hint to every "user not found" (master-api.md §4.5), so
+    the bridge must know both texts as the master's own; the emulator answered the basic text in both modes."""
+    master = await start_master(aiohttp_client, EmulatorConfig(rbac=True, initial_password="S3cretPass"))
+    admin = await master.login("admin", "S3cretPass")
+    hinted = "user not found, please check your permissions."
+    replies = [
+        await master.call("GET", "/api/v1/users/9999", admin),
+        await master.call("GET", "/api/v1/users/nobody/by-username", admin),
+        await master.call("PATCH", "/api/v1/users/9999", admin, {"active": False}),
+        await master.call("POST", "/api/v1/tokens", admin, {"userId": 9999}),
+    ]
+    assert [(r.status, r.error) for r in replies] == [(404, hinted)] * 4
+
+
 async def test_pretty_query_indents(master: Master) -> None:
     async with master.client.get("/api/v1/master?pretty") as response:
         text = await response.text()

@@ -20,7 +20,8 @@ class Rule:
     """For the next `times` requests matching method and path regex, after letting the first `skip` of them
     through: answer `status` with the master's envelope, or (`after_forward`) forward first and then cut the
     connection, as a lost response would, or (`meanwhile`) forward, run another writer, then pass the master's
-    answer on, as an answer still on its way while something else acts would."""
+    answer on, as an answer still on its way while something else acts would. With `page`, the answer is that
+    HTML page instead of an envelope, as a proxy's own error page is."""
 
     method: str
     path: str
@@ -31,6 +32,7 @@ class Rule:
     times: int = 1
     skip: int = 0
     meanwhile: Callable[[], Awaitable[None]] | None = None
+    page: str | None = None
 
     def matches(self, request: web.Request) -> bool:
         return (
@@ -42,6 +44,11 @@ class Rule:
 
 # What a proxy or a wrong path answers: a 404 that is not the master's answer about any user or group.
 PROXY_404 = "404 page not found"
+# A proxy's own 404 page that happens to contain the master's words: an SSO gateway in front of the master that
+# does not know the session's user. It says nothing about any Determined user.
+PROXY_PAGE_USER_NOT_FOUND = (
+    "<html><body><h1>404 Not Found</h1><p>sso-gateway: user not found in session store</p></body></html>"
+)
 
 _CODES = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 429: 8, 500: 13, 503: 14}
 
@@ -62,6 +69,8 @@ class FaultProxy:
             rule = None
         if rule is not None:
             rule.times -= 1
+            if rule.page is not None:
+                return web.Response(status=rule.status, text=rule.page, content_type="text/html")
             if not rule.after_forward and rule.meanwhile is None:
                 code = _CODES.get(rule.status, 2)
                 return web.json_response(

@@ -18,7 +18,7 @@ from aiohttp import ClientResponse
 from bridge.commands.import_builtin import run_import_builtin
 from bridge.web.keys import SETTINGS
 from tests.idp.harness import World
-from tests.provisioning.faults import PROXY_404, FaultProxy, Rule
+from tests.provisioning.faults import PROXY_404, PROXY_PAGE_USER_NOT_FOUND, FaultProxy, Rule
 from tests.provisioning.scim import call, create_user, patch
 
 USER_PATH = r"/api/v1/users/\d+"
@@ -58,6 +58,24 @@ async def test_a_proxys_404_on_a_user_delete_keeps_the_user_and_is_retried(
     proxy.rules.append(Rule("PATCH", USER_PATH, status=404, text=PROXY_404))
     await _retryable(await call(world, "DELETE", f"/Users/{ada['id']}"))
     assert (await call(world, "GET", f"/Users/{ada['id']}")).status == 200
+    assert (await world.master.state()).users["ada@example.com"].active
+    assert (await call(world, "DELETE", f"/Users/{ada['id']}")).status == 204
+    assert not (await world.master.state()).users["ada@example.com"].active
+
+
+async def test_a_proxys_page_saying_user_not_found_is_not_the_masters_answer(
+    proxied: tuple[World, FaultProxy],
+) -> None:
+    """Only the master's whole text counts, as for groups: a gateway's 404 page that contains "user not found"
+    is not it. Before the fix the words anywhere in the page were enough: the DELETE took the user as gone
+    (204, mapping tombstoned, user.deleted_missing_on_master) while the Determined account stayed active."""
+    world, proxy = proxied
+    ada = await create_user(world, "ada@example.com", "Ada")
+    proxy.rules.append(Rule("PATCH", USER_PATH, status=404, page=PROXY_PAGE_USER_NOT_FOUND))
+    await _retryable(await call(world, "DELETE", f"/Users/{ada['id']}"))
+    record = await world.store.get_user_by_scim_id(ada["id"])
+    assert record is not None
+    assert record.tombstoned_at is None
     assert (await world.master.state()).users["ada@example.com"].active
     assert (await call(world, "DELETE", f"/Users/{ada['id']}")).status == 204
     assert not (await world.master.state()).users["ada@example.com"].active
