@@ -29,6 +29,11 @@ _UNKNOWN_GROUP: Final = re.compile(
     r"(?:Error (?:getting|deleting) group -?\d+|cannot get a personal group"
     r"|group does not exist or is a personal group): not found"
 )
+# The master's own text for a group write adding a user it does not have (§4.11 step 5, §4.14 step 3, §8.1): its
+# usergroup package wraps db.ErrNotFound, naming no user.
+_UNKNOWN_MEMBER: Final = re.compile(
+    r"Error adding \d+ user\(s\) to \d+ group\(s\) because one or more of them were not found: not found"
+)
 # The master's own texts for a user it does not have (§4.5-4.9, §8.1): its "user" NotFound error, to which a
 # master with the RBAC UI enabled appends ", please check your permissions." (it says the same for a user the
 # caller may not see, which for the bridge's admin account means one that does not exist).
@@ -88,6 +93,12 @@ class MasterError(Exception):
         as opposed to any other 404, such as a proxy's page or a wrong path's. The whole text must match: the
         master sends nothing else, and an excerpt of someone else's page that merely contains it is not it."""
         return self.http_status == 404 and _UNKNOWN_GROUP.fullmatch(self.message) is not None
+
+    def is_unknown_member(self) -> bool:
+        """The master's own answer that a group create or update added a user it does not have (§4.11, §4.14:
+        404 `Error adding 1 user(s) to 1 group(s) because one or more of them were not found: not found`); the
+        whole text, as for `is_unknown_group`."""
+        return self.http_status == 404 and _UNKNOWN_MEMBER.fullmatch(self.message) is not None
 
     def is_no_member_removed(self) -> bool:
         """A removal refused because none of the listed users were members (§4.14 step 4, §4.16)."""

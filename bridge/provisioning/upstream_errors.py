@@ -44,10 +44,14 @@ class Operation(enum.Enum):
     READ_GROUP = "read_group"
 
 
-_GROUP_WRITES = frozenset({Operation.UPDATE_GROUP, Operation.DELETE_GROUP})
+# The operations on one existing group or user: only the master's own "no such group" / "user not found" for it
+# is a SCIM 404. A group create names no existing group, so no 404 of the master's means "gone" for it.
+_GROUP_OPERATIONS = frozenset({Operation.UPDATE_GROUP, Operation.DELETE_GROUP, Operation.READ_GROUP})
 _USER_OPERATIONS = frozenset(
     {Operation.CREATE_USER, Operation.UPDATE_USER, Operation.DELETE_USER, Operation.READ_USER}
 )
+# Group writes that add members: the master's 404 for an added user it lacks is the IdP's bad value.
+_MEMBER_WRITES = frozenset({Operation.CREATE_GROUP, Operation.UPDATE_GROUP})
 
 
 def _retry_after(seconds: float | None) -> int:
@@ -81,18 +85,22 @@ def to_scim_error(err: MasterError, op: Operation) -> ScimError:
     if isinstance(err, MasterBadRequest):
         return InvalidValue(f"The Determined master rejected the value: {err.message}")
     if isinstance(err, MasterNotFound):
-        if op in (Operation.CREATE_GROUP, Operation.UPDATE_GROUP) and "user(s)" in err.message:
+        if op in _MEMBER_WRITES and err.is_unknown_member():
             return InvalidValue("A member does not exist on the Determined master.")
-        if op in _GROUP_WRITES:
-            gone = err.is_unknown_group()
-        elif op in _USER_OPERATIONS:
-            gone = err.is_unknown_user()
-        else:
-            gone = True
-        if gone:
+        if _is_masters_not_found(err, op):
             return NotFound("The resource no longer exists on the Determined master.")
-        # Not the master's "no such group" or "user not found" (a proxy's page, a wrong path): a 404 would tell
-        # the IdP the resource is gone, and it would stop managing (or re-create) one the master still has, or
-        # take a user DELETE as done while the user can still log in. A 500 is retried.
+        # Not the master's own "no such group" / "user not found" for what `op` names (a proxy's page, a wrong
+        # path, or any 404 on a group create, which names no existing group): a 404 would tell the IdP the
+        # resource is gone, and it would stop managing (or re-create) one the master still has, or take a user
+        # DELETE as done while the user can still log in. A 500 is retried.
     _log.error("master.unexpected_error", operation=op.value, http_status=err.http_status, reason=err.message)
     return InternalError("The Determined master failed unexpectedly.")
+
+
+def _is_masters_not_found(err: MasterNotFound, op: Operation) -> bool:
+    """Whether `err` is the master's own answer that the group or user `op` names does not exist."""
+    if op in _GROUP_OPERATIONS:
+        return err.is_unknown_group()
+    if op in _USER_OPERATIONS:
+        return err.is_unknown_user()
+    return False

@@ -158,3 +158,36 @@ def test_a_proxys_html_page_containing_user_not_found_is_not_the_masters_answer(
     """Before the fix the excerpt of a non-JSON page was enough if it held the words anywhere."""
     page = b"<html><body><h1>404 Not Found</h1><p>user not found</p></body></html>"
     assert not error_from_response(404, page).is_unknown_user()
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "unknown"),
+    [
+        (
+            404,
+            "Error adding 1 user(s) to 1 group(s) because one or more of them were not found: not found",
+            True,
+        ),
+        (
+            404,
+            "Error adding 12 user(s) to 1 group(s) because one or more of them were not found: not found",
+            True,
+        ),
+        (404, "Error adding 1 user(s) to 1 group(s): upstream not found", False),
+        (
+            404,
+            "Error removing 1 user(s) from 1 group(s) because none were members of these groups: not found",
+            False,
+        ),
+        (404, "user not found", False),
+        (
+            500,
+            "Error adding 1 user(s) to 1 group(s) because one or more of them were not found: not found",
+            False,
+        ),
+    ],
+)
+def test_unknown_member_is_only_the_masters_own_answer(status: int, text: str, unknown: bool) -> None:
+    """master-api.md §4.11 step 5, §4.14 step 3: the one text for an added user the master lacks."""
+    body = f'{{"error":{{"code":5,"reason":"NotFound","error":"{text}"}}}}'.encode()
+    assert error_from_response(status, body).is_unknown_member() is unknown

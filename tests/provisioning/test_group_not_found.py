@@ -8,10 +8,13 @@ on sockets, a fault proxy between them, SQLite in tmp_path.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.idp.harness import World
 from tests.provisioning.faults import PROXY_404, FaultProxy, Rule
-from tests.provisioning.scim import call, create_group, create_user, patch
+from tests.provisioning.scim import GROUP_URN, call, create_group, create_user, patch
 
+GROUPS_PATH = r"/api/v1/groups"
 GROUP_PATH = r"/api/v1/groups/\d+"
 ASSIGNMENTS_PATH = r"/api/v1/users/assignments"
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -72,3 +75,55 @@ async def test_a_proxys_404_on_a_member_change_is_not_a_missing_group(
     gone = await call(world, "PATCH", f"/Groups/{group['id']}", add_ada)
     assert gone.status == 404
     assert (await gone.json())["schemas"] == [ERROR_URN]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Rule("POST", GROUPS_PATH, status=404, text=PROXY_404),
+        # A page quoting part of the master's unknown-member text is not that answer either (it read as 400).
+        Rule(
+            "POST",
+            GROUPS_PATH,
+            status=404,
+            page="<html><body>Error adding 1 user(s) to 1 group(s): upstream not found</body></html>",
+        ),
+    ],
+    ids=["proxy-404", "page-quoting-user(s)"],
+)
+async def test_a_proxys_404_on_a_group_create_is_retried_not_a_missing_group(
+    proxied: tuple[World, FaultProxy], fault: Rule
+) -> None:
+    """A create names no existing group, so no 404 means "gone" for it; before the fix the IdP heard 404 (or
+    400 for a page with "user(s)" in it), and an IdP takes neither as "try again": the group was never made."""
+    world, proxy = proxied
+    ada = await create_user(world, "ada@example.com", "Ada")
+    body = {"schemas": [GROUP_URN], "displayName": "Team", "members": [{"value": ada["id"]}]}
+    proxy.rules.append(fault)
+    refused = await call(world, "POST", "/Groups", body)
+    assert refused.status == 500, await refused.text()
+    error = await refused.json()
+    assert (error["schemas"], error["status"]) == ([ERROR_URN], "500")
+    assert (await world.master.state()).groups == {}
+    assert await world.store.get_group_by_display_name("Team") is None
+    assert await world.store.pending_intents() == []
+    # The IdP retries; the master answers for itself this time.
+    created = await call(world, "POST", "/Groups", body)
+    assert created.status == 201, await created.text()
+    assert (await world.master.state()).groups == {"Team": frozenset({"ada@example.com"})}
+
+
+async def test_the_masters_own_unknown_member_on_a_group_create_is_still_a_bad_value(
+    proxied: tuple[World, FaultProxy],
+) -> None:
+    """The master's whole text for an added user it lacks (here on a create whose member the probe still finds,
+    so it is not a stale mapping) stays the IdP's 400 invalidValue, not a retry."""
+    world, proxy = proxied
+    ada = await create_user(world, "ada@example.com", "Ada")
+    text = "Error adding 1 user(s) to 1 group(s) because one or more of them were not found: not found"
+    proxy.rules.append(Rule("POST", GROUPS_PATH, status=404, text=text))
+    body = {"schemas": [GROUP_URN], "displayName": "Team", "members": [{"value": ada["id"]}]}
+    refused = await call(world, "POST", "/Groups", body)
+    assert refused.status == 400, await refused.text()
+    assert (await refused.json())["scimType"] == "invalidValue"
+    assert (await world.master.state()).groups == {}

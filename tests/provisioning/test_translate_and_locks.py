@@ -105,6 +105,35 @@ def test_unknown_member_on_group_write_is_invalid_value() -> None:
     assert isinstance(to_scim_error(err, Operation.UPDATE_GROUP), InvalidValue)
 
 
+@pytest.mark.parametrize(
+    ("op", "text", "expected"),
+    [
+        (Operation.READ_GROUP, "Error getting group 3: not found", NotFound),
+        (Operation.READ_GROUP, "404 page not found", InternalError),
+        (Operation.READ_USER, "user not found", NotFound),
+        (Operation.READ_USER, "404 page not found", InternalError),
+        (Operation.CREATE_GROUP, "404 page not found", InternalError),
+        (Operation.CREATE_GROUP, "Error getting group 3: not found", InternalError),
+        (Operation.CREATE_GROUP, "Error adding 1 user(s) to 1 group(s): upstream not found", InternalError),
+        # Two rounds of "none were members" are someone else changing the group meanwhile: retry, not a member
+        # that does not exist.
+        (
+            Operation.UPDATE_GROUP,
+            "Error removing 1 user(s) from 1 group(s) because none were members of these groups: not found",
+            InternalError,
+        ),
+    ],
+)
+def test_only_the_masters_own_not_found_for_what_the_operation_names_is_a_404(
+    op: Operation, text: str, expected: type
+) -> None:
+    """A read's or a group create's 404 was a SCIM 404 whatever answered it; a group create names no existing
+    group, so none of its 404s means "gone", and a read's only the master's own text for that group or user."""
+    mapped = to_scim_error(MasterNotFound(text), op)
+    assert type(mapped) is expected
+    assert mapped.status == (404 if expected is NotFound else 500)
+
+
 def test_master_rejecting_the_bridge_is_500_and_logged(captured_logs: LogReader) -> None:
     for err in (MasterUnauthorized("invalid credentials"), MasterForbidden("user does not have permission")):
         mapped = to_scim_error(err, Operation.CREATE_GROUP)
