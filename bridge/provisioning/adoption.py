@@ -44,6 +44,14 @@ class AdoptionReport:
         return out
 
 
+def held_by_tombstone(record: UserRecord) -> str:
+    """The skip reason for a master user a deleted SCIM user's mapping still points at."""
+    return (
+        f"Determined user held by deleted SCIM user {record.scim_id} "
+        f"(the IdP relinks it by creating userName {record.user_name} again)"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class BuiltinRow:
     """One row of the built-in plugin's `scim.users` table."""
@@ -112,7 +120,12 @@ class Adopter:
         await self._learn_own_account()
         report = AdoptionReport()
         async for user in self._master.iter_users():
-            if await self._store.get_user_by_det_id(user.id, include_tombstoned=True) is not None:
+            mapped = await self._store.get_user_by_det_id(user.id, include_tombstoned=True)
+            if mapped is not None:
+                # A live mapping is simply managed; a deleted one is the IdP's to relink, which an operator
+                # adopting the user would otherwise not learn from the report.
+                if mapped.tombstoned_at is not None:
+                    report.skipped.append((user.username, held_by_tombstone(mapped)))
                 continue
             reason = self._refusal(user)
             holder = None

@@ -144,12 +144,23 @@ async def test_adopt_links_a_master_user_whose_name_only_a_dead_tombstone_holds(
 
 
 async def test_adopt_leaves_a_deleted_user_whose_determined_user_still_exists(world: World) -> None:
-    """An ordinary tombstone (its Determined user deactivated by the DELETE) is the IdP's to relink."""
+    """An ordinary tombstone (its Determined user deactivated by the DELETE) is the IdP's to relink. The report
+    says so; before, the user was left out of it without a word, dry run or not."""
     created = await (await call(world, "POST", "/Users", user_body("bob@example.com", "Bob"))).json()
     assert (await call(world, "DELETE", f"/Users/{created['id']}")).status == 204
+    reason = (
+        f"skipped bob@example.com: Determined user held by deleted SCIM user {created['id']} "
+        "(the IdP relinks it by creating userName bob@example.com again)"
+    )
+    dry = io.StringIO()
+    assert await run_adopt(world.app[SETTINGS], dry_run=True, out=dry) == 0
+    assert f"(dry run) {reason}" in dry.getvalue().splitlines()
     out = io.StringIO()
     assert await run_adopt(world.app[SETTINGS], out=out) == 0
-    assert "bob@example.com" not in out.getvalue()
+    lines = out.getvalue().splitlines()
+    assert reason in lines
+    assert [line for line in lines if "bob@example.com" in line] == [reason]
+    assert "0 users, 0 groups linked; 3 skipped" in lines  # with admin and determined (protected)
     tombstone = await world.store.get_user_by_scim_id(created["id"], include_tombstoned=True)
     assert tombstone is not None
     assert tombstone.tombstoned_at is not None
