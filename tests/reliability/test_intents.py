@@ -3,7 +3,6 @@ the master, at start-up and later; the journal entries are made exactly as provi
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -15,7 +14,12 @@ from bridge.determined import calls_made, start_counting
 from bridge.provisioning.consistency import digest
 from bridge.reconcile import IntentResolver, Resolution, background, build_intent_resolver
 from bridge.store import IntentState, MemberRecord, UserFields
+from tests.polling import until
 from tests.reliability.conftest import World
+
+
+async def _nothing_pending(world: World) -> bool:
+    return not await world.store.pending_intents()
 
 
 def _resolver(world: World) -> IntentResolver:
@@ -204,10 +208,9 @@ async def test_leftovers_the_start_up_budget_missed_are_resolved_in_the_backgrou
     await world.bridge.create_user("late", "Late", True)
     server = await world.serve_reconciling(aiohttp_server)
     try:
-        for _ in range(200):
-            if not await world.store.pending_intents():
-                break
-            await asyncio.sleep(0.05)  # the background task runs on this loop; nothing finer to await
+        await until(
+            lambda: _nothing_pending(world), "the background task left intents pending", polls=200, every=0.05
+        )
         assert await world.store.pending_intents() == []
         record = await world.store.get_user_by_scim_id(scim_id)
         assert record is not None

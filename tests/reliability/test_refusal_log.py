@@ -8,8 +8,6 @@ pass every 0.3 s) and a one-second reminder; both emulators over HTTP and the SQ
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,24 +17,17 @@ from pytest_aiohttp import AiohttpServer
 from bridge.metrics import MetricsRecorder
 from bridge.reconcile import background, build_intent_resolver
 from tests.conftest import LogReader
+from tests.polling import until
 from tests.reliability.conftest import World, WrongMaster, bounded
 from tests.reliability.test_intent_guard import _delete_pending
 
 REPEAT = 1.0
-# Polls of 10 ms: the background task runs on the test's own loop, so there is no finer event to await.
-POLLS = 3000
+# The background loop runs on the test's own event loop: polled (tests/polling.py), with this failure.
+LATE = "the background loop did not get there in time"
 
 
 def _lines(captured_logs: LogReader, event: str, path: str) -> list[dict[str, Any]]:
     return [e for e in captured_logs() if e.get("event") == event and e.get("path") == path]
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    for _ in range(POLLS):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the background loop did not get there in time")
 
 
 def _refused(metrics: MetricsRecorder, path: str) -> float | None:
@@ -63,10 +54,11 @@ async def test_a_lasting_refusal_is_logged_at_start_on_change_as_a_reminder_and_
     server = await world.serve_reconciling(aiohttp_server, master=wrong.client, metrics=metrics)
     try:
         # Started: one line per path at once, then a reminder after REPEAT standing for the runs in between.
-        await _until(
+        await until(
             lambda: all(
                 len(_lines(captured_logs, "reconcile.retire_refused", p)) >= 2 for p in ("background", "pass")
-            )
+            ),
+            LATE,
         )
         for path in ("background", "pass"):
             first, reminder, *_ = _lines(captured_logs, "reconcile.retire_refused", path)
@@ -86,10 +78,11 @@ async def test_a_lasting_refusal_is_logged_at_start_on_change_as_a_reminder_and_
         # Changed: a fourth user deprovisioned meanwhile is logged by the first run that sees it, not at the
         # next reminder.
         await _delete_pending(world, await world.user("user3"))
-        await _until(
+        await until(
             lambda: any(
                 e["missing"] == 4 for e in _lines(captured_logs, "reconcile.retire_refused", "background")
-            )
+            ),
+            LATE,
         )
         changed = next(
             e for e in _lines(captured_logs, "reconcile.retire_refused", "background") if e["missing"] == 4
@@ -102,10 +95,11 @@ async def test_a_lasting_refusal_is_logged_at_start_on_change_as_a_reminder_and_
             world.settings, world.store, wrong.client, path="cli", allow_mass_retire=True
         )
         assert (await override.resolve_all()).refusal is None
-        await _until(
+        await until(
             lambda: all(
                 _lines(captured_logs, "reconcile.retire_refusal_cleared", p) for p in ("background", "pass")
-            )
+            ),
+            LATE,
         )
         for path in ("background", "pass"):
             [cleared] = _lines(captured_logs, "reconcile.retire_refusal_cleared", path)

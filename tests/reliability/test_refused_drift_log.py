@@ -7,8 +7,6 @@ are real. Lines are counted in the structlog capture.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from typing import Any
 
 from pytest_aiohttp import AiohttpServer
@@ -17,11 +15,12 @@ from bridge.reconcile import Mode, build_reconciler
 from bridge.reconcile.drift import Drift, DriftKind
 from bridge.reconcile.refusal_log import ThrottledRefusalLog
 from tests.conftest import LogReader
+from tests.polling import until
 from tests.reliability.conftest import World, WrongMaster, bounded
 
 GHOSTS = 3
-# Polls of 10 ms: the background task runs on the test's own loop, so there is no finer event to await.
-POLLS = 3000
+# The background loop runs on the test's own event loop: polled (tests/polling.py), with this failure.
+LATE = "the background loop did not get there in time"
 
 
 def _events(captured_logs: LogReader, event: str) -> list[dict[str, Any]]:
@@ -30,14 +29,6 @@ def _events(captured_logs: LogReader, event: str) -> list[dict[str, Any]]:
 
 def _passes(captured_logs: LogReader) -> list[dict[str, Any]]:
     return [e for e in _events(captured_logs, "reconcile.summary") if e["mode"] == "repair"]
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    for _ in range(POLLS):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the background loop did not get there in time")
 
 
 async def test_refused_passes_log_each_drift_once_and_new_ones_as_they_come(
@@ -52,7 +43,7 @@ async def test_refused_passes_log_each_drift_once_and_new_ones_as_they_come(
 
     server = await world.serve_reconciling(aiohttp_server, master=wrong.client)
     try:
-        await _until(lambda: len(_passes(captured_logs)) >= 4)
+        await until(lambda: len(_passes(captured_logs)) >= 4, LATE)
         passes = _passes(captured_logs)
         assert all(p["refused"] and p["drifts"] == GHOSTS for p in passes)
         assert len(_events(captured_logs, "reconcile.drift")) == GHOSTS
@@ -60,7 +51,7 @@ async def test_refused_passes_log_each_drift_once_and_new_ones_as_they_come(
 
         late = await world.user("late")
         seen = len(_passes(captured_logs))
-        await _until(lambda: len(_passes(captured_logs)) >= seen + 3)
+        await until(lambda: len(_passes(captured_logs)) >= seen + 3, LATE)
         drifts = _events(captured_logs, "reconcile.drift")
         assert len(drifts) == GHOSTS + 1
         assert (drifts[-1]["scim_id"], drifts[-1]["kind"]) == (late.scim_id, "user.missing")

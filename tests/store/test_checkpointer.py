@@ -18,7 +18,11 @@ from bridge.store import Store
 from bridge.store.checkpointer import CATCH_UP_AFTER_GROUPS, WAL_LIMIT_FRAMES, Checkpointer
 from bridge.store.connections import JOURNAL_SIZE_LIMIT_BYTES, open_writer_connection
 from bridge.store.writer import Writer
+from tests.polling import until
 from tests.store.factories import add_user
+
+# The checkpointer works on its own thread: polled (tests/polling.py), with this failure.
+NEVER = "the checkpointer never got there"
 
 
 def _wal_index(db: Path) -> tuple[int, int]:
@@ -29,15 +33,6 @@ def _wal_index(db: Path) -> tuple[int, int]:
     """
     shm = db.with_name(db.name + "-shm").read_bytes()
     return struct.unpack_from("=I", shm, 16)[0], struct.unpack_from("=I", shm, 96)[0]
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    """Wait for the checkpointer's thread to bring `condition` about (a guard against hanging, no timing)."""
-    for _ in range(3000):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the checkpointer never got there")
 
 
 def _insert(value: str) -> Callable[[sqlite3.Connection], object]:
@@ -70,7 +65,7 @@ async def test_a_restarted_wal_is_truncated_to_the_size_limit(writer: Writer, db
         await writer.run(_insert(f"{i}-" + "x" * 50_000))
     wal = db.with_name(db.name + "-wal")
     assert wal.stat().st_size > 1_000_000
-    await _until(lambda: _wal_index(db)[1] == _wal_index(db)[0])
+    await until(lambda: _wal_index(db)[1] == _wal_index(db)[0], NEVER)
     await writer.run(_insert("after the checkpoint"))
     assert wal.stat().st_size <= 65536
 
@@ -85,7 +80,7 @@ async def test_the_checkpointer_copies_the_wal_back_and_the_next_write_restarts_
 ) -> None:
     for i in range(20):
         await writer.run(_insert(f"v{i}"))
-    await _until(lambda: _wal_index(db)[1] == _wal_index(db)[0])
+    await until(lambda: _wal_index(db)[1] == _wal_index(db)[0], NEVER)
     frames, _ = _wal_index(db)
     assert frames > 0
     await writer.run(_insert("after"))
@@ -126,7 +121,7 @@ async def test_a_failing_checkpoint_is_logged_retried_and_fails_no_write(db: Pat
     with capture_logs() as logs:
         await writer.run(lambda c: c.execute("CREATE TABLE t (v TEXT PRIMARY KEY)"))
         assert await writer.run(_insert("before")) == 1
-        await _until(lambda: any(e["event"] == "store.checkpoint_failed" for e in logs))
+        await until(lambda: any(e["event"] == "store.checkpoint_failed" for e in logs), NEVER)
         assert await writer.run(_insert("after")) == 1
         await writer.close()  # its last checkpoint fails too, and close still succeeds
     failures = [e for e in logs if e["event"] == "store.checkpoint_failed"]
@@ -170,7 +165,7 @@ async def test_a_checkpointer_whose_connection_failed_reopens_it_and_checkpoints
         await writer.run(lambda c: c.execute("CREATE TABLE t (v TEXT PRIMARY KEY)"))
         for i in range(20):
             await writer.run(_insert(f"v{i}"))
-        await _until(lambda: any(e["event"] == "store.checkpointer_recovered" for e in logs))
+        await until(lambda: any(e["event"] == "store.checkpointer_recovered" for e in logs), NEVER)
         # The reopened connection copied the whole WAL back, so the next write restarts it.
         frames, copied = _wal_index(db)
         assert frames > 0
@@ -256,7 +251,7 @@ async def test_the_writer_checkpoints_itself_once_a_checkpoint_found_the_wal_pas
         for i in range(blobs):
             await writer.run(_insert(f"{i}-" + "x" * 1_000_000))  # about 250 pages each
         gated.gate.release()
-        await _until(lambda: len(gated.results) == 1)
+        await until(lambda: len(gated.results) == 1, NEVER)
         _busy, frames, copied = gated.results[0]
         assert (frames >= WAL_LIMIT_FRAMES) is behind
         assert copied < frames
