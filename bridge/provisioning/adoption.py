@@ -44,11 +44,16 @@ class AdoptionReport:
         return out
 
 
-def held_by_tombstone(record: UserRecord) -> str:
-    """The skip reason for a master user a deleted SCIM user's mapping still points at."""
+def held_by_tombstone(record: UserRecord, user: MasterUser) -> str:
+    """The skip reason for a master user `user` that a deleted SCIM user's mapping `record` still points at: the
+    IdP's POST of the tombstone's userName relinks it while the user still bears that name (users._relinkable);
+    under another name that POST drops the tombstone instead, and a later adoption can link the user."""
+    held = f"Determined user held by deleted SCIM user {record.scim_id}"
+    if user.username.casefold() == record.user_name.casefold():
+        return f"{held} (the IdP relinks it by creating userName {record.user_name} again)"
     return (
-        f"Determined user held by deleted SCIM user {record.scim_id} "
-        f"(the IdP relinks it by creating userName {record.user_name} again)"
+        f"{held} under userName {record.user_name} (an IdP create of that userName drops the deleted user; "
+        "adopt again after it)"
     )
 
 
@@ -125,7 +130,7 @@ class Adopter:
                 # A live mapping is simply managed; a deleted one is the IdP's to relink, which an operator
                 # adopting the user would otherwise not learn from the report.
                 if mapped.tombstoned_at is not None:
-                    report.skipped.append((user.username, held_by_tombstone(mapped)))
+                    report.skipped.append((user.username, held_by_tombstone(mapped, user)))
                 continue
             reason = self._refusal(user)
             holder = None

@@ -25,6 +25,7 @@ from tests.idp.harness import World
 from tests.provisioning.faults import FaultProxy, Rule
 from tests.provisioning.scim import call, user_body
 from tests.provisioning.test_stale_members import LOST_DET_ID, stale_user
+from tests.provisioning.test_tombstone_relink import OLD_DET_ID, _retired_by_the_override
 
 
 async def make_master_user(world: World, name: str, *, remote: bool = True) -> int:
@@ -164,6 +165,25 @@ async def test_adopt_leaves_a_deleted_user_whose_determined_user_still_exists(wo
     tombstone = await world.store.get_user_by_scim_id(created["id"], include_tombstoned=True)
     assert tombstone is not None
     assert tombstone.tombstoned_at is not None
+
+
+async def test_adopt_says_when_the_idps_create_frees_a_user_a_deleted_user_holds(world: World) -> None:
+    """After an override against another master, a deleted user's mapping keeps the old master's id, which this
+    master gave an admin's own user: the IdP's POST of the deleted userName no longer relinks it (it drops the
+    tombstone and provisions afresh), and the report says so; after that POST, adopt links the admin's user."""
+    [old] = await _retired_by_the_override(world, "alice@example.com")
+    stranger = await world.app[MASTER].create_user("stranger", "Stranger", True)
+    assert stranger.id == OLD_DET_ID
+    out = io.StringIO()
+    assert await run_adopt(world.app[SETTINGS], out=out) == 0
+    assert (
+        f"skipped stranger: Determined user held by deleted SCIM user {old} under userName alice@example.com "
+        "(an IdP create of that userName drops the deleted user; adopt again after it)"
+    ) in out.getvalue().splitlines()
+    assert (await call(world, "POST", "/Users", user_body("alice@example.com", "Alice"))).status == 201
+    again = io.StringIO()
+    assert await run_adopt(world.app[SETTINGS], out=again) == 0
+    assert "user linked: stranger" in again.getvalue().splitlines()
 
 
 async def test_adopt_skips_a_name_a_live_stale_mapping_holds_and_says_why(world: World) -> None:
