@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from pytest_aiohttp import AiohttpServer
@@ -199,3 +200,11 @@ def bounded(world: World, **reconcile: Any) -> World:
             settings, reconcile=dataclasses.replace(settings.reconcile, **reconcile)
         ),
     )
+
+
+@pytest.fixture
+def reset_logging() -> Iterator[None]:
+    """For tests that run a command's `main`: it points logging at the test's captured stdout, which is closed
+    once the test ends, so structlog goes back to its defaults after the test."""
+    yield
+    structlog.reset_defaults()

@@ -7,21 +7,15 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 from bridge.__main__ import main
 from bridge.store import MemberRecord, Store, UserFields, open_store
 from tests.reliability.configs import write_config
 
-
-@pytest.fixture(autouse=True)
-def _reset_logging() -> Iterator[None]:
-    yield
-    structlog.reset_defaults()
+pytestmark = pytest.mark.usefixtures("reset_logging")
 
 
 async def _insert_user(store: Store, name: str, det_id: int) -> str:

@@ -7,11 +7,9 @@ entry point, the bridge app over HTTP, both emulators over HTTP and the SQLite s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.__main__ import main
@@ -21,15 +19,10 @@ from tests.idp.harness import ADMIN_PASSWORD, World, start_world
 from tests.idp.master_view import MasterView
 from tests.reliability.test_retire_guard import USERS, _config, _provisioned, _statuses, _wrong_master
 
+pytestmark = pytest.mark.usefixtures("reset_logging")
+
 EXIT_CLEAN = 0
 EXIT_REFUSED = 1
-
-
-@pytest.fixture(autouse=True)
-def _reset_logging() -> Iterator[None]:
-    """`main` points logging at this test's captured stdout, which is closed once the test ends."""
-    yield
-    structlog.reset_defaults()
 
 
 async def _cli(config: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:

@@ -11,11 +11,9 @@ mapping then pointed at the group named team0. Both emulators over HTTP, the SQL
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 
 from bridge.__main__ import main
 from bridge.reconcile import Mode, build_intent_resolver, build_reconciler
@@ -94,14 +92,7 @@ async def test_a_relink_keeps_the_group_a_member_of_its_parent(world: World, wro
     assert [m.member_scim_id for m in members] == [scim_ids["team0"]]
 
 
-@pytest.fixture
-def _reset_logging() -> Iterator[None]:
-    """`main` points logging at this test's captured stdout, which is closed once the test ends."""
-    yield
-    structlog.reset_defaults()
-
-
-@pytest.mark.usefixtures("_reset_logging")
+@pytest.mark.usefixtures("reset_logging")
 async def test_the_cli_override_exits_0_with_every_mapping(
     world: World, wrong: WrongMaster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

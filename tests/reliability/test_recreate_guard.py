@@ -11,12 +11,10 @@ emulators over HTTP and the SQLite store are real.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 from pytest_aiohttp import AiohttpServer
 
 from bridge.__main__ import main
@@ -133,14 +131,7 @@ async def test_a_pass_recreates_no_group_on_a_wrong_master(
     assert (refused["max_retire"], refused["max_retire_fraction"]) == (GROUPS - 1, 0.25)
 
 
-@pytest.fixture
-def _reset_logging() -> Iterator[None]:
-    """`main` points logging at this test's captured stdout, which is closed once the test ends."""
-    yield
-    structlog.reset_defaults()
-
-
-@pytest.mark.usefixtures("_reset_logging")
+@pytest.mark.usefixtures("reset_logging")
 async def test_the_cli_names_the_groups_and_the_bound(
     world: World, wrong: WrongMaster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -15,12 +15,11 @@ import asyncio
 import io
 import secrets
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 from pytest_aiohttp import AiohttpServer
 
 from bridge.__main__ import main
@@ -79,13 +78,6 @@ def _config(world: World, tmp_path: Path, wrong: WrongMaster) -> Path:
     return write_config(tmp_path, Path(world.settings.database.path), wrong.url, master=master)
 
 
-@pytest.fixture
-def _reset_logging() -> Iterator[None]:
-    """`main` points logging at this test's captured stdout, which is closed once the test ends."""
-    yield
-    structlog.reset_defaults()
-
-
 async def _cli(config: Path, capsys: pytest.CaptureFixture[str], *flags: str) -> tuple[int, str]:
     capsys.readouterr()
     code = await asyncio.to_thread(main, ["reconcile", *flags, "-c", str(config)])
@@ -139,7 +131,7 @@ async def test_the_background_pass_refuses_to_rename_a_wrong_masters_users(
     assert sorted(before.users) == sorted(["admin", "determined", *STRANGERS])
 
 
-@pytest.mark.usefixtures("_reset_logging")
+@pytest.mark.usefixtures("reset_logging")
 async def test_the_cli_says_the_users_are_renamed_and_repairs_nothing(
     world: World, wrong: WrongMaster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -160,7 +152,7 @@ async def test_the_cli_says_the_users_are_renamed_and_repairs_nothing(
     assert await wrong.view.state() == before
 
 
-@pytest.mark.usefixtures("_reset_logging")
+@pytest.mark.usefixtures("reset_logging")
 async def test_renamed_groups_count_with_the_gone_ones(
     world: World, wrong: WrongMaster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
