@@ -34,6 +34,9 @@ _UNKNOWN_GROUP: Final = re.compile(
 _UNKNOWN_MEMBER: Final = re.compile(
     r"Error adding \d+ user\(s\) to \d+ group\(s\) because one or more of them were not found: not found"
 )
+_NO_MEMBER_REMOVED: Final = re.compile(
+    r"Error removing \d+ user\(s\) from \d+ group\(s\) because none were members of these groups: not found"
+)
 # The master's own texts for a user it does not have (§4.5-4.9, §8.1): its "user" NotFound error, to which a
 # master with the RBAC UI enabled appends ", please check your permissions." (it says the same for a user the
 # caller may not see, which for the bridge's admin account means one that does not exist).
@@ -101,8 +104,11 @@ class MasterError(Exception):
         return self.http_status == 404 and _UNKNOWN_MEMBER.fullmatch(self.message) is not None
 
     def is_no_member_removed(self) -> bool:
-        """A removal refused because none of the listed users were members (§4.14 step 4, §4.16)."""
-        return self.http_status == 404 and "none were members" in self.message
+        """The master's own answer that a removal found none of the listed users in the group (§4.14 step 4,
+        §4.16: 404 `Error removing 1 user(s) from 1 group(s) because none were members of these groups: not
+        found`); the whole text, as for `is_unknown_group`. Callers take it as "already removed", so another
+        404 that merely contains the words (a proxy's page) must not pass for it."""
+        return self.http_status == 404 and _NO_MEMBER_REMOVED.fullmatch(self.message) is not None
 
 
 class MasterBadRequest(MasterError):

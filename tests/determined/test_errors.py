@@ -191,3 +191,32 @@ def test_unknown_member_is_only_the_masters_own_answer(status: int, text: str, u
     """master-api.md §4.11 step 5, §4.14 step 3: the one text for an added user the master lacks."""
     body = f'{{"error":{{"code":5,"reason":"NotFound","error":"{text}"}}}}'.encode()
     assert error_from_response(status, body).is_unknown_member() is unknown
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "none_removed"),
+    [
+        (
+            404,
+            "Error removing 1 user(s) from 1 group(s) because none were members of these groups: not found",
+            True,
+        ),
+        (
+            404,
+            "Error removing 3 user(s) from 2 group(s) because none were members of these groups: not found",
+            True,
+        ),
+        (404, "<html><p>Sorry, none were members of these groups: not found</p></html>", False),
+        (404, "Error removing 1 user(s) from 1 group(s): upstream not found", False),
+        (
+            500,
+            "Error removing 1 user(s) from 1 group(s) because none were members of these groups: not found",
+            False,
+        ),
+    ],
+)
+def test_no_member_removed_is_only_the_masters_own_answer(status: int, text: str, none_removed: bool) -> None:
+    """master-api.md §4.14 step 4: removing only non-members is a 404 with this one text, which callers take as
+    "already removed"; a proxy's 404 that contains the words is a failure like any other."""
+    body = f'{{"error":{{"code":5,"reason":"NotFound","error":"{text}"}}}}'.encode()
+    assert error_from_response(status, body).is_no_member_removed() is none_removed
