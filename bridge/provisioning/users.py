@@ -281,13 +281,7 @@ class UserService:
             return True
         if current.username.casefold() == tombstone.user_name.casefold():
             return True
-        _log.warning(
-            "user.tombstone_taken_on_master",
-            scim_id=tombstone.scim_id,
-            det_id=tombstone.det_id,
-            user_name=tombstone.user_name,
-            master_user_name=current.username,
-        )
+        _log_tombstone_taken(tombstone, current.username)
         return False
 
     def _fields(self, doc: Mapping[str, Any], *, default_active: bool) -> MasterUserFields:
@@ -340,13 +334,7 @@ class UserService:
             # The master just gave this id to the user it created, so the tombstone holding it maps no user of
             # this master (one made on another before an override): nothing can relink it. Kept, it would
             # refuse this user's mapping for good, the IdP hearing 409 while the account stays unmapped.
-            _log.warning(
-                "user.tombstone_taken_on_master",
-                scim_id=holder.scim_id,
-                det_id=holder.det_id,
-                user_name=holder.user_name,
-                master_user_name=user.username,
-            )
+            _log_tombstone_taken(holder, user.username)
             with contextlib.suppress(NotFoundInStore):  # another create got there first: the id is free
                 await self._store.forget_tombstone(holder.scim_id)
             return await insert()
@@ -553,6 +541,17 @@ class UserService:
                 if index == len(candidates) - 1 or not _display_rejected(err):
                     raise
         raise AssertionError("unreachable: the last candidate re-raises")
+
+
+def _log_tombstone_taken(tombstone: UserRecord, master_user_name: str) -> None:
+    """The warning for a tombstone whose Determined id the master now gives a user of another userName."""
+    _log.warning(
+        "user.tombstone_taken_on_master",
+        scim_id=tombstone.scim_id,
+        det_id=tombstone.det_id,
+        user_name=tombstone.user_name,
+        master_user_name=master_user_name,
+    )
 
 
 def _check_length(user_name: str) -> None:

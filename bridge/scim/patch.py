@@ -125,18 +125,11 @@ def _closing_bracket(text: str, start: int) -> int:
     return -1
 
 
-def _get_ci(obj: Mapping[str, Any], name: str) -> tuple[bool, Any]:
-    for key, value in obj.items():
-        if key.lower() == name:
-            return True, value
-    return False, None
-
-
 _OP_KINDS: Final = {kind.value: kind for kind in PatchOpKind}
 
 
 def _lowered(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """`obj` keyed by lowercased names; of keys that differ only in case, the first wins (as in _get_ci)."""
+    """`obj` keyed by lowercased names; of keys that differ only in case, the first wins."""
     out: dict[str, Any] = {}
     for key, value in obj.items():
         out.setdefault(key.lower(), value)
@@ -150,10 +143,11 @@ def parse_patch(body: object, *, strict: bool = False) -> list[PatchOperation]:
     """
     if not isinstance(body, Mapping):
         raise InvalidSyntax("the request body must be a JSON object")
-    if strict and not core_urn_present(normalise_schema_urns(_get_ci(body, "schemas")[1]), PATCH_OP_URN):
+    message = _lowered(body)
+    if strict and not core_urn_present(normalise_schema_urns(message.get("schemas")), PATCH_OP_URN):
         raise InvalidSyntax(f"schemas must contain {PATCH_OP_URN}")
-    found, operations = _get_ci(body, "operations")
-    if not found or not isinstance(operations, list) or not operations:
+    operations = message.get("operations")
+    if not isinstance(operations, list) or not operations:
         raise InvalidSyntax("Operations must be a non-empty array")
     out: list[PatchOperation] = []
     for index, raw in enumerate(operations):

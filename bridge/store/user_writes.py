@@ -34,6 +34,14 @@ def _replace_emails(conn: sqlite3.Connection, pk: int, doc: Mapping[str, object]
     _insert_emails(conn, pk, rows)
 
 
+def _require_live(row: sqlite3.Row | None, scim_id: str, expected_version: int | None) -> None:
+    """Refuse a write to a user that is missing (or tombstoned), or whose version moved past `expected_version`."""
+    if row is None:
+        raise NotFoundInStore(f"no live user {scim_id}")
+    if expected_version is not None and row["version"] != expected_version:
+        raise VersionConflict(expected_version, row["version"])
+
+
 def _refuse(conn: sqlite3.Connection, scim_id: str, expected_version: int | None) -> NoReturn:
     """Why a write to one live user matched no row: it is missing (or tombstoned), or its version moved.
 
@@ -43,10 +51,8 @@ def _refuse(conn: sqlite3.Connection, scim_id: str, expected_version: int | None
     row = conn.execute(
         "SELECT version FROM users WHERE scim_id = ? AND tombstoned_at IS NULL", (scim_id,)
     ).fetchone()
-    if row is None:
-        raise NotFoundInStore(f"no live user {scim_id}")
-    assert expected_version is not None, "a live user matches an UPDATE at any version"
-    raise VersionConflict(expected_version, row["version"])
+    _require_live(row, scim_id, expected_version)
+    raise AssertionError("a live user at the expected version matches the UPDATE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,18 +106,11 @@ def update_user(
         " WHERE scim_id = ? AND tombstoned_at IS NULL",
         (scim_id,),
     ).fetchone()
-    if current is None:
-        raise NotFoundInStore(f"no live user {scim_id}")
-    if expected_version is not None and current["version"] != expected_version:
-        raise VersionConflict(expected_version, current["version"])
+    _require_live(current, scim_id, expected_version)
     user_name, external_id, display_name, active, doc = fields.columns()
-    # Compared as Python text, not by the columns' NOCASE collation: a change of case is a change.
-    changed = [
-        column
-        for column, value in zip(_INDEXED, (user_name, external_id, display_name), strict=True)
-        if current[column] != value
-    ]
     values = {"user_name": user_name, "external_id": external_id, "display_name": display_name}
+    # Compared as Python text, not by the columns' NOCASE collation: a change of case is a change.
+    changed = [column for column in _INDEXED if current[column] != values[column]]
     assignments = "".join(f"{column} = ?, " for column in changed)
     row = conn.execute(
         f"UPDATE users SET version = version + 1, {assignments}active = ?, doc = ?, last_modified = ?"  # noqa: S608 - fixed column names
