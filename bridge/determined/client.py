@@ -382,12 +382,16 @@ class DeterminedClient:
 
         One deleted group fails the whole call (§4.16), so on that 404 the user's remaining memberships are
         read (``groups/search`` by ``userId``, O(the user's groups)) and the call is repeated once for them.
+        Only the master's own "group does not exist" is that 404 (an unknown user is "none were members",
+        already success): any other, such as a proxy's page, is raised as the failed call it is.
         """
         if not group_ids:
             return
         try:
             await self.remove_from_groups([user_id], group_ids)
-        except MasterNotFound:
+        except MasterNotFound as err:
+            if not err.is_unknown_group():
+                raise
             wanted = set(group_ids)
             left = [group.id async for group in self.iter_groups(user_id=user_id) if group.id in wanted]
             if left:

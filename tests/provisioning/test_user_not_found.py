@@ -19,9 +19,10 @@ from bridge.commands.import_builtin import run_import_builtin
 from bridge.web.keys import SETTINGS
 from tests.idp.harness import World
 from tests.provisioning.faults import PROXY_404, PROXY_PAGE_USER_NOT_FOUND, FaultProxy, Rule
-from tests.provisioning.scim import call, create_user, patch
+from tests.provisioning.scim import call, create_group, create_user, patch
 
 USER_PATH = r"/api/v1/users/\d+"
+ASSIGNMENTS_PATH = r"/api/v1/users/assignments"
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
@@ -101,3 +102,26 @@ async def test_import_builtin_stops_on_a_proxys_404_instead_of_skipping_a_user_t
     assert "does not exist" not in out.getvalue()
     assert f"import failed: MasterNotFound: {PROXY_404}" in out.getvalue()
     assert await world.store.get_user_by_det_id(record.det_id, include_tombstoned=True) is None
+
+
+async def test_a_proxys_404_on_leaving_the_groups_fails_the_delete_instead_of_reading_as_a_deleted_group(
+    proxied: tuple[World, FaultProxy],
+) -> None:
+    """Only the master's own "group does not exist" makes a DELETE re-read the user's groups and try again
+    without the deleted one; before the fix any 404 on the assignments call did (a groups search and a second
+    call), so a proxy's page passed for a group deleted meanwhile. Now the DELETE fails as for any other
+    failure after the deactivation: a retryable 500, the intent left pending, and the IdP's retry finishes it."""
+    world, proxy = proxied
+    ada = await create_user(world, "ada@example.com", "Ada")
+    await create_group(world, "Team", [ada["id"]])
+    proxy.rules.append(Rule("PATCH", ASSIGNMENTS_PATH, status=404, text=PROXY_404))
+    since = len(proxy.seen)
+    await _retryable(await call(world, "DELETE", f"/Users/{ada['id']}"))
+    assert [s for s in proxy.seen[since:] if s.startswith("POST /api/v1/groups")] == []
+    state = await world.master.state()
+    assert not state.users["ada@example.com"].active, "the first call (deactivate) was applied"
+    assert state.groups == {"Team": frozenset({"ada@example.com"})}
+    pending = await world.store.pending_intents()
+    assert [(p.operation, p.target) for p in pending] == [("delete", ada["id"])]
+    assert (await call(world, "DELETE", f"/Users/{ada['id']}")).status == 204
+    assert (await world.master.state()).groups == {"Team": frozenset()}
