@@ -8,6 +8,7 @@ Whoever finds one (a user write, a group write adding it, `reconcile --repair`) 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Final
 
@@ -39,16 +40,26 @@ async def missing_users(master: DeterminedClient, det_ids: Sequence[int]) -> fro
             present = {user.id for user in (await master.list_users(limit=0)).users}
             return frozenset(det_id for det_id in wanted if det_id not in present)
         for det_id in wanted:
-            try:
-                await master.get_user(det_id)
-            except MasterNotFound as err:
-                # Only the master's "no such user" is definite: a proxy's 404 says nothing about the user, and
-                # reading it as "gone" would retire every mapping it was asked about.
-                if err.is_unknown_user():
+            # A proxy's 404 for one user says nothing about it; the others are still asked about.
+            with contextlib.suppress(MasterNotFound):
+                if await user_missing(master, det_id):
                     missing.append(det_id)
     except MasterError:
         return frozenset()
     return frozenset(missing)
+
+
+async def user_missing(master: DeterminedClient, det_id: int) -> bool:
+    """Whether the master answers its own "no such user" for `det_id` (one GET); any other failure of that GET,
+    a proxy's 404 included, is raised: it says nothing about the user, and reading it as "gone" would retire a
+    mapping whose user the master still has."""
+    try:
+        await master.get_user(det_id)
+    except MasterNotFound as err:
+        if err.is_unknown_user():
+            return True
+        raise
+    return False
 
 
 async def retire(store: Store, scim_id: str, det_id: int, *, operation: str, **context: object) -> bool:

@@ -34,7 +34,7 @@ from bridge.provisioning.consistency import (
 )
 from bridge.provisioning.ids import ScimIds
 from bridge.provisioning.locks import KeyedLocks
-from bridge.provisioning.stale import USER_MISSING, missing_users, retire
+from bridge.provisioning.stale import USER_MISSING, retire, user_missing
 from bridge.provisioning.translate import (
     USER_SQL,
     MasterUserFields,
@@ -252,8 +252,10 @@ class UserService:
     # -- internals -----------------------------------------------------------------------------
 
     async def _user_gone(self, det_id: int) -> bool:
-        """Whether the master no longer has Determined user `det_id` (asked only after a write's 404)."""
-        return det_id in await missing_users(self._master, [det_id])
+        """Whether the master no longer has Determined user `det_id` (asked only after a write's 404). A GET
+        that fails is raised, and answers the write: the write's own "user not found" would tell the IdP the
+        user is gone (a DELETE done, a PATCH's user to re-create) while the mapping stays live for GET."""
+        return await user_missing(self._master, det_id)
 
     async def _relinkable(self, tombstone: UserRecord) -> bool:
         """Whether the master still has the tombstone's Determined user, for a POST of its userName to relink.

@@ -12,16 +12,20 @@ import io
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
+import pytest
 from aiohttp import ClientResponse
 
 from bridge.commands.import_builtin import run_import_builtin
 from bridge.web.keys import SETTINGS
 from tests.idp.harness import World
 from tests.provisioning.faults import PROXY_404, PROXY_PAGE_USER_NOT_FOUND, FaultProxy, Rule
-from tests.provisioning.scim import call, create_group, create_user, patch
+from tests.provisioning.scim import call, create_group, create_user, patch, user_body
+from tests.provisioning.test_stale_members import LOST_DET_ID, stale_user
 
 USER_PATH = r"/api/v1/users/\d+"
+STALE_USER_PATH = rf"/api/v1/users/{LOST_DET_ID}"
 ASSIGNMENTS_PATH = r"/api/v1/users/assignments"
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 
@@ -125,3 +129,44 @@ async def test_a_proxys_404_on_leaving_the_groups_fails_the_delete_instead_of_re
     assert [(p.operation, p.target) for p in pending] == [("delete", ada["id"])]
     assert (await call(world, "DELETE", f"/Users/{ada['id']}")).status == 204
     assert (await world.master.state()).groups == {"Team": frozenset()}
+
+
+@pytest.mark.parametrize(
+    ("probe_status", "expected"), [(503, 503), (404, 500)], ids=["master-unavailable", "proxy-404"]
+)
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [
+        ("PATCH", patch({"op": "replace", "path": "displayName", "value": "Ghost Two"})),
+        ("PUT", user_body("ghost@example.com", "Ghost Two")),
+        ("DELETE", None),
+    ],
+    ids=["patch", "put", "delete"],
+)
+async def test_a_write_whose_user_not_found_cannot_be_confirmed_keeps_the_mapping_and_is_retried(
+    proxied: tuple[World, FaultProxy], probe_status: int, expected: int, method: str, body: Any
+) -> None:
+    """The master's own "user not found" on the write retires the mapping only once a GET of the user confirms
+    it (test_stale_users.py). Before the fix a failed GET left the mapping live and yet answered the write's 404:
+    the IdP heard "deleted" (a DELETE done, a PATCH's user re-created, 409 for the userName still mapped) for a
+    resource GET still served. Now the IdP hears the GET's failure, retries, and the retry decides."""
+    world, proxy = proxied
+    ghost = await stale_user(world)
+    # The follow-up GET fails: a master that cannot answer (503), or a proxy's page (404).
+    probe_fault = Rule("GET", STALE_USER_PATH, status=probe_status, text=PROXY_404, times=100)
+    proxy.rules.append(probe_fault)
+    response = await call(world, method, f"/Users/{ghost.scim_id}", body)
+    assert response.status == expected, await response.text()
+    error = await response.json()
+    assert (error["schemas"], error["status"]) == ([ERROR_URN], str(expected))
+    if expected == 503:
+        assert "Retry-After" in response.headers
+    assert (await call(world, "GET", f"/Users/{ghost.scim_id}")).status == 200
+    record = await world.store.get_user_by_scim_id(ghost.scim_id)
+    assert record is not None
+    assert record.display_name == "Ghost"
+
+    probe_fault.times = 0  # the master answers for itself this time
+    retried = await call(world, method, f"/Users/{ghost.scim_id}", body)
+    assert retried.status == (204 if method == "DELETE" else 404), await retried.text()
+    assert await world.store.get_user_by_scim_id(ghost.scim_id) is None
