@@ -12,6 +12,7 @@ import pytest
 from bridge.determined import MasterNotFound
 from bridge.reconcile import Mode, Resolution, build_intent_resolver, build_reconciler
 from bridge.reconcile.drift import DriftKind
+from bridge.reconcile.recreate import GroupRecreator
 from bridge.reconcile.shadow import ShadowClient
 from tests.conftest import LogReader
 from tests.provisioning.faults import PROXY_404, Rule
@@ -20,6 +21,9 @@ from tests.reliability.test_intents import _intent
 
 USER_GET = r"/api/v1/users/\d+"
 USER_BY_NAME = r"/api/v1/users/[^/]+/by-username"
+GROUPS = r"/api/v1/groups"
+# No Determined user has this id: the emulator holds a handful.
+LOST_DET_ID = 987_654
 
 
 def _foreign_user_404s(proxied: Proxied) -> None:
@@ -139,3 +143,35 @@ async def test_a_proxys_404_defers_undoing_a_relink_instead_of_leaving_the_user_
         (f"user.deactivate:{erin.det_id}",),
     )
     assert (await world.admin.get_user(erin.det_id)).active is False
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        # The create itself answered by a proxy, every member on the master: nothing says a member is gone.
+        [Rule("POST", GROUPS, status=404, text=PROXY_404)],
+        # The master's own 404 for a member it lacks, but the probes of the members answered by a proxy.
+        [Rule("GET", USER_GET, status=404, text=PROXY_404, times=100)],
+    ],
+    ids=["proxy-404-on-create", "proxy-404-on-probes"],
+)
+async def test_a_recreated_group_drops_only_members_the_master_itself_says_it_lacks(
+    world: World, proxied: Proxied, faults: list[Rule]
+) -> None:
+    """A re-create refused with a 404 is retried without the members the master says it has no user for
+    (stale.missing_users: its own "user not found", or a listing without them). A proxy's 404, on the create or
+    on a probe, names no member: the re-create fails as it came, no group is made and no member is dropped."""
+    alice = await world.user("alice")
+    group = await world.group("ops", [alice])
+    record = await world.store.get_group_by_scim_id(group)
+    assert record is not None
+    await world.admin.delete_group(record.det_id)
+    members = [alice.det_id] if faults[0].method == "POST" else [alice.det_id, LOST_DET_ID]
+    proxied.proxy.rules.extend(faults)
+    recreator = GroupRecreator(world.store, proxied.client, recreatable={group})
+    with pytest.raises(MasterNotFound):
+        await recreator.recreate(record, members)
+    assert [g.name async for g in world.admin.iter_groups()] == []
+    moved = await world.store.get_group_by_scim_id(group)
+    assert moved is not None
+    assert moved.det_id == record.det_id
