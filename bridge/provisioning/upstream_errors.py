@@ -37,19 +37,15 @@ class Operation(enum.Enum):
     CREATE_USER = "create_user"
     UPDATE_USER = "update_user"
     DELETE_USER = "delete_user"
-    READ_USER = "read_user"
     CREATE_GROUP = "create_group"
     UPDATE_GROUP = "update_group"
     DELETE_GROUP = "delete_group"
-    READ_GROUP = "read_group"
 
 
 # The operations on one existing group or user: only the master's own "no such group" / "user not found" for it
 # is a SCIM 404. A group create names no existing group, so no 404 of the master's means "gone" for it.
-_GROUP_OPERATIONS = frozenset({Operation.UPDATE_GROUP, Operation.DELETE_GROUP, Operation.READ_GROUP})
-_USER_OPERATIONS = frozenset(
-    {Operation.CREATE_USER, Operation.UPDATE_USER, Operation.DELETE_USER, Operation.READ_USER}
-)
+_GROUP_OPERATIONS = frozenset({Operation.UPDATE_GROUP, Operation.DELETE_GROUP})
+_USER_OPERATIONS = frozenset({Operation.CREATE_USER, Operation.UPDATE_USER, Operation.DELETE_USER})
 # Group writes that add members: the master's 404 for an added user it lacks is the IdP's bad value.
 _MEMBER_WRITES = frozenset({Operation.CREATE_GROUP, Operation.UPDATE_GROUP})
 

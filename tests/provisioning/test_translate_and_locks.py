@@ -108,10 +108,11 @@ def test_unknown_member_on_group_write_is_invalid_value() -> None:
 @pytest.mark.parametrize(
     ("op", "text", "expected"),
     [
-        (Operation.READ_GROUP, "Error getting group 3: not found", NotFound),
-        (Operation.READ_GROUP, "404 page not found", InternalError),
-        (Operation.READ_USER, "user not found", NotFound),
-        (Operation.READ_USER, "404 page not found", InternalError),
+        (Operation.DELETE_GROUP, "Error deleting group 3: not found", NotFound),
+        (Operation.DELETE_GROUP, "404 page not found", InternalError),
+        (Operation.UPDATE_USER, "user not found", NotFound),
+        (Operation.UPDATE_USER, "user not found, please check your permissions.", NotFound),
+        (Operation.UPDATE_USER, "404 page not found", InternalError),
         (Operation.CREATE_GROUP, "404 page not found", InternalError),
         (Operation.CREATE_GROUP, "Error getting group 3: not found", InternalError),
         (Operation.CREATE_GROUP, "Error adding 1 user(s) to 1 group(s): upstream not found", InternalError),
@@ -127,8 +128,8 @@ def test_unknown_member_on_group_write_is_invalid_value() -> None:
 def test_only_the_masters_own_not_found_for_what_the_operation_names_is_a_404(
     op: Operation, text: str, expected: type
 ) -> None:
-    """A read's or a group create's 404 was a SCIM 404 whatever answered it; a group create names no existing
-    group, so none of its 404s means "gone", and a read's only the master's own text for that group or user."""
+    """A group create's 404 was a SCIM 404 whatever answered it; a group create names no existing group, so none
+    of its 404s means "gone", and another operation's only the master's own text for its group or user."""
     mapped = to_scim_error(MasterNotFound(text), op)
     assert type(mapped) is expected
     assert mapped.status == (404 if expected is NotFound else 500)
