@@ -39,10 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--rbac", action="store_true", help="report RBAC enabled, as EE masters do")
     emulator.add_argument("--initial-password", default="", help="password of admin and determined")
     emulator.add_argument("--admin-endpoint", action="store_true", help="enable the fault-injection API")
+    emulator.add_argument("--cluster-id", default="emulator-cluster", help="the clusterId it reports")
     with_config(sub.add_parser("check", help="validate config, reach the master, verify the credential"))
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     with_config(db.add_parser("backup", help="online backup of the store to FILE")).add_argument("file")
     with_config(db.add_parser("check", help="integrity and mapping consistency; exit 1 on problems"))
+    with_config(
+        db.add_parser("rebind-master", help="bind the store to the master cluster master.url reaches now")
+    )
     reconcile = with_config(
         sub.add_parser("reconcile", help="compare the store with the master; repair drift")
     )
@@ -138,10 +142,12 @@ def _check(settings: Settings, _args: argparse.Namespace) -> Coroutine[Any, Any,
 
 
 def _db(settings: Settings, args: argparse.Namespace) -> Coroutine[Any, Any, int]:
-    from bridge.commands.db import run_db_backup, run_db_check
+    from bridge.commands.db import run_db_backup, run_db_check, run_db_rebind_master
 
     if args.db_command == "backup":
         return run_db_backup(settings, args.file)
+    if args.db_command == "rebind-master":
+        return run_db_rebind_master(settings)
     return run_db_check(settings)
 
 

@@ -9,6 +9,7 @@ from bridge.commands.refusal import print_refusal
 from bridge.config import Settings
 from bridge.determined import DeterminedClient, MasterError, create_master_client
 from bridge.provisioning.adoption import Adopter, AdoptionReport
+from bridge.provisioning.binding import MasterBinding
 from bridge.reconcile import RetireRefusal, build_intent_resolver, intent_cutoff
 from bridge.store import Store, StoreError, open_store
 from bridge.wiring import master_client_settings, protected_usernames
@@ -35,7 +36,7 @@ async def run_adoption(
     path in its ``reconcile.retire_refused`` event).
     """
     store = await open_store(settings.database.path)
-    client = create_master_client(master_client_settings(settings.master))
+    client = create_master_client(master_client_settings(settings.master), session_check=MasterBinding(store))
     try:
         if intents_first:
             pending, refusal = await _settle_intents(

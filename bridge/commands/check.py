@@ -1,13 +1,32 @@
-"""``scim-bridge check``: the config is valid, the master answers, and the bridge's credential is an admin."""
+"""``scim-bridge check``: the config is valid, the master answers and is the database's own, and the bridge's
+credential is an admin."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from bridge.config import Settings
 from bridge.determined import MasterError, create_master_client
+from bridge.provisioning.binding import REBIND_HINT
+from bridge.store import BoundMaster, open_store
 from bridge.wiring import master_client_settings
+
+
+def _has_database(settings: Settings) -> bool:
+    return Path(settings.database.path).is_file()
+
+
+async def _bound_master(settings: Settings) -> BoundMaster | None:
+    """The database's bound master; None when there is no database yet (check creates none) or no binding."""
+    if not _has_database(settings):
+        return None
+    store = await open_store(settings.database.path)
+    try:
+        return await store.bound_master()
+    finally:
+        await store.close()
 
 
 async def run_check(settings: Settings, out: TextIO = sys.stdout) -> int:
@@ -31,6 +50,16 @@ async def run_check(settings: Settings, out: TextIO = sys.stdout) -> int:
             True,
             f"master reachable at {settings.master.url} (version {info.version}, rbac {info.rbac_enabled})",
         )
+        bound = await _bound_master(settings)
+        if bound is not None and info.cluster_id and bound.cluster_id != info.cluster_id:
+            report(
+                False,
+                f"master is the database's own: it is cluster {info.cluster_id!r} ({info.cluster_name}), "
+                f"the database belongs to cluster {bound.cluster_id!r} ({bound.cluster_name}); {REBIND_HINT}",
+            )
+            return 1
+        if bound is not None:
+            report(True, f"master is the database's own (cluster {bound.cluster_id!r})")
         try:
             me = await client.me()
         except MasterError as exc:

@@ -1,6 +1,7 @@
-"""``scim-bridge db backup FILE`` and ``db check``: online backup and consistency check of the store (issue 7).
+"""``scim-bridge db backup FILE``, ``db check`` and ``db rebind-master``: online backup and consistency check of
+the store (issue 7), and binding it to the master it now serves (bridge/provisioning/binding.py).
 
-Both refuse to create a database that does not exist: a typo in ``database.path`` must not look like an
+All refuse to create a database that does not exist: a typo in ``database.path`` must not look like an
 empty, healthy store.
 """
 
@@ -13,7 +14,9 @@ from typing import Final, TextIO
 import structlog
 
 from bridge.config import Settings
-from bridge.store import SchemaTooNew, StoreError, open_store
+from bridge.determined import MasterError, create_master_client
+from bridge.store import AuditLine, SchemaTooNew, StoreError, open_store
+from bridge.wiring import master_client_settings
 
 EXIT_OK: Final = 0
 EXIT_PROBLEMS: Final = 1
@@ -88,3 +91,57 @@ async def run_db_check(settings: Settings, *, out: TextIO | None = None) -> int:
     print(f"{len(problems)} problem(s) in {source}", file=out)
     _log.info("db.check", database=str(source), problems=len(problems))
     return EXIT_PROBLEMS if problems else EXIT_OK
+
+
+async def run_db_rebind_master(settings: Settings, *, out: TextIO | None = None) -> int:
+    """Bind the database to the cluster ``master.url`` reaches now, whatever it was bound to.
+
+    For an operator who has moved the bridge to another installation on purpose (with the users and groups
+    the mapping names, e.g. a migrated master with a new cluster id). A running bridge accepts that master
+    from its next call on, without a restart.
+    """
+    out = out or sys.stdout
+    source = existing_database(settings, out)
+    if source is None:
+        return EXIT_UNUSABLE
+    try:
+        store = await open_store(source)
+    except (SchemaTooNew, StoreError) as exc:
+        print(f"cannot open {source}: {exc}", file=out)
+        return EXIT_UNUSABLE
+    client = create_master_client(master_client_settings(settings.master))
+    try:
+        info = await client.master_info()
+        if not info.cluster_id:
+            print(f"the master at {settings.master.url} reports no clusterId: nothing to bind to", file=out)
+            return EXIT_UNUSABLE
+        before = await store.bound_master()
+        after = await store.rebind_master(info.cluster_id, info.cluster_name)
+        await store.append_audit(
+            AuditLine(
+                request_id="-",
+                client="cli",
+                operation="rebind_master",
+                resource_type="Master",
+                resource_id=after.cluster_id,
+                master_calls=1,
+                outcome="ok",
+            )
+        )
+    except (MasterError, StoreError) as exc:
+        print(f"rebind failed: {type(exc).__name__}: {exc}", file=out)
+        return EXIT_UNUSABLE
+    finally:
+        await client.close()
+        await store.close()
+    was = "unbound" if before is None else f"cluster {before.cluster_id!r} ({before.cluster_name})"
+    _log.warning(
+        "master.rebound",
+        cluster_id=after.cluster_id,
+        cluster_name=after.cluster_name,
+        previous_cluster_id=None if before is None else before.cluster_id,
+    )
+    print(
+        f"{source} now belongs to cluster {after.cluster_id!r} ({after.cluster_name}); it was {was}", file=out
+    )
+    return EXIT_OK

@@ -11,7 +11,10 @@ from bridge.runner import Listener, serve
 async def run_emulator_command(args: argparse.Namespace) -> int:
     """Serve the emulator until SIGTERM/SIGINT."""
     config = EmulatorConfig(
-        rbac=args.rbac, initial_password=args.initial_password, admin_endpoint=args.admin_endpoint
+        rbac=args.rbac,
+        initial_password=args.initial_password,
+        admin_endpoint=args.admin_endpoint,
+        cluster_id=args.cluster_id,
     )
     listener = Listener(
         create_emulator_app(config),

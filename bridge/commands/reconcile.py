@@ -16,7 +16,8 @@ from typing import Final, TextIO
 from bridge.commands.db import existing_database
 from bridge.commands.refusal import print_refusal
 from bridge.config import Settings
-from bridge.determined import MasterError, create_master_client
+from bridge.determined import MasterError, MasterMismatch, create_master_client
+from bridge.provisioning.binding import REBIND_HINT, MasterBinding
 from bridge.reconcile import (
     Drift,
     DriftKind,
@@ -108,10 +109,13 @@ async def run_reconcile(
         return EXIT_UNUSABLE
     mode = _mode(settings, dry_run=dry_run, repair=repair, err=err)
     store = await open_store(settings.database.path)
-    client = create_master_client(master_client_settings(settings.master))
+    client = create_master_client(master_client_settings(settings.master), session_check=MasterBinding(store))
     try:
         reconciler = await build_reconciler(settings, store, client, allow_mass_retire=allow_mass_retire)
         report = await reconciler.run(mode, intents_before=intent_cutoff(settings))
+    except MasterMismatch as exc:
+        print(f"refused: {exc}; {REBIND_HINT}", file=err)
+        return EXIT_UNUSABLE
     except MasterError as exc:
         print(f"master unavailable: {exc}", file=err)
         return EXIT_UNUSABLE

@@ -13,7 +13,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -80,6 +80,7 @@ def create_master_client(
     clock: Callable[[], float] = time.monotonic,
     rng: Callable[[], float] = random.random,
     observer: MasterCallObserver | None = None,
+    session_check: SessionCheck | None = None,
 ) -> DeterminedClient:
     """Build credential, transport and client together; call ``await client.close()`` at cleanup."""
     transport = MasterTransport(
@@ -89,7 +90,14 @@ def create_master_client(
         limit=settings.max_concurrency,
     )
     credential = MasterCredential(settings, clock=clock)
-    return DeterminedClient(transport, settings, credential, clock=clock, rng=rng, observer=observer)
+    return DeterminedClient(
+        transport, settings, credential, clock=clock, rng=rng, observer=observer, session_check=session_check
+    )
+
+
+# Asked with the master's GET /api/v1/master answer whenever the client opens a session (its first authenticated
+# call, and each re-login); raises a MasterError to refuse that master (bridge.provisioning.binding).
+SessionCheck = Callable[[models.MasterInfo], Awaitable[None]]
 
 
 class DeterminedClient:
@@ -104,6 +112,7 @@ class DeterminedClient:
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
         observer: MasterCallObserver | None = None,
+        session_check: SessionCheck | None = None,
     ) -> None:
         self._transport = transport
         self._settings = settings
@@ -114,6 +123,10 @@ class DeterminedClient:
         self._rng = rng
         self._observer = observer
         self._reached_last_time = True
+        self._session_check = session_check
+        # The Authorization header whose session passed the check; "" (no header is "") until one has.
+        self._checked: str | None = ""
+        self._check_lock = asyncio.Lock()
         # An attempt's overall budget includes one login when the credential may log in on a 401.
         self._extra_budget = settings.login_timeout if credential.uses_login else 0.0
         # One lazy proxy for the client's life: structlog.get_logger() per call built a new proxy, and binding
@@ -149,6 +162,14 @@ class DeterminedClient:
         """``GET /api/v1/master``; needs no credential (§1.2)."""
         doc = await self._call("GET", "/api/v1/master", idempotent=True, authenticated=False)
         return models.parse_master_info(doc)
+
+    async def identify(self) -> models.MasterInfo:
+        """One ``GET /api/v1/master`` straight on the transport, for a probe: no retry, no limiter slot, and
+        the circuit breaker neither asked nor told (a probe at start-up must not open it for the IdP)."""
+        try:
+            return await self._master_info_direct()
+        except (ConnectFailed, AnswerTimeout, ConnectionLost) as exc:
+            raise MasterUnavailable(f"master unreachable: {exc}") from exc
 
     async def me(self) -> models.MasterUser:
         """``GET /api/v1/me``: the bridge's own account."""
@@ -522,6 +543,12 @@ class DeterminedClient:
         try:
             if authenticated and credential.needs_login:
                 await credential.ensure_token(transport)
+            if (
+                authenticated
+                and self._session_check is not None
+                and credential.authorization != self._checked
+            ):
+                await self._check_session()
             deadline = asyncio.get_running_loop().time() + read_timeout + self._extra_budget
 
             async def send(authorization: str | None) -> Answer:
@@ -541,6 +568,10 @@ class DeterminedClient:
             status, answer, retry_after, location = await send(sent)
             if status == 401 and authenticated and credential.uses_login:
                 await credential.refresh(transport, stale=sent)
+                # A new session may be with another master (the old one's answer was 401): checked before the
+                # replay sends anything with it.
+                if self._session_check is not None and credential.authorization != self._checked:
+                    await self._check_session()
                 status, answer, retry_after, location = await send(credential.authorization)
             return status, answer, parse_retry_after(retry_after), location
         except MasterUnavailable as exc:
@@ -575,6 +606,38 @@ class DeterminedClient:
                 )
             if self._observer is not None:
                 self._observer.observe_master_call(method, template, failure or str(status), elapsed)
+
+    async def _check_session(self) -> None:
+        """Run the session check on the master behind the credential's current session, once per session and
+        single-flight, before any authenticated call is sent with it; the check raises (MasterMismatch) to
+        refuse the master, and then every later call asks again."""
+        assert self._session_check is not None
+        async with self._check_lock:
+            session = self._credential.authorization
+            if session == self._checked:
+                return
+            await self._session_check(await self._master_info_direct())
+            self._checked = session
+
+    async def _master_info_direct(self) -> models.MasterInfo:
+        """``GET /api/v1/master`` on the transport itself, as the credential's login is sent: the calling
+        attempt already holds a limiter slot, and a second one could wait on callers that wait for this."""
+        record_call()
+        status, answer, retry_after, location = await self._transport.request(
+            "GET",
+            "/api/v1/master",
+            read_timeout=None,
+            deadline=asyncio.get_running_loop().time() + self._settings.login_timeout,
+            repeatable=True,
+        )
+        if 300 <= status < 400:
+            raise redirect_error(status, location, "/api/v1/master")
+        if status != 200:
+            raise error_from_response(status, answer, parse_retry_after(retry_after))
+        try:
+            return models.parse_master_info(models.decode_json(answer))
+        except ValueError:
+            raise MasterProtocolError("GET /api/v1/master: body is not JSON", http_status=200) from None
 
     def _note_unreachable(self) -> None:
         self._reached_last_time = False

@@ -179,6 +179,22 @@ class MasterProtocolError(MasterError):
     default_status = 502
 
 
+class MasterMismatch(MasterError):
+    """The master is another cluster than the one the bridge's database belongs to (its ``clusterId`` differs).
+
+    Raised before any authenticated call of a session the check refused, so nothing is sent to that master.
+    Not a transient failure: retrying reaches the same master until an operator points the bridge back at its
+    own, or rebinds the database (``scim-bridge db rebind-master``).
+    """
+
+    default_status = 503
+
+    def __init__(self, bound: str, found: str) -> None:
+        super().__init__(f"the master is cluster {found!r}; this database belongs to cluster {bound!r}")
+        self.bound = bound
+        self.found = found
+
+
 _BY_STATUS: dict[int, type[MasterError]] = {
     400: MasterBadRequest,
     401: MasterUnauthorized,

@@ -11,7 +11,6 @@ from bridge.emulator.wire import json_response
 
 VERSION: Final = "0.38.1"
 MASTER_ID: Final = "emulator-master"
-CLUSTER_ID: Final = "emulator-cluster"
 CLUSTER_NAME: Final = "scim-bridge-emulator"
 
 
@@ -22,7 +21,7 @@ async def get_master(request: web.Request) -> web.Response:
         {
             "version": VERSION,
             "masterId": MASTER_ID,
-            "clusterId": CLUSTER_ID,
+            "clusterId": state.config.cluster_id,
             "clusterName": CLUSTER_NAME,
             "telemetryEnabled": False,
             "ssoProviders": [],
@@ -46,7 +45,7 @@ async def get_info(request: web.Request) -> web.Response:
         {
             "version": VERSION,
             "master_id": MASTER_ID,
-            "cluster_id": CLUSTER_ID,
+            "cluster_id": state.config.cluster_id,
             "cluster_name": CLUSTER_NAME,
             "telemetry": {"enabled": False},
             "rbacEnabled": state.config.rbac,

@@ -12,6 +12,7 @@ from bridge.determined import (
     MasterConflict,
     MasterError,
     MasterForbidden,
+    MasterMismatch,
     MasterNotFound,
     MasterThrottled,
     MasterUnauthorized,
@@ -29,6 +30,8 @@ from bridge.scim.errors import (
 
 _log = structlog.get_logger("bridge.provisioning")
 DEFAULT_RETRY_AFTER = 5
+# An operator has to act first: an IdP retrying every few seconds only fills the logs.
+MISMATCH_RETRY_AFTER = 60
 
 
 class Operation(enum.Enum):
@@ -58,6 +61,13 @@ def _retry_after(seconds: float | None) -> int:
 
 def to_scim_error(err: MasterError, op: Operation) -> ScimError:
     """The SCIM answer for a master failure during `op`; details never echo secrets (envelopes carry none)."""
+    if isinstance(err, MasterMismatch):
+        # Nothing was sent to that master; the IdP retries, and succeeds once an operator has acted.
+        return ServiceUnavailable(
+            "The Determined master is not the cluster this bridge's database belongs to; the operator must"
+            " check master.url (scim-bridge logs master.identity_mismatch).",
+            retry_after=MISMATCH_RETRY_AFTER,
+        )
     if isinstance(err, MasterUnavailable):
         return ServiceUnavailable(
             "The Determined master is unavailable; retry later.", retry_after=_retry_after(err.retry_after)

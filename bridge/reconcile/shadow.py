@@ -90,6 +90,10 @@ class ShadowClient(DeterminedClient):
         """The real master's info."""
         return await self._real.master_info()
 
+    async def identify(self) -> MasterInfo:
+        """The real master's info (one probe)."""
+        return await self._real.identify()
+
     async def me(self) -> MasterUser:
         """The bridge's real account."""
         return await self._real.me()

@@ -20,6 +20,7 @@ from bridge.store.group_writes import GroupAttributes
 from bridge.store.records import (
     AuditEntry,
     AuditLine,
+    BoundMaster,
     Finish,
     GroupRecord,
     IntentRecord,
@@ -37,6 +38,7 @@ from bridge.store.user_writes import UserFields
 __all__ = [
     "AuditEntry",
     "AuditLine",
+    "BoundMaster",
     "Duplicate",
     "DuplicateDeterminedId",
     "DuplicateDisplayName",

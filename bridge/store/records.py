@@ -130,6 +130,15 @@ class AuditEntry(AuditLine):
 
 
 @dataclass(frozen=True, slots=True)
+class BoundMaster:
+    """The master cluster a database belongs to (``master_binding``); ``bound_at`` is a store timestamp."""
+
+    cluster_id: str
+    cluster_name: str
+    bound_at: str
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
     """What the store write completing a master write also records in its transaction: the intent as done,
     and (when the caller knows it already) the request's audit line, so no separate write follows."""

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, TypeVar
 
-from bridge.store import group_writes, groups, integrity, journal, user_writes, users
+from bridge.store import binding, group_writes, groups, integrity, journal, user_writes, users
 from bridge.store.codec import format_ts
 from bridge.store.connections import BUSY_TIMEOUT_MS, ReaderConnection, ReaderPool, connect_writer
 from bridge.store.errors import (
@@ -31,6 +31,7 @@ from bridge.store.migrations import load_migrations, migrate
 from bridge.store.records import (
     AuditEntry,
     AuditLine,
+    BoundMaster,
     Finish,
     GroupRecord,
     IntentRecord,
@@ -582,6 +583,20 @@ class Store:
     async def prune_audit(self, before: datetime) -> int:
         """Delete audit lines older than `before`; returns how many."""
         return await self._write(lambda c, _now: journal.prune_audit(c, format_ts(before)))
+
+    # -- master binding --------------------------------------------------------------------------
+
+    async def bound_master(self) -> BoundMaster | None:
+        """The master cluster this database belongs to; None until it has met one."""
+        return await self._lookup(binding.fetch_bound_master)
+
+    async def bind_master(self, cluster_id: str, cluster_name: str) -> BoundMaster:
+        """Bind to this cluster unless bound already; returns the binding that holds."""
+        return await self._write(lambda c, now: binding.bind_master(c, now, cluster_id, cluster_name))
+
+    async def rebind_master(self, cluster_id: str, cluster_name: str) -> BoundMaster:
+        """Bind to this cluster, replacing any binding (``scim-bridge db rebind-master``)."""
+        return await self._write(lambda c, now: binding.rebind_master(c, now, cluster_id, cluster_name))
 
     # -- data safety -----------------------------------------------------------------------------
 

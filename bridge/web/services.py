@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
 from bridge.config import Settings
 from bridge.determined import create_master_client
+from bridge.provisioning.binding import MasterBinding, announce
 from bridge.provisioning.consistency import Caller
 from bridge.provisioning.groups import GroupService
 from bridge.provisioning.locks import KeyedLocks
@@ -44,16 +47,25 @@ def service_contexts(settings: Settings) -> list[Context]:
 
     async def master_ctx(app: web.Application) -> AsyncIterator[None]:
         # Start-up does not wait for the master: /readyz reports it, requests answer 503 meanwhile.
-        client = create_master_client(master_client_settings(settings.master), observer=app.get(METRICS))
+        binding = MasterBinding(app[STORE])
+        client = create_master_client(
+            master_client_settings(settings.master), observer=app.get(METRICS), session_check=binding
+        )
         app[MASTER] = client
 
         async def master_ready() -> str | None:
-            return None if await client.ping() else "master unreachable"
+            if not await client.ping():
+                return "master unreachable"
+            return binding.problem
 
         app[READINESS]["master"] = master_ready
+        announcing = asyncio.create_task(announce(binding, client))
         try:
             yield
         finally:
+            announcing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await announcing
             await client.close()
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
