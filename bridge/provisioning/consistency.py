@@ -189,7 +189,9 @@ class Journal:
                     await self._finish_quietly(intent, IntentState.ROLLED_BACK)
                 raise on_master_error(err) from None
             except ScimError:
-                # Refused by the bridge's own checks before any master write was sent.
+                # Refused by the bridge's own checks before any master write was sent, or a master refusal that
+                # applied nothing and needs more than `on_master_error` to answer (a user write's 404, after the
+                # GET that confirms or contradicts it).
                 await self._finish_quietly(intent, IntentState.ROLLED_BACK)
                 raise
             scope = _SCOPE.get()

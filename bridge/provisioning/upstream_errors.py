@@ -103,6 +103,18 @@ def to_scim_error(err: MasterError, op: Operation) -> ScimError:
     return InternalError("The Determined master failed unexpectedly.")
 
 
+def contradicted_not_found(err: MasterNotFound, op: Operation, **context: object) -> ScimError:
+    """The SCIM answer for a user write whose master said "user not found" while a GET of the user right after
+    found it. `to_scim_error` would answer 404, which the IdP reads as "deleted": it re-creates the user into a
+    409 (the userName still mapped), or takes a DELETE as done while the account can still log in. The two
+    answers contradict each other and the write applied nothing, so a 500: the IdP retries, and the retry's own
+    answers decide. Logged as master.not_found_contradicted with `context` (the user's ids)."""
+    _log.error("master.not_found_contradicted", operation=op.value, reason=err.message, **context)
+    return InternalError(
+        "The Determined master answered 'user not found' for a user it then returned; nothing was changed, retry."
+    )
+
+
 def _is_masters_not_found(err: MasterNotFound, op: Operation) -> bool:
     """Whether `err` is the master's own answer that the group or user `op` names does not exist."""
     if op in _GROUP_OPERATIONS:

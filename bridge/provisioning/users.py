@@ -42,7 +42,7 @@ from bridge.provisioning.translate import (
     stored_doc,
     user_fields,
 )
-from bridge.provisioning.upstream_errors import Operation, to_scim_error
+from bridge.provisioning.upstream_errors import Operation, contradicted_not_found, to_scim_error
 from bridge.scim import USER_SCHEMA, ListQuery, apply_patch, compile_sql
 from bridge.scim.errors import InvalidValue, NotFound, ScimError, Uniqueness
 from bridge.scim.filter_sql import sort_sql
@@ -212,9 +212,8 @@ class UserService:
             async def master_write() -> bool:
                 try:
                     await self._master.patch_user(record.det_id, active=False)
-                except MasterNotFound:
-                    if not await self._user_gone(record.det_id):
-                        raise
+                except MasterNotFound as err:
+                    await self._confirm_gone(err, record, Operation.DELETE_USER)
                     # A user the master lacks is in none of its groups (memberships reference users).
                     scope.outcome = DELETED_MISSING_OUTCOME
                     return True
@@ -251,11 +250,20 @@ class UserService:
 
     # -- internals -----------------------------------------------------------------------------
 
-    async def _user_gone(self, det_id: int) -> bool:
-        """Whether the master no longer has Determined user `det_id` (asked only after a write's 404). A GET
-        that fails is raised, and answers the write: the write's own "user not found" would tell the IdP the
-        user is gone (a DELETE done, a PATCH's user to re-create) while the mapping stays live for GET."""
-        return await user_missing(self._master, det_id)
+    async def _confirm_gone(self, err: MasterNotFound, record: UserRecord, op: Operation) -> None:
+        """Return if a GET of `record`'s Determined user confirms that the master no longer has it (asked only
+        after the write `op` got the 404 `err`); else raise the write's answer, the mapping left live.
+
+        A GET that fails is raised and answers the write: the write's own "user not found" would tell the IdP
+        the user is gone (a DELETE done, a PATCH's user to re-create) while the mapping stays live for GET. A
+        GET that finds the user makes any other 404 the failure it is (500), and contradicts the master's own
+        "user not found", which `to_scim_error` would pass on as 404: a 500 too (`contradicted_not_found`).
+        """
+        if await user_missing(self._master, record.det_id):
+            return
+        if err.is_unknown_user():
+            raise contradicted_not_found(err, op, scim_id=record.scim_id, det_id=record.det_id) from None
+        raise err
 
     async def _relinkable(self, tombstone: UserRecord) -> bool:
         """Whether the master still has the tombstone's Determined user, for a POST of its userName to relink.
@@ -421,10 +429,9 @@ class UserService:
                 if after.username != before.username or sync_password is not None:
                     remote = (await self._master.get_user(record.det_id)).remote
                 return await self._push(record.det_id, before, after, sync_password, remote=remote)
-            except MasterNotFound:
-                if await self._user_gone(record.det_id):
-                    raise _DeterminedUserGone from None
-                raise
+            except MasterNotFound as err:
+                await self._confirm_gone(err, record, Operation.UPDATE_USER)
+                raise _DeterminedUserGone from None
 
         async def store_write(_: MasterUser | None, finish: Finish) -> UserRecord:
             return await self._store_update(record, row, finish)

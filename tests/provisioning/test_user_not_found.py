@@ -19,6 +19,7 @@ from aiohttp import ClientResponse
 
 from bridge.commands.import_builtin import run_import_builtin
 from bridge.web.keys import SETTINGS
+from tests.conftest import LogReader
 from tests.idp.harness import World
 from tests.provisioning.faults import PROXY_404, PROXY_PAGE_USER_NOT_FOUND, FaultProxy, Rule
 from tests.provisioning.scim import call, create_group, create_user, patch, user_body
@@ -170,3 +171,45 @@ async def test_a_write_whose_user_not_found_cannot_be_confirmed_keeps_the_mappin
     retried = await call(world, method, f"/Users/{ghost.scim_id}", body)
     assert retried.status == (204 if method == "DELETE" else 404), await retried.text()
     assert await world.store.get_user_by_scim_id(ghost.scim_id) is None
+
+
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [
+        ("PATCH", patch({"op": "replace", "path": "displayName", "value": "Augusta"})),
+        ("PUT", user_body("ada@example.com", "Augusta")),
+        ("DELETE", None),
+    ],
+    ids=["patch", "put", "delete"],
+)
+async def test_a_write_whose_user_not_found_the_get_contradicts_is_retried_not_a_missing_user(
+    proxied: tuple[World, FaultProxy], captured_logs: LogReader, method: str, body: Any
+) -> None:
+    """The write hears the master's own "user not found" while the confirming GET finds the user: the two
+    answers contradict each other, so nothing is retired and nothing is taken as done. Before the fix the IdP
+    heard the write's 404, which reads as "deleted" (Entra and Okta re-create the user and get 409 for the
+    userName still mapped; a DELETE is taken as done while the account can still log in). Now a retryable 500."""
+    world, proxy = proxied
+    ada = await create_user(world, "ada@example.com", "Ada")
+    before = await world.store.get_user_by_scim_id(ada["id"])
+    assert before is not None
+    proxy.rules.append(Rule("PATCH", USER_PATH, status=404, text="user not found"))
+    since = len(proxy.seen)
+    await _retryable(await call(world, method, f"/Users/{ada['id']}", body))
+    # The write's 404, then the confirming GET, which the master answers with the user.
+    assert proxy.seen[since:] == [
+        f"PATCH /api/v1/users/{before.det_id}",
+        f"GET /api/v1/users/{before.det_id}",
+    ]
+    record = await world.store.get_user_by_scim_id(ada["id"])
+    assert record is not None
+    assert (record.display_name, record.tombstoned_at) == ("Ada", None)
+    assert await world.store.pending_intents() == []
+    master_user = (await world.master.state()).users["ada@example.com"]
+    assert (master_user.display_name, master_user.active) == ("Ada", True)
+    [contradicted] = [e for e in captured_logs() if e.get("event") == "master.not_found_contradicted"]
+    assert (contradicted["scim_id"], contradicted["reason"]) == (ada["id"], "user not found")
+    assert [e for e in captured_logs() if e.get("event") == "user.missing_on_master"] == []
+
+    retried = await call(world, method, f"/Users/{ada['id']}", body)
+    assert retried.status == (204 if method == "DELETE" else 200), await retried.text()
