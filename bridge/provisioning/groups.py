@@ -602,11 +602,13 @@ class GroupService:
         """Re-raise `err`, or `_LostUsers` if it came from added users the master no longer has.
 
         The master answers an add of such a user with a bare 500 on assignments (a foreign-key violation it
-        does not map, master usergroup AddUsersToGroupsTx) and a 404 naming no one on create and UpdateGroup,
-        in one transaction that applied nothing. Asking the master about the added users tells a stale mapping
-        from a real failure; it runs only on this failure path, in a bounded number of calls (stale.PROBE_GETS).
+        does not map, master usergroup AddUsersToGroupsTx) and a 404 naming no one on create and UpdateGroup
+        (`is_unknown_member`: its whole text), in one transaction that applied nothing. Asking the master about
+        the added users tells a stale mapping from a real failure; it runs only after those two answers, in a
+        bounded number of calls (stale.PROBE_GETS). Any other 404 (a proxy's page, a group deleted meanwhile)
+        says nothing about a member: it is raised as it came, without asking.
         """
-        if isinstance(err, MasterInternal | MasterNotFound) and added:
+        if added and (isinstance(err, MasterInternal) or err.is_unknown_member()):
             lost = await missing_users(self._master, added)
             if lost:
                 raise _LostUsers(lost) from err

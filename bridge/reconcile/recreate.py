@@ -111,11 +111,14 @@ class GroupRecreator:
 
     async def _make(self, group: GroupRecord, members: Sequence[int]) -> _Made:
         """A group for `group`'s mapping with `members`; one the master no longer has (user.missing, not seen
-        missing by the sweep) fails the whole create with a 404, so the group comes back with the others and
-        the next pass reports that member once, as user.missing."""
+        missing by the sweep) fails the whole create with the master's own 404 for an added user it lacks
+        (`is_unknown_member`), so the group comes back with the others and the next pass reports that member
+        once, as user.missing. Any other 404 (a proxy's page) names no member and fails the create as it came."""
         try:
             return await self._create_or_take(group, members)
-        except MasterNotFound:
+        except MasterNotFound as err:
+            if not err.is_unknown_member():
+                raise
             lost = await missing_users(self.client, members)
             if not lost:
                 raise

@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from bridge.provisioning.stale import PROBE_GETS
 from tests.conftest import LogReader
 from tests.idp.harness import World
-from tests.provisioning.faults import FaultProxy, Rule
-from tests.provisioning.scim import GROUP_URN, call, create_user
+from tests.provisioning.faults import PROXY_404, FaultProxy, Rule
+from tests.provisioning.scim import GROUP_URN, call, create_group, create_user, patch
 from tests.provisioning.test_stale_members import LOST_DET_ID, stale_user
 
 CREATE_GROUP = ("POST", "/api/v1/groups")
@@ -114,3 +116,38 @@ async def test_a_failing_probe_retires_no_mapping(
     await _nothing_created(world)
     assert (await call(world, "GET", f"/Users/{ghost.scim_id}")).status == 200
     assert [e for e in captured_logs() if e.get("event") == "user.missing_on_master"] == []
+
+
+@pytest.mark.parametrize(
+    "write",
+    ["create", "patch-add", "put-rename"],
+    ids=["create: POST groups", "patch add: assignments", "put with a rename: PUT groups/{id}"],
+)
+async def test_a_proxys_404_on_an_add_is_answered_without_asking_about_the_members(
+    proxied: tuple[World, FaultProxy], write: str
+) -> None:
+    """Only the master's own 404 for an added user it lacks (is_unknown_member), or its bare 500 on assignments,
+    can come from a stale member. Before the fix any 404 made the bridge ask about every added member (here 3
+    GETs, up to PROBE_GETS, else a listing of every user) before answering the 500 it answers now at once."""
+    world, proxy = proxied
+    members = await _users(world, 3)
+    if write == "create":
+        proxy.rules.append(Rule(*CREATE_GROUP, status=404, text=PROXY_404))
+        since = len(proxy.seen)
+        response = await call(world, "POST", "/Groups", _group(members))
+    else:
+        team = await create_group(world, "Team")
+        since = len(proxy.seen)
+        if write == "patch-add":
+            proxy.rules.append(Rule("PATCH", "/api/v1/users/assignments", status=404, text=PROXY_404))
+            added = patch({"op": "add", "path": "members", "value": [{"value": m} for m in members]})
+            response = await call(world, "PATCH", f"/Groups/{team['id']}", added)
+        else:
+            proxy.rules.append(Rule("PUT", r"/api/v1/groups/\d+", status=404, text=PROXY_404))
+            response = await call(
+                world, "PUT", f"/Groups/{team['id']}", {**_group(members), "displayName": "Crew"}
+            )
+    assert response.status == 500, await response.text()
+    assert (await response.json())["status"] == "500"
+    assert _probes(proxy, since) == (0, 0)
+    assert await world.store.pending_intents() == []

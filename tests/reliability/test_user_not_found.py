@@ -5,6 +5,7 @@ intent instead of being read as "gone". The emulator over HTTP with a fault prox
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -158,19 +159,25 @@ async def test_a_proxys_404_defers_undoing_a_relink_instead_of_leaving_the_user_
 async def test_a_recreated_group_drops_only_members_the_master_itself_says_it_lacks(
     world: World, proxied: Proxied, faults: list[Rule]
 ) -> None:
-    """A re-create refused with a 404 is retried without the members the master says it has no user for
-    (stale.missing_users: its own "user not found", or a listing without them). A proxy's 404, on the create or
-    on a probe, names no member: the re-create fails as it came, no group is made and no member is dropped."""
+    """A re-create refused with the master's own 404 for an added user it lacks (is_unknown_member) is retried
+    without the members the master says it has no user for (stale.missing_users: its own "user not found", or a
+    listing without them). A proxy's 404, on the create or on a probe, names no member: the re-create fails as
+    it came, no group is made and no member is dropped. A proxy's 404 on the create asks about no member:
+    before the fix any 404 there did (one GET per member, up to stale.PROBE_GETS, else a listing)."""
     alice = await world.user("alice")
-    group = await world.group("ops", [alice])
+    bob = await world.user("bob")
+    group = await world.group("ops", [alice, bob])
     record = await world.store.get_group_by_scim_id(group)
     assert record is not None
     await world.admin.delete_group(record.det_id)
-    members = [alice.det_id] if faults[0].method == "POST" else [alice.det_id, LOST_DET_ID]
+    on_create = faults[0].method == "POST"
+    members = [alice.det_id, bob.det_id] if on_create else [alice.det_id, bob.det_id, LOST_DET_ID]
     proxied.proxy.rules.extend(faults)
     recreator = GroupRecreator(world.store, proxied.client, recreatable={group})
     with pytest.raises(MasterNotFound):
         await recreator.recreate(record, members)
+    probes = [s for s in proxied.proxy.seen if re.fullmatch(r"GET /api/v1/users/\d+", s)]
+    assert len(probes) == (0 if on_create else len(members))
     assert [g.name async for g in world.admin.iter_groups()] == []
     moved = await world.store.get_group_by_scim_id(group)
     assert moved is not None
