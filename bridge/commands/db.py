@@ -15,7 +15,7 @@ import structlog
 
 from bridge.config import Settings
 from bridge.determined import MasterError, create_master_client
-from bridge.store import AuditLine, SchemaTooNew, StoreError, open_store
+from bridge.store import AuditLine, SchemaTooNew, Store, StoreError, open_store
 from bridge.wiring import master_client_settings
 
 EXIT_OK: Final = 0
@@ -31,6 +31,18 @@ def existing_database(settings: Settings, out: TextIO) -> Path | None:
         print(f"database {path} does not exist", file=out)
         return None
     return path
+
+
+async def _open_existing(settings: Settings, out: TextIO) -> Store | None:
+    """The store at ``database.path``, or None after saying on `out` why it cannot be opened."""
+    source = existing_database(settings, out)
+    if source is None:
+        return None
+    try:
+        return await open_store(source)
+    except (SchemaTooNew, StoreError) as exc:
+        print(f"cannot open {source}: {exc}", file=out)
+        return None
 
 
 def _same_path(a: Path, b: Path) -> bool:
@@ -74,13 +86,8 @@ async def run_db_backup(settings: Settings, dest: str, *, err: TextIO | None = N
 async def run_db_check(settings: Settings, *, out: TextIO | None = None) -> int:
     """Print every integrity or mapping problem; exit 1 if there is any."""
     out = out or sys.stdout
-    source = existing_database(settings, out)
-    if source is None:
-        return EXIT_UNUSABLE
-    try:
-        store = await open_store(source)
-    except (SchemaTooNew, StoreError) as exc:
-        print(f"cannot open {source}: {exc}", file=out)
+    store = await _open_existing(settings, out)
+    if store is None:
         return EXIT_UNUSABLE
     try:
         problems = await store.check()
@@ -88,8 +95,8 @@ async def run_db_check(settings: Settings, *, out: TextIO | None = None) -> int:
         await store.close()
     for problem in problems:
         print(problem, file=out)
-    print(f"{len(problems)} problem(s) in {source}", file=out)
-    _log.info("db.check", database=str(source), problems=len(problems))
+    print(f"{len(problems)} problem(s) in {settings.database.path}", file=out)
+    _log.info("db.check", database=str(settings.database.path), problems=len(problems))
     return EXIT_PROBLEMS if problems else EXIT_OK
 
 
@@ -101,13 +108,8 @@ async def run_db_rebind_master(settings: Settings, *, out: TextIO | None = None)
     from its next call on, without a restart.
     """
     out = out or sys.stdout
-    source = existing_database(settings, out)
-    if source is None:
-        return EXIT_UNUSABLE
-    try:
-        store = await open_store(source)
-    except (SchemaTooNew, StoreError) as exc:
-        print(f"cannot open {source}: {exc}", file=out)
+    store = await _open_existing(settings, out)
+    if store is None:
         return EXIT_UNUSABLE
     client = create_master_client(master_client_settings(settings.master))
     try:
@@ -142,6 +144,7 @@ async def run_db_rebind_master(settings: Settings, *, out: TextIO | None = None)
         previous_cluster_id=None if before is None else before.cluster_id,
     )
     print(
-        f"{source} now belongs to cluster {after.cluster_id!r} ({after.cluster_name}); it was {was}", file=out
+        f"{settings.database.path} now belongs to cluster {after.cluster_id!r} ({after.cluster_name}); it was {was}",
+        file=out,
     )
     return EXIT_OK

@@ -45,6 +45,13 @@ async def _other_cluster(aiohttp_server: AiohttpServer, cluster_id: str = "other
     return server
 
 
+async def _bind(tmp_path: Path, cluster_id: str, cluster_name: str) -> None:
+    """Bind the world's database (before the bridge opens it) as if it had met that cluster."""
+    store = await open_store(tmp_path / "bridge.db")
+    await store.bind_master(cluster_id, cluster_name)
+    await store.close()
+
+
 def _url(server: TestServer) -> str:
     return str(server.make_url("")).rstrip("/")
 
@@ -67,9 +74,7 @@ async def test_the_first_master_binds_the_database(world: World, captured_logs: 
 async def test_a_database_of_another_cluster_sends_nothing_to_this_master(
     aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path, captured_logs: LogReader
 ) -> None:
-    store = await open_store(tmp_path / "bridge.db")
-    await store.bind_master("production-cluster", "prod")
-    await store.close()
+    await _bind(tmp_path, "production-cluster", "prod")
     world = await start_world(aiohttp_server, aiohttp_client, tmp_path)
     # Said at start-up, before any IdP request.
     await until(
@@ -135,9 +140,7 @@ async def test_a_master_swapped_under_a_running_bridge_is_refused_until_its_own_
 async def test_rebind_master_lets_a_running_bridge_manage_the_new_cluster(
     aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path, captured_logs: LogReader
 ) -> None:
-    store = await open_store(tmp_path / "bridge.db")
-    await store.bind_master("old-cluster", "old")
-    await store.close()
+    await _bind(tmp_path, "old-cluster", "old")
     world = await start_world(aiohttp_server, aiohttp_client, tmp_path)
     await _refused(await call(world, "POST", "/Users", user_body("ada@example.com", "Ada")))
     settings = world.app[SETTINGS]
@@ -198,9 +201,7 @@ async def test_a_static_token_is_checked_once_and_refused_on_another_cluster(
     token = await view.call(
         "POST", "/api/v1/tokens", {"userId": created["user"]["id"], "lifespan": "-1", "description": "t"}
     )
-    store = await open_store(tmp_path / "bridge.db")
-    await store.bind_master("emulator-cluster", "scim-bridge-emulator")
-    await store.close()
+    await _bind(tmp_path, "emulator-cluster", "scim-bridge-emulator")
     world = await start_world(
         aiohttp_server,
         aiohttp_client,
