@@ -60,7 +60,8 @@ def _events(captured_logs: LogReader, name: str) -> list[dict[str, object]]:
     return [e for e in captured_logs() if e.get("event") == name]
 
 
-async def test_the_first_master_binds_the_database(world: World, captured_logs: LogReader) -> None:
+async def test_the_first_master_binds_the_database(captured_logs: LogReader, world: World) -> None:
+    """captured_logs first: the world's start-up announcement may bind the database before the test body runs."""
     await create_user(world, "ada@example.com", "Ada")
     bound = await world.store.bound_master()
     assert bound is not None
