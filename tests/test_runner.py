@@ -15,6 +15,7 @@ import aiohttp
 from aiohttp import web
 
 from bridge.runner import Listener, Started, serve
+from tests.polling import until
 
 
 async def test_stop_drains_in_flight_request_then_runs_cleanup() -> None:
@@ -56,16 +57,16 @@ async def test_stop_drains_in_flight_request_then_runs_cleanup() -> None:
         await handler_started.wait()
         stop.set()
         # The listener closes while the slow request is still in flight: new connections are refused.
-        refused = False
         async with aiohttp.ClientSession() as fresh:
-            for _ in range(200):
+
+            async def refused() -> bool:
                 try:
                     async with fresh.get(f"{started[0].url}/fast", headers={"Connection": "close"}):
-                        await asyncio.sleep(0.01)
+                        return False
                 except aiohttp.ClientConnectionError:
-                    refused = True
-                    break
-        assert refused
+                    return True
+
+            await until(refused, "the listener still accepted connections after stop", polls=200)
         release.set()
         response = await request
         assert response.status == 200

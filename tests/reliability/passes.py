@@ -3,7 +3,6 @@ drift an administrator makes behind the bridges' backs for a pass to find."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
 from aiohttp import web
@@ -12,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.config import ReconcileSettings, Settings
 from bridge.determined import DeterminedClient, MasterUser
+from tests.polling import until
 
 Bridge = TestClient[web.Request, web.Application]
 
@@ -34,12 +34,15 @@ async def metric(bridge: Bridge, name: str, **labels: str) -> float:
 
 async def until_metric(bridge: Bridge, name: str, **labels: str) -> float:
     """The metric once a background pass has set it (the pass runs on this loop; nothing finer to await)."""
-    for _ in range(400):
+    value = 0.0
+
+    async def is_set() -> bool:
+        nonlocal value
         value = await metric(bridge, name, **labels)
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    return 0.0
+        return bool(value)
+
+    await until(is_set, f"no background pass set {name} {labels}", polls=400, every=0.05)
+    return value
 
 
 async def deactivate(admin: DeterminedClient, username: str) -> MasterUser:

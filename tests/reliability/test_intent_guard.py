@@ -9,7 +9,6 @@ reconcile context on a socket, both emulators over HTTP and the SQLite store are
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -21,12 +20,11 @@ from bridge.reconcile.repair import Unrepairable
 from bridge.store import IntentState, UserFields, UserRecord
 from tests.conftest import LogReader
 from tests.idp.master_view import MasterState
+from tests.polling import until
 from tests.reliability.conftest import ADMIN_PASSWORD, World, WrongMaster, bounded
 from tests.reliability.test_intents import _intent
 
 USERS = 3
-# Polls of 10 ms: the background task runs on the test's own loop, so there is no finer event to await.
-POLLS = 2000
 
 
 async def _delete_pending(world: World, user: UserRecord) -> int:
@@ -124,11 +122,15 @@ async def test_the_background_loop_between_passes_refuses_too(
         for user in users:
             await _delete_pending(world, user)
         mapping, before = await _mapping(world, group), await wrong.view.state()
-        for _ in range(POLLS):
-            refusals = _refusals(captured_logs)
-            if any(r["missing"] == USERS for r in refusals) or not await world.store.pending_intents():
-                break
-            await asyncio.sleep(0.01)
+
+        async def refused_all_or_resolved() -> bool:
+            # Resolved (the bug) ends the wait too, so _unchanged reports it at once.
+            refused = any(r["missing"] == USERS for r in _refusals(captured_logs))
+            return refused or not await world.store.pending_intents()
+
+        await until(
+            refused_all_or_resolved, "the background loop neither refused all three nor resolved them"
+        )
         await _unchanged(world, group, mapping, wrong, before)
         [last, *_earlier] = reversed(_refusals(captured_logs))
         assert (last["path"], last["missing"], last["users_checked"], last["bound"], last["max_retire"]) == (

@@ -15,7 +15,6 @@ import asyncio
 import io
 import secrets
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from bridge.reconcile.guard import GROUPS
 from bridge.reconcile.refusal_log import ThrottledRefusalLog
 from bridge.store import UserFields, UserRecord
 from tests.conftest import LogReader
+from tests.polling import until
 from tests.reliability.configs import write_config
 from tests.reliability.conftest import ADMIN_PASSWORD, World, WrongMaster
 from tests.reliability.passes import periodic
@@ -38,7 +38,6 @@ from tests.reliability.passes import periodic
 EXIT_DRIFT = 1
 NAMES = ("alice", "bob", "carol")
 STRANGERS = ("stranger", "visitor", "guest")
-POLLS = 3000
 LOST_DET_ID = 99
 
 
@@ -84,15 +83,6 @@ async def _cli(config: Path, capsys: pytest.CaptureFixture[str], *flags: str) ->
     return code, capsys.readouterr().out
 
 
-async def _until(condition: Callable[[], bool]) -> None:
-    # The background task runs on the test's own loop: there is no finer event to await.
-    for _ in range(POLLS):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the background loop did not get there in time")
-
-
 def _refusals(captured_logs: LogReader, path: str) -> list[dict[str, Any]]:
     return [
         e for e in captured_logs() if e.get("event") == "reconcile.retire_refused" and e.get("path") == path
@@ -110,7 +100,9 @@ async def test_the_background_pass_refuses_to_rename_a_wrong_masters_users(
 
     server = await world.serve_reconciling(aiohttp_server, master=wrong.client, metrics=metrics)
     try:
-        await _until(lambda: bool(_refusals(captured_logs, "pass")))
+        await until(
+            lambda: bool(_refusals(captured_logs, "pass")), "the background loop did not get there in time"
+        )
     finally:
         await server.close()
 

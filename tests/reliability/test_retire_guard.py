@@ -36,6 +36,7 @@ from bridge.web.keys import SETTINGS
 from tests.conftest import LogReader
 from tests.idp.harness import ADMIN_PASSWORD, World, start_world
 from tests.idp.master_view import MasterView
+from tests.polling import until
 from tests.provisioning.scim import call, create_user
 from tests.reliability.configs import write_config
 from tests.reliability.conftest import ADMIN_PASSWORD as RELIABILITY_PASSWORD
@@ -260,10 +261,10 @@ async def test_the_refusal_is_one_error_event_with_the_count_and_the_bound(
         wrong_before = await wrong_view.state()
         server = await world.serve_reconciling(aiohttp_server, master=client)
         # Wait for the first full pass to finish (an event, not a duration).
-        for _ in range(2000):
-            if any(e.get("event") == "reconcile.summary" for e in captured_logs()):
-                break
-            await asyncio.sleep(0.01)
+        await until(
+            lambda: any(e.get("event") == "reconcile.summary" for e in captured_logs()),
+            "the background pass never finished",
+        )
         await server.close()
         events = captured_logs()
         [summary, *_] = [e for e in events if e.get("event") == "reconcile.summary"]

@@ -199,10 +199,13 @@ async def test_a_checkpointer_that_cannot_reopen_backs_off_logs_each_failure_onc
         def failures() -> list[MutableMapping[str, Any]]:
             return [e for e in logs if e["event"] == "store.checkpoint_failed"]
 
-        while len(failures()) < 2:
+        async def wrote_while_it_failed_twice() -> bool:
+            nonlocal i
             assert await writer.run(_insert(f"v{i}")) == 1  # writes go on while the checkpointer fails
             i += 1
-            await asyncio.sleep(0.01)
+            return len(failures()) >= 2
+
+        await until(wrote_while_it_failed_twice, NEVER)
         # Each failed try is one line, and the wait before the next one doubles.
         assert [(e["failures"], e["retry_in_s"]) for e in failures()[:2]] == [(1, 1.0), (2, 2.0)]
         assert await writer.run(_insert("after")) == 1
