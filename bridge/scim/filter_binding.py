@@ -13,11 +13,9 @@ from typing import Final
 
 from bridge.scim.errors import InvalidFilter
 from bridge.scim.filter_syntax import AttrPath, CompareOp, Literal, format_literal
-from bridge.scim.schemas import BOOLEAN, DECIMAL, INTEGER, Attribute, ResourceSchema
+from bridge.scim.schemas import BOOLEAN, Attribute, ResourceSchema
 
 _ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-_ORDERING: Final = frozenset({CompareOp.GT, CompareOp.GE, CompareOp.LT, CompareOp.LE})
-_SUBSTRING: Final = frozenset({CompareOp.CO, CompareOp.SW, CompareOp.EW})
 
 
 def ascii_fold(text: str) -> str:
@@ -30,7 +28,6 @@ class Kind(enum.Enum):
 
     STRING = "string"
     BOOLEAN = "boolean"
-    NUMBER = "number"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +55,7 @@ class Prepared:
 
     kind: Kind
     case_exact: bool
-    value: str | bool | int | float
+    value: str | bool
     mismatch: bool = False
 
 
@@ -108,18 +105,7 @@ def prepare(operand: Operand, op: CompareOp, value: Literal) -> Prepared:
         if isinstance(value, bool):
             return Prepared(Kind.BOOLEAN, True, value)
         return Prepared(Kind.BOOLEAN, True, False, mismatch=True)
-    if target.type in (INTEGER, DECIMAL):
-        if op in _SUBSTRING:
-            raise InvalidFilter(f"operator {op.value} is not defined for numeric {target.name}")
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return Prepared(Kind.NUMBER, True, value)
-        return Prepared(Kind.NUMBER, True, 0, mismatch=True)
     if isinstance(value, bool):
         return Prepared(Kind.STRING, target.case_exact, "", mismatch=True)
     text = value if isinstance(value, str) else format_literal(value)
     return Prepared(Kind.STRING, target.case_exact, text)
-
-
-def is_ordering(op: CompareOp) -> bool:
-    """gt/ge/lt/le."""
-    return op in _ORDERING

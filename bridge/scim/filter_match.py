@@ -107,10 +107,6 @@ def _any_compare(values: list[Any], op: CompareOp, p: Prepared) -> bool:
 def _compare(value: Any, op: CompareOp, p: Prepared) -> bool:
     if p.kind is Kind.BOOLEAN:
         return isinstance(value, bool) and value == p.value
-    if p.kind is Kind.NUMBER:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return False
-        return _ordered(value, op, p.value)
     if not isinstance(value, str):
         return False
     literal = p.value
@@ -128,16 +124,13 @@ def _compare(value: Any, op: CompareOp, p: Prepared) -> bool:
     return _ordered(text, op, literal)
 
 
-def _ordered(value: Any, op: CompareOp, literal: Any) -> bool:  # both str or both numbers
-    result: object = False
+def _ordered(text: str, op: CompareOp, literal: str) -> bool:
     if op is CompareOp.EQ:
-        result = value == literal
-    elif op is CompareOp.GT:
-        result = value > literal
-    elif op is CompareOp.GE:
-        result = value >= literal
-    elif op is CompareOp.LT:
-        result = value < literal
-    elif op is CompareOp.LE:
-        result = value <= literal
-    return bool(result)
+        return text == literal
+    if op is CompareOp.GT:
+        return text > literal
+    if op is CompareOp.GE:
+        return text >= literal
+    if op is CompareOp.LT:
+        return text < literal
+    return text <= literal  # le: ne, pr and the substring operators are decided before this

@@ -179,9 +179,6 @@ class _Compiler:
         if p.kind is Kind.BOOLEAN:
             self.params.append(1 if p.value else 0)
             return f"{expr} = ?"
-        if p.kind is Kind.NUMBER:
-            self.params.append(p.value)
-            return f"{expr} {_SQL_OPS[op]} ?"
         literal = p.value
         assert isinstance(literal, str)
         if op in _SQL_OPS:

@@ -43,8 +43,6 @@ SPC_URN: Final = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 
 STRING: Final = "string"
 BOOLEAN: Final = "boolean"
-DECIMAL: Final = "decimal"
-INTEGER: Final = "integer"
 DATETIME: Final = "dateTime"
 BINARY: Final = "binary"
 REFERENCE: Final = "reference"
@@ -117,17 +115,6 @@ class ResolvedPath:
     attribute: Attribute
     sub: Attribute | None
 
-    @property
-    def key(self) -> str:
-        """Lowercased dotted path without URN, e.g. `name.givenname`."""
-        base = self.attribute.name.lower()
-        return f"{base}.{self.sub.name.lower()}" if self.sub is not None else base
-
-    @property
-    def full_key(self) -> str:
-        """Lowercased path with the extension URN when there is one."""
-        return f"{self.urn.lower()}:{self.key}" if self.urn is not None else self.key
-
 
 @dataclass(frozen=True, slots=True, eq=False)  # identity hash: cheap key for the resolve cache
 class ResourceSchema:
@@ -145,11 +132,6 @@ class ResourceSchema:
     def __post_init__(self) -> None:
         self._common.update({a.name.lower(): a for a in self.common})
         self._urns.update({s.id.lower(): s for s in (self.core, *self.extensions)})
-
-    @property
-    def urns(self) -> tuple[str, ...]:
-        """Core URN followed by extension URNs."""
-        return (self.core.id, *(e.id for e in self.extensions))
 
     def schema_for_urn(self, urn: str) -> Schema | None:
         """The core or extension schema with this URN (case-insensitive)."""

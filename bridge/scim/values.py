@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bridge.scim.errors import InvalidValue
-from bridge.scim.schemas import BOOLEAN, DECIMAL, INTEGER, Attribute
+from bridge.scim.schemas import BOOLEAN, Attribute
 
 _PRIMARY = "primary"
 
@@ -44,14 +44,6 @@ def coerce_single(attr: Attribute, value: object) -> Any:
         if isinstance(value, str) and not value.strip():
             return None
         raise InvalidValue(f"{attr.name} must be a boolean")
-    if attr.type == INTEGER:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise InvalidValue(f"{attr.name} must be an integer")
-    if attr.type == DECIMAL:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return value
-        raise InvalidValue(f"{attr.name} must be a number")
     if isinstance(value, str):
         return value or None
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -117,10 +109,6 @@ def _single_coercer(attr: Attribute) -> Coercer:
     generic = functools.partial(coerce_single, attr)
     if attr.type == BOOLEAN:
         return lambda value: value if type(value) is bool else generic(value)
-    if attr.type == INTEGER:
-        return lambda value: value if type(value) is int else generic(value)
-    if attr.type == DECIMAL:
-        return lambda value: value if type(value) is int or type(value) is float else generic(value)
     return lambda value: (value or None) if type(value) is str else generic(value)
 
 
