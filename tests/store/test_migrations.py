@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import aiosqlite
 import pytest
 
 from bridge.store import MigrationFailed, SchemaTooNew, open_store
+from bridge.store.connections import connect_writer
 from bridge.store.migrations import Migration, load_migrations, migrate, schema_version, split_statements
 
 
@@ -99,3 +101,55 @@ def test_packaged_migrations_are_numbered_from_one() -> None:
     migrations = load_migrations()
     assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
     assert all(m.statements for m in migrations)
+
+
+STEPS = (
+    Migration(1, "0001_a.sql", ("CREATE TABLE a (x INTEGER);",)),
+    Migration(2, "0002_b.sql", ("CREATE TABLE b (x INTEGER);",)),
+)
+
+
+async def _migrate_while_another_process_commits(path: Path, version: int) -> int:
+    """migrate(STEPS) that reads version 0, then waits for the lock of another process, which creates table
+    `a`, sets user_version to `version` and commits."""
+    other = sqlite3.connect(path, isolation_level=None)
+    conn = await connect_writer(path, busy_timeout_ms=30_000)
+    try:
+        other.execute("PRAGMA journal_mode = WAL")
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("CREATE TABLE a (x INTEGER)")
+        other.execute(f"PRAGMA user_version = {version:d}")
+        loop = asyncio.get_running_loop()
+        waiting = asyncio.Event()
+
+        def traced(sql: str) -> None:
+            if sql.startswith("BEGIN IMMEDIATE"):
+                loop.call_soon_threadsafe(waiting.set)
+
+        await conn.set_trace_callback(traced)
+        migrating = asyncio.ensure_future(migrate(conn, STEPS))
+        await waiting.wait()  # it read version 0 and now asks for the lock the other process holds
+        other.execute("COMMIT")
+        return await migrating
+    finally:
+        await conn.close()
+        other.close()
+
+
+async def test_a_step_another_process_applied_meanwhile_is_skipped_not_repeated(tmp_path: Path) -> None:
+    """Two processes starting on one file: the one that waited for the other's lock re-reads the version
+    under its own lock, skips the step the other applied and applies the next one (re-running step 1 would
+    fail, its table exists, and roll back as MigrationFailed)."""
+    path = tmp_path / "m.db"
+    assert await _migrate_while_another_process_commits(path, 1) == 2
+    assert _tables(path) == {"a", "b"}
+    assert _pragma(path, "user_version") == 2
+
+
+async def test_a_newer_process_that_migrated_meanwhile_is_refused_under_the_lock(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    with pytest.raises(SchemaTooNew) as caught:
+        await _migrate_while_another_process_commits(path, 3)
+    assert caught.value.found == 3
+    assert _tables(path) == {"a"}
+    assert _pragma(path, "user_version") == 3

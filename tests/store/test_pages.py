@@ -17,7 +17,7 @@ from bridge.store import Store, open_store, sql_mapping
 from bridge.store.codec import user_from_row
 from bridge.store.connections import ReaderConnection
 from bridge.store.migrations import load_migrations
-from bridge.store.pages import PageIndexes, fetch_page
+from bridge.store.pages import MAX_LISTINGS, PageIndexes, _Listing, fetch_page
 
 USERS = SqlMapping(
     document=sql_mapping.USER_DOCUMENT_SQL,
@@ -179,3 +179,55 @@ async def test_deep_pages_follow_every_write_including_other_processes(tmp_path:
     finally:
         other.close()
         await store.close()
+
+
+# Ties, NULL keys (empty display and family names, no email) and a pk order unlike the key order: 23 users.
+_FIXED = [
+    (
+        ("", "a", "b", "A", "ab", "aB")[i % 6],
+        ("b", "", "a")[i % 3],
+        ("", "ab", "A", "b")[i % 4],
+        i % 2 == 0,
+        i % 7 == 3,
+    )
+    for i in range(23)
+]
+
+
+@pytest.mark.parametrize("sort", [s for s in SORTS if s is not None])
+@pytest.mark.parametrize("descending", [False, True])
+def test_every_page_of_a_sorted_listing_past_its_anchors_equals_limit_offset(
+    reader: ReaderConnection, sort: str, descending: bool
+) -> None:
+    """Deep pages under a sortBy seek past an anchor row's key (or, among NULL keys, its pk); every offset
+    and stride small enough to have anchors, walked in one state so later pages reuse them."""
+    for seq, user in enumerate(_FIXED):
+        _insert(reader, seq, user)
+    order_by = sort_sql(sort, USER_SCHEMA, USERS)
+    for stride in (1, 2, 5):
+        indexes = PageIndexes(stride=stride)
+        for offset in range(len(_FIXED) + 1):
+            total, page = fetch_page(
+                reader,
+                indexes,
+                SOURCE.format(where="1=1"),
+                "u",
+                [],
+                order_by=order_by,
+                descending=descending,
+                offset=offset,
+                limit=3,
+                from_row=user_from_row,
+            )
+            expected = _reference(reader, "1=1", [], order_by, descending, offset, 3)
+            assert (total, [r.scim_id for r in page]) == expected, (stride, offset)
+
+
+def test_the_least_recently_used_listing_is_forgotten_past_the_bound() -> None:
+    indexes = PageIndexes()
+    for n in range(MAX_LISTINGS + 1):
+        indexes.put((f"FROM t{n}", (), None, False), _Listing(version=1, total=n))
+    assert indexes.get(("FROM t0", (), None, False), 1) is None
+    kept = indexes.get((f"FROM t{MAX_LISTINGS}", (), None, False), 1)
+    assert kept is not None
+    assert kept.total == MAX_LISTINGS
