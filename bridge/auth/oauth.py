@@ -89,9 +89,7 @@ class OAuthTokens:
         """Return the principal for a valid token, None if it is not ours; raise on an expired one."""
         if not token.startswith(TOKEN_PREFIX) or not token.isascii():
             return None
-        body, sep, mac_text = token.rpartition(".")
-        if not sep:
-            return None
+        body, _, mac_text = token.rpartition(".")  # TOKEN_PREFIX ends in ".": there always is one
         try:
             mac = _b64decode(mac_text)
         except (binascii.Error, ValueError):

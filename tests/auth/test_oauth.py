@@ -72,6 +72,9 @@ def test_tampered_tokens_are_not_ours() -> None:
     assert tokens.verify(access_token + "x") is None
     assert tokens.verify(TOKEN_PREFIX + "garbage") is None
     assert tokens.verify(TOKEN_PREFIX + "é.é") is None
+    # A MAC that is not base64 at all (one character past a multiple of four) is not ours either, not an error.
+    assert tokens.verify(access_token.rpartition(".")[0] + ".a") is None
+    assert tokens.verify(TOKEN_PREFIX + "a") is None
 
 
 def test_token_from_another_signing_key_is_rejected() -> None:

@@ -243,3 +243,35 @@ def test_bad_trusted_proxy_entry_fails_setup() -> None:
     )
     with pytest.raises(ValueError, match=r"server\.trusted_proxies"):
         setup_auth(web.Application(), settings)
+
+
+async def test_forwarded_hops_all_trusted_or_not_addresses_are_limited_by_what_they_say(
+    aiohttp_client: AiohttpClient, captured_logs: LogReader
+) -> None:
+    """Behind trusted proxies only, the client is the nearest untrusted hop; when every hop is trusted (an
+    internal caller), the furthest one; a hop that is no IP address is never trusted, so it is the client."""
+    wrong = {"Authorization": f"Bearer {WRONG_TOKEN}"}
+    settings = settings_with(auth_settings(limit=1), trusted_proxies=("127.0.0.0/8", "10.0.0.0/8"))
+    client = await client_for(aiohttp_client, settings, FakeClock())
+    internal = {**wrong, "X-Forwarded-For": "10.1.1.1, 10.2.2.2"}
+    assert (await client.get("/scim/v2/Users", headers=internal)).status == 401
+    assert (
+        await client.get("/scim/v2/Users", headers={**wrong, "X-Forwarded-For": "10.1.1.1"})
+    ).status == 429
+    junk = {**wrong, "X-Forwarded-For": "10.9.9.9, not-an-ip, 10.2.2.2"}
+    assert (await client.get("/scim/v2/Users", headers=junk)).status == 401
+    assert (await client.get("/scim/v2/Users", headers=junk)).status == 429
+    assert (await client.get("/scim/v2/Users", headers={**wrong, "X-Forwarded-For": " , "})).status == 401
+    rejected = [e["client_address"] for e in captured_logs() if e.get("event") == "auth.rejected"]
+    assert rejected == ["10.1.1.1", "not-an-ip", "127.0.0.1"]
+    limited = [e["client_address"] for e in captured_logs() if e.get("event") == "auth.rate_limited"]
+    assert limited == ["10.1.1.1", "not-an-ip"]
+
+
+async def test_malformed_oauth_tokens_are_a_scim_401(aiohttp_client: AiohttpClient) -> None:
+    client = await client_for(aiohttp_client, settings_with(auth_settings()), FakeClock())
+    token = await issue(client)
+    for forged in (token.rpartition(".")[0] + ".a", "sb1.a", "sb1."):
+        await assert_scim_401(
+            await client.get("/scim/v2/Users", headers={"Authorization": f"Bearer {forged}"})
+        )
