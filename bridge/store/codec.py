@@ -41,11 +41,6 @@ def parse_ts(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def truncate_ts(moment: datetime) -> datetime:
-    """The instant as the store will keep it (millisecond precision, UTC)."""
-    return parse_ts(format_ts(moment))
-
-
 # json.dumps builds a new JSONEncoder per call when given options; every user and group write encodes a
 # document on the writer thread, so one encoder is reused (the same text).
 _DOC_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
