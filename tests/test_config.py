@@ -250,3 +250,59 @@ def test_credential_lists_report_each_bad_item_at_its_own_path_in_order() -> Non
         "scim.auth[1].clients[1].client_secret: required",
         "scim.auth[2].clients: required: a non-empty list",
     ]
+
+
+BASE = {"scim": SEED_SCIM, "master": MINIMAL_MASTER}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({**BASE, "server": {"base_path": "scim"}}, ["server.base_path: must start with /"]),
+        ({**BASE, "server": {"public_url": "ftp://x"}}, ["server.public_url: must be an http(s) URL"]),
+        (
+            {"scim": {**SEED_SCIM, "max_results": 0}, "master": MINIMAL_MASTER},
+            ["scim.max_results: must be at least 1"],
+        ),
+        ({**BASE, "server": {"port": True}}, ["server.port: must be an integer"]),  # YAML `yes` is no port
+        ({**BASE, "server": {"trusted_proxies": 5}}, ["server.trusted_proxies: must be a list"]),
+        (
+            {
+                "scim": {"auth": {"type": "bearer", "tokens": [{"name": "x", "token_sha256": "xyz"}]}},
+                "master": MINIMAL_MASTER,
+            },
+            ["scim.auth.tokens[0].token_sha256: must be 64 hex digits"],
+        ),
+        (
+            {
+                "scim": {"auth": {"type": "basic", "username": {"a": 1}, "password": "p" * 16}},
+                "master": MINIMAL_MASTER,
+            },
+            ["scim.auth.username: must be a string"],
+        ),
+        (
+            {"scim": SEED_SCIM, "master": {"url": "http://m", "username": "svc", "password_file": ""}},
+            ["master.password_file: must be a file path"],
+        ),
+        ({**BASE, "database": {1: "x"}}, ["database.1: keys must be strings"]),
+        (
+            {"scim": "x", "master": MINIMAL_MASTER},
+            ["scim: must be a mapping", "scim.auth: required: at least one credential"],
+        ),
+        (
+            None,  # an empty file
+            [
+                "master.url: required",
+                "master.token: required (or master.username and master.password)",
+                "scim.auth: required: at least one credential",
+            ],
+        ),
+    ],
+)
+def test_more_problems_are_named_at_their_key(raw: object, expected: list[str]) -> None:
+    assert problems_of(raw) == expected
+
+
+def test_an_empty_section_takes_its_defaults() -> None:
+    """`database:` with nothing under it (YAML null) is the defaults, as if the section were left out."""
+    assert parse_settings({**BASE, "database": None}, {}) == parse_settings(BASE, {})
