@@ -53,3 +53,25 @@ async def test_the_username_probe_under_the_core_urn_finds_the_user_and_under_an
     body = await foreign.json()
     assert body["scimType"] == "invalidFilter"
     assert "unknown attribute" in body["detail"]
+
+
+async def test_a_scim_1_body_with_core_attributes_under_their_urn_creates_the_user(world: World) -> None:
+    """OneLogin's 1.x templates nest the core attributes under their 1.0 URN (compat.LEGACY_URNS): they are
+    lifted to the top level, and a top-level attribute of the same name wins."""
+    body = {
+        "schemas": ["urn:scim:schemas:core:1.0", "urn:scim:schemas:extension:enterprise:1.0"],
+        "urn:scim:schemas:core:1.0": {"userName": "ada@example.com", "displayName": "Nested", "title": "Eng"},
+        "displayName": "Ada Lovelace",
+        "urn:scim:schemas:extension:enterprise:1.0": {"department": "Analytics"},
+    }
+    created = await call(world, "POST", "/Users", body)
+    assert created.status == 201, await created.text()
+    user = await created.json()
+    assert (user["userName"], user["displayName"], user["title"]) == (
+        "ada@example.com",
+        "Ada Lovelace",
+        "Eng",
+    )
+    assert user[ENTERPRISE_USER_URN]["department"] == "Analytics"
+    master = (await world.master.state()).users["ada@example.com"]
+    assert master.display_name == "Ada Lovelace"
