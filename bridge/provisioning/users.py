@@ -254,16 +254,18 @@ class UserService:
         """Return if a GET of `record`'s Determined user confirms that the master no longer has it (asked only
         after the write `op` got the 404 `err`); else raise the write's answer, the mapping left live.
 
-        A GET that fails is raised and answers the write: the write's own "user not found" would tell the IdP
-        the user is gone (a DELETE done, a PATCH's user to re-create) while the mapping stays live for GET. A
-        GET that finds the user makes any other 404 the failure it is (500), and contradicts the master's own
-        "user not found", which `to_scim_error` would pass on as 404: a 500 too (`contradicted_not_found`).
+        Only the master's own "user not found" is asked about: any other 404 (a proxy's page) is the failure it
+        is (500) without a GET, as a group write's is (docs/reliability.md). A GET that fails is raised and
+        answers the write: the write's "user not found" would tell the IdP the user is gone (a DELETE done, a
+        PATCH's user to re-create) while the mapping stays live for GET. A GET that finds the user contradicts
+        the master's "user not found", which `to_scim_error` would pass on as 404: a 500
+        (`contradicted_not_found`).
         """
+        if not err.is_unknown_user():
+            raise err
         if await user_missing(self._master, record.det_id):
             return
-        if err.is_unknown_user():
-            raise contradicted_not_found(err, op, scim_id=record.scim_id, det_id=record.det_id) from None
-        raise err
+        raise contradicted_not_found(err, op, scim_id=record.scim_id, det_id=record.det_id) from None
 
     async def _relinkable(self, tombstone: UserRecord) -> bool:
         """Whether the master still has the tombstone's Determined user, for a POST of its userName to relink.

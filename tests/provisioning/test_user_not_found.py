@@ -54,6 +54,28 @@ async def test_a_proxys_404_on_a_user_update_is_retried_not_a_missing_user(
     assert (await world.master.state()).users["ada@example.com"].display_name == "Augusta"
 
 
+async def test_a_proxys_404_on_a_user_write_asks_nothing_more_even_when_the_user_is_gone(
+    proxied: tuple[World, FaultProxy],
+) -> None:
+    """Only the master's own "user not found" is confirmed by a GET (as a group write's 404 is only probed after
+    the master's own answer). Before, a proxy's 404 was followed by that GET, and the master's answer to it
+    retired the mapping with a 404 to the IdP where the documented answer to any other 404 is a 500."""
+    world, proxy = proxied
+    ghost = await stale_user(world)
+    proxy.rules.append(Rule("PATCH", USER_PATH, status=404, text=PROXY_404, times=1))
+    since = len(proxy.seen)
+    rename = patch({"op": "replace", "path": "displayName", "value": "Augusta"})
+    await _retryable(await call(world, "PATCH", f"/Users/{ghost.scim_id}", rename))
+    # (The world's first authenticated call: its login and session check come first.)
+    assert [s for s in proxy.seen[since:] if "/api/v1/users/" in s] == [f"PATCH /api/v1/users/{ghost.det_id}"]
+    live = await world.store.get_user_by_scim_id(ghost.scim_id)
+    assert live is not None
+    assert live.tombstoned_at is None
+    # The IdP's retry meets the master's own answer, which the GET confirms: the mapping is retired.
+    assert (await call(world, "PATCH", f"/Users/{ghost.scim_id}", rename)).status == 404
+    assert await world.store.get_user_by_scim_id(ghost.scim_id) is None
+
+
 async def test_a_proxys_404_on_a_user_delete_keeps_the_user_and_is_retried(
     proxied: tuple[World, FaultProxy],
 ) -> None:
