@@ -60,6 +60,7 @@ async def create_group(request: web.Request) -> web.Response:
         raise already_exists(f"Error when adding {len(add_users)} user(s) to 1 group(s): row already exists")
     group = state.add_group(name)
     state.add_members(group.id, add_users)
+    state.touch(add_users)
     return json_response({"group": _details(state, group)})
 
 
@@ -150,6 +151,7 @@ async def update_group(request: web.Request) -> web.Response:
         group = state.rename_group(group, name)
     state.add_members(group.id, add_users)
     state.remove_members(group.id, remove_users)
+    state.touch([*add_users, *remove_users])
     return json_response({"group": _details(state, group)})
 
 
@@ -196,4 +198,6 @@ async def assign_groups(request: web.Request) -> web.Response:
         state.add_members(gid, user_ids)
     for gid in remove_groups:
         state.remove_members(gid, user_ids)
+    if add_groups or remove_groups:
+        state.touch(user_ids)  # existing members too: the adds insert ON CONFLICT DO NOTHING, then bump all
     return json_response({})

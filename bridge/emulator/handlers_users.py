@@ -6,6 +6,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -44,6 +45,8 @@ SORT_BY = (
 )
 ORDER_BY = ("ORDER_BY_UNSPECIFIED", "ORDER_BY_ASC", "ORDER_BY_DESC")
 
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
 # (is_null, value): False sorts before True, so NULLs come last ascending and first descending.
 _SORT_KEYS: dict[str, Callable[[UserRecord], tuple[bool, Any]]] = {
     "SORT_BY_DISPLAY_NAME": lambda u: (u.display_name is None, u.display_name or ""),
@@ -52,7 +55,8 @@ _SORT_KEYS: dict[str, Callable[[UserRecord], tuple[bool, Any]]] = {
     "SORT_BY_ACTIVE": lambda u: (False, u.active),
     "SORT_BY_MODIFIED_TIME": lambda u: (False, u.modified_at),
     "SORT_BY_NAME": lambda u: (False, u.display_name if u.display_name is not None else u.username),
-    "SORT_BY_LAST_AUTH_TIME": lambda u: (u.last_auth_at is None, u.last_auth_at or u.modified_at),
+    # NULLs are equal to each other: the id tie-break orders them, as in the master's `ORDER BY last_auth_at, id`.
+    "SORT_BY_LAST_AUTH_TIME": lambda u: (u.last_auth_at is None, u.last_auth_at or _NEVER),
     "SORT_BY_REMOTE": lambda u: (False, u.remote),
 }
 

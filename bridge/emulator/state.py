@@ -106,11 +106,14 @@ class EmulatorState:
         return user
 
     def touch(self, user_ids: Iterable[int]) -> None:
-        """Bump `modifiedAt` of users whose group memberships changed."""
+        """Bump `modifiedAt` of the users a membership write named, all to one instant: the master's
+        UpdateUsersTimestampTx sets `modified_at = NOW()`, the transaction's start, for every listed id, members
+        or not (usergroup AddUsersToGroupsTx, RemoveUsersFromGroupsTx). Unknown ids match no row."""
+        now = self.now()
         for user_id in user_ids:
             user = self.users.get(user_id)
             if user is not None:
-                self.users[user_id] = replace(user, modified_at=self.now())
+                self.users[user_id] = replace(user, modified_at=now)
 
     def similar_name_taken(self, name: str, user_id: int) -> bool:
         """Whether another user's username or display name equals `name` case-insensitively."""
@@ -155,30 +158,25 @@ class EmulatorState:
         return renamed
 
     def delete_group(self, group: GroupRecord) -> None:
-        """Remove a group; memberships cascade."""
+        """Remove a group; memberships cascade, moving no member's `modifiedAt` (a foreign-key cascade, not
+        RemoveUsersFromGroupsTx)."""
         del self.groups[group.id]
         del self.groups_by_name[group.name]
         self.public_groups.pop(group.id, None)
-        member_ids = self.members.pop(group.id)
-        for user_id in member_ids:
+        for user_id in self.members.pop(group.id):
             self.user_groups[user_id].discard(group.id)
-        self.touch(member_ids)
 
     def add_members(self, group_id: int, user_ids: Iterable[int]) -> None:
-        """Add memberships (callers validate first)."""
-        added = [uid for uid in user_ids if uid not in self.members[group_id]]
-        for user_id in added:
+        """Add memberships (callers validate first, and touch the users the write named)."""
+        for user_id in user_ids:
             self.members[group_id].add(user_id)
             self.user_groups[user_id].add(group_id)
-        self.touch(added)
 
     def remove_members(self, group_id: int, user_ids: Iterable[int]) -> None:
-        """Remove memberships; non-members are ignored."""
-        removed = [uid for uid in user_ids if uid in self.members[group_id]]
-        for user_id in removed:
+        """Remove memberships; non-members are ignored (callers touch the users the write named)."""
+        for user_id in set(user_ids) & self.members[group_id]:
             self.members[group_id].discard(user_id)
             self.user_groups[user_id].discard(group_id)
-        self.touch(removed)
 
     def new_session(
         self, user_id: int, token_type: str, lifetime: timedelta, description: str = ""

@@ -134,6 +134,34 @@ async def test_modified_at_moves_on_patch_and_membership(master: Master, admin_t
     assert after_remove > after_add
 
 
+async def test_membership_writes_move_every_named_user_at_once_and_a_delete_none(
+    master: Master, admin_token: str
+) -> None:
+    """As usergroup's AddUsersToGroupsTx and RemoveUsersFromGroupsTx: every listed user, member or not, gets
+    the transaction's NOW(); a group's delete cascades its memberships without a bump."""
+    bob = await master.create_user(admin_token, "bob")
+    eve = await master.create_user(admin_token, "eve")
+
+    async def stamps() -> tuple[datetime, datetime]:
+        found = [await master.call("GET", f"/api/v1/users/{u['id']}", admin_token) for u in (bob, eve)]
+        return _when(found[0].body["user"]["modifiedAt"]), _when(found[1].body["user"]["modifiedAt"])
+
+    made = await master.call("POST", "/api/v1/groups", admin_token, {"name": "ml", "addUsers": [bob["id"]]})
+    group_id = made.body["group"]["groupId"]
+    created = await stamps()
+    both = {"userIds": [bob["id"], eve["id"]], "addGroups": [group_id]}
+    assert (await master.call("PATCH", "/api/v1/users/assignments", admin_token, both)).status == 200
+    assigned = await stamps()  # bob was in already
+    assert assigned[0] == assigned[1] > created[0]
+    remove = {"removeUsers": [eve["id"], 987_654]}
+    assert (await master.call("PUT", f"/api/v1/groups/{group_id}", admin_token, remove)).status == 200
+    removed = await stamps()
+    assert removed[0] == assigned[0]
+    assert removed[1] > assigned[1]
+    assert (await master.call("DELETE", f"/api/v1/groups/{group_id}", admin_token)).status == 200
+    assert await stamps() == removed
+
+
 async def test_login_sets_last_auth_at_and_cookie(master: Master) -> None:
     me = await master.call("GET", "/api/v1/users/1/by-username", None)
     assert me.status == 401

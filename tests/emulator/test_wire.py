@@ -133,6 +133,15 @@ async def test_get_users_filters_and_sorting(master: Master, admin_token: str) -
         "axb",
         "zed",
     ]
+    # Only admin has logged in; the NULL last logins tie, so id orders them, whatever their modifiedAt.
+    await master.call("PATCH", "/api/v1/users/3", admin_token, {"displayName": "Zed", "active": True})
+    assert await _names(master, admin_token, "sortBy=SORT_BY_LAST_AUTH_TIME") == [
+        "admin",
+        "determined",
+        "zed",
+        "a_b",
+        "axb",
+    ]
     bad = await master.call("GET", "/api/v1/users?active=maybe", admin_token)
     assert bad.status == 400
 
