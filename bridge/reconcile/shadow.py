@@ -3,7 +3,10 @@
 Reads go to the real master, overlaid with the objects the shadowed writes would have produced, so a whole
 IdP conversation (create, then patch, then add to a group) computes the same calls it would in normal mode.
 Listings (user list, group search) are filtered, ordered and paged after that overlay, as the master would
-(``shadow_listing``).
+(``shadow_listing``): a shadow-created object takes the place its id would have had, after every object the
+master had when it was made and before any made since. A membership write moves the ``modifiedAt`` of every
+user it names, as the master's does. An id the overlay does not hold is asked of the master, so a synthetic
+id the overlay lost (a restart) is "not found" in the master's own words, RBAC or not.
 Each write is one ``shadow.master_call`` event: method, path template, Determined ids and the names of the
 fields sent (never their values: they can hold personal data or passwords). Synthetic ids start at
 ``SHADOW_ID_BASE`` so they cannot collide with the master's. A shadow bridge must have its own
@@ -18,8 +21,8 @@ added to the client later cannot write to the real master from a shadow bridge.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import structlog
@@ -59,6 +62,13 @@ class ShadowClient(DeterminedClient):
         self._users: dict[int, MasterUser] = {}
         self._groups: dict[int, MasterGroupDetails] = {}
         self._deleted_groups: set[int] = set()
+        # When a shadowed membership write moved a user's modifiedAt; applied to every read of that user, so
+        # the master's later answers about it (another field changed by an administrator) still show.
+        self._touched: dict[int, datetime] = {}
+        # A shadow-created object's place in id order: the highest id the master had when it was made.
+        self._anchors: dict[int, int] = {}
+        self._real_user_high: int | None = None
+        self._last_now = datetime.min.replace(tzinfo=UTC)
         self._next_id = SHADOW_ID_BASE
         self.recorded: list[dict[str, object]] = []
 
@@ -67,9 +77,40 @@ class ShadowClient(DeterminedClient):
         self.recorded.append(entry)
         _log.info("shadow.master_call", **entry)
 
-    def _new_id(self) -> int:
+    def _new_id(self, anchor: int) -> int:
         self._next_id += 1
+        self._anchors[self._next_id] = anchor
         return self._next_id
+
+    def _now(self) -> datetime:
+        """Strictly increasing, as the master's NOW() of one transaction after another."""
+        self._last_now = max(datetime.now(UTC), self._last_now + timedelta(microseconds=1))
+        return self._last_now
+
+    def _position(self, det_id: int) -> tuple[int, int, int]:
+        """Where the master's id order puts ``det_id``: a shadow-created object right after the master's newest
+        object when it was made (ties among shadow-created ones by creation), a real one at its id."""
+        anchor = self._anchors.get(det_id)
+        return (det_id, 0, 0) if anchor is None else (anchor, 1, det_id)
+
+    def _touch(self, det_ids: Iterable[int]) -> None:
+        """Move the ``modifiedAt`` of the users a membership write named, members or not, to one instant (usergroup
+        UpdateUsersTimestampTx: ``modified_at = NOW()`` for every listed id)."""
+        now = self._now()
+        for det_id in det_ids:
+            self._touched[det_id] = now
+
+    def _current(self, user: MasterUser) -> MasterUser:
+        """``user`` as the master would answer it now: the overlay's fields, the later of the two modifiedAt."""
+        user = self._users.get(user.id, user)
+        touched = self._touched.get(user.id)
+        if touched is None or (user.modified_at is not None and user.modified_at >= touched):
+            return user
+        return dataclasses.replace(user, modified_at=touched)
+
+    def _details(self, details: MasterGroupDetails) -> MasterGroupDetails:
+        """A group's members as the master builds them: from the users' current rows."""
+        return dataclasses.replace(details, users=tuple(self._current(u) for u in details.users))
 
     # --- pass-through ------------------------------------------------------------------------------
 
@@ -126,22 +167,22 @@ class ShadowClient(DeterminedClient):
     # --- users -------------------------------------------------------------------------------------
 
     async def get_user(self, det_id: int) -> MasterUser:
-        """Overlay first, then the real master."""
+        """Overlay first, then the real master (which answers a synthetic id the overlay lost in its own words)."""
         if det_id in self._users:
-            return self._users[det_id]
-        if det_id > SHADOW_ID_BASE:
-            raise MasterNotFound("user not found", grpc_code=5)
-        return await self._real.get_user(det_id)
+            return self._current(self._users[det_id])
+        return self._current(await self._real.get_user(det_id))
 
     async def get_user_by_username(self, name: str) -> MasterUser | None:
         """Overlay first (exact, as the master), then the real master unless the overlay renamed it."""
         for user in self._users.values():
             if user.username == name:
-                return user
+                return self._current(user)
         found = await self._real.get_user_by_username(name)
-        if found is not None and found.id in self._users:
+        if found is None:
+            return None
+        if found.id in self._users:
             return None  # renamed away in the overlay
-        return found
+        return self._current(found)
 
     async def list_users(
         self,
@@ -168,20 +209,50 @@ class ShadowClient(DeterminedClient):
             )
         users = shadow_listing.filtered_users(await self._all_users(), name, active, admin)
         return shadow_listing.user_page(
-            shadow_listing.ordered_users(users, column, descending), offset, limit
+            shadow_listing.ordered_users(users, column, descending, self._position), offset, limit
         )
 
     async def iter_users(self, name: str | None = None, page_size: int = 500) -> AsyncIterator[MasterUser]:
         """Every user matching ``name`` after the overlay's writes, in id order, as the client pages them."""
         users = shadow_listing.filtered_users(await self._all_users(page_size), name, None, None)
-        for user in shadow_listing.ordered_users(users, "SORT_BY_UNSPECIFIED", descending=False):
+        ordered = shadow_listing.ordered_users(users, "SORT_BY_UNSPECIFIED", False, self._position)
+        for user in ordered:
             yield user
 
     async def _all_users(self, page_size: int = 500) -> list[MasterUser]:
         """Every real user (overlaid), then the shadow-created ones. The real master is read whole because an
         overlaid user can enter or leave any filter and page."""
-        users = [self._users.get(u.id, u) async for u in self._real.iter_users(None, page_size)]
-        return users + [user for det_id, user in self._users.items() if det_id > SHADOW_ID_BASE]
+        real = [u async for u in self._real.iter_users(None, page_size)]
+        if real:
+            self._real_user_high = max(self._real_user_high or 0, max(u.id for u in real))
+        created = [user for det_id, user in self._users.items() if det_id > SHADOW_ID_BASE]
+        return [self._current(u) for u in real + created]
+
+    async def _newest_real_user(self) -> int:
+        """The master's highest user id now: a shadow-created user goes right after it in id order.
+
+        Known from the last whole listing (or one listing of the newest user, the first time), then probed id
+        by id: the master never deletes users, so its ids only grow, by one a user. A failed insert leaves a
+        gap that ends the probe early; a user made past one since the last listing is then placed after."""
+        if self._real_user_high is None:
+            newest = (await self._real.list_users(-1, 1)).users
+            self._real_user_high = newest[0].id if newest else 0
+        while True:
+            try:
+                await self._real.get_user(self._real_user_high + 1)
+            except MasterNotFound as err:
+                if err.is_unknown_user():
+                    return self._real_user_high
+                raise
+            self._real_user_high += 1
+
+    async def _newest_real_group(self) -> int:
+        """The master's highest non-personal group id now (its search pages in id order, §4.12): a
+        shadow-created group goes right after it."""
+        total = (await self._real.search_groups(limit=1)).pagination.total
+        if not total:
+            return 0
+        return (await self._real.search_groups(offset=total - 1, limit=1)).groups[0].id
 
     async def create_user(
         self,
@@ -202,13 +273,13 @@ class ShadowClient(DeterminedClient):
         if await self.get_user_by_username(username) is not None:
             raise MasterInternal("code=400, message=user already exists", grpc_code=2)
         user = MasterUser(
-            id=self._new_id(),
+            id=self._new_id(await self._newest_real_user()),
             username=username,
             admin=admin,
             active=active,
             display_name=display_name,
             remote=remote,
-            modified_at=datetime.now(UTC),
+            modified_at=self._now(),
             last_auth_at=None,
             agent_user_group=None,
         )
@@ -237,7 +308,7 @@ class ShadowClient(DeterminedClient):
         names = [k for k, v in sent.items() if v is not None] + (["password"] if password is not None else [])
         self._record("PATCH", "/api/v1/users/{id}", det_id=det_id, fields=names)
         current = await self.get_user(det_id)
-        changes: dict[str, object] = {"active": active, "modified_at": datetime.now(UTC)}
+        changes: dict[str, object] = {"active": active, "modified_at": self._now()}
         if display_name is not None:
             changes["display_name"] = display_name
         if username is not None:
@@ -253,7 +324,7 @@ class ShadowClient(DeterminedClient):
     async def set_password(self, det_id: int, password: str) -> MasterUser:
         """Log ``POST /api/v1/users/{id}/password``; simulate the master's 404 and its new ``modifiedAt``."""
         self._record("POST", "/api/v1/users/{id}/password", det_id=det_id, fields=["password"])
-        updated = dataclasses.replace(await self.get_user(det_id), modified_at=datetime.now(UTC))
+        updated = dataclasses.replace(await self.get_user(det_id), modified_at=self._now())
         self._users[det_id] = updated
         return updated
 
@@ -275,8 +346,8 @@ class ShadowClient(DeterminedClient):
         ):
             raise MasterNotFound(f"Error getting group {det_group_id}: not found", grpc_code=5)
         if det_group_id in self._groups:
-            return self._groups[det_group_id]
-        return await self._real.get_group(det_group_id)
+            return self._details(self._groups[det_group_id])
+        return self._details(await self._real.get_group(det_group_id))
 
     async def search_groups(
         self,
@@ -307,7 +378,7 @@ class ShadowClient(DeterminedClient):
             async for group in self._real.iter_groups(name, user_id)
             if group.id not in self._deleted_groups and group.id not in self._groups
         ]
-        return shadow_listing.merged_groups(untouched, self._groups, name, user_id)
+        return shadow_listing.merged_groups(untouched, self._groups, name, user_id, self._position)
 
     async def _name_taken(self, name: str, det_group_id: int | None = None) -> bool:
         """Whether a group other than ``det_group_id`` has exactly ``name`` (the master's unique key)."""
@@ -335,9 +406,12 @@ class ShadowClient(DeterminedClient):
         self._record("POST", "/api/v1/groups", fields=["name", "addUsers"], add_users=list(add_users))
         found, unknown = await self._lookup_users(add_users)
         shadow_rules.check_create(name, add_users, name_taken=await self._name_taken(name), unknown=unknown)
-        details = MasterGroupDetails(self._new_id(), name, tuple(found.values()))
+        details = MasterGroupDetails(
+            self._new_id(await self._newest_real_group()), name, tuple(found.values())
+        )
         self._groups[details.id] = details
-        return details
+        self._touch(add_users)
+        return self._details(details)
 
     async def update_group(
         self,
@@ -374,7 +448,8 @@ class ShadowClient(DeterminedClient):
             members.pop(det_id, None)
         updated = MasterGroupDetails(current.id, name or current.name, tuple(members.values()))
         self._groups[det_group_id] = updated
-        return updated
+        self._touch([*add_users, *remove_users])
+        return self._details(updated)
 
     async def change_group(
         self,
@@ -435,6 +510,9 @@ class ShadowClient(DeterminedClient):
                 for det_id in user_ids:
                     members.pop(det_id, None)
             self._groups[current.id] = MasterGroupDetails(current.id, current.name, tuple(members.values()))
+        if group_ids:
+            # Every user named, members already or not: the master's adds skip conflicts, then bump them all.
+            self._touch(user_ids)
 
     async def delete_group(self, det_group_id: int) -> None:
         """Log ``DELETE /api/v1/groups/{id}``; an unknown or personal group is the master's 404 (§4.15)."""

@@ -31,6 +31,9 @@ _INTERNAL: Final = 13
 
 _NEVER: Final = datetime.min.replace(tzinfo=UTC)
 
+# Where an id stands in the master's id order (ShadowClient._position): a shadow-created id has none of its own.
+Position = Callable[[int], tuple[int, int, int]]
+
 
 def _time(value: datetime | None) -> tuple[bool, datetime]:
     return value is None, value or _NEVER
@@ -71,16 +74,18 @@ def merged_groups(
     overlay: Mapping[int, MasterGroupDetails],
     name: str | None,
     user_id: int | None,
+    position: Position,
 ) -> list[MasterGroup]:
     """The real groups the overlay has not touched (already filtered by the master) and the overlaid ones that
-    match: exact name, membership of ``user_id``; an empty name or zero user is no filter (§4.12). Id order."""
+    match: exact name, membership of ``user_id``; an empty name or zero user is no filter (§4.12). In the
+    master's id order, ``position`` placing a shadow-created id."""
     groups = list(untouched)
     groups += [
         MasterGroup(det_id, details.name, len(details.users))
         for det_id, details in overlay.items()
         if (not name or details.name == name) and (not user_id or any(u.id == user_id for u in details.users))
     ]
-    return sorted(groups, key=lambda g: g.id)
+    return sorted(groups, key=lambda g: position(g.id))
 
 
 def group_page(groups: list[MasterGroup], offset: int, limit: int) -> MasterGroupPage:
@@ -130,12 +135,16 @@ def filtered_users(
     ]
 
 
-def ordered_users(users: Collection[MasterUser], column: str, descending: bool) -> list[MasterUser]:
-    """Sorted by ``column`` (from sort_column), ties by id ascending (§4.4)."""
+def ordered_users(
+    users: Collection[MasterUser], column: str, descending: bool, position: Position
+) -> list[MasterUser]:
+    """Sorted by ``column`` (from sort_column), ties by id ascending (§4.4); ``position`` places a
+    shadow-created id in the master's id order."""
     if column not in USER_SORT_KEYS:
-        return sorted(users, key=lambda u: u.id, reverse=descending)
+        return sorted(users, key=lambda u: position(u.id), reverse=descending)
     # Python's sort is stable, reversed too: equal keys keep the id order ascending, as on the master.
-    return sorted(sorted(users, key=lambda u: u.id), key=USER_SORT_KEYS[column], reverse=descending)
+    by_id = sorted(users, key=lambda u: position(u.id))
+    return sorted(by_id, key=USER_SORT_KEYS[column], reverse=descending)
 
 
 def user_page(users: list[MasterUser], offset: int, limit: int) -> MasterUserPage:
