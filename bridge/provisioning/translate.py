@@ -12,6 +12,7 @@ from bridge.scim.etags import etag_for
 from bridge.scim.filter_sql import MultiValuedSql
 from bridge.scim.filters import SqlMapping
 from bridge.store import GroupRecord, MemberRecord, UserRecord
+from bridge.store.codec import format_ts
 from bridge.store.sql_mapping import (
     GROUP_COLUMNS,
     GROUP_DOCUMENT_SQL,
@@ -120,9 +121,10 @@ def stored_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _meta(created: datetime, last_modified: datetime, version: int) -> dict[str, str]:
+    # Records hold UTC instants at the store's millisecond precision: the text they were stored as.
     return {
-        "created": created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "lastModified": last_modified.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "created": format_ts(created),
+        "lastModified": format_ts(last_modified),
         "version": etag_for(version),
     }
 

@@ -27,13 +27,28 @@ _USER_FORBIDDEN: Final = frozenset({"id", "meta", "password"})
 _GROUP_FORBIDDEN: Final = frozenset({"id", "meta", "members", "password"})
 
 
+# Zero-padded fields by lookup: isoformat() cost ~14k instructions per call (it builds its text with
+# PyUnicode_FromFormat) and %-formatting of the seven fields ~12k, against ~4k for these lookups. A write stamps
+# its intent, row and audit line, and its answer's meta shows two timestamps.
+_TWO_DIGITS: Final = tuple(f"{n:02d}" for n in range(100))
+_MILLIS_Z: Final = tuple(f".{n:03d}Z" for n in range(1000))
+
+
 def format_ts(moment: datetime) -> str:
-    """ISO-8601 UTC with milliseconds and Z; fixed width so text order is time order."""
-    if moment.tzinfo is None:
-        raise ValueError("timestamps must be timezone-aware")
-    # isoformat is C all the way (strftime parses its format on every call: it showed in write profiles);
-    # in UTC it always ends in "+00:00".
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    """ISO-8601 UTC with milliseconds and Z; fixed width so text order is time order.
+
+    The text of ``moment.astimezone(UTC).isoformat(timespec="milliseconds")`` with ``Z`` for ``+00:00``.
+    """
+    if moment.tzinfo is not UTC:
+        if moment.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        moment = moment.astimezone(UTC)
+    two = _TWO_DIGITS
+    year = moment.year
+    return (
+        f"{two[year // 100]}{two[year % 100]}-{two[moment.month]}-{two[moment.day]}"
+        f"T{two[moment.hour]}:{two[moment.minute]}:{two[moment.second]}{_MILLIS_Z[moment.microsecond // 1000]}"
+    )
 
 
 def parse_ts(text: str) -> datetime:

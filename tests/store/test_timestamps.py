@@ -1,0 +1,35 @@
+"""Stored timestamps: format_ts writes the text isoformat would, and parse_ts reads it back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bridge.store.codec import format_ts, parse_ts
+
+_ZONES = st.one_of(
+    st.just(UTC),
+    st.integers(-23 * 60, 23 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes))),
+)
+
+
+# Naive wall times, given one of _ZONES by the test. Years 1 and 9999 are left out, as converting to UTC
+# may leave the range datetime can hold.
+_EARLIEST = datetime(2, 1, 1)  # noqa: DTZ001
+_LATEST = datetime(9998, 12, 31)  # noqa: DTZ001
+
+
+@given(st.datetimes(_EARLIEST, _LATEST), _ZONES)
+def test_format_ts_is_isoformat_in_utc_to_the_millisecond_with_z(wall: datetime, zone: timezone) -> None:
+    moment = wall.replace(tzinfo=zone)
+    expected = moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert format_ts(moment) == expected
+    assert parse_ts(expected) == moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def test_format_ts_refuses_a_naive_datetime() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        format_ts(datetime(2026, 12, 5, 8, 0))  # noqa: DTZ001 - the naive value under test
