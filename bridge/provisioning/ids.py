@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import uuid
 from typing import Final
 
 # Ids per os.urandom call.
 BATCH: Final = 256
 _SIZE: Final = 16
+# The RFC 4122 variant: the top two bits of the 9th byte are 10, so its high hex digit d becomes 8 + (d & 3).
+_VARIANT_DIGIT: Final = {f"{d:x}": f"{8 + (d & 3):x}" for d in range(16)}
 
 
 class ScimIds:
@@ -31,6 +32,9 @@ class ScimIds:
         if self._offset >= len(self._pool):
             self._pool = os.urandom(_SIZE * BATCH)
             self._offset = 0
-        raw = self._pool[self._offset : self._offset + _SIZE]
+        start = self._offset
         self._offset += _SIZE
-        return str(uuid.UUID(bytes=raw, version=4))
+        # The text of str(uuid.UUID(bytes=..., version=4)) for these bytes, without its ~17k-instruction
+        # constructor: the version digit is 4 and the variant digit 8, 9, a or b.
+        h = self._pool[start : start + _SIZE].hex()
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:]}"
