@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
@@ -45,70 +45,63 @@ class _StoreSize(Collector):
         yield family
 
 
-_RequestKey = tuple[str, str, int, str]
+class _CountsAndLatency(Collector):
+    """A counter and a histogram fed together, counted in plain Python: ``scim_bridge_requests_total`` with
+    ``scim_bridge_request_duration_seconds``, and ``scim_bridge_master_calls_total`` with
+    ``scim_bridge_master_call_duration_seconds``.
 
-
-class _RequestStats(Collector):
-    """``scim_bridge_requests_total`` and ``scim_bridge_request_duration_seconds``, counted in plain Python.
-
-    Every request is counted: prometheus_client's children take a lock and check their labels on each
-    call (the counter and histogram pair cost ~2 us per request). Only the event loop's thread counts and
-    scrapes, so plain integers suffice; the exposition is what a Counter and a Histogram with these names,
-    labels and buckets write (each child with its ``_created`` time).
+    Every request and every master call is counted: prometheus_client's children take a lock and check their
+    labels on each call (the pair cost ~2 us per request, ~28k instructions per master call against ~5k here).
+    Only the event loop's thread counts and scrapes, so plain integers suffice; the exposition is what a
+    Counter and a Histogram with these names, labels and buckets write (each child with its ``_created``
+    time). The histogram's labels are the first of the counter's.
     """
 
-    REQUESTS: Final = "scim_bridge_requests"
-    LATENCY: Final = "scim_bridge_request_duration_seconds"
-
-    def __init__(self) -> None:
+    def __init__(
+        self, counter: tuple[str, str, tuple[str, ...]], histogram: tuple[str, str, tuple[str, ...]]
+    ) -> None:
+        self._counter = counter
+        self._histogram = histogram
         self._bounds = (*_BUCKETS, math.inf)
         # The `le` label text Histogram writes (prometheus_client leaves this helper untyped).
         self._les = tuple(floatToGoString(bound) for bound in self._bounds)  # type: ignore[no-untyped-call]
-        # (resource, operation, status, client) -> [count, created]
-        self._counts: dict[_RequestKey, list[float]] = {}
-        # (resource, operation) -> [count per bucket (not cumulative)..., sum, created]
-        self._latency: dict[tuple[str, str], list[float]] = {}
+        # counter labels -> [count, created]
+        self._counts: dict[tuple[object, ...], list[float]] = {}
+        # histogram labels -> [count per bucket (not cumulative)..., sum, created]
+        self._latency: dict[tuple[object, ...], list[float]] = {}
+        self._width = len(histogram[2])
 
-    def observe(self, key: _RequestKey, seconds: float) -> None:
-        """Count one request under `key` and its latency under its resource and operation."""
+    def observe(self, key: tuple[object, ...], seconds: float) -> None:
+        """Count one event under `key` (the counter's label values) and its latency under the histogram's."""
         counted = self._counts.get(key)
         if counted is None:
             counted = self._counts[key] = [0, time.time()]
         counted[0] += 1
-        latency = self._latency.get(key[:2])
+        latency = self._latency.get(key[: self._width])
         if latency is None:
-            latency = self._latency[key[:2]] = [0] * len(self._bounds) + [0.0, time.time()]
+            latency = self._latency[key[: self._width]] = [0] * len(self._bounds) + [0.0, time.time()]
         # The first bucket whose bound is >= seconds, as Histogram.observe picks it.
         latency[bisect.bisect_left(self._bounds, seconds)] += 1
         latency[-2] += seconds
 
     def total(self) -> int:
-        """Requests counted, all labels together."""
+        """Events counted, all labels together."""
         return int(sum(counted[0] for counted in self._counts.values()))
 
     def collect(self) -> Iterator[Metric]:
-        requests = CounterMetricFamily(
-            self.REQUESTS,
-            "Inbound HTTP requests by SCIM resource, operation, status and IdP client.",
-            labels=("resource", "operation", "status", "client"),
-        )
-        for (resource, operation, status, client), (count, created) in self._counts.items():
-            requests.add_metric((resource, operation, str(status), client), count, created=created)
-        yield requests
-        latency = HistogramMetricFamily(
-            self.LATENCY,
-            "Inbound request latency by SCIM resource and operation.",
-            labels=("resource", "operation"),
-        )
+        name, documentation, labels = self._counter
+        counter = CounterMetricFamily(name, documentation, labels=labels)
+        for values, (count, created) in self._counts.items():
+            counter.add_metric([str(value) for value in values], count, created=created)
+        yield counter
+        name, documentation, labels = self._histogram
+        latency = HistogramMetricFamily(name, documentation, labels=labels)
         buckets = len(self._bounds)
-        for (resource, operation), values in self._latency.items():
-            cumulative = itertools.accumulate(values[:buckets])
-            latency.add_metric(
-                (resource, operation), list(zip(self._les, cumulative, strict=True)), values[buckets]
-            )
-            latency.add_sample(
-                self.LATENCY + "_created", {"resource": resource, "operation": operation}, values[-1]
-            )
+        for values, counts in self._latency.items():
+            texts = [str(value) for value in values]
+            cumulative = itertools.accumulate(counts[:buckets])
+            latency.add_metric(texts, list(zip(self._les, cumulative, strict=True)), counts[buckets])
+            latency.add_sample(name + "_created", dict(zip(labels, texts, strict=True)), counts[-1])
         yield latency
 
 
@@ -124,7 +117,18 @@ class MetricsRecorder:
         Gauge("scim_bridge_start_time_seconds", "Unix time the bridge started.", registry=r).set(
             self.started_at
         )
-        self._requests = _RequestStats()
+        self._requests = _CountsAndLatency(
+            (
+                "scim_bridge_requests",
+                "Inbound HTTP requests by SCIM resource, operation, status and IdP client.",
+                ("resource", "operation", "status", "client"),
+            ),
+            (
+                "scim_bridge_request_duration_seconds",
+                "Inbound request latency by SCIM resource and operation.",
+                ("resource", "operation"),
+            ),
+        )
         r.register(self._requests)
         self.auth_failures = Counter(
             "scim_bridge_auth_failures_total",
@@ -132,19 +136,19 @@ class MetricsRecorder:
             ["reason"],
             registry=r,
         )
-        self.master_calls = Counter(
-            "scim_bridge_master_calls_total",
-            "Calls to the Determined master by method, path template and outcome.",
-            ["method", "endpoint", "outcome"],
-            registry=r,
+        self._master_calls = _CountsAndLatency(
+            (
+                "scim_bridge_master_calls",
+                "Calls to the Determined master by method, path template and outcome.",
+                ("method", "endpoint", "outcome"),
+            ),
+            (
+                "scim_bridge_master_call_duration_seconds",
+                "Latency of calls to the Determined master by method and path template.",
+                ("method", "endpoint"),
+            ),
         )
-        self.master_seconds = Histogram(
-            "scim_bridge_master_call_duration_seconds",
-            "Latency of calls to the Determined master by method and path template.",
-            ["method", "endpoint"],
-            buckets=_BUCKETS,
-            registry=r,
-        )
+        r.register(self._master_calls)
         self.intents_pending = Gauge(
             "scim_bridge_intents_pending", "Write intents recorded but not yet completed.", registry=r
         )
@@ -183,8 +187,7 @@ class MetricsRecorder:
 
     def observe_master_call(self, method: str, path_template: str, outcome: str, seconds: float) -> None:
         """Count one master call; ``path_template`` keeps ids out of labels, ``outcome`` is e.g. ``200``/``timeout``."""
-        self.master_calls.labels(method, path_template, outcome).inc()
-        self.master_seconds.labels(method, path_template).observe(seconds)
+        self._master_calls.observe((method, path_template, outcome), seconds)
 
     def set_intents_pending(self, count: int) -> None:
         """Publish how many write intents are open in the store."""

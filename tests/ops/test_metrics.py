@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from unittest import mock
 
 import aiohttp
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from pytest_aiohttp import AiohttpClient
 
 from bridge import __version__
-from bridge.metrics import MetricsRecorder
+from bridge.metrics import _BUCKETS, MetricsRecorder
 from bridge.web.app import create_app
 from bridge.web.keys import STORE
 from bridge.web.metrics import METRICS, OPERATOR_ENDPOINT
@@ -196,3 +198,56 @@ def test_request_counts_and_latency_buckets_as_a_prometheus_histogram_keeps_them
     ) in samples
     assert ("scim_bridge_request_duration_seconds_created", frozenset(labels.items())) in samples
     assert recorder.requests_total() == 5
+
+
+def test_plain_counts_expose_what_prometheus_client_s_counter_and_histogram_do(tmp_path: Path) -> None:
+    """Requests and master calls are counted without prometheus_client's children; /metrics shows the same
+    families, samples, values and _created times as a Counter and a Histogram fed the same observations."""
+    recorder = MetricsRecorder(str(tmp_path / "bridge.db"))
+    reference = CollectorRegistry()
+    requests = Counter(
+        "scim_bridge_requests",
+        "Inbound HTTP requests by SCIM resource, operation, status and IdP client.",
+        ["resource", "operation", "status", "client"],
+        registry=reference,
+    )
+    request_seconds = Histogram(
+        "scim_bridge_request_duration_seconds",
+        "Inbound request latency by SCIM resource and operation.",
+        ["resource", "operation"],
+        buckets=_BUCKETS,
+        registry=reference,
+    )
+    calls = Counter(
+        "scim_bridge_master_calls_total",
+        "Calls to the Determined master by method, path template and outcome.",
+        ["method", "endpoint", "outcome"],
+        registry=reference,
+    )
+    call_seconds = Histogram(
+        "scim_bridge_master_call_duration_seconds",
+        "Latency of calls to the Determined master by method and path template.",
+        ["method", "endpoint"],
+        buckets=_BUCKETS,
+        registry=reference,
+    )
+    observed = [
+        (("Users", "create", 201, "okta"), ("POST", "/api/v1/users", "200"), 0.004),
+        (("Users", "create", 409, "okta"), ("POST", "/api/v1/users", "timeout"), 30.0),
+        (("Users", "patch", 200, "none"), ("PATCH", "/api/v1/users/{userId}", "200"), 0.25),
+        (("Users", "create", 201, "okta"), ("POST", "/api/v1/users", "200"), 0.005),
+    ]
+    for step, (request, call, seconds) in enumerate(observed):
+        with mock.patch("time.time", return_value=1_700_000_000.0 + step):
+            recorder.observe_request(*request, seconds)
+            requests.labels(*(str(value) for value in request)).inc()
+            request_seconds.labels(*request[:2]).observe(seconds)
+            recorder.observe_master_call(*call, seconds)
+            calls.labels(*call).inc()
+            call_seconds.labels(*call[:2]).observe(seconds)
+    prefixes = ("scim_bridge_requests", "scim_bridge_request_duration", "scim_bridge_master_call")
+    ours = [line for line in recorder.render().decode().splitlines() if line.startswith(prefixes)]
+    theirs = [line for line in generate_latest(reference).decode().splitlines() if line.startswith(prefixes)]
+    assert ours == theirs
+    # Per pair: three counter children (total, created) and two histogram children (buckets, count, sum, created).
+    assert len(theirs) == 2 * (3 * 2 + 2 * (len(_BUCKETS) + 1 + 3))
