@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Final
 
+import orjson
+
 from bridge import jsonenc
 from bridge.store.errors import InvalidDocument
 from bridge.store.records import (
@@ -56,17 +58,40 @@ def parse_ts(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-# json.dumps builds a new JSONEncoder per call when given options; every user and group write encodes a
-# document on the writer thread, so one encoder is reused (the same text).
+# json.dumps builds a new JSONEncoder per call when given options; one encoder is reused (the same text).
 _DOC_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+# orjson encodes str, int, float, bool, None, dict and list as _DOC_ENCODER does, but subclasses of them, dates
+# and dataclasses in its own way: those go to _not_plain (and the document to _DOC_ENCODER) instead.
+_ORJSON_PLAIN: Final = (
+    orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
+def _not_plain(value: object) -> object:
+    raise TypeError(type(value).__name__)
 
 
 def encode_doc(doc: Mapping[str, object], *, group: bool) -> str:
-    """Serialise a SCIM document after refusing keys the store must not hold (compared case-insensitively)."""
+    """Serialise a SCIM document after refusing keys the store must not hold (compared case-insensitively).
+
+    Every user and group write encodes one: orjson (~4k instructions for an IdP's user against ~37k for
+    _DOC_ENCODER) where it writes what json would, else _DOC_ENCODER, whose refusals say why. orjson refuses
+    integers beyond 64 bits, lone surrogates, keys that are not text and other types; it writes NaN and
+    infinities as null, which json refuses here, so a text holding "null" is made by json instead (documents
+    from request bodies hold neither NaN nor null). The two may write a float differently (1e+16 and 1e16),
+    never as a different number.
+    """
     forbidden = _GROUP_FORBIDDEN if group else _USER_FORBIDDEN
-    bad = sorted(k for k in doc if k.lower() in forbidden)
+    bad = [k for k in doc if k.lower() in forbidden]
     if bad:
-        raise InvalidDocument(f"document must not contain {', '.join(bad)}")
+        raise InvalidDocument(f"document must not contain {', '.join(sorted(bad))}")
+    try:
+        encoded = orjson.dumps(doc, default=_not_plain, option=_ORJSON_PLAIN)
+    except orjson.JSONEncodeError:
+        pass
+    else:
+        if b"null" not in encoded:
+            return encoded.decode()
     try:
         return _DOC_ENCODER.encode(doc)
     except (TypeError, ValueError) as exc:
