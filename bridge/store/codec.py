@@ -157,17 +157,18 @@ def user_from_row(row: sqlite3.Row, groups: tuple[UserGroup, ...] = ()) -> UserR
     )
 
 
-def group_from_row(row: sqlite3.Row) -> GroupRecord:
-    """Build a GroupRecord from a `groups` row."""
+def group_from_row(row: sqlite3.Row, *, bumped_at: str | None = None) -> GroupRecord:
+    """Build a GroupRecord from a `groups` row; with `bumped_at`, the row as a version bump at that time left
+    it (a write that read the row before bumping it)."""
     return GroupRecord(
         scim_id=row["scim_id"],
         det_id=row["det_id"],
         display_name=row["display_name"],
         external_id=row["external_id"],
         doc=decode_doc(row["doc"]),
-        version=row["version"],
+        version=row["version"] if bumped_at is None else row["version"] + 1,
         created=parse_ts(row["created"]),
-        last_modified=parse_ts(row["last_modified"]),
+        last_modified=parse_ts(row["last_modified"] if bumped_at is None else bumped_at),
     )
 
 

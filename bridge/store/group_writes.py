@@ -37,13 +37,9 @@ def _group_pk(conn: sqlite3.Connection, scim_id: str, expected_version: int | No
     return int(row["pk"])
 
 
-def _bump(conn: sqlite3.Connection, now: str, pk: int) -> GroupRecord:
+def _bump(conn: sqlite3.Connection, now: str, pk: int) -> None:
     """A membership change modifies the group: new meta.version and meta.lastModified."""
-    row = conn.execute(
-        "UPDATE groups SET version = version + 1, last_modified = ? WHERE pk = ? RETURNING *", (now, pk)
-    ).fetchone()
-    assert row is not None
-    return group_from_row(row)
+    conn.execute("UPDATE groups SET version = version + 1, last_modified = ? WHERE pk = ?", (now, pk))
 
 
 def _unique(members: Iterable[MemberRecord]) -> dict[str, MemberRecord]:
@@ -146,16 +142,20 @@ def change_group(
     remove: Sequence[str],
 ) -> GroupRecord:
     """Removals, additions and new attributes (if given) in one step; the version moves once if anything did."""
-    pk = _group_pk(conn, scim_id, None)
+    # Read whole before the change, so the answer is built from it instead of read back (`RETURNING *`
+    # cost ~30k instructions more than the bump alone: SQLite buffers RETURNING rows in a table of their own).
+    row = conn.execute("SELECT * FROM groups WHERE scim_id = ?", (scim_id,)).fetchone()
+    if row is None:
+        raise NotFoundInStore(f"no group {scim_id}")
+    pk = row["pk"]
     changed = [*_remove(conn, pk, remove), *_add(conn, pk, add)]
     bump_users(conn, now, changed)
     if attributes is not None:
         return update_group(conn, now, scim_id, attributes, None)
-    if changed:
-        return _bump(conn, now, pk)
-    row = conn.execute("SELECT * FROM groups WHERE pk = ?", (pk,)).fetchone()
-    assert row is not None
-    return group_from_row(row)
+    if not changed:
+        return group_from_row(row)
+    _bump(conn, now, pk)
+    return group_from_row(row, bumped_at=now)
 
 
 def _add(conn: sqlite3.Connection, pk: int, members: Sequence[MemberRecord]) -> list[str]:

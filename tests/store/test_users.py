@@ -361,3 +361,35 @@ async def test_an_update_sets_only_the_indexed_columns_that_change(store: Store,
     )
     assert renamed.version == user.version + 2
     assert await store.get_users_by_external_id("ext-d") == [renamed]
+
+
+async def test_the_record_a_user_write_returns_is_the_one_a_read_then_returns(
+    store: Store, clock: ManualClock
+) -> None:
+    """Inserts and updates build their answer from what they wrote instead of reading the row back: it must
+    still be the stored state, to the document's decoded values, the timestamps and the groups."""
+    doc: dict[str, object] = {
+        "userName": "carol",
+        "name": {"givenName": "Carol", "familyName": "Ng"},
+        "emails": [{"value": "c@x.org", "type": "work", "primary": True}],
+        "x-numbers": [1, 2.5, 10**20, -0.0],
+        "active": True,
+    }
+    fields = UserFields(user_name="carol", external_id="ext-c", display_name="Carol N", active=True, doc=doc)
+    inserted = await store.insert_user(scim_id=new_id(), det_id=4242, fields=fields)
+    assert inserted == await store.get_user_by_scim_id(inserted.scim_id)
+    group = await add_group(store, "Readers", [inserted.scim_id])
+    clock.advance(2.5)
+    renamed = UserFields(
+        user_name="Caroline",
+        external_id=None,
+        display_name=None,
+        active=False,
+        doc={**doc, "userName": "Caroline"},
+    )
+    updated = await store.update_user(inserted.scim_id, fields=renamed, expected_version=2)
+    read = await store.get_user_by_scim_id(inserted.scim_id)
+    assert updated == read
+    assert read is not None
+    assert (read.version, read.groups[0].scim_id, read.active) == (3, group.scim_id, False)
+    assert (read.created, read.last_modified) == (inserted.created, clock.now)
