@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Final, TypeVar
 
+import orjson
 import structlog
 
 from bridge.determined import MasterError, MasterUnavailable, calls_made, start_counting
@@ -53,14 +54,34 @@ class AuditScope:
 _SCOPE: ContextVar[AuditScope | None] = ContextVar("audit_scope", default=None)
 
 
-# json.dumps builds a new JSONEncoder per call when given options; one reused encoder writes the same text
-# (the digests of intents journalled before must still match in reconcile) at a third of the cost.
-_DIGEST_ENCODER: Final = json.JSONEncoder(sort_keys=True, default=str)
+# Digests journalled before orjson: sha256 of this encoder's text (json.dumps would build a new encoder per
+# call). An intent may stay pending across an upgrade, so they are still compared that way (`digest_matches`).
+_LEGACY_ENCODER: Final = json.JSONEncoder(sort_keys=True, default=str)
+# Digests journalled since carry this prefix: sha256 of orjson's text with sorted keys (~10k instructions per
+# digest against ~27k, one per write).
+_ORJSON_DIGEST: Final = "2:"
+
+
+def _legacy_digest(payload: object) -> str:
+    return hashlib.sha256(_LEGACY_ENCODER.encode(payload).encode()).hexdigest()
 
 
 def digest(payload: object) -> str:
     """A stable digest of a master payload for the intent journal (the payload itself is never stored)."""
-    return hashlib.sha256(_DIGEST_ENCODER.encode(payload).encode()).hexdigest()
+    try:
+        text = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        # What orjson refuses (integers beyond 64 bits, lone surrogates, keys that are not text) is digested
+        # the old way, which `digest_matches` recognises by its missing prefix.
+        return _legacy_digest(payload)
+    return _ORJSON_DIGEST + hashlib.sha256(text).hexdigest()
+
+
+def digest_matches(payload: object, journalled: str) -> bool:
+    """True if `journalled` (an intent's payload digest, of either kind) is the digest of `payload`."""
+    if journalled.startswith(_ORJSON_DIGEST):
+        return digest(payload) == journalled
+    return _legacy_digest(payload) == journalled
 
 
 def check_if_match(header: str | None, version: int) -> None:

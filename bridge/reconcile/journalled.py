@@ -8,14 +8,14 @@ match identifies the object. The payload shapes here mirror provisioning's ``Jou
 from __future__ import annotations
 
 from bridge.determined import MasterGroupDetails
-from bridge.provisioning.consistency import digest
+from bridge.provisioning.consistency import digest_matches
 
 
 def journalled_user_create(payload_digest: str, username: str) -> bool | None:
     """If a user create for ``username`` has this digest, the ``active`` it asked for; else None."""
     for active in (True, False):
         for remote in (True, False):
-            if digest({"username": username, "active": active, "remote": remote}) == payload_digest:
+            if digest_matches({"username": username, "active": active, "remote": remote}, payload_digest):
                 return active
     return None
 
@@ -23,9 +23,9 @@ def journalled_user_create(payload_digest: str, username: str) -> bool | None:
 def journalled_group_create(payload_digest: str, group: MasterGroupDetails) -> bool:
     """True if a group create with this digest would have produced ``group`` (name and members)."""
     members = sorted(user.id for user in group.users)
-    return digest({"name": group.name, "members": members}) == payload_digest
+    return digest_matches({"name": group.name, "members": members}, payload_digest)
 
 
 def journalled_relink(payload_digest: str, det_id: int, username: str) -> bool:
     """True if a relink of Determined user ``det_id`` under ``username`` has this digest."""
-    return digest({"det_id": det_id, "username": username}) == payload_digest
+    return digest_matches({"det_id": det_id, "username": username}, payload_digest)
