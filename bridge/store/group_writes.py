@@ -8,12 +8,11 @@ one member costs the same in a group of ten as in a group of ten thousand. Users
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bridge.store.codec import encode_doc, group_from_row
+from bridge.store.codec import encode_doc, group_from_row, json_array
 from bridge.store.errors import NotFoundInStore, VersionConflict
 from bridge.store.records import GroupRecord, MemberDiff, MemberRecord
 from bridge.store.user_groups import bump_members, bump_users
@@ -55,7 +54,7 @@ def _present(conn: sqlite3.Connection, pk: int, ids: Iterable[str]) -> set[str]:
     rows = conn.execute(
         "SELECT member_scim_id FROM group_members WHERE group_pk = ?"
         " AND member_scim_id IN (SELECT value FROM json_each(?))",
-        (pk, json.dumps(list(ids))),
+        (pk, json_array(ids)),
     ).fetchall()
     return {r[0] for r in rows}
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 
-from bridge.store.codec import group_from_row, member_from_row
+from bridge.store.codec import group_from_row, json_array, member_from_row
 from bridge.store.connections import ReaderConnection
 from bridge.store.errors import NotFoundInStore
 from bridge.store.pages import fetch_page
@@ -38,7 +37,7 @@ def read_group_pk(conn: ReaderConnection, scim_id: str) -> int:
 def read_present_ids(conn: ReaderConnection, scim_id: str, ids: Iterable[str]) -> set[str]:
     """Which of `ids` are members of the group (none for an unknown group); O(len(ids)), never the whole
     membership."""
-    return {r[0] for r in conn.execute(_PRESENT_SQL, (scim_id, json.dumps(list(ids))))}
+    return {r[0] for r in conn.execute(_PRESENT_SQL, (scim_id, json_array(ids)))}
 
 
 def list_members(conn: ReaderConnection, scim_id: str) -> list[MemberRecord]:

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Final
 
+from bridge.store.codec import json_array
 from bridge.store.records import UserGroup
 
 # A user's direct memberships as one JSON text of [scim_id, displayName] pairs, from the member index; the
@@ -62,7 +63,7 @@ def read_groups_of_page(
     if not scim_ids:
         return {}
     found: dict[str, list[UserGroup]] = {}
-    for member, scim_id, display in conn.execute(_PAGE_SQL, (json.dumps(list(scim_ids)),)):
+    for member, scim_id, display in conn.execute(_PAGE_SQL, (json_array(scim_ids),)):
         found.setdefault(member, []).append(UserGroup(scim_id, display))
     return {member: _sorted(groups) for member, groups in found.items()}
 
@@ -71,7 +72,7 @@ def bump_users(conn: sqlite3.Connection, now: str, scim_ids: Sequence[str]) -> N
     """A membership of these members changed: new version for those that are live users (O(len(ids)),
     by the unique scim_id index; group ids among them match no user row)."""
     if scim_ids:
-        conn.execute(_BUMP_USERS, (now, json.dumps(list(scim_ids))))
+        conn.execute(_BUMP_USERS, (now, json_array(scim_ids)))
 
 
 def bump_members(conn: sqlite3.Connection, now: str, group_pk: int) -> None:

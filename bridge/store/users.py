@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Final
 
-from bridge.store.codec import user_from_row
+from bridge.store.codec import json_array, user_from_row
 from bridge.store.connections import ReaderConnection
 from bridge.store.pages import fetch_page
 from bridge.store.records import UserRecord, UserRef
@@ -61,7 +60,7 @@ def fetch_user_refs(
     """The users among `scim_ids` (absent: no such user) by SCIM id, without their documents or groups: one
     statement, one probe of the scim_id index per id."""
     live = "" if include_tombstoned else " AND tombstoned_at IS NULL"
-    rows = conn.execute(_REFS_SQL + live, (json.dumps(list(scim_ids)),))
+    rows = conn.execute(_REFS_SQL + live, (json_array(scim_ids),))
     return {scim_id: UserRef(det_id, user_name) for scim_id, det_id, user_name in rows}
 
 

@@ -1,10 +1,11 @@
 """encode_doc: the stored text of a document reads back as the value json would have written, and what json
-refuses to write (NaN, infinities, other types) is refused with json's reason."""
+refuses to write (NaN, infinities, other types) is refused with json's reason; json_array for json_each."""
 
 from __future__ import annotations
 
 import json
 import math
+import sqlite3
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bridge.store import InvalidDocument
-from bridge.store.codec import decode_doc, encode_doc
+from bridge.store.codec import decode_doc, encode_doc, json_array
 
 _JSON_WRITER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _SCALARS = st.one_of(
@@ -90,3 +91,16 @@ def test_values_json_cannot_write_are_refused_with_its_reason() -> None:
 def test_keys_the_store_must_not_hold_are_refused_in_any_case(key: str, group: bool) -> None:
     with pytest.raises(InvalidDocument, match=f"must not contain {key}"):
         encode_doc({"displayName": "d", key: "x"}, group=group)
+
+
+@given(st.lists(st.one_of(st.text(), st.integers(-(2**63), 2**63 - 1)), max_size=5))
+def test_json_each_reads_from_json_array_what_it_read_from_json_dumps(values: list[object]) -> None:
+    conn = sqlite3.connect(":memory:")
+    try:
+        read = "SELECT value FROM json_each(?)"
+        assert (
+            conn.execute(read, (json_array(values),)).fetchall()
+            == conn.execute(read, (json.dumps(values),)).fetchall()
+        )
+    finally:
+        conn.close()
