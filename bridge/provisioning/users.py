@@ -475,7 +475,11 @@ class UserService:
 
     async def _store_update(self, record: UserRecord, row: UserFields, finish: Finish | None) -> UserRecord:
         return await self._store.update_user(
-            record.scim_id, row, finishing_intent=finish, renamed=row.user_name != record.user_name
+            record.scim_id,
+            row,
+            finishing_intent=finish,
+            renamed=row.user_name != record.user_name,
+            known=record,
         )
 
     async def _check_rename(self, record: UserRecord, new_name: str) -> None:

@@ -260,16 +260,18 @@ class Store:
         expected_version: int | None = None,
         finishing_intent: int | Finish | None = None,
         renamed: bool = False,
+        known: UserRecord | None = None,
     ) -> UserRecord:
         """Replace a live user's attributes, bumping version; NotFoundInStore / VersionConflict / Duplicate*.
 
         `renamed` also refreshes the user's cached member `display` (its userName) in every group, in the
-        same transaction.
+        same transaction. `known`: the user as the caller read it, groups included, if it did (its email rows
+        and groups are then not read again while the user is still at that version; user_writes.update_user).
         """
 
         def unit(c: sqlite3.Connection, now: str) -> UserRecord:
             record = user_writes.update_user(
-                c, now, scim_id, fields=fields, expected_version=expected_version
+                c, now, scim_id, fields=fields, expected_version=expected_version, known=known
             )
             if renamed:
                 group_writes.set_member_display(c, now, scim_id, fields.user_name)

@@ -22,13 +22,21 @@ def _insert_emails(conn: sqlite3.Connection, pk: int, rows: list[EmailRow]) -> N
         )
 
 
-def _replace_emails(conn: sqlite3.Connection, pk: int, doc: Mapping[str, object]) -> None:
+def _replace_emails(
+    conn: sqlite3.Connection, pk: int, doc: Mapping[str, object], kept: list[EmailRow] | None = None
+) -> None:
+    """Make the user's email rows those of `doc`; `kept`: the rows it has now, when the caller knows them."""
     rows = email_rows(doc)
-    kept = conn.execute(
-        "SELECT position, value, type, is_primary, display FROM user_emails WHERE user_pk = ? ORDER BY position",
-        (pk,),
-    ).fetchall()
-    if [tuple(row) for row in kept] == rows:
+    if kept is None:
+        kept = [
+            tuple(row)
+            for row in conn.execute(
+                "SELECT position, value, type, is_primary, display FROM user_emails WHERE user_pk = ?"
+                " ORDER BY position",
+                (pk,),
+            )
+        ]
+    if kept == rows:
         return  # most updates (a deactivation, a rename) leave the emails as they were
     conn.execute("DELETE FROM user_emails WHERE user_pk = ?", (pk,))
     _insert_emails(conn, pk, rows)
@@ -129,9 +137,21 @@ _INDEXED: Final = ("user_name", "external_id", "display_name")
 
 
 def update_user(
-    conn: sqlite3.Connection, now: str, scim_id: str, *, fields: UserFields, expected_version: int | None
+    conn: sqlite3.Connection,
+    now: str,
+    scim_id: str,
+    *,
+    fields: UserFields,
+    expected_version: int | None,
+    known: UserRecord | None = None,
 ) -> UserRecord:
-    """Replace a live user's attributes; bumps version and last_modified."""
+    """Replace a live user's attributes; bumps version and last_modified.
+
+    `known`: this user as the caller read it, groups included (a read by SCIM id, userName or Determined id).
+    Every write that changes a user's email rows (always those of its document) or its groups bumps its
+    version, so while the row is still at that version they are the known ones and are not read again: two
+    statements of the six in a deactivation's transaction.
+    """
     current = conn.execute(
         "SELECT pk, det_id, version, user_name, external_id, display_name, created FROM users"
         " WHERE scim_id = ? AND tombstoned_at IS NULL",
@@ -148,11 +168,12 @@ def update_user(
         " WHERE pk = ?",
         (*(values[column] for column in changed), active, doc, now, current["pk"]),
     )
-    _replace_emails(conn, current["pk"], fields.doc)
+    if known is not None and (known.scim_id, known.version) != (scim_id, current["version"]):
+        known = None  # changed since the caller read it
+    _replace_emails(conn, current["pk"], fields.doc, None if known is None else email_rows(known.doc))
+    groups = read_groups(conn, scim_id) if known is None else known.groups
     version, created = current["version"] + 1, current["created"]
-    return _written(
-        scim_id, current["det_id"], fields, doc, version, created, now, read_groups(conn, scim_id)
-    )
+    return _written(scim_id, current["det_id"], fields, doc, version, created, now, groups)
 
 
 def tombstone_user(

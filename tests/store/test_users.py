@@ -15,8 +15,10 @@ from bridge.store import (
     NotFoundInStore,
     Store,
     UserFields,
+    UserGroup,
     UserRef,
     VersionConflict,
+    user_groups,
     user_writes,
 )
 from tests.store.conftest import ManualClock
@@ -393,3 +395,49 @@ async def test_the_record_a_user_write_returns_is_the_one_a_read_then_returns(
     assert read is not None
     assert (read.version, read.groups[0].scim_id, read.active) == (3, group.scim_id, False)
     assert (read.created, read.last_modified) == (inserted.created, clock.now)
+
+
+async def test_an_update_given_the_user_as_read_answers_what_a_read_then_returns(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the caller's record still current, its groups and email rows are not read again; once a group
+    change moved the user on, they are."""
+    reads: list[str] = []
+
+    def counted(conn: sqlite3.Connection, scim_id: str) -> tuple[UserGroup, ...]:
+        reads.append(scim_id)
+        return user_groups.read_groups(conn, scim_id)
+
+    monkeypatch.setattr(user_writes, "read_groups", counted)
+    user = await add_user(store, "dana", emails=[{"value": "d@x.org", "type": "work"}])
+    await add_group(store, "Ops", [user.scim_id])
+    read = await store.get_user_by_scim_id(user.scim_id)
+    assert read is not None
+    assert len(read.groups) == 1
+    same = UserFields(user_name="dana", external_id=None, display_name=None, active=False, doc=dict(read.doc))
+    updated = await store.update_user(user.scim_id, same, known=read)
+    assert updated == await store.get_user_by_scim_id(user.scim_id)
+    assert reads == []
+    # The record the caller holds is now one version behind: a group added meanwhile must show.
+    await add_group(store, "Dev", [user.scim_id])
+    new_mail = {**read.doc, "emails": [{"value": "dana@x.org", "primary": True}]}
+    moved = UserFields(user_name="dana", external_id=None, display_name=None, active=True, doc=new_mail)
+    again = await store.update_user(user.scim_id, moved, known=updated)
+    assert again == await store.get_user_by_scim_id(user.scim_id)
+    assert reads == [user.scim_id]
+    assert [g.display_name for g in again.groups] == ["Dev", "Ops"]
+    total, _ = await store.list_users(
+        "EXISTS (SELECT 1 FROM user_emails e WHERE e.user_pk = u.pk AND e.value = ? AND e.is_primary = 1)",
+        ["dana@x.org"],
+        limit=10,
+    )
+    assert total == 1
+    # Current again, and an email change through it: the rows follow the document.
+    third = await store.update_user(
+        user.scim_id, UserFields("dana", None, None, True, {**new_mail, "emails": []}), known=again
+    )
+    assert third == await store.get_user_by_scim_id(user.scim_id)
+    total, _ = await store.list_users(
+        "EXISTS (SELECT 1 FROM user_emails e WHERE e.user_pk = u.pk)", [], limit=10
+    )
+    assert total == 0
