@@ -554,6 +554,11 @@ class _Applier:
         assert members is not None
         path = op.path
         assert path is not None
+        target = sub if sub is not None else attr.sub(path.sub) if path.sub is not None else None
+        if target is not None and target.mutability == "immutable":
+            # A member's value, $ref and type are its identity (RFC 7643 §4.2, immutable): changing one in place
+            # would swap the member behind the IdP's back; membership changes are adds and removes of members.
+            raise Mutability(f"members.{target.name} is immutable")
         if sub is not None or (
             path.filter is not None and not (op.op is PatchOpKind.REMOVE and path.sub is None)
         ):

@@ -129,6 +129,18 @@ def test_a_member_display_replaced_through_a_filter_needs_the_list_and_moves_nob
     assert (result.members_added, result.members_removed, result.members_replaced) == ((), (), False)
 
 
+@pytest.mark.parametrize("op", ["add", "replace", "remove"])
+@pytest.mark.parametrize(
+    "path", ['members[value eq "u1"].value', "members.value", 'members[value eq "u1"].type', "members.$ref"]
+)
+def test_a_members_identity_is_immutable_in_place(op: str, path: str) -> None:
+    """RFC 7643 §4.2: value, $ref and type of a member are immutable. Replacing members[value eq "u1"].value
+    swapped u1 for another member; membership changes are adds and removes of whole members."""
+    ops = parse_patch({"Operations": [{"op": op, "path": path, "value": "u9"}]})
+    with pytest.raises(Mutability, match=r"members\.(value|type|\$ref) is immutable"):
+        apply_patch(group(["u1", "u2"]), ops, GROUP_SCHEMA)
+
+
 def test_a_member_filter_beyond_value_eq_removes_through_the_list() -> None:
     ops = parse_patch({"Operations": [{"op": "remove", "path": 'members[value eq "u1" or value sw "u3"]'}]})
     assert needs_members(ops)
