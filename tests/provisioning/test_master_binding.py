@@ -15,8 +15,10 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestServer
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
+from bridge.commands.adopt import run_adopt
 from bridge.commands.check import run_check
 from bridge.commands.db import run_db_rebind_master
+from bridge.commands.reconcile import run_reconcile
 from bridge.emulator import EmulatorConfig, create_emulator_app
 from bridge.store import open_store
 from bridge.web.keys import SETTINGS
@@ -217,3 +219,29 @@ async def test_a_static_token_is_checked_once_and_refused_on_another_cluster(
 
 async def _resolved(url: str) -> str:
     return url
+
+
+async def test_reconcile_and_adopt_refuse_a_master_of_another_cluster(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
+) -> None:
+    """The CLI passes hold the database to its master too: a repair pass against another cluster would rename
+    and deactivate that cluster's accounts under the mapped ids."""
+    world = await start_world(aiohttp_server, aiohttp_client, tmp_path)
+    ada = await create_user(world, "ada@example.com", "Ada")
+    settings = world.app[SETTINGS]
+    await world.store.rebind_master("production-cluster", "prod")
+    before = await world.master.state()
+
+    err = io.StringIO()
+    assert await run_reconcile(settings, dry_run=False, repair=True, out=io.StringIO(), err=err) == 3
+    assert err.getvalue().startswith(
+        "refused: the master is cluster 'emulator-cluster'; this database belongs to cluster 'production-cluster'"
+    )
+    assert "scim-bridge db rebind-master" in err.getvalue()
+    out = io.StringIO()
+    assert await run_adopt(settings, out=out) == 3
+    assert "MasterMismatch" in out.getvalue()
+    assert await world.master.state() == before
+    record = await world.store.get_user_by_scim_id(ada["id"])
+    assert record is not None
+    assert record.tombstoned_at is None
