@@ -45,9 +45,8 @@ def _one(request: web.Request, view: GroupView, *, status: int = 200) -> web.Res
         view = GroupView(view.record, None)
     where = locations(request)
     body = _render(view, where, attributes, excluded)
-    return resource_response(
-        body, version=view.record.version, location=where.group(view.record.scim_id), status=status
-    )
+    location = where.group(view.record.scim_id) if status == 201 else None
+    return resource_response(body, version=view.record.version, location=location, status=status)
 
 
 async def _list(request: web.Request, query: ListQuery) -> web.Response:

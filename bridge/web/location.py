@@ -35,6 +35,12 @@ class Locations:
         return f"{self.groups}/{scim_id}"
 
 
+def base_url(request: web.Request) -> str:
+    """The SCIM base URL for this request: server.public_url if set, else the request's (trusted) scheme and
+    host."""
+    return public_base_url(request, request.app[SETTINGS])
+
+
 def locations(request: web.Request) -> Locations:
-    """Locations for this request: server.public_url if set, else the request's (trusted) scheme and host."""
-    return Locations(public_base_url(request, request.app[SETTINGS]))
+    """Locations for this request (`base_url`)."""
+    return Locations(base_url(request))

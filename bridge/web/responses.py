@@ -22,19 +22,23 @@ def scim_json(body: Mapping[str, Any] | bytes, *, status: int = 200) -> web.Resp
 
 
 def resource_response(
-    body: Mapping[str, Any] | bytes, *, version: int, location: str, status: int = 200
+    body: Mapping[str, Any] | bytes, *, version: int, location: str | None = None, status: int = 200
 ) -> web.Response:
-    """A single resource with its weak ETag (RFC 7644 §3.14) and, on creation, its Location (§3.3)."""
+    """A single resource with its weak ETag (RFC 7644 §3.14) and, when given (on creation), its Location
+    (§3.3)."""
     encoded = body if isinstance(body, bytes) else jsonenc.dumps(body)
     headers = {hdrs.CONTENT_TYPE: _CONTENT_TYPE, hdrs.ETAG: etag_for(version)}
-    if status == 201:
+    if location is not None:
         headers[hdrs.LOCATION] = location
     return web.Response(status=status, body=encoded, headers=headers)
 
 
 def not_modified(request: web.Request, version: int) -> web.Response | None:
     """304 when the client's If-None-Match already names this version (RFC 7232 §3.2); else None."""
-    if if_none_match_hit(request.headers.get("If-None-Match"), etag_for(version)):
+    header = request.headers.get("If-None-Match")
+    if header is None:
+        return None  # most reads: no ETag to build and compare
+    if if_none_match_hit(header, etag_for(version)):
         response = web.Response(status=304)
         response.headers["ETag"] = etag_for(version)
         return response

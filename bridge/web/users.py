@@ -12,7 +12,7 @@ from bridge.scim import USER_SCHEMA, ListQuery, list_response, render
 from bridge.store import UserRecord
 from bridge.web.inputs import list_query, patch_operations, projection, resource_document, search_query
 from bridge.web.keys import RENDERED_USERS, USERS
-from bridge.web.location import Locations, locations
+from bridge.web.location import Locations, base_url, locations
 from bridge.web.rendered import RenderedUsers
 from bridge.web.responses import no_content, not_modified, resource_response, scim_json
 from bridge.web.services import caller
@@ -53,7 +53,8 @@ def _one(request: web.Request, record: UserRecord, *, status: int = 200) -> web.
     attributes, excluded = projection(request)
     where = locations(request)
     body = _render(record, where, attributes, excluded)
-    return resource_response(body, version=record.version, location=where.user(record.scim_id), status=status)
+    location = where.user(record.scim_id) if status == 201 else None
+    return resource_response(body, version=record.version, location=location, status=status)
 
 
 async def _list(request: web.Request, query: ListQuery) -> web.Response:
@@ -97,18 +98,17 @@ async def get_user(request: web.Request) -> web.Response:
     if attributes or excluded:
         record = await app[USERS].get(scim_id)
         return not_modified(request, record.version) or _one(request, record)
-    where = locations(request)
+    base = base_url(request)
     rendered = app[RENDERED_USERS]
-    kept = rendered.get(scim_id, where.base)
+    kept = rendered.get(scim_id, base)
     found = await app[USERS].get_unless(scim_id, None if kept is None else kept[0])
     if isinstance(found, UserRecord):
-        version, body = found.version, _plain_body(rendered, found, where)
+        version, body = found.version, _plain_body(rendered, found, Locations(base))
     else:  # the store answers with a bare version only when it is the one kept
         assert kept is not None
         version, body = kept
-    return not_modified(request, version) or resource_response(
-        body, version=version, location=where.user(scim_id)
-    )
+    # A 200 carries no Location (RFC 7644 §3.3 asks for it on creation): a kept read builds no URL.
+    return not_modified(request, version) or resource_response(body, version=version)
 
 
 async def replace_user(request: web.Request) -> web.Response:

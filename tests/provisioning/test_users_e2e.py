@@ -13,7 +13,7 @@ from bridge.store import IntentState
 from bridge.web.app import create_app
 from tests.conftest import LogReader
 from tests.idp.harness import BASE_PATH, World, seed_settings, start_world
-from tests.provisioning.scim import HEADERS, call, create_group, create_user, patch, user_body
+from tests.provisioning.scim import GROUP_URN, HEADERS, call, create_group, create_user, patch, user_body
 
 
 async def test_create_is_remote_active_with_location_and_etag(world: World) -> None:
@@ -284,6 +284,25 @@ async def test_plain_json_content_type_is_accepted_and_logged(world: World, capt
     line = next(e for e in captured_logs() if e.get("event") == "request" and e.get("method") == "POST")
     assert (line["op"], line["resource"], line["status"]) == ("create", "User", 201)
     assert line["master_calls"] >= 2
+
+
+async def test_location_only_on_creation(world: World) -> None:
+    """RFC 7644 §3.3: a created resource's answer has a Location; a read, a 304 and a write's 200 have none."""
+    created = await call(world, "POST", "/Users", user_body("ada@example.com", "Ada Lovelace"))
+    body = await created.json()
+    assert created.headers["Location"] == body["meta"]["location"]
+    for read in (
+        await call(world, "GET", f"/Users/{body['id']}"),
+        await call(world, "GET", f"/Users/{body['id']}"),  # the kept encoding
+        await call(world, "GET", f"/Users/{body['id']}?attributes=userName"),
+        await call(world, "GET", f"/Users/{body['id']}", **{"If-None-Match": body["meta"]["version"]}),
+        await call(world, "PUT", f"/Users/{body['id']}", user_body("ada@example.com", "Ada King")),
+    ):
+        assert read.status in (200, 304)
+        assert "Location" not in read.headers
+        assert read.headers["ETag"].startswith('W/"')
+    group = await call(world, "POST", "/Groups", {"schemas": [GROUP_URN], "displayName": "Team"})
+    assert group.headers["Location"] == (await group.json())["meta"]["location"]
 
 
 async def test_locations_use_the_public_url(
