@@ -22,7 +22,7 @@ from bridge.auth.failures import AuthenticationFailed, TooManyFailures
 from bridge.auth.principal import Clock, utc_now
 from bridge.auth.ratelimit import FailedAttemptLimiter
 from bridge.config import Settings
-from bridge.log_fields import bind_log_fields
+from bridge.log_fields import bind_log_field
 from bridge.scim.errors import TooManyRequests, Unauthorized
 from bridge.web.keys import AUTHENTICATOR, CLIENT_NAME, PRINCIPAL
 from bridge.web.oauth import make_token_endpoint
@@ -138,5 +138,5 @@ async def authn_middleware(request: web.Request, handler: Handler) -> web.Stream
     request[PRINCIPAL] = principal
     request[CLIENT_NAME] = principal.name
     # ``idp``, not ``client``: the canonical request line already has a ``client`` field of its own.
-    bind_log_fields(idp=principal.name)
+    bind_log_field("idp", principal.name)
     return await handler(request)

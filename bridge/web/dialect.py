@@ -16,7 +16,7 @@ from typing import Final
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
-from bridge.log_fields import bind_log_fields
+from bridge.log_fields import bind_log_field
 from bridge.web.keys import JSON_BODY
 
 LOG_KEY: Final = "idp_dialect"
@@ -154,7 +154,7 @@ def detect_dialect(
 
 def bind_dialect(dialect: IdpDialect) -> None:
     """Bind ``idp_dialect`` into structlog's context for the rest of this request."""
-    bind_log_fields(**{LOG_KEY: dialect.value})
+    bind_log_field(LOG_KEY, dialect.value)
 
 
 @web.middleware

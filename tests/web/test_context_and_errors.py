@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 from pytest_aiohttp import AiohttpClient
 
@@ -40,12 +42,18 @@ async def test_request_id_is_echoed_or_generated(
     sent = await client.get("/ok", headers={"X-Request-ID": "idp-req-42"})
     assert sent.headers["X-Request-ID"] == "idp-req-42"
     generated = await client.get("/ok")
-    assert len(generated.headers["X-Request-ID"]) == 32
+    assert re.fullmatch("[0-9a-f]{32}", generated.headers["X-Request-ID"])
+    empty = await client.get("/ok", headers={"X-Request-ID": ""})
+    assert re.fullmatch("[0-9a-f]{32}", empty.headers["X-Request-ID"])
     forged = await client.get("/ok", headers={"X-Request-ID": 'bad id "x": {}'})
     assert forged.headers["X-Request-ID"] != 'bad id "x": {}'
     assert len(forged.headers["X-Request-ID"]) == 32
     lines = [line for line in captured_logs() if line["event"] == "request"]
-    assert [line["request_id"] for line in lines[:2]] == ["idp-req-42", generated.headers["X-Request-ID"]]
+    assert [line["request_id"] for line in lines[:3]] == [
+        "idp-req-42",
+        generated.headers["X-Request-ID"],
+        empty.headers["X-Request-ID"],
+    ]
     assert lines[0]["method"] == "GET"
     assert lines[0]["status"] == 200
     assert lines[0]["path"] == "/ok"
