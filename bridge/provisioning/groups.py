@@ -41,7 +41,16 @@ from bridge.scim import GROUP_SCHEMA, ListQuery, apply_patch, compile_sql, needs
 from bridge.scim.errors import InvalidValue, NotFound, Uniqueness
 from bridge.scim.filter_sql import sort_sql
 from bridge.scim.patch import PatchOperation
-from bridge.store import Duplicate, Finish, GroupAttributes, GroupRecord, MemberRecord, Store, StoreError
+from bridge.store import (
+    Duplicate,
+    Finish,
+    GroupAttributes,
+    GroupRecord,
+    MemberRecord,
+    Store,
+    StoreError,
+    UserRef,
+)
 
 _log = structlog.get_logger("bridge.provisioning")
 
@@ -203,6 +212,27 @@ def _check_name(name: str) -> str:
 ResolvedMembers = list[_Resolved]
 
 
+def _resolve(ids: Sequence[str], users: Mapping[str, UserRef]) -> ResolvedMembers:
+    """The added members: each must be a live user (`users` from the store's refs of at least `ids`)."""
+    out: ResolvedMembers = []
+    for member_id in ids:
+        user = users.get(member_id)
+        if user is None or not user.live:
+            # Determined groups hold users only; an unknown id is the IdP's value error (§7.2 Create group).
+            raise InvalidValue(f"members: {member_id!r} is not a provisioned user.")
+        out.append(_Resolved(MemberRecord(member_id, display=user.user_name), user.det_id))
+    return out
+
+
+def _members(ids: Sequence[str], users: Mapping[str, UserRef]) -> ResolvedMembers:
+    """The store entries and Determined ids of the users among `ids` (a removal's: tombstoned ones too)."""
+    return [
+        _Resolved(MemberRecord(member_id, display=users[member_id].user_name), users[member_id].det_id)
+        for member_id in ids
+        if member_id in users
+    ]
+
+
 class GroupService:
     """create / get / list / replace / patch / delete for SCIM Groups."""
 
@@ -255,7 +285,8 @@ class GroupService:
             async with self._locks.hold(f"group-name:{name.lower()}"):
                 if await self._store.get_group_by_display_name(name) is not None:
                     raise Uniqueness(f"displayName {name!r} is already provisioned.")
-                resolved = await self._resolve(_member_ids(doc.get("members")))
+                ids = _member_ids(doc.get("members"))
+                resolved = _resolve(ids, await self._store.get_user_refs(ids))
                 scim_id = self._ids.new()
 
                 async def master_write() -> MasterGroupDetails:
@@ -349,18 +380,28 @@ class GroupService:
                 ]
             result = apply_patch(current, ops, GROUP_SCHEMA)
             new_doc = dict(result.document)
+            users: Mapping[str, UserRef] | None = None
             if result.members_replaced:
                 desired = _member_ids(new_doc.get("members"))
                 present = [m.member_scim_id for m in await self._store.list_members(scim_id)]
                 add = [m for m in desired if m not in present]
                 remove = [m for m in present if m not in desired]
             else:
+                # Presence and the users in one statement: a member add reads the store twice, not three times.
                 asked = list(result.members_added) + list(result.members_removed)
-                there = await self._store.member_ids_present(scim_id, asked) if asked else set()
+                there, users = await self._store.get_member_refs(scim_id, asked)
                 add = [m for m in result.members_added if m not in there]
                 remove = [m for m in result.members_removed if m in there]
             return await self._apply(
-                record, new_doc, add, remove, caller, "patch", retiring, with_members=with_members
+                record,
+                new_doc,
+                add,
+                remove,
+                caller,
+                "patch",
+                retiring,
+                with_members=with_members,
+                users=users,
             )
 
     async def delete(self, scim_id: str, caller: Caller, if_match: str | None = None) -> None:
@@ -398,17 +439,6 @@ class GroupService:
 
     # -- internals -----------------------------------------------------------------------------
 
-    async def _resolve(self, ids: Sequence[str]) -> ResolvedMembers:
-        users = await self._store.get_user_refs(ids)
-        out: ResolvedMembers = []
-        for member_id in ids:
-            user = users.get(member_id)
-            if user is None:
-                # Determined groups hold users only; an unknown id is the IdP's value error (§7.2 Create group).
-                raise InvalidValue(f"members: {member_id!r} is not a provisioned user.")
-            out.append(_Resolved(MemberRecord(member_id, display=user.user_name), user.det_id))
-        return out
-
     async def _retire(self, stale: Sequence[_Resolved], operation: str, group: str) -> dict[str, _Retired]:
         """Retire the mappings a refused write found stale (see `_RetireStaleMembers`), saying how each went."""
         outcomes: dict[str, _Retired] = {}
@@ -426,15 +456,6 @@ class GroupService:
             outcomes[scim_id] = _Retired.RETIRED if done else _Retired.ALREADY
         return outcomes
 
-    async def _members(self, ids: Sequence[str]) -> ResolvedMembers:
-        """The store entries and Determined ids of the users among `ids` (a removal's: tombstoned ones too)."""
-        users = await self._store.get_user_refs(ids, include_tombstoned=True)
-        return [
-            _Resolved(MemberRecord(member_id, display=users[member_id].user_name), users[member_id].det_id)
-            for member_id in ids
-            if member_id in users
-        ]
-
     async def _apply(
         self,
         record: GroupRecord,
@@ -446,7 +467,9 @@ class GroupService:
         retiring: _RetireStaleMembers,
         *,
         with_members: bool,
+        users: Mapping[str, UserRef] | None = None,
     ) -> GroupView:
+        """`users`: the refs of at least `add` and `remove` when the caller read them (tombstoned ones too)."""
         name = _check_name(str(new_doc.get("displayName", record.display_name)))
         renamed = name != record.display_name
         if renamed:
@@ -456,8 +479,10 @@ class GroupService:
         doc_to_store = stored_doc({**new_doc, "displayName": name})
         external_id = _opt_str(new_doc.get("externalId"))
         doc_changed: bool = renamed or doc_to_store != dict(record.doc) or external_id != record.external_id
-        resolved = await self._resolve(add)
-        removed = await self._members(remove)
+        if users is None:
+            users = await self._store.get_user_refs([*add, *remove], include_tombstoned=True)
+        resolved = _resolve(add, users)
+        removed = _members(remove, users)
         removed_det = [r.det_id for r in removed]
         scim_id = record.scim_id
         if not renamed and not resolved and not removed_det:

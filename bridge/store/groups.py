@@ -8,15 +8,18 @@ from bridge.store.codec import group_from_row, json_array, member_from_row
 from bridge.store.connections import ReaderConnection
 from bridge.store.errors import NotFoundInStore
 from bridge.store.pages import fetch_page
-from bridge.store.records import GroupRecord, MemberRecord
+from bridge.store.records import GroupRecord, MemberRecord, UserRef
 
 # Reads are plain functions over a reader connection, run whole on its thread (see connections._Reader);
 # writes are in group_writes.py, run whole on the writer thread (see writer.py).
-# One statement (so it may run as a lookup on the loop's thread): the group by its unique scim_id, then one
-# primary-key probe per asked id.
-_PRESENT_SQL = (
-    "SELECT m.member_scim_id FROM groups g JOIN group_members m ON m.group_pk = g.pk"
-    " WHERE g.scim_id = ? AND m.member_scim_id IN (SELECT value FROM json_each(?))"
+# One statement (so it may run as a lookup on the loop's thread): per asked id, a primary-key probe of the
+# group's memberships (the group's pk found once by its unique scim_id) and one of the users' scim_id index.
+_MEMBER_REFS_SQL = (
+    "SELECT j.value, m.member_scim_id IS NOT NULL, u.det_id, u.user_name, u.tombstoned_at IS NULL"
+    " FROM json_each(?) j"
+    " LEFT JOIN group_members m"
+    " ON m.group_pk = (SELECT pk FROM groups WHERE scim_id = ?) AND m.member_scim_id = j.value"
+    " LEFT JOIN users u ON u.scim_id = j.value"
 )
 
 
@@ -34,10 +37,21 @@ def read_group_pk(conn: ReaderConnection, scim_id: str) -> int:
     return int(row[0])
 
 
-def read_present_ids(conn: ReaderConnection, scim_id: str, ids: Iterable[str]) -> set[str]:
-    """Which of `ids` are members of the group (none for an unknown group); O(len(ids)), never the whole
-    membership."""
-    return {r[0] for r in conn.execute(_PRESENT_SQL, (scim_id, json_array(ids)))}
+def read_member_refs(
+    conn: ReaderConnection, scim_id: str, ids: Iterable[str]
+) -> tuple[set[str], dict[str, UserRef]]:
+    """Which of `ids` are members of the group (none for an unknown group), and the users among `ids`,
+    tombstoned ones too; O(len(ids)), never the whole membership."""
+    present: set[str] = set()
+    users: dict[str, UserRef] = {}
+    for member_id, is_member, det_id, user_name, live in conn.execute(
+        _MEMBER_REFS_SQL, (json_array(ids), scim_id)
+    ):
+        if is_member:
+            present.add(member_id)
+        if det_id is not None:
+            users[member_id] = UserRef(det_id, user_name, bool(live))
+    return present, users
 
 
 def list_members(conn: ReaderConnection, scim_id: str) -> list[MemberRecord]:

@@ -56,10 +56,12 @@ class UserRecord:
 
 @dataclass(frozen=True, slots=True)
 class UserRef:
-    """What a group write needs of a member user: its Determined id and its userName (the member `display`)."""
+    """What a group write needs of a member user: its Determined id, its userName (the member `display`) and
+    whether it is live (an add takes live users only; a removal takes tombstoned ones too)."""
 
     det_id: int
     user_name: str
+    live: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -515,10 +515,15 @@ class Store:
         """How many members a group has; NotFoundInStore for an unknown group."""
         return await self._read(lambda c: groups.count_members(c, group_scim_id))
 
-    async def member_ids_present(self, group_scim_id: str, ids: Sequence[str]) -> set[str]:
-        """Which of `ids` are members of the group (none for an unknown group); O(len(ids)), never loads
-        the whole membership, and one statement, so it runs as a lookup on the loop's thread."""
-        return await self._lookup(lambda c: groups.read_present_ids(c, group_scim_id, ids))
+    async def get_member_refs(
+        self, group_scim_id: str, ids: Sequence[str]
+    ) -> tuple[set[str], dict[str, UserRef]]:
+        """Which of `ids` are members of the group (none for an unknown group), and the users among `ids` as
+        `get_user_refs(..., include_tombstoned=True)` finds them: what a member change needs, O(len(ids)),
+        never the whole membership, and one statement, so it runs as a lookup on the loop's thread."""
+        if not ids:
+            return set(), {}
+        return await self._lookup(lambda c: groups.read_member_refs(c, group_scim_id, ids))
 
     async def groups_of_member(self, member_scim_id: str) -> list[GroupRecord]:
         """The groups a user or group belongs to."""

@@ -14,7 +14,8 @@ from bridge.store.user_groups import GROUPS_OF_U, decode_groups, read_groups_of_
 
 _LIVE_VERSION_SQL: Final = "SELECT version FROM users WHERE scim_id = ? AND tombstoned_at IS NULL"
 _REFS_SQL: Final = (
-    "SELECT scim_id, det_id, user_name FROM users WHERE scim_id IN (SELECT value FROM json_each(?))"
+    "SELECT scim_id, det_id, user_name, tombstoned_at IS NULL FROM users"
+    " WHERE scim_id IN (SELECT value FROM json_each(?))"
 )
 
 # Reads are plain functions over a reader connection, run whole on its thread (see connections._Reader);
@@ -61,7 +62,7 @@ def fetch_user_refs(
     statement, one probe of the scim_id index per id."""
     live = "" if include_tombstoned else " AND tombstoned_at IS NULL"
     rows = conn.execute(_REFS_SQL + live, (json_array(scim_ids),))
-    return {scim_id: UserRef(det_id, user_name) for scim_id, det_id, user_name in rows}
+    return {scim_id: UserRef(det_id, user_name, bool(live)) for scim_id, det_id, user_name, live in rows}
 
 
 def fetch_users_by_external_id(conn: ReaderConnection, external_id: str) -> list[UserRecord]:

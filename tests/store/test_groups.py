@@ -19,6 +19,7 @@ from bridge.store import (
     NotFoundInStore,
     Store,
     UserFields,
+    UserRef,
     VersionConflict,
 )
 from tests.store.conftest import ManualClock
@@ -83,7 +84,7 @@ async def test_replace_members_returns_the_diff(store: Store) -> None:
     assert diff == MemberDiff(added=(c,), removed=(a,))
     assert await store.replace_members(group.scim_id, [user_member(c), user_member(b)]) == MemberDiff((), ())
     assert await _version(store, group.scim_id) == 2
-    assert await store.member_ids_present(group.scim_id, [a, b, c]) == {b, c}
+    assert (await store.get_member_refs(group.scim_id, [a, b, c]))[0] == {b, c}
 
 
 async def test_membership_writes_honour_expected_version(store: Store) -> None:
@@ -158,7 +159,7 @@ async def test_large_membership_add_is_a_delta(store: Store) -> None:
     assert len(await store.add_members(group.scim_id, [user_member(i) for i in ids])) == 5000
     assert await store.add_members(group.scim_id, [user_member(ids[0]), user_member("late")]) == ["late"]
     assert await store.count_members(group.scim_id) == 5001
-    assert await store.member_ids_present(group.scim_id, ["late", "nobody"]) == {"late"}
+    assert (await store.get_member_refs(group.scim_id, ["late", "nobody"]))[0] == {"late"}
 
 
 async def test_change_group_applies_diff_and_attributes_in_one_version_step(
@@ -200,9 +201,44 @@ async def test_change_group_finishing_a_done_intent_changes_nothing(store: Store
     assert await _version(store, group.scim_id) == 1
 
 
-async def test_member_ids_present_of_an_unknown_group_is_empty(store: Store) -> None:
-    await add_group(store, "Team", ["a"])
-    assert await store.member_ids_present(new_id(), ["a"]) == set()
+async def test_member_refs_of_an_unknown_group_name_no_member(store: Store) -> None:
+    user = await add_user(store, "a")
+    await add_group(store, "Team", [user.scim_id])
+    assert await store.get_member_refs(new_id(), [user.scim_id]) == (
+        set(),
+        {user.scim_id: UserRef(user.det_id, "a")},
+    )
+    assert await store.get_member_refs(new_id(), []) == (set(), {})
+
+
+async def test_member_refs_are_presence_and_user_refs_in_one_read(store: Store) -> None:
+    """What a PATCH's member change reads: per asked id, its membership of this group, and the user refs as
+    get_user_refs(include_tombstoned=True) finds them (members that are groups, or no one, have none)."""
+    kept = await add_user(store, "Kept")
+    gone = await add_user(store, "gone")
+    outside = await add_user(store, "outside")
+    child = await add_group(store, "child")
+    group = await add_group(store, "parent", [kept.scim_id, gone.scim_id])
+    await store.add_members(group.scim_id, [MemberRecord(child.scim_id, MemberType.GROUP)])
+    await store.tombstone_user(gone.scim_id)
+    asked = [
+        kept.scim_id,
+        gone.scim_id,
+        outside.scim_id,
+        child.scim_id,
+        "nobody",
+        kept.scim_id.upper(),
+        kept.scim_id,
+    ]
+    present, users = await store.get_member_refs(group.scim_id, asked)
+    # Tombstoning took `gone` out of every group.
+    assert present == {kept.scim_id, child.scim_id}
+    assert users == await store.get_user_refs(asked, include_tombstoned=True)
+    assert users == {
+        kept.scim_id: UserRef(kept.det_id, "Kept"),
+        gone.scim_id: UserRef(gone.det_id, "gone", live=False),
+        outside.scim_id: UserRef(outside.det_id, "outside"),
+    }
 
 
 async def test_move_group_changes_only_the_determined_id(store: Store) -> None:

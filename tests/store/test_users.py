@@ -256,7 +256,7 @@ async def test_user_refs_name_the_asked_users_that_exist_tombstoned_ones_only_if
     assert await store.get_user_refs(asked) == {kept.scim_id: UserRef(kept.det_id, "Kept")}
     assert await store.get_user_refs(asked, include_tombstoned=True) == {
         kept.scim_id: UserRef(kept.det_id, "Kept"),
-        gone.scim_id: UserRef(gone.det_id, "gone"),
+        gone.scim_id: UserRef(gone.det_id, "gone", live=False),
     }
     assert await store.get_user_refs([]) == {}
 
