@@ -66,6 +66,12 @@ def _insert_members(conn: sqlite3.Connection, pk: int, members: Iterable[MemberR
     )
 
 
+_INSERT_NEW_MEMBER = (
+    "INSERT INTO group_members (group_pk, member_scim_id, member_type, display) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (group_pk, member_scim_id) DO NOTHING"
+)
+
+
 def _delete_members(conn: sqlite3.Connection, pk: int, ids: Iterable[str]) -> None:
     conn.executemany(
         "DELETE FROM group_members WHERE group_pk = ? AND member_scim_id = ?", [(pk, i) for i in ids]
@@ -158,12 +164,13 @@ def change_group(
 
 
 def _add(conn: sqlite3.Connection, pk: int, members: Sequence[MemberRecord]) -> list[str]:
-    wanted = _unique(members)
-    present = _present(conn, pk, wanted) if wanted else set()
-    new = [m for i, m in wanted.items() if i not in present]
-    if new:
-        _insert_members(conn, pk, new)
-    return [m.member_scim_id for m in new]
+    # One statement per member, no presence probe first: a member already there is the primary key's conflict,
+    # which inserts nothing (rowcount 0) and leaves its row as it was.
+    return [
+        member_id
+        for member_id, m in _unique(members).items()
+        if conn.execute(_INSERT_NEW_MEMBER, (pk, member_id, m.member_type.value, m.display)).rowcount
+    ]
 
 
 def _remove(conn: sqlite3.Connection, pk: int, ids: Sequence[str]) -> list[str]:
