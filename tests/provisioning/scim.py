@@ -59,3 +59,15 @@ async def create_group(world: World, name: str, members: list[str] | None = None
     assert response.status == 201, await response.text()
     created: dict[str, Any] = await response.json()
     return created
+
+
+async def assert_delete_half_done_then_retried(world: World, scim_id: str) -> None:
+    """A user DELETE whose deactivation landed but whose leaving of group "Team" failed: ada@example.com is
+    inactive and still in Team, the delete intent stays pending, and the IdP's retry finishes it (204)."""
+    state = await world.master.state()
+    assert not state.users["ada@example.com"].active, "the first call (deactivate) was applied"
+    assert state.groups == {"Team": frozenset({"ada@example.com"})}
+    pending = await world.store.pending_intents()
+    assert [(p.operation, p.target) for p in pending] == [("delete", scim_id)]
+    assert (await call(world, "DELETE", f"/Users/{scim_id}")).status == 204
+    assert (await world.master.state()).groups == {"Team": frozenset()}
