@@ -20,6 +20,7 @@ from bridge.determined.errors import (
     MasterUnauthorized,
     MasterUnavailable,
     MasterUnimplemented,
+    MasterUnverified,
 )
 from bridge.determined.models import (
     CreatedToken,
@@ -54,6 +55,7 @@ __all__ = [
     "MasterUnauthorized",
     "MasterUnavailable",
     "MasterUnimplemented",
+    "MasterUnverified",
     "MasterUser",
     "MasterUserPage",
     "Pagination",

@@ -96,7 +96,9 @@ def create_master_client(
 
 
 # Asked with the master's GET /api/v1/master answer whenever the client opens a session (its first authenticated
-# call, and each re-login); raises a MasterError to refuse that master (bridge.provisioning.binding).
+# call, and each re-login); raises a MasterError to refuse that master (bridge.provisioning.binding):
+# MasterMismatch, or MasterUnverified when a failure of its own keeps it from deciding. Either is passed to the
+# caller as it is, unretried and kept from the circuit breaker; only a MasterUnavailable counts as the master's.
 SessionCheck = Callable[[models.MasterInfo], Awaitable[None]]
 
 

@@ -10,7 +10,9 @@ MasterError
  ├── MasterInternal        500 (including the duplicate-username quirk, §4.7 step 10), and a 3xx redirect
  ├── MasterUnimplemented   501
  ├── MasterUnavailable     timeouts, connection errors, open circuit, 502/503/504, with retry_after
- └── MasterProtocolError   a 200 body that does not match the contract
+ ├── MasterProtocolError   a 200 body that does not match the contract
+ ├── MasterMismatch        the session check refused the master: another cluster than the database's
+ └── MasterUnverified      the session check could not decide, for a failure of the bridge's own (its database)
 """
 
 from __future__ import annotations
@@ -193,6 +195,22 @@ class MasterMismatch(MasterError):
         super().__init__(f"the master is cluster {found!r}; this database belongs to cluster {bound!r}")
         self.bound = bound
         self.found = found
+
+
+class MasterUnverified(MasterError):
+    """The session check could not tell which cluster the master is, for a failure of the bridge's own (its
+    database unreadable or busy), so nothing was sent with the session.
+
+    Not the master's failure: the client neither retries it nor counts it toward the circuit breaker, which
+    would otherwise open on a local disk problem and refuse the IdP's writes after it is gone. ``transient``
+    says whether asking again soon may succeed (a busy database) or not.
+    """
+
+    default_status = 503
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 _BY_STATUS: dict[int, type[MasterError]] = {

@@ -16,8 +16,8 @@ import contextlib
 
 import structlog
 
-from bridge.determined import DeterminedClient, MasterError, MasterInfo, MasterMismatch, MasterUnavailable
-from bridge.store import Store, StoreError
+from bridge.determined import DeterminedClient, MasterError, MasterInfo, MasterMismatch, MasterUnverified
+from bridge.store import Store, StoreError, StoreUnavailable
 
 _log = structlog.get_logger("bridge.master")
 REBIND_HINT = "if the bridge should now manage this cluster, run `scim-bridge db rebind-master`"
@@ -55,8 +55,13 @@ class MasterBinding:
                 if bound.cluster_id == info.cluster_id:
                     _log.info("master.bound", cluster_id=info.cluster_id, cluster_name=info.cluster_name)
         except StoreError as exc:
-            # Unknown is not accepted: the caller retries as it would an unreachable master.
-            raise MasterUnavailable(f"cannot read the master binding: {type(exc).__name__}") from exc
+            # Unknown is not accepted, but it is the database's failure, not the master's: the client must not
+            # retry it or count it toward its circuit breaker (MasterUnavailable would be both).
+            _log.warning("master.binding_unreadable", error=type(exc).__name__)
+            raise MasterUnverified(
+                f"cannot read or record the master binding: {type(exc).__name__}",
+                transient=isinstance(exc, StoreUnavailable),
+            ) from exc
         if bound.cluster_id == info.cluster_id:
             self.problem = None
             self._reported = None

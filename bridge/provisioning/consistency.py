@@ -95,9 +95,14 @@ def store_errors() -> _StoreErrors:
     return _STORE_ERRORS
 
 
+def store_busy() -> ServiceUnavailable:
+    """The answer while the mapping database is busy or failing (another process's lock, a full disk)."""
+    return ServiceUnavailable("The mapping database is busy; retry later.", retry_after=2)
+
+
 def _scim_store_error(exc: BaseException | None) -> ScimError | None:
     if isinstance(exc, StoreUnavailable):
-        return ServiceUnavailable("The mapping database is busy; retry later.", retry_after=2)
+        return store_busy()
     if isinstance(exc, VersionConflict):
         return PreconditionFailed("The resource changed concurrently; fetch it again.")
     return None

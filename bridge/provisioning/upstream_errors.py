@@ -17,7 +17,9 @@ from bridge.determined import (
     MasterThrottled,
     MasterUnauthorized,
     MasterUnavailable,
+    MasterUnverified,
 )
+from bridge.provisioning.consistency import store_busy
 from bridge.scim.errors import (
     InternalError,
     InvalidValue,
@@ -68,6 +70,11 @@ def to_scim_error(err: MasterError, op: Operation) -> ScimError:
             " check master.url (scim-bridge logs master.identity_mismatch).",
             retry_after=MISMATCH_RETRY_AFTER,
         )
+    if isinstance(err, MasterUnverified):
+        # The bridge's own database failed while it checked the master's identity; nothing was sent.
+        if err.transient:
+            return store_busy()
+        return InternalError("The bridge could not read which Determined cluster its database belongs to.")
     if isinstance(err, MasterUnavailable):
         return ServiceUnavailable(
             "The Determined master is unavailable; retry later.", retry_after=_retry_after(err.retry_after)

@@ -16,6 +16,7 @@ from bridge.determined import (
     MasterClientSettings,
     MasterInfo,
     MasterMismatch,
+    MasterUnverified,
     create_master_client,
 )
 from bridge.emulator.keys import EMULATOR_STATE
@@ -25,13 +26,18 @@ from tests.provisioning.faults import FaultProxy, start_proxy
 class Recorder:
     """A session check that records the clusters it was asked about and refuses those in `refuse`."""
 
-    def __init__(self, refuse: set[str] | None = None) -> None:
+    def __init__(self, refuse: set[str] | None = None, *, undecided: bool = False) -> None:
         self.asked: list[str] = []
         self.refuse = refuse or set()
+        self.undecided = undecided
 
     async def __call__(self, info: MasterInfo) -> None:
         self.asked.append(info.cluster_id)
         await asyncio.sleep(0)  # let concurrent callers pile up behind the check
+        if self.undecided:
+            raise MasterUnverified(
+                "cannot read or record the master binding: StoreUnavailable", transient=True
+            )
         if info.cluster_id in self.refuse:
             raise MasterMismatch("bound-cluster", info.cluster_id)
 
@@ -126,5 +132,24 @@ async def test_a_new_login_is_checked_before_the_replay(
             "GET /api/v1/me",
         ]
         assert check.asked == ["emulator-cluster", "emulator-cluster"]
+    finally:
+        await client.close()
+
+
+async def test_a_check_that_cannot_decide_is_neither_retried_nor_a_master_failure(
+    aiohttp_server: AiohttpServer, emulator: TestServer
+) -> None:
+    """The bridge's own database failing under the check says nothing about the master: retrying would only ask
+    the master again, and counting it would open the circuit on a local problem."""
+    check = Recorder(undecided=True)
+    client, proxy = await _client(aiohttp_server, emulator, check)
+    try:
+        for _ in range(6):  # more than the breaker's threshold of failures (5)
+            with pytest.raises(MasterUnverified):
+                await client.me()
+        assert proxy.seen == ["POST /api/v1/auth/login"] + ["GET /api/v1/master"] * 6
+        assert client.healthy
+        check.undecided = False
+        assert (await client.me()).username == "admin"
     finally:
         await client.close()

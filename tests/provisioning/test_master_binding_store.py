@@ -1,0 +1,75 @@
+"""The master binding's own database failing while a session is checked (bridge/provisioning/binding.py): the
+request fails cleanly, nothing is sent with the unchecked session, and the client does not take the local
+failure for the master's (no retry, no circuit-breaker failure). The bridge on a socket, the emulator over HTTP
+behind a FaultProxy, the SQLite file real; the other process holding its lock is a second connection to it."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from bridge.emulator.keys import EMULATOR_STATE
+from bridge.web.keys import MASTER
+from tests.conftest import LogReader
+from tests.idp.harness import World
+from tests.polling import until
+from tests.provisioning.faults import FaultProxy, Rule
+from tests.provisioning.scim import call, user_body
+
+ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+def _end_master_sessions(world: World) -> None:
+    """The master forgets every session (a restart): the bridge's next call logs in, and checks, again."""
+    state = world.emulator.app[EMULATOR_STATE]
+    state.sessions.clear()
+    state.sessions_by_secret.clear()
+
+
+async def test_a_busy_database_during_the_session_check_is_503_and_no_master_failure(
+    proxied: tuple[World, FaultProxy], captured_logs: LogReader
+) -> None:
+    world, proxy = proxied
+
+    async def bound() -> bool:
+        return await world.store.bound_master() is not None
+
+    await until(bound, "the start-up announcement did not bind the database")
+    other = sqlite3.connect(world.store.path, isolation_level=None)
+
+    async def lock() -> None:
+        other.execute("BEGIN IMMEDIATE")
+
+    try:
+        # As a database that has not met its master yet (the master was down at start-up): the check of the
+        # next session must write the binding. Another process (a backup) takes the write lock after the
+        # request journalled its intent, while the master answers which cluster it is.
+        other.execute("DELETE FROM master_binding")
+        _end_master_sessions(world)
+        proxy.rules.append(Rule("GET", "/api/v1/master", meanwhile=lock))
+        proxy.seen.clear()
+        busy = await call(world, "POST", "/Users", user_body("ada@example.com", "Ada"))
+        assert busy.status == 503, await busy.text()
+        assert busy.headers["Retry-After"] == "2"
+        body = await busy.json()
+        assert (body["schemas"], body["status"]) == ([ERROR_URN], "503")
+        assert "database is busy" in body["detail"]
+        # Nothing was sent with the new session, and the local failure was not retried against the master.
+        login = proxy.seen.index("POST /api/v1/auth/login")
+        assert proxy.seen[login + 1 :] == ["GET /api/v1/master"]
+        # Not the master's failure: the client still has it reached and its circuit closed.
+        assert world.app[MASTER].healthy
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert [e["error"] for e in captured_logs() if e.get("event") == "master.binding_unreadable"] == [
+        "StoreUnavailable"
+    ]
+    created = await call(world, "POST", "/Users", user_body("ada@example.com", "Ada"))
+    assert created.status == 201, await created.text()
+    assert (await world.master.state()).users["ada@example.com"].active
+    binding = await world.store.bound_master()
+    assert binding is not None
+    assert binding.cluster_id == "emulator-cluster"
+    # The refused create's intent could not be finished on the busy database either: it stays pending for
+    # resolution, which finds nothing of it on the master.
+    assert [i.operation for i in await world.store.pending_intents()] == ["create"]
