@@ -173,6 +173,18 @@ class DeterminedClient:
         except (ConnectFailed, AnswerTimeout, ConnectionLost) as exc:
             raise MasterUnavailable(f"master unreachable: {exc}") from exc
 
+    async def open_session(self) -> None:
+        """Open the master session now (a login, when the credential logs in) and run the session check on it, as
+        the first authenticated call would: that call then finds the session checked, so a probe at start-up
+        asks the master which cluster it is once, not twice. As ``identify``: no retry, no limiter slot, and
+        the circuit breaker neither asked nor told. Every later session is checked as it opens."""
+        try:
+            await self._credential.ensure_token(self._transport)
+            if self._session_check is not None and self._credential.authorization != self._checked:
+                await self._check_session()
+        except (ConnectFailed, AnswerTimeout, ConnectionLost) as exc:
+            raise MasterUnavailable(f"master unreachable: {exc}") from exc
+
     async def me(self) -> models.MasterUser:
         """``GET /api/v1/me``: the bridge's own account."""
         return models.parse_user_envelope(await self._call("GET", "/api/v1/me", idempotent=True))

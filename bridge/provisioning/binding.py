@@ -16,7 +16,14 @@ import contextlib
 
 import structlog
 
-from bridge.determined import DeterminedClient, MasterError, MasterInfo, MasterMismatch, MasterUnverified
+from bridge.determined import (
+    DeterminedClient,
+    MasterError,
+    MasterInfo,
+    MasterMismatch,
+    MasterUnavailable,
+    MasterUnverified,
+)
 from bridge.store import Store, StoreError, StoreUnavailable
 
 _log = structlog.get_logger("bridge.master")
@@ -87,7 +94,15 @@ class MasterBinding:
 
 async def announce(binding: MasterBinding, client: DeterminedClient) -> None:
     """Check the master ``client`` reaches against the binding once, at start-up: a wrong master is then logged
-    (and reported by /readyz) before the IdP's first write meets it. One unauthenticated call that leaves the
-    client's retry and breaker state alone; the sessions are still checked as they open."""
-    with contextlib.suppress(MasterError):
-        await binding(await client.identify())
+    (and reported by /readyz) before the IdP's first write meets it. It is the check of the client's first
+    session (``binding`` is its session check), opened now, so that write does not ask the master again; a
+    session the master refuses to open (another installation does not know the bridge's login) is no reason
+    to leave a wrong master unreported, so the master is then identified without one. Neither touches the
+    client's retry and breaker state; every later session is still checked as it opens."""
+    try:
+        await client.open_session()
+    except (MasterMismatch, MasterUnverified, MasterUnavailable):
+        return  # the check decided, or said why it could not; or nothing answers to identify
+    except MasterError:
+        with contextlib.suppress(MasterError):
+            await binding(await client.identify())

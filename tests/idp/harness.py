@@ -15,6 +15,7 @@ from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.config import Settings, parse_settings
 from bridge.emulator import EmulatorConfig, create_emulator_app
+from bridge.emulator.keys import EMULATOR_STATE
 from bridge.store import Store
 from bridge.web.app import create_app
 from bridge.web.keys import STORE
@@ -60,6 +61,12 @@ class World:
     def store(self) -> Store:
         """The bridge's own store (for tombstones, intents and audit lines)."""
         return self.app[STORE]
+
+    def end_master_sessions(self) -> None:
+        """The master forgets every session (a restart): the bridge's next call logs in again."""
+        state = self.emulator.app[EMULATOR_STATE]
+        state.sessions.clear()
+        state.sessions_by_secret.clear()
 
 
 async def start_world(

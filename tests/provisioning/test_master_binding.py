@@ -74,6 +74,28 @@ async def test_the_first_master_binds_the_database(captured_logs: LogReader, wor
     ]
 
 
+async def test_start_up_asks_the_master_once_for_the_first_session_and_each_new_one_again(
+    proxied: tuple[World, FaultProxy],
+) -> None:
+    """The start-up announcement opens the first session and checks it, so the IdP's first write does not ask
+    the master which cluster it is a second time; a session opened later is checked before its first use."""
+    world, proxy = proxied
+
+    async def bound() -> bool:
+        return await world.store.bound_master() is not None
+
+    await until(bound, "the start-up announcement did not bind the database")
+    ada = await create_user(world, "ada@example.com", "Ada")
+    assert proxy.seen == ["POST /api/v1/auth/login", "GET /api/v1/master", "POST /api/v1/users"]
+
+    world.end_master_sessions()
+    since = len(proxy.seen)
+    response = await call(world, "PATCH", f"/Users/{ada['id']}", DEACTIVATE)
+    assert response.status == 200, await response.text()
+    patch_ada = f"PATCH /api/v1/users/{(await world.master.state()).users['ada@example.com'].id}"
+    assert proxy.seen[since:] == [patch_ada, "POST /api/v1/auth/login", "GET /api/v1/master", patch_ada]
+
+
 async def test_a_database_of_another_cluster_sends_nothing_to_this_master(
     aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path, captured_logs: LogReader
 ) -> None:
@@ -219,6 +241,25 @@ async def test_a_static_token_is_checked_once_and_refused_on_another_cluster(
 
 async def _resolved(url: str) -> str:
     return url
+
+
+async def test_another_installation_refusing_the_login_is_still_reported_at_start_up(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path, captured_logs: LogReader
+) -> None:
+    """Another installation seldom knows the bridge's password: no session opens there, and the start-up
+    announcement then asks the master which cluster it is without one."""
+    config = EmulatorConfig(initial_password="another-installation!1", cluster_id="other-cluster")
+    other: TestServer = await aiohttp_server(create_emulator_app(config))
+    await _bind(tmp_path, "emulator-cluster", "scim-bridge-emulator")
+    world = await start_world(
+        aiohttp_server, aiohttp_client, tmp_path, bridge_master_url=lambda _own: _resolved(_url(other))
+    )
+    await until(
+        lambda: bool(_events(captured_logs, "master.identity_mismatch")), "no mismatch logged at start"
+    )
+    ready = await world.bridge.get("/readyz")
+    assert ready.status == 503
+    assert "'other-cluster'" in (await ready.json())["reasons"]["master"]
 
 
 async def test_reconcile_and_adopt_refuse_a_master_of_another_cluster(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sqlite3
 
-from bridge.emulator.keys import EMULATOR_STATE
 from bridge.web.keys import MASTER
 from tests.conftest import LogReader
 from tests.idp.harness import World
@@ -16,13 +15,6 @@ from tests.provisioning.faults import FaultProxy, Rule
 from tests.provisioning.scim import call, user_body
 
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
-
-
-def _end_master_sessions(world: World) -> None:
-    """The master forgets every session (a restart): the bridge's next call logs in, and checks, again."""
-    state = world.emulator.app[EMULATOR_STATE]
-    state.sessions.clear()
-    state.sessions_by_secret.clear()
 
 
 async def test_a_busy_database_during_the_session_check_is_503_and_no_master_failure(
@@ -44,7 +36,7 @@ async def test_a_busy_database_during_the_session_check_is_503_and_no_master_fai
         # next session must write the binding. Another process (a backup) takes the write lock after the
         # request journalled its intent, while the master answers which cluster it is.
         other.execute("DELETE FROM master_binding")
-        _end_master_sessions(world)
+        world.end_master_sessions()
         proxy.rules.append(Rule("GET", "/api/v1/master", meanwhile=lock))
         proxy.seen.clear()
         busy = await call(world, "POST", "/Users", user_body("ada@example.com", "Ada"))
