@@ -147,6 +147,9 @@ class DatabaseSettings:
     """The SQLite side store."""
 
     path: str = "./scim-bridge.db"
+    # Seconds a statement waits for another process's write lock (a CLI pass, an sqlite3 shell) before the request
+    # answers 503; a write that gives up waits up to three times this (its intent or binding, its audit line).
+    busy_timeout: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -529,6 +532,8 @@ def _validate(settings: Settings, reader: _Reader) -> None:
         reader.problem("server.port", "must be between 0 and 65535")
     if settings.server.public_url and not re.match(r"^https?://", settings.server.public_url):
         reader.problem("server.public_url", "must be an http(s) URL")
+    if not 0 <= settings.database.busy_timeout <= 600:
+        reader.problem("database.busy_timeout", "must be between 0 and 600 seconds")
     if settings.reconcile.max_retire < 0:
         reader.problem("reconcile.max_retire", "must be at least 0")
     if not 0 <= settings.reconcile.max_retire_fraction <= 1:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.config import MasterSettings, Settings
+from bridge.config import DatabaseSettings, MasterSettings, Settings
 from bridge.determined import MasterClientSettings
 
 
@@ -21,6 +21,11 @@ def master_client_settings(master: MasterSettings) -> MasterClientSettings:
         max_concurrency=master.max_concurrency,
         retries=master.retries,
     )
+
+
+def busy_timeout_ms(database: DatabaseSettings) -> int:
+    """The store's busy timeout (``open_store(busy_timeout_ms=...)``) from ``database.busy_timeout``."""
+    return round(database.busy_timeout * 1000)
 
 
 def protected_usernames(settings: Settings) -> tuple[str, ...]:

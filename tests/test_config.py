@@ -286,6 +286,10 @@ BASE = {"scim": SEED_SCIM, "master": MINIMAL_MASTER}
         ),
         ({**BASE, "database": {1: "x"}}, ["database.1: keys must be strings"]),
         (
+            {**BASE, "database": {"busy_timeout": -1}},
+            ["database.busy_timeout: must be between 0 and 600 seconds"],
+        ),
+        (
             {"scim": "x", "master": MINIMAL_MASTER},
             ["scim: must be a mapping", "scim.auth: required: at least one credential"],
         ),

@@ -12,7 +12,7 @@ from bridge.provisioning.adoption import Adopter, AdoptionReport
 from bridge.provisioning.binding import MasterBinding
 from bridge.reconcile import RetireRefusal, build_intent_resolver, intent_cutoff
 from bridge.store import Store, StoreError, open_store
-from bridge.wiring import master_client_settings, protected_usernames
+from bridge.wiring import busy_timeout_ms, master_client_settings, protected_usernames
 
 EXIT_OK = 0
 EXIT_INTENTS_PENDING = 1
@@ -35,7 +35,7 @@ async def run_adoption(
     while any stays pending, also when the retirement guard refused to resolve them (``command`` names the
     path in its ``reconcile.retire_refused`` event).
     """
-    store = await open_store(settings.database.path)
+    store = await open_store(settings.database.path, busy_timeout_ms=busy_timeout_ms(settings.database))
     client = create_master_client(master_client_settings(settings.master), session_check=MasterBinding(store))
     try:
         if intents_first:

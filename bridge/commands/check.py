@@ -11,7 +11,7 @@ from bridge.config import Settings
 from bridge.determined import MasterError, create_master_client
 from bridge.provisioning.binding import REBIND_HINT
 from bridge.store import BoundMaster, open_store
-from bridge.wiring import master_client_settings
+from bridge.wiring import busy_timeout_ms, master_client_settings
 
 
 def _has_database(settings: Settings) -> bool:
@@ -22,7 +22,7 @@ async def _bound_master(settings: Settings) -> BoundMaster | None:
     """The database's bound master; None when there is no database yet (check creates none) or no binding."""
     if not _has_database(settings):
         return None
-    store = await open_store(settings.database.path)
+    store = await open_store(settings.database.path, busy_timeout_ms=busy_timeout_ms(settings.database))
     try:
         return await store.bound_master()
     finally:

@@ -16,7 +16,7 @@ import structlog
 from bridge.config import Settings
 from bridge.determined import MasterError, create_master_client
 from bridge.store import AuditLine, SchemaTooNew, Store, StoreError, open_store
-from bridge.wiring import master_client_settings
+from bridge.wiring import busy_timeout_ms, master_client_settings
 
 EXIT_OK: Final = 0
 EXIT_PROBLEMS: Final = 1
@@ -39,7 +39,7 @@ async def _open_existing(settings: Settings, out: TextIO) -> Store | None:
     if source is None:
         return None
     try:
-        return await open_store(source)
+        return await open_store(source, busy_timeout_ms=busy_timeout_ms(settings.database))
     except (SchemaTooNew, StoreError) as exc:
         print(f"cannot open {source}: {exc}", file=out)
         return None
@@ -60,7 +60,7 @@ async def run_db_backup(settings: Settings, dest: str, *, err: TextIO | None = N
         print("backup target is the database itself", file=err)
         return EXIT_UNUSABLE
     try:
-        store = await open_store(source)
+        store = await open_store(source, busy_timeout_ms=busy_timeout_ms(settings.database))
     except (SchemaTooNew, StoreError) as exc:
         print(f"cannot open {source}: {exc}", file=err)
         return EXIT_UNUSABLE

@@ -27,7 +27,7 @@ from bridge.reconcile import (
     intent_cutoff,
 )
 from bridge.store import open_store
-from bridge.wiring import master_client_settings
+from bridge.wiring import busy_timeout_ms, master_client_settings
 
 EXIT_CLEAN: Final = 0
 EXIT_DRIFT: Final = 1
@@ -108,7 +108,7 @@ async def run_reconcile(
     if existing_database(settings, err) is None:
         return EXIT_UNUSABLE
     mode = _mode(settings, dry_run=dry_run, repair=repair, err=err)
-    store = await open_store(settings.database.path)
+    store = await open_store(settings.database.path, busy_timeout_ms=busy_timeout_ms(settings.database))
     client = create_master_client(master_client_settings(settings.master), session_check=MasterBinding(store))
     try:
         reconciler = await build_reconciler(settings, store, client, allow_mass_retire=allow_mass_retire)

@@ -20,7 +20,7 @@ from bridge.store import StoreError, open_store
 from bridge.web.keys import CLIENT_NAME, GROUPS, MASTER, REQUEST_ID, STORE, USERS
 from bridge.web.metrics import METRICS
 from bridge.web.readiness import READINESS
-from bridge.wiring import master_client_settings
+from bridge.wiring import busy_timeout_ms, master_client_settings
 
 Context = Callable[[web.Application], AsyncIterator[None]]
 
@@ -29,7 +29,7 @@ def service_contexts(settings: Settings) -> list[Context]:
     """cleanup_ctx entries in start-up order: store (with migrations), master client, reconcile, services."""
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
-        store = await open_store(settings.database.path)
+        store = await open_store(settings.database.path, busy_timeout_ms=busy_timeout_ms(settings.database))
         app[STORE] = store
 
         async def database_ready() -> str | None:

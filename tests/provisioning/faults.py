@@ -6,6 +6,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -109,9 +110,10 @@ async def start_proxy(aiohttp_server: AiohttpServer, upstream: str) -> tuple[Fau
 
 
 async def start_world_behind_proxy(
-    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path, **overrides: Any
 ) -> tuple[World, FaultProxy]:
-    """The bridge talking to the emulator through a FaultProxy (the MasterView still reads the emulator)."""
+    """The bridge talking to the emulator through a FaultProxy (the MasterView still reads the emulator);
+    `overrides` as for `start_world`."""
     proxies: list[FaultProxy] = []
 
     async def through_proxy(emulator_url: str) -> str:
@@ -119,5 +121,7 @@ async def start_world_behind_proxy(
         proxies.append(proxy)
         return str(server.make_url("")).rstrip("/")
 
-    world = await start_world(aiohttp_server, aiohttp_client, tmp_path, bridge_master_url=through_proxy)
+    world = await start_world(
+        aiohttp_server, aiohttp_client, tmp_path, bridge_master_url=through_proxy, **overrides
+    )
     return world, proxies[0]

@@ -6,21 +6,27 @@ behind a FaultProxy, the SQLite file real; the other process holding its lock is
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
+
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.web.keys import MASTER
 from tests.conftest import LogReader
-from tests.idp.harness import World
 from tests.polling import until
-from tests.provisioning.faults import FaultProxy, Rule
+from tests.provisioning.faults import Rule, start_world_behind_proxy
 from tests.provisioning.scim import call, user_body
 
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
 async def test_a_busy_database_during_the_session_check_is_503_and_no_master_failure(
-    proxied: tuple[World, FaultProxy], captured_logs: LogReader
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path, captured_logs: LogReader
 ) -> None:
-    world, proxy = proxied
+    # database.busy_timeout 0.2 s: the refused write waits for the lock three times (the check's binding, its
+    # intent's rollback, its audit line), 15 s at the default.
+    world, proxy = await start_world_behind_proxy(
+        aiohttp_server, aiohttp_client, tmp_path, database={"busy_timeout": 0.2}
+    )
 
     async def bound() -> bool:
         return await world.store.bound_master() is not None
