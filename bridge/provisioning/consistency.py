@@ -13,7 +13,13 @@ from typing import Final, TypeVar
 import orjson
 import structlog
 
-from bridge.determined import MasterError, MasterUnavailable, calls_made, start_counting
+from bridge.determined import (
+    MasterError,
+    MasterProtocolError,
+    MasterUnavailable,
+    calls_made,
+    start_counting,
+)
 from bridge.log_fields import bind_log_fields
 from bridge.scim.errors import InternalError, PreconditionFailed, ScimError, ServiceUnavailable, Uniqueness
 from bridge.scim.etags import etag_for, if_match_ok
@@ -211,7 +217,9 @@ class Journal:
                 _log.warning("master.partial_write", operation=operation, target=target, intent=intent)
                 raise on_master_error(partial.cause) from None
             except MasterError as err:
-                if not isinstance(err, MasterUnavailable):
+                # Unavailable: perhaps applied (a timeout after sending). A protocol error is a 200 whose body
+                # breaks the contract: most likely applied. Both stay pending; resolution asks the master.
+                if not isinstance(err, MasterUnavailable | MasterProtocolError):
                     await self._finish_quietly(intent, IntentState.ROLLED_BACK)
                 raise on_master_error(err) from None
             except ScimError:

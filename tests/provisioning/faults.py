@@ -22,7 +22,8 @@ class Rule:
     through: answer `status` with the master's envelope, or (`after_forward`) forward first and then cut the
     connection, as a lost response would, or (`meanwhile`) forward, run another writer, then pass the master's
     answer on, as an answer still on its way while something else acts would. With `page`, the answer is that
-    HTML page instead of an envelope, as a proxy's own error page is."""
+    HTML page instead of an envelope, as a proxy's own error page is. With `reshaped`, forward first and then
+    answer 200 with that JSON text instead of the master's answer, as a master of another version would."""
 
     method: str
     path: str
@@ -34,6 +35,7 @@ class Rule:
     skip: int = 0
     meanwhile: Callable[[], Awaitable[None]] | None = None
     page: str | None = None
+    reshaped: str | None = None
 
     def matches(self, request: web.Request) -> bool:
         return (
@@ -72,7 +74,7 @@ class FaultProxy:
             rule.times -= 1
             if rule.page is not None:
                 return web.Response(status=rule.status, text=rule.page, content_type="text/html")
-            if not rule.after_forward and rule.meanwhile is None:
+            if not rule.after_forward and rule.meanwhile is None and rule.reshaped is None:
                 code = _CODES.get(rule.status, 2)
                 return web.json_response(
                     {"error": {"code": code, "reason": "Injected", "error": rule.text}},
@@ -92,6 +94,8 @@ class FaultProxy:
             content_type = answer.content_type
         if rule is not None and rule.meanwhile is not None:
             await rule.meanwhile()
+        if rule is not None and rule.reshaped is not None:
+            return web.Response(status=200, text=rule.reshaped, content_type="application/json")
         if rule is not None and rule.after_forward:
             # The master applied the write; the bridge never hears back (a reset mid-response).
             assert request.transport is not None

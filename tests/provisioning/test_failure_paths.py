@@ -10,6 +10,7 @@ from pytest_aiohttp import AiohttpClient, AiohttpServer
 from bridge.store import IntentState
 from tests.conftest import LogReader
 from tests.idp.harness import World
+from tests.polling import until
 from tests.provisioning.faults import FaultProxy, Rule, start_world_behind_proxy
 from tests.provisioning.scim import (
     assert_delete_half_done_then_retried,
@@ -17,6 +18,7 @@ from tests.provisioning.scim import (
     create_group,
     create_user,
     patch,
+    user_body,
 )
 
 USER_PATH = r"/api/v1/users/\d+"
@@ -113,6 +115,35 @@ async def test_lost_response_after_a_master_write_stays_journalled(faulty: tuple
     assert not (await world.master.state()).users["ada@example.com"].active
     pending = await world.store.pending_intents()
     assert [(p.operation, p.resource_type, p.target) for p in pending] == [("patch", "User", ada["id"])]
+
+
+async def test_a_create_answered_in_a_shape_off_the_contract_stays_journalled_and_is_mapped(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
+) -> None:
+    """The master made the user and answered 200 in a shape the bridge does not know (a master of another
+    version). Rolled back, the intent left that user on the master unmapped, and every retry of the IdP got 409
+    (userName taken on the master, not managed) until an operator ran `adopt`; kept pending, it is resolved as
+    a lost answer is, and the user is mapped under the SCIM id the create minted."""
+    world, proxy = await start_world_behind_proxy(
+        aiohttp_server, aiohttp_client, tmp_path, reconcile={"intent_grace": 1.0}
+    )
+    proxy.rules.append(Rule("POST", r"/api/v1/users", reshaped='{"created": true}'))
+    response = await call(world, "POST", "/Users", user_body("ada@example.com", "Ada"))
+    assert response.status == 500
+    assert (await world.master.state()).users["ada@example.com"].active
+
+    async def mapped() -> bool:
+        return await world.store.get_user_by_user_name("ada@example.com") is not None
+
+    await until(mapped, "the create's user was not mapped by intent resolution")
+    record = await world.store.get_user_by_user_name("ada@example.com")
+    assert record is not None
+    assert record.det_id == (await world.master.state()).users["ada@example.com"].id
+    intent = await world.store.get_intent(1)
+    assert intent is not None
+    assert (intent.target, intent.state) == (record.scim_id, IntentState.DONE)
+    found = await call(world, "GET", '/Users?filter=userName eq "ada@example.com"')
+    assert (await found.json())["totalResults"] == 1
 
 
 async def test_delete_failing_after_deactivation_stays_journalled(faulty: tuple[World, FaultProxy]) -> None:
