@@ -36,7 +36,7 @@ def unreachable(tmp_path: Path, master: dict[str, object]) -> Settings:
 async def test_adopt_exits_3_when_the_master_is_unreachable(tmp_path: Path) -> None:
     out = io.StringIO()
     assert await run_adopt(unreachable(tmp_path, {"token": "x" * 20}), out=out) == 3
-    assert out.getvalue().startswith("adoption failed: MasterUnavailable: ")
+    assert out.getvalue().startswith("adoption failed: the master could not be used: MasterUnavailable: ")
 
 
 async def test_import_exits_3_when_the_master_is_unreachable(tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ async def test_import_exits_3_when_the_master_is_unreachable(tmp_path: Path) -> 
     out = io.StringIO()
     settings = unreachable(tmp_path, {"token": "x" * 20})
     assert await run_import_builtin(settings, str(export), dry_run=True, out=out) == 3
-    assert out.getvalue().startswith("import failed: MasterUnavailable: ")
+    assert out.getvalue().startswith("import failed: the master could not be used: MasterUnavailable: ")
 
 
 async def test_import_exits_2_on_an_unreadable_file(tmp_path: Path) -> None:

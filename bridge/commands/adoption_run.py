@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
+from bridge.commands.failure import unusable
 from bridge.commands.refusal import print_refusal
 from bridge.config import Settings
 from bridge.determined import DeterminedClient, MasterError, create_master_client
@@ -29,13 +30,18 @@ async def run_adoption(
     intents_first: bool = False,
     command: str = "adopt",
 ) -> int:
-    """Run `adoption`, print its report (marked when a dry run); exit 3 if the store or master failed.
+    """Run `adoption`, print its report (marked when a dry run); exit 3 if the database or the master could not
+    be used (the line says which).
 
     ``intents_first``: settle pending write intents before, as start-up adoption does, and refuse (exit 1)
     while any stays pending, also when the retirement guard refused to resolve them (``command`` names the
     path in its ``reconcile.retire_refused`` event).
     """
-    store = await open_store(settings.database.path, busy_timeout_ms=busy_timeout_ms(settings.database))
+    try:
+        store = await open_store(settings.database.path, busy_timeout_ms=busy_timeout_ms(settings.database))
+    except StoreError as exc:
+        print(f"{what} failed: {unusable(exc, settings)}", file=out)
+        return EXIT_FAILED
     client = create_master_client(master_client_settings(settings.master), session_check=MasterBinding(store))
     try:
         if intents_first:
@@ -54,7 +60,7 @@ async def run_adoption(
                 )
         report = await adoption(Adopter(store, client, protected_usernames(settings)))
     except (MasterError, StoreError) as exc:
-        print(f"{what} failed: {type(exc).__name__}: {exc}", file=out)
+        print(f"{what} failed: {unusable(exc, settings)}", file=out)
         return EXIT_FAILED
     finally:
         await client.close()

@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from bridge.commands.failure import unusable
 from bridge.config import Settings
 from bridge.determined import MasterError, create_master_client
 from bridge.provisioning.binding import REBIND_HINT
-from bridge.store import BoundMaster, open_store
+from bridge.store import BoundMaster, StoreError, open_store
 from bridge.wiring import busy_timeout_ms, master_client_settings
 
 
@@ -50,7 +51,12 @@ async def run_check(settings: Settings, out: TextIO = sys.stdout) -> int:
             True,
             f"master reachable at {settings.master.url} (version {info.version}, rbac {info.rbac_enabled})",
         )
-        bound = await _bound_master(settings)
+        try:
+            bound = await _bound_master(settings)
+        except StoreError as exc:
+            # Not the master's failure: which cluster the database belongs to is unknown, not refused.
+            report(False, f"master is the database's own: {unusable(exc, settings)}")
+            return 1
         if bound is not None and info.cluster_id and bound.cluster_id != info.cluster_id:
             report(
                 False,

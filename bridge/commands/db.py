@@ -13,6 +13,7 @@ from typing import Final, TextIO
 
 import structlog
 
+from bridge.commands.failure import unusable
 from bridge.config import Settings
 from bridge.determined import MasterError, create_master_client
 from bridge.store import AuditLine, SchemaTooNew, Store, StoreError, open_store
@@ -131,7 +132,7 @@ async def run_db_rebind_master(settings: Settings, *, out: TextIO | None = None)
             )
         )
     except (MasterError, StoreError) as exc:
-        print(f"rebind failed: {type(exc).__name__}: {exc}", file=out)
+        print(f"rebind failed: {unusable(exc, settings)}", file=out)
         return EXIT_UNUSABLE
     finally:
         await client.close()

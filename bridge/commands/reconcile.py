@@ -14,10 +14,11 @@ import sys
 from typing import Final, TextIO
 
 from bridge.commands.db import existing_database
+from bridge.commands.failure import unusable
 from bridge.commands.refusal import print_refusal
 from bridge.config import Settings
-from bridge.determined import MasterError, MasterMismatch, create_master_client
-from bridge.provisioning.binding import REBIND_HINT, MasterBinding
+from bridge.determined import MasterError, create_master_client
+from bridge.provisioning.binding import MasterBinding
 from bridge.reconcile import (
     Drift,
     DriftKind,
@@ -26,7 +27,7 @@ from bridge.reconcile import (
     build_reconciler,
     intent_cutoff,
 )
-from bridge.store import open_store
+from bridge.store import StoreError, open_store
 from bridge.wiring import busy_timeout_ms, master_client_settings
 
 EXIT_CLEAN: Final = 0
@@ -102,22 +103,24 @@ async def run_reconcile(
     err: TextIO | None = None,
 ) -> int:
     """One pass; exit 0 when the master matches the IdP's intent (or was made to), 1 on drift left over
-    (a pass refused by ``reconcile.max_retire`` included)."""
+    (a pass refused by ``reconcile.max_retire`` included), 3 when the database or the master could not be
+    used (the line on `err` says which)."""
     out = out or sys.stdout
     err = err or sys.stderr
     if existing_database(settings, err) is None:
         return EXIT_UNUSABLE
     mode = _mode(settings, dry_run=dry_run, repair=repair, err=err)
-    store = await open_store(settings.database.path, busy_timeout_ms=busy_timeout_ms(settings.database))
+    try:
+        store = await open_store(settings.database.path, busy_timeout_ms=busy_timeout_ms(settings.database))
+    except StoreError as exc:
+        print(unusable(exc, settings), file=err)
+        return EXIT_UNUSABLE
     client = create_master_client(master_client_settings(settings.master), session_check=MasterBinding(store))
     try:
         reconciler = await build_reconciler(settings, store, client, allow_mass_retire=allow_mass_retire)
         report = await reconciler.run(mode, intents_before=intent_cutoff(settings))
-    except MasterMismatch as exc:
-        print(f"refused: {exc}; {REBIND_HINT}", file=err)
-        return EXIT_UNUSABLE
-    except MasterError as exc:
-        print(f"master unavailable: {exc}", file=err)
+    except (MasterError, StoreError) as exc:
+        print(unusable(exc, settings), file=err)
         return EXIT_UNUSABLE
     finally:
         await client.close()

@@ -47,10 +47,12 @@ def open_writer_connection(path: Path, busy_timeout_ms: int) -> sqlite3.Connecti
 
 
 async def connect_writer(path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> aiosqlite.Connection:
-    """The migrations' connection: `open_writer_connection` on aiosqlite's thread."""
-    return await aiosqlite.Connection(
-        lambda: open_writer_connection(path, busy_timeout_ms), iter_chunk_size=64
-    )
+    """The migrations' connection: `open_writer_connection`, then handed to aiosqlite's thread."""
+    # Opened before that thread starts: when aiosqlite's own connector fails it stops the thread without
+    # waiting, and the thread then reports to an event loop that a CLI command has closed meanwhile (an
+    # "Exception in thread ... Event loop is closed" traceback after the command's own message).
+    conn = await asyncio.to_thread(open_writer_connection, path, busy_timeout_ms)
+    return await aiosqlite.Connection(lambda: conn, iter_chunk_size=64)
 
 
 class ReaderConnection(sqlite3.Connection):

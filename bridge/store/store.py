@@ -639,10 +639,20 @@ async def open_store(
     """Open (creating if needed) and migrate the database; SchemaTooNew if it is newer than this code.
 
     `busy_timeout_ms` is how long a statement waits for another process's lock before StoreUnavailable.
+    A file SQLite cannot open or use is a StoreError too (StoreUnavailable when busy, locked or failing).
     """
     if readers < 1 or busy_timeout_ms < 0:
         raise ValueError("readers must be >= 1 and busy_timeout_ms >= 0")
     db = Path(path)
+    try:
+        return await _open(db, clock, readers, busy_timeout_ms)
+    except sqlite3.Error as exc:
+        # Opening runs no query of the bridge's own: any SQLite failure here is the file's or its
+        # environment's (another process's exclusive lock, not a database, unreadable), never a bug.
+        raise _translate(exc) or StoreError(f"cannot open: {exc}") from exc
+
+
+async def _open(db: Path, clock: Clock | None, readers: int, busy_timeout_ms: int) -> Store:
     migrator = await connect_writer(db, busy_timeout_ms=busy_timeout_ms)
     try:
         await migrate(migrator, load_migrations())

@@ -281,7 +281,11 @@ async def test_reconcile_and_adopt_refuse_a_master_of_another_cluster(
     assert "scim-bridge db rebind-master" in err.getvalue()
     out = io.StringIO()
     assert await run_adopt(settings, out=out) == 3
-    assert "MasterMismatch" in out.getvalue()
+    assert out.getvalue().startswith(
+        "adoption failed: refused: the master is cluster 'emulator-cluster'; this database belongs to cluster "
+        "'production-cluster'"
+    )
+    assert "scim-bridge db rebind-master" in out.getvalue()
     assert await world.master.state() == before
     record = await world.store.get_user_by_scim_id(ada["id"])
     assert record is not None

@@ -134,7 +134,7 @@ async def test_import_builtin_stops_on_a_proxys_404_instead_of_skipping_a_user_t
     out = io.StringIO()
     assert await run_import_builtin(world.app[SETTINGS], str(path), out=out) == 3
     assert "does not exist" not in out.getvalue()
-    assert f"import failed: MasterNotFound: {PROXY_404}" in out.getvalue()
+    assert f"import failed: the master could not be used: MasterNotFound: {PROXY_404}" in out.getvalue()
     assert await world.store.get_user_by_det_id(record.det_id, include_tombstoned=True) is None
 
 
