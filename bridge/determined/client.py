@@ -27,9 +27,11 @@ from bridge.determined.credentials import MasterCredential
 from bridge.determined.errors import (
     UNAVAILABLE_STATUSES,
     MasterError,
+    MasterMismatch,
     MasterNotFound,
     MasterProtocolError,
     MasterUnavailable,
+    MasterUnverified,
     error_from_response,
     redirect_error,
 )
@@ -53,6 +55,15 @@ class _Transient(Exception):
         super().__init__(error.message)
         self.error = error
         self.sent = sent
+
+
+def _session_failure(exc: MasterError) -> str:
+    """The outcome label of a call its session's opening stopped (bounded: the metric's label values)."""
+    if isinstance(exc, MasterMismatch):
+        return "mismatch"  # another cluster than the database's
+    if isinstance(exc, MasterUnverified):
+        return "unverified"  # the bridge's own database failed: not the master's failure
+    return "login"
 
 
 def escape_like(value: str) -> str:
@@ -593,6 +604,11 @@ class DeterminedClient:
             failure = "login"
             self._note_unreachable()
             raise _Transient(exc, sent=False) from exc
+        except MasterError as exc:
+            # Opening the session stopped the call before it was sent: the login or the check's GET
+            # /api/v1/master answered an error, or the session check refused the master or could not decide.
+            failure = _session_failure(exc)
+            raise
         except ConnectFailed as exc:
             failure = "connect"
             self._note_unreachable()

@@ -98,3 +98,28 @@ async def test_lifecycle_counts(
     assert master_calls("POST", "/api/v1/users", "200") == 1
     assert master_calls("POST", "/api/v1/groups", "200") == 1
     assert master_calls("DELETE", "/api/v1/groups/{id}", "200") == 1
+
+
+async def test_a_call_whose_login_the_master_refuses_is_counted_as_login(
+    tmp_path: Path, aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient
+) -> None:
+    """The call itself was never sent: its outcome is the session's opening, not a status it did not get."""
+    emulator = await aiohttp_server(create_emulator_app(EmulatorConfig(initial_password=ADMIN_PASSWORD)))
+    master_url = str(emulator.make_url("")).rstrip("/")
+    settings = make_settings(
+        tmp_path,
+        master={"url": master_url, "token": None, "username": "admin", "password": "not-the-password"},
+    )
+    client = await aiohttp_client(create_app(settings))
+    auth = {"Authorization": aiohttp.encode_basic_auth(BASIC_USER, BASIC_PASSWORD), "Content-Type": SCIM}
+    created = await client.post(
+        "/scim/v2/Users", json={"schemas": [USER_URN], "userName": "jane.doe@example.com"}, headers=auth
+    )
+    assert created.status >= 500, await created.text()
+    samples = _samples(await (await client.get("/metrics")).text())
+    outcomes = {
+        dict(labels)["outcome"]: value
+        for (name, labels), value in samples.items()
+        if name == "scim_bridge_master_calls_total" and dict(labels)["endpoint"] == "/api/v1/users"
+    }
+    assert outcomes == {"login": 1}

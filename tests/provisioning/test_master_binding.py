@@ -28,6 +28,7 @@ from tests.idp.master_view import MasterView
 from tests.polling import until
 from tests.provisioning.faults import FaultProxy
 from tests.provisioning.scim import call, create_user, patch, user_body
+from tests.scraped import master_call_outcomes
 
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 DEACTIVATE = patch({"op": "replace", "path": "active", "value": False})
@@ -116,6 +117,11 @@ async def test_a_database_of_another_cluster_sends_nothing_to_this_master(
         "production-cluster",
         "emulator-cluster",
     )
+    # Each refused call is counted as refused for another cluster, not as an answer the master never gave.
+    outcomes = await master_call_outcomes(world.bridge)
+    assert outcomes[("POST", "/api/v1/users", "mismatch")] == 1
+    assert outcomes[("POST", "/api/v1/groups", "mismatch")] == 1
+    assert "None" not in {outcome for _, _, outcome in outcomes}
     ready = await world.bridge.get("/readyz")
     assert ready.status == 503
     reason = (await ready.json())["reasons"]["master"]

@@ -15,6 +15,7 @@ from tests.conftest import LogReader
 from tests.polling import until
 from tests.provisioning.faults import Rule, start_world_behind_proxy
 from tests.provisioning.scim import call, user_body
+from tests.scraped import master_call_outcomes
 
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 
@@ -62,6 +63,10 @@ async def test_a_busy_database_during_the_session_check_is_503_and_no_master_fai
     assert [e["error"] for e in captured_logs() if e.get("event") == "master.binding_unreadable"] == [
         "StoreUnavailable"
     ]
+    # Counted as the database's failure, not as an answer the master never gave.
+    outcomes = await master_call_outcomes(world.bridge)
+    assert outcomes[("POST", "/api/v1/users", "unverified")] == 1
+    assert "None" not in {outcome for _, _, outcome in outcomes}
     created = await call(world, "POST", "/Users", user_body("ada@example.com", "Ada"))
     assert created.status == 201, await created.text()
     assert (await world.master.state()).users["ada@example.com"].active
