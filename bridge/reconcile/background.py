@@ -145,7 +145,7 @@ async def _adopt_on_start(
     try:
         report = await Adopter(store, client, protected_usernames(settings)).adopt()
     except (MasterError, StoreError) as exc:
-        # The bridge still serves; `scim-bridge adopt` can be run once the master answers.
+        # The bridge still serves; `scim-bridge adopt` can be run once the master (or the database) is back.
         _log.warning("adoption.failed", error=type(exc).__name__)
         return
     _log.info(
