@@ -621,6 +621,11 @@ class DeterminedClient:
             failure = "disconnected"
             self._note_unreachable()
             raise _Transient(MasterUnavailable(f"master connection lost: {exc}"), sent=True) from exc
+        except asyncio.CancelledError:
+            # The caller stopped waiting (a handler cancelled, the server shutting down, a caller's own time
+            # limit): no answer to count, and not the master's failure, so the breaker is not told either.
+            failure = "cancelled"
+            raise
         finally:
             elapsed = self._clock() - started
             # Asked first: the line is below the server's level, and building its fields cost ~1.8 us a call.
