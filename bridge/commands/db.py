@@ -16,7 +16,7 @@ import structlog
 from bridge.commands.failure import unusable
 from bridge.config import Settings
 from bridge.determined import MasterError, create_master_client
-from bridge.store import AuditLine, SchemaTooNew, Store, StoreError, open_store
+from bridge.store import AuditLine, SchemaTooNew, Store, StoreCorrupt, StoreError, open_store
 from bridge.wiring import busy_timeout_ms, master_client_settings
 
 EXIT_OK: Final = 0
@@ -46,6 +46,14 @@ async def _open_existing(settings: Settings, out: TextIO) -> Store | None:
         return None
 
 
+async def _problems(store: Store) -> list[str]:
+    """``store.check()``; a file too damaged for SQLite's own integrity check to finish is one problem."""
+    try:
+        return await store.check()
+    except StoreCorrupt as exc:
+        return [f"integrity: {exc}"]
+
+
 def _same_path(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
@@ -70,12 +78,22 @@ async def run_db_backup(settings: Settings, dest: str, *, err: TextIO | None = N
     except OSError as exc:
         print(f"cannot write {target}: {exc.strerror or exc}", file=err)
         return EXIT_UNUSABLE
+    except StoreError as exc:
+        print(f"cannot back up {source}: {type(exc).__name__}: {exc}", file=err)
+        return EXIT_UNUSABLE
     finally:
         await store.close()
     # Verify the copy on its own: a backup nobody can open is worse than none.
-    copy = await open_store(written)
     try:
-        problems = await copy.check()
+        copy = await open_store(written)
+    except (SchemaTooNew, StoreError) as exc:
+        print(f"backup copy {written}: cannot open: {type(exc).__name__}: {exc}", file=err)
+        return EXIT_PROBLEMS
+    try:
+        problems = await _problems(copy)
+    except StoreError as exc:
+        print(f"backup copy {written}: cannot check: {type(exc).__name__}: {exc}", file=err)
+        return EXIT_PROBLEMS
     finally:
         await copy.close()
     _log.info("db.backup", source=str(source), dest=str(written), problems=len(problems))
@@ -91,7 +109,10 @@ async def run_db_check(settings: Settings, *, out: TextIO | None = None) -> int:
     if store is None:
         return EXIT_UNUSABLE
     try:
-        problems = await store.check()
+        problems = await _problems(store)
+    except StoreError as exc:
+        print(f"cannot check {settings.database.path}: {type(exc).__name__}: {exc}", file=out)
+        return EXIT_UNUSABLE
     finally:
         await store.close()
     for problem in problems:

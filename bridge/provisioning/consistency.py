@@ -24,7 +24,7 @@ from bridge.log_fields import bind_log_fields
 from bridge.scim.errors import InternalError, PreconditionFailed, ScimError, ServiceUnavailable, Uniqueness
 from bridge.scim.etags import etag_for, if_match_ok
 from bridge.store import AuditLine, Finish, IntentState, Store, StoreError, VersionConflict
-from bridge.store.errors import StoreUnavailable
+from bridge.store.errors import StoreCorrupt, StoreFailed, StoreUnavailable
 
 T = TypeVar("T")
 M = TypeVar("M")
@@ -97,7 +97,7 @@ def check_if_match(header: str | None, version: int) -> None:
 
 
 def store_errors() -> _StoreErrors:
-    """Turn store failures the IdP can act on into SCIM errors (busy database → 503, stale version → 412)."""
+    """Turn store failures into SCIM errors (busy database → 503, stale version → 412, a damaged one → 500)."""
     return _STORE_ERRORS
 
 
@@ -111,6 +111,10 @@ def _scim_store_error(exc: BaseException | None) -> ScimError | None:
         return store_busy()
     if isinstance(exc, VersionConflict):
         return PreconditionFailed("The resource changed concurrently; fetch it again.")
+    if isinstance(exc, StoreCorrupt | StoreFailed):
+        # No retry mends it (a damaged file): the store logged store.corrupt or store.failed; a 500 here spares
+        # the log an unhandled_error traceback of it.
+        return InternalError("The bridge's mapping database failed; the operator must check it.")
     return None
 
 

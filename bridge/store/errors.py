@@ -9,6 +9,8 @@ StoreError
  ├── IntentNotPending      an intent was finished twice, differently
  ├── StoreClosed           the store was used after close()
  ├── StoreUnavailable      SQLite is busy beyond the timeout, or the disk failed / is full
+ ├── StoreCorrupt          the file is damaged, or is not a SQLite database
+ ├── StoreFailed           any other SQLite failure (a file changed behind the bridge's back, or a bug)
  └── Duplicate             a unique key is taken
       ├── DuplicateUserName, DuplicateDisplayName, DuplicateScimId, DuplicateDeterminedId
 """
@@ -63,6 +65,15 @@ class StoreClosed(StoreError):
 
 class StoreUnavailable(StoreError):
     """A transient or environmental SQLite failure (busy, locked, I/O error, disk full); worth a 503."""
+
+
+class StoreCorrupt(StoreError):
+    """The database file is damaged or is not a SQLite database (SQLITE_CORRUPT, SQLITE_NOTADB); no retry helps:
+    an operator restores a backup."""
+
+
+class StoreFailed(StoreError):
+    """A SQLite failure with no better name: not transient, not the file's damage, not a taken key."""
 
 
 class Duplicate(StoreError):

@@ -40,6 +40,9 @@ _CONSISTENCY: Final[tuple[str, ...]] = (
 def check(conn: ReaderConnection) -> list[str]:
     """Every problem found, as readable lines; an empty list means the file is sound."""
     problems = [f"integrity: {r[0]}" for r in conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
+    if problems:
+        # The queries below would read the damaged pages and stop at the first, losing this list.
+        return problems
     problems.extend(
         f"foreign key: {r[0]} row {r[1]} points to missing {r[2]}"
         for r in conn.execute("PRAGMA foreign_key_check")

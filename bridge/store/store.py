@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, TypeVar
 
+import structlog
+
 from bridge.store import binding, group_writes, groups, integrity, journal, user_writes, users
 from bridge.store.codec import format_ts
 from bridge.store.connections import BUSY_TIMEOUT_MS, ReaderConnection, ReaderPool, connect_writer
@@ -23,7 +25,9 @@ from bridge.store.errors import (
     DuplicateScimId,
     DuplicateUserName,
     StoreClosed,
+    StoreCorrupt,
     StoreError,
+    StoreFailed,
     StoreUnavailable,
 )
 from bridge.store.group_writes import GroupAttributes
@@ -45,6 +49,7 @@ from bridge.store.user_writes import UserFields
 from bridge.store.writer import Writer
 
 T = TypeVar("T")
+_log = structlog.get_logger("bridge.store")
 Clock = Callable[[], datetime]
 WriteUnit = Callable[[sqlite3.Connection, str], T]
 ReadUnit = Callable[[ReaderConnection], T]
@@ -68,19 +73,38 @@ def _utc_now() -> datetime:
 _UNAVAILABLE: Final = frozenset(
     {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL}
 )
+# The file's pages are not what SQLite wrote, or it is no SQLite file at all.
+_CORRUPT: Final = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
 
-def _translate(exc: sqlite3.Error) -> StoreError | None:
-    """The store error for a SQLite failure, or None when it is a bug to let through as is."""
-    if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _UNAVAILABLE:
+def _translate(exc: sqlite3.Error, failed: str = "database failed") -> StoreError:
+    """The store error for a SQLite failure: every one is a StoreError, so a caller's ``except StoreError``
+    (a 503 or 500 with an RFC 7644 body, a CLI's "could not be used" line) also covers what nobody foresaw,
+    instead of a raw sqlite3 error escaping it. ``failed`` begins the message of a non-transient one."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code in _UNAVAILABLE:
         return StoreUnavailable(f"database unavailable: {exc}")
-    if not isinstance(exc, sqlite3.IntegrityError):
-        return None
-    message = str(exc)
-    for column, error in _UNIQUE.items():
-        if message == f"UNIQUE constraint failed: {column}":
-            return error(f"{column.split('.')[1]} is already taken")
-    return StoreError(f"constraint violated: {message}")
+    if code in _CORRUPT:
+        return StoreCorrupt(f"{failed}: {exc}")
+    if isinstance(exc, sqlite3.IntegrityError):
+        message = str(exc)
+        for column, error in _UNIQUE.items():
+            if message == f"UNIQUE constraint failed: {column}":
+                return error(f"{column.split('.')[1]} is already taken")
+        return StoreError(f"constraint violated: {message}")
+    return StoreFailed(f"{failed}: {exc}")
+
+
+def _reported(error: StoreError, exc: sqlite3.Error, *, traceback: bool) -> StoreError:
+    """`error`, logged first when no caller can act on it: a damaged file (store.corrupt), or a failure with no
+    better name (store.failed: a schema changed behind the bridge's back, a read-only file, a bug; with
+    ``traceback`` the statement that failed, without local variables, log.py). SQLite's messages name no
+    row's values."""
+    if isinstance(error, StoreCorrupt):
+        _log.error("store.corrupt", error=str(exc))
+    elif isinstance(error, StoreFailed):
+        _log.error("store.failed", error=f"{type(exc).__name__}: {exc}", exc_info=exc if traceback else None)
+    return error
 
 
 def _in_read_transaction(conn: ReaderConnection, unit: ReadUnit[T]) -> T:
@@ -145,16 +169,13 @@ class Store:
         return format_ts(self._clock())
 
     async def _guarded(self, job: Callable[[], Awaitable[T]]) -> T:
-        """Run a store job unless the store is closed; SQLite failures become store errors (bugs pass as is)."""
+        """Run a store job unless the store is closed; SQLite failures become store errors."""
         if self._closed:
             raise StoreClosed("store is closed")
         try:
             return await job()
         except sqlite3.Error as exc:
-            translated = _translate(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+            raise _reported(_translate(exc), exc, traceback=True) from exc
 
     async def _write(self, unit: WriteUnit[T]) -> T:
         now = self._now()
@@ -621,7 +642,7 @@ class Store:
         partial.unlink(missing_ok=True)
         partial.touch()
         try:
-            await self._readers.run(lambda source: _backup(source, partial))
+            await self._guarded(lambda: self._readers.run(lambda source: _backup(source, partial)))
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
@@ -639,7 +660,8 @@ async def open_store(
     """Open (creating if needed) and migrate the database; SchemaTooNew if it is newer than this code.
 
     `busy_timeout_ms` is how long a statement waits for another process's lock before StoreUnavailable.
-    A file SQLite cannot open or use is a StoreError too (StoreUnavailable when busy, locked or failing).
+    A file SQLite cannot open or use is a StoreError too (StoreUnavailable when busy, locked or failing,
+    StoreCorrupt when damaged or not a database).
     """
     if readers < 1 or busy_timeout_ms < 0:
         raise ValueError("readers must be >= 1 and busy_timeout_ms >= 0")
@@ -649,7 +671,7 @@ async def open_store(
     except sqlite3.Error as exc:
         # Opening runs no query of the bridge's own: any SQLite failure here is the file's or its
         # environment's (another process's exclusive lock, not a database, unreadable), never a bug.
-        raise _translate(exc) or StoreError(f"cannot open: {exc}") from exc
+        raise _reported(_translate(exc, "cannot open"), exc, traceback=False) from exc
 
 
 async def _open(db: Path, clock: Clock | None, readers: int, busy_timeout_ms: int) -> Store:

@@ -1,7 +1,7 @@
 """The CLI commands when the mapping database, not the master, is what fails: each says the database could not
 be used (not that the master is unavailable), exits as docs/operations.md says, and changes nothing on the
 master. Real SQLite files (another process's lock is a second connection to the file; an unreadable one is
-not a database), the emulator on a socket, the commands in-process."""
+not a database, or damaged inside), the emulator on a socket, the commands in-process."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from bridge.commands.reconcile import run_reconcile
 from bridge.config import Settings, parse_settings
 from bridge.emulator import EmulatorConfig, create_emulator_app
 from bridge.store import open_store
+from tests.damaged import damaged_database
 from tests.idp.master_view import MasterView
 
 ADMIN_PASSWORD = "emulator-admin-pw"
@@ -128,10 +129,28 @@ async def test_a_database_file_sqlite_cannot_read_is_reported_as_such(
     said = io.StringIO()
     assert await command(settings, said) == 3
     assert said.getvalue() == (
-        f"{prefix}the database {db} could not be used: StoreError: cannot open: file is not a database\n"
+        f"{prefix}the database {db} could not be used: StoreCorrupt: cannot open: file is not a database\n"
     )
     assert await emulator.state() == before
     assert db.read_bytes() == b"not an SQLite file\n" * 512
+
+
+# import-builtin with an empty export reads no mapping, so it meets no damaged page.
+@pytest.mark.parametrize("name", ["adopt", "reconcile"])
+async def test_a_database_file_damaged_inside_is_reported_as_such(
+    name: str, emulator: Emulator, tmp_path: Path
+) -> None:
+    command, prefix = CHECKED[name]
+    settings = _settings(tmp_path, emulator.url)
+    await damaged_database(tmp_path / "bridge.db", "users")
+    before = await emulator.state()
+    said = io.StringIO()
+    assert await command(settings, said) == 3
+    assert said.getvalue() == (
+        f"{prefix}the database {settings.database.path} could not be used: StoreCorrupt: database failed: "
+        "database disk image is malformed\n"
+    )
+    assert await emulator.state() == before
 
 
 async def test_check_says_the_database_is_unreadable_not_the_master(
@@ -144,7 +163,7 @@ async def test_check_says_the_database_is_unreadable_not_the_master(
     lines = out.getvalue().splitlines()
     assert lines[1].startswith(f"ok   master reachable at {emulator.url}")
     assert lines[2:] == [
-        f"FAIL master is the database's own: the database {db} could not be used: StoreError: cannot open: "
+        f"FAIL master is the database's own: the database {db} could not be used: StoreCorrupt: cannot open: "
         "file is not a database"
     ]
 
