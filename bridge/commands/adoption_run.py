@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TextIO
 
 from bridge.commands.failure import unusable
@@ -29,6 +30,7 @@ async def run_adoption(
     out: TextIO,
     intents_first: bool = False,
     command: str = "adopt",
+    creates: bool = False,
 ) -> int:
     """Run `adoption`, print its report (marked when a dry run); exit 3 if the database or the master could not
     be used (the line says which).
@@ -36,7 +38,19 @@ async def run_adoption(
     ``intents_first``: settle pending write intents before, as start-up adoption does, and refuse (exit 1)
     while any stays pending, also when the retirement guard refused to resolve them (``command`` names the
     path in its ``reconcile.retire_refused`` event).
+
+    A database that does not exist is refused (exit 3), as ``reconcile`` and ``db`` refuse it: a typo in
+    ``database.path`` must not adopt into a new, empty one. ``creates``: create it instead, saying so (the
+    first command of a migration from the built-in plugin, before the bridge has ever served).
     """
+    missing = _missing_database(settings)
+    if missing is not None:
+        if not creates:
+            print(
+                f"{what} failed: database {missing} does not exist (`scim-bridge serve` creates it)", file=out
+            )
+            return EXIT_FAILED
+        print(f"creating database {missing}", file=out)
     try:
         store = await open_store(settings.database.path, busy_timeout_ms=busy_timeout_ms(settings.database))
     except StoreError as exc:
@@ -68,6 +82,12 @@ async def run_adoption(
     for line in report.lines():
         print(("(dry run) " if dry_run else "") + line, file=out)
     return EXIT_OK
+
+
+def _missing_database(settings: Settings) -> Path | None:
+    """``database.path`` if there is no file there yet (one stat, as `reconcile`'s check: no thread for it)."""
+    path = Path(settings.database.path)
+    return None if path.is_file() else path
 
 
 async def _settle_intents(

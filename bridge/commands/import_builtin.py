@@ -18,7 +18,8 @@ async def run_import_builtin(
     settings: Settings, path: str, *, dry_run: bool = False, out: TextIO | None = None
 ) -> int:
     """Import the export at `path` (JSON array or CSV with header), print the report; like `adopt`, settle
-    pending write intents first and refuse (exit 1) while any stays pending."""
+    pending write intents first and refuse (exit 1) while any stays pending. Unlike `adopt`, it creates a
+    database that does not exist yet."""
     out = out or sys.stdout
     try:
         text = await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
@@ -34,4 +35,7 @@ async def run_import_builtin(
         out=out,
         intents_first=True,
         command="import-builtin",
+        # On a fresh install the import is the first command to touch the database (docs/operations.md,
+        # "Migrating from the built-in SCIM plugin"): it creates it.
+        creates=True,
     )
