@@ -99,18 +99,18 @@ def _written(
     row is then converted and looked up column by column). `doc` is the stored text, decoded as a read
     decodes it."""
     return UserRecord(
-        scim_id=scim_id,
-        det_id=det_id,
-        user_name=fields.user_name,
-        external_id=fields.external_id,
-        display_name=fields.display_name,
-        active=fields.active,
-        doc=decode_doc(doc),
-        version=version,
-        created=parse_ts(created),
-        last_modified=parse_ts(now),
-        tombstoned_at=None,
-        groups=groups,
+        scim_id,
+        det_id,
+        fields.user_name,
+        fields.external_id,
+        fields.display_name,
+        fields.active,
+        decode_doc(doc),
+        version,
+        parse_ts(created),
+        parse_ts(now),
+        None,  # tombstoned_at
+        groups,
     )
 
 

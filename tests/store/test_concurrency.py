@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.store import Store, StoreUnavailable, open_store
+from bridge.store import Store, StoreUnavailable, UserRecord, open_store
 from tests.store.factories import add_group, add_user, user_member
 
 
@@ -38,7 +38,7 @@ async def test_reads_interleaved_with_writes_see_consistent_snapshots(store: Sto
         return total, len(page)
 
     results = await asyncio.gather(*(coro for i in range(60) for coro in (add_user(store, f"w{i}"), read())))
-    snapshots = [r for r in results if isinstance(r, tuple)]
+    snapshots = [r for r in results if not isinstance(r, UserRecord)]
     assert all(total == count for total, count in snapshots)
     assert (await read()) == (60, 60)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from bridge.store import (
@@ -252,7 +250,7 @@ async def test_move_group_changes_only_the_determined_id(store: Store) -> None:
     assert before is not None
 
     moved = await store.move_group(child.scim_id, old_det_id=child.det_id, new_det_id=child.det_id + 100)
-    assert moved == dataclasses.replace(before, det_id=child.det_id + 100)
+    assert moved == before._replace(det_id=child.det_id + 100)
     assert await store.list_members(parent.scim_id) == [MemberRecord(child.scim_id, MemberType.GROUP)]
     assert len(await store.list_members(child.scim_id)) == 1
 
