@@ -152,7 +152,7 @@ def change_group(
     row = conn.execute("SELECT * FROM groups WHERE scim_id = ?", (scim_id,)).fetchone()
     if row is None:
         raise NotFoundInStore(f"no group {scim_id}")
-    pk = row["pk"]
+    pk = row[0]  # by position (codec.GROUP_ROW)
     changed = [*_remove(conn, pk, remove), *_add(conn, pk, add)]
     bump_users(conn, now, changed)
     if attributes is not None:

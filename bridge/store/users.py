@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Final
 
-from bridge.store.codec import json_array, user_from_row
+from bridge.store.codec import USER_ROW, json_array, user_from_row
 from bridge.store.connections import ReaderConnection
 from bridge.store.pages import fetch_page
 from bridge.store.records import UserRecord, UserRef
@@ -32,7 +32,7 @@ def fetch_user(
         f"SELECT u.*, {GROUPS_OF_U} AS groups FROM users u WHERE u.{column} = ?{live}",  # noqa: S608 - trusted column
         (value,),
     ).fetchone()
-    return None if row is None else user_from_row(row, decode_groups(row["groups"]))
+    return None if row is None else user_from_row(row, decode_groups(row[len(USER_ROW)]))
 
 
 def fetch_live_user_unless(
