@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Final, TypeVar
+from typing import Final, NamedTuple, TypeVar
 
 import orjson
 import structlog
@@ -31,9 +31,9 @@ M = TypeVar("M")
 _log = structlog.get_logger("bridge.provisioning")
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who asked: the request id and the authenticated IdP client, for intents and the audit log."""
+class Caller(NamedTuple):
+    """Who asked: the request id and the authenticated IdP client, for intents and the audit log (a named
+    tuple, built once per write: immutable, in a third of a frozen dataclass's instructions)."""
 
     request_id: str = "-"
     client: str = "-"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from bridge.scim.etags import etag_for
 from bridge.scim.filter_sql import MultiValuedSql
@@ -45,9 +44,8 @@ USER_SQL: Final = _mapping(USER_DOCUMENT_SQL, USER_COLUMNS, USER_MULTI_VALUED)
 GROUP_SQL: Final = _mapping(GROUP_DOCUMENT_SQL, GROUP_COLUMNS, GROUP_MULTI_VALUED)
 
 
-@dataclass(frozen=True, slots=True)
-class MasterUserFields:
-    """The three user fields the bridge owns on the master."""
+class MasterUserFields(NamedTuple):
+    """The three user fields the bridge owns on the master (a named tuple: a user update builds three)."""
 
     username: str
     display_name: str

@@ -106,7 +106,7 @@ class ShadowClient(DeterminedClient):
         touched = self._touched.get(user.id)
         if touched is None or (user.modified_at is not None and user.modified_at >= touched):
             return user
-        return dataclasses.replace(user, modified_at=touched)
+        return user._replace(modified_at=touched)
 
     def _details(self, details: MasterGroupDetails) -> MasterGroupDetails:
         """A group's members as the master builds them: from the users' current rows."""
@@ -317,14 +317,14 @@ class ShadowClient(DeterminedClient):
             changes["remote"] = remote
         if admin is not None:
             changes["admin"] = admin
-        updated = dataclasses.replace(current, **changes)  # type: ignore[arg-type]
+        updated = current._replace(**changes)  # type: ignore[arg-type]
         self._users[det_id] = updated
         return updated
 
     async def set_password(self, det_id: int, password: str) -> MasterUser:
         """Log ``POST /api/v1/users/{id}/password``; simulate the master's 404 and its new ``modifiedAt``."""
         self._record("POST", "/api/v1/users/{id}/password", det_id=det_id, fields=["password"])
-        updated = dataclasses.replace(await self.get_user(det_id), modified_at=self._now())
+        updated = (await self.get_user(det_id))._replace(modified_at=self._now())
         self._users[det_id] = updated
         return updated
 

@@ -113,9 +113,9 @@ class IntentRecord:
     finished: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class AuditLine:
-    """An audit-log line to write: who did what to which resource, with how many master calls, and the outcome."""
+class AuditLine(NamedTuple):
+    """An audit-log line to write: who did what to which resource, with how many master calls, and the outcome
+    (a named tuple, built once per write: see `UserRecord`)."""
 
     request_id: str
     client: str
@@ -127,9 +127,16 @@ class AuditLine:
 
 
 @dataclass(frozen=True, slots=True)
-class AuditEntry(AuditLine):
-    """An audit-log line as stored: the line, its id and when it was written."""
+class AuditEntry:
+    """An audit-log line as stored: the line's fields, its id and when it was written."""
 
+    request_id: str
+    client: str
+    operation: str
+    resource_type: str
+    resource_id: str | None
+    master_calls: int
+    outcome: str
     id: int
     ts: datetime
 
@@ -143,10 +150,10 @@ class BoundMaster:
     bound_at: str
 
 
-@dataclass(frozen=True, slots=True)
-class Finish:
+class Finish(NamedTuple):
     """What the store write completing a master write also records in its transaction: the intent as done,
-    and (when the caller knows it already) the request's audit line, so no separate write follows."""
+    and (when the caller knows it already) the request's audit line, so no separate write follows (a named
+    tuple, built once per write: see `UserRecord`)."""
 
     intent: int
     audit: AuditLine | None = None

@@ -46,9 +46,7 @@ MASTER_FIELDS = {"username", "displayName", "active", "admin", "remote", "passwo
 
 async def _master_state(master: DeterminedClient) -> tuple[object, ...]:
     """Everything the bridge could change on the master (logins aside: the shadow bridge logs in too)."""
-    users = sorted(
-        [dataclasses.replace(u, last_auth_at=None) async for u in master.iter_users()], key=lambda u: u.id
-    )
+    users = sorted([u._replace(last_auth_at=None) async for u in master.iter_users()], key=lambda u: u.id)
     groups = []
     async for listed in master.iter_groups():
         details = await master.get_group(listed.id)
