@@ -9,7 +9,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from bridge.store import MigrationFailed, SchemaTooNew, open_store
+from bridge.store import IntentState, MigrationFailed, SchemaTooNew, journal, open_store
 from bridge.store.connections import connect_writer
 from bridge.store.migrations import Migration, load_migrations, migrate, schema_version, split_statements
 
@@ -153,3 +153,65 @@ async def test_a_newer_process_that_migrated_meanwhile_is_refused_under_the_lock
     assert caught.value.found == 3
     assert _tables(path) == {"a"}
     assert _pragma(path, "user_version") == 3
+
+
+_STATES = ("pending", "done", "rolled_back")
+
+
+async def test_the_intents_rebuild_keeps_every_intent_and_the_states_it_allows(tmp_path: Path) -> None:
+    """Migration 0004 rebuilds the intents table with its state CHECK as comparisons: the intents of a version-3
+    database stay as they were (ids, states, the pending index), and a state outside the three is refused."""
+    path = tmp_path / "m.db"
+    async with aiosqlite.connect(path, isolation_level=None) as conn:
+        assert await migrate(conn, load_migrations()[:3]) == 3
+        for n, state in enumerate(_STATES * 2, start=7):
+            await conn.execute(
+                "INSERT INTO intents VALUES (?, ?, 'create', 'User', ?, 'd', ?, 't0', ?)",
+                (n, f"r{n}", f"t{n}", state, None if state == "pending" else "t1"),
+            )
+        before = list(await conn.execute_fetchall("SELECT * FROM intents ORDER BY id"))
+        assert await migrate(conn, load_migrations()) == len(load_migrations())
+        assert list(await conn.execute_fetchall("SELECT * FROM intents ORDER BY id")) == before
+        pending = "SELECT id FROM intents WHERE state = 'pending' ORDER BY id"
+        assert [r[0] for r in await conn.execute_fetchall(pending)] == [7, 10]
+        assert "intents_pending" in str(list(await conn.execute_fetchall("EXPLAIN QUERY PLAN " + pending)))
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            await conn.execute("UPDATE intents SET state = 'gone' WHERE id = 7")
+        added = await conn.execute(
+            "INSERT INTO intents (request_id, operation, resource_type, target, payload_digest, state, created)"
+            " VALUES ('r', 'create', 'User', 't', 'd', 'pending', 't2')"
+        )
+        assert added.lastrowid == 13
+
+
+_INTENT = {
+    "request_id": "r",
+    "operation": "create",
+    "resource_type": "User",
+    "target": "t",
+    "payload_digest": "d",
+}
+
+
+async def test_journalling_an_intent_builds_no_temporary_index(db_path: Path) -> None:
+    """Beginning and finishing an intent (two per write) run without an ephemeral table: SQLite built one per
+    statement to check `state IN (...)` (~60k instructions per write)."""
+    store = await open_store(db_path)
+    await store.close()
+    traced: list[str] = []
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        conn.set_trace_callback(traced.append)
+        conn.execute("BEGIN IMMEDIATE")
+        intent = journal.begin_intent(conn, "t0", **_INTENT)
+        journal.require_pending(conn, "t1", intent)
+        second = journal.begin_intent(conn, "t0", **_INTENT)
+        journal.finish_intent(conn, "t1", second, IntentState.ROLLED_BACK)
+        conn.execute("ROLLBACK")
+        conn.set_trace_callback(None)
+        statements = [s for s in traced if "intents" in s]
+        assert len(statements) == 4
+        for statement in statements:
+            assert "OpenEphemeral" not in {r[1] for r in conn.execute("EXPLAIN " + statement)}, statement
+    finally:
+        conn.close()
