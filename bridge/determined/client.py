@@ -626,6 +626,12 @@ class DeterminedClient:
             # limit): no answer to count, and not the master's failure, so the breaker is not told either.
             failure = "cancelled"
             raise
+        except Exception:
+            # Anything else is a bug of the bridge's own (something of the master's or of the settings that the
+            # code did not expect): a bounded label instead of "None". It says nothing of the master's health,
+            # so the breaker is not told, as _attempt tells it only of answers and of the kinds above.
+            failure = "error"
+            raise
         finally:
             elapsed = self._clock() - started
             # Asked first: the line is below the server's level, and building its fields cost ~1.8 us a call.

@@ -380,6 +380,10 @@ class MasterTransport:
             raise ConnectFailed("TimeoutError") from exc
         except OSError as exc:  # refused, unreachable, unresolvable (gaierror), TLS (SSLError)
             raise ConnectFailed(type(exc).__name__) from exc
+        except UnicodeError as exc:
+            # A host name the resolver cannot encode (IDNA: an empty label, one over 63 characters): master.url
+            # names no host it can reach, which is not a bug of the bridge's.
+            raise ConnectFailed(f"{type(exc).__name__}: {exc}") from exc
         # uvloop may return before it has called connection_made.
         conn.connection_made(transport)
         return conn

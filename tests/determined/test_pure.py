@@ -52,6 +52,17 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after("soon") is None
 
 
+def test_retry_after_that_is_no_number_of_seconds() -> None:
+    # The transport reads the header as Latin-1: byte 0xB2 is "²", which str.isdigit() takes and float()
+    # refused, escaping the master call as a ValueError (an unhandled 500 for the IdP).
+    assert parse_retry_after("\u00b2") is None
+    assert parse_retry_after("1\u00b9") is None
+    # Too many digits for a float: inf, which the SCIM answer's Retry-After (math.ceil) could not carry.
+    assert parse_retry_after("9" * 400) == 86_400.0
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now=lambda: now) == 86_400.0
+
+
 def _is_open(breaker: CircuitBreaker) -> bool:
     # A function call, so mypy does not narrow the property between assertions.
     return breaker.is_open

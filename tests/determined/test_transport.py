@@ -506,6 +506,30 @@ async def test_connect_that_never_completes_fails_at_the_connect_timeout_unsent(
     assert len(server.peers) == 1
 
 
+async def test_a_host_name_the_resolver_cannot_encode_fails_to_connect_unsent() -> None:
+    # A master.url typo: a label over 63 characters escaped as a UnicodeError, uncounted by the breaker.
+    master = transport(f"http://{'a' * 64}.example:8080")
+    with pytest.raises(ConnectFailed, match="label empty or too long") as caught:
+        await get(master)
+    assert caught.value.sent is False
+    await master.close()
+
+
+async def test_a_retry_after_of_no_ascii_digits_is_no_hint() -> None:
+    """The header is read as Latin-1, where byte 0xB2 is "²": str.isdigit() takes it and float() refused it,
+    so the master's 503 escaped the client as a ValueError instead of MasterUnavailable."""
+    unavailable = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: \xb2\r\nContent-Length: 0\r\n\r\n"
+    async with serving(keep_answering([unavailable])) as server:
+        client = create_master_client(_client(server.url, token="v2.public.static"), rng=lambda: 0.0)
+        try:
+            with pytest.raises(MasterUnavailable) as info:
+                await client.get_user(7)
+        finally:
+            await client.close()
+    assert info.value.retry_after is None
+    assert len(server.requests) == 4  # the first try and its retries, as for any 503
+
+
 async def test_close_ends_idle_and_busy_connections_and_refuses_new_requests() -> None:
     ended: list[int] = []
     both_ended = asyncio.Event()
