@@ -8,9 +8,13 @@ from pathlib import Path
 
 from bridge.store import open_store
 
+Pages = list[tuple[int, bytes]]
+"""(offset in the file, the bytes the damage overwrote there)."""
 
-async def damaged_database(db: Path, table: str) -> None:
-    """Create (or migrate) the database at `db`, then overwrite the root pages of `table` and its indexes."""
+
+async def damaged_database(db: Path, table: str) -> Pages:
+    """Create (or migrate) the database at `db`, then overwrite the root pages of `table` and its indexes;
+    return what they held, for `repaired`."""
     store = await open_store(db)
     await store.close()
     conn = sqlite3.connect(db)
@@ -23,7 +27,29 @@ async def damaged_database(db: Path, table: str) -> None:
         ]
     finally:
         conn.close()
+    overwritten: Pages = []
     with db.open("r+b") as file:
         for root in roots:
-            file.seek((root - 1) * page_size)
+            offset = (root - 1) * page_size
+            file.seek(offset)
+            overwritten.append((offset, file.read(page_size)))
+            file.seek(offset)
             file.write(b"\xde\xad\xbe\xef" * (page_size // 4))
+    return overwritten
+
+
+def repaired(db: Path, pages: Pages) -> None:
+    """Put back what `damaged_database` overwrote, under a bridge that has the file open (as a restore of the
+    damaged pages would), then commit a change elsewhere: connections that cached a damaged page see the WAL
+    move and read the file again."""
+    with db.open("r+b") as file:
+        for offset, data in pages:
+            file.seek(offset)
+            file.write(data)
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("CREATE TABLE repaired_marker (x)")
+        conn.execute("DROP TABLE repaired_marker")
+        conn.commit()
+    finally:
+        conn.close()

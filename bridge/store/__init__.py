@@ -34,7 +34,7 @@ from bridge.store.records import (
     UserRecord,
     UserRef,
 )
-from bridge.store.store import Store, open_store
+from bridge.store.store import Store, open_store, report_problem
 from bridge.store.user_writes import UserFields
 
 __all__ = [
@@ -71,4 +71,5 @@ __all__ = [
     "UserRef",
     "VersionConflict",
     "open_store",
+    "report_problem",
 ]

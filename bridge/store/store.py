@@ -107,6 +107,16 @@ def _reported(error: StoreError, exc: sqlite3.Error, *, traceback: bool) -> Stor
     return error
 
 
+def report_problem(error: StoreError) -> bool:
+    """Log `error` as a failed call logs it (store.corrupt, store.failed) for a caller that kept the call from
+    logging (`Store.probe`); False when a call logs nothing for it (a busy or closed database)."""
+    cause = error.__cause__
+    if not isinstance(error, StoreCorrupt | StoreFailed) or not isinstance(cause, sqlite3.Error):
+        return False
+    _reported(error, cause, traceback=True)
+    return True
+
+
 def _in_read_transaction(conn: ReaderConnection, unit: ReadUnit[T]) -> T:
     conn.execute("BEGIN")
     try:
@@ -168,14 +178,16 @@ class Store:
     def _now(self) -> str:
         return format_ts(self._clock())
 
-    async def _guarded(self, job: Callable[[], Awaitable[T]]) -> T:
-        """Run a store job unless the store is closed; SQLite failures become store errors."""
+    async def _guarded(self, job: Callable[[], Awaitable[T]], *, report: bool = True) -> T:
+        """Run a store job unless the store is closed; SQLite failures become store errors (logged unless
+        ``report`` is false: `report_problem`)."""
         if self._closed:
             raise StoreClosed("store is closed")
         try:
             return await job()
         except sqlite3.Error as exc:
-            raise _reported(_translate(exc), exc, traceback=True) from exc
+            error = _translate(exc)
+            raise (_reported(error, exc, traceback=True) if report else error) from exc
 
     async def _write(self, unit: WriteUnit[T]) -> T:
         now = self._now()
@@ -217,6 +229,17 @@ class Store:
         """The user with this SCIM id; tombstoned users only if asked."""
         return await self._lookup(
             lambda c: users.fetch_user(c, "scim_id", scim_id, include_tombstoned=include_tombstoned)
+        )
+
+    async def probe(self) -> None:
+        """The readiness check's read (a user lookup, by a SCIM id no user has): raises a StoreError as any
+        call would, but logs nothing; the check logs when readiness changes (`report_problem`), as a probe every
+        few seconds would repeat store.corrupt for as long as the file is damaged."""
+        await self._guarded(
+            lambda: self._readers.lookup(
+                lambda c: users.fetch_user(c, "scim_id", "readiness-probe", include_tombstoned=False)
+            ),
+            report=False,
         )
 
     async def get_live_user_unless(self, scim_id: str, known_version: int | None) -> UserRecord | int | None:

@@ -16,10 +16,10 @@ from bridge.provisioning.groups import GroupService
 from bridge.provisioning.locks import KeyedLocks
 from bridge.provisioning.users import UserService
 from bridge.reconcile.background import reconcile_context
-from bridge.store import StoreError, open_store
+from bridge.store import open_store
 from bridge.web.keys import CLIENT_NAME, GROUPS, MASTER, REQUEST_ID, STORE, USERS
 from bridge.web.metrics import METRICS
-from bridge.web.readiness import READINESS
+from bridge.web.readiness import READINESS, DatabaseReadiness
 from bridge.wiring import busy_timeout_ms, master_client_settings
 
 Context = Callable[[web.Application], AsyncIterator[None]]
@@ -31,15 +31,7 @@ def service_contexts(settings: Settings) -> list[Context]:
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings.database.path, busy_timeout_ms=busy_timeout_ms(settings.database))
         app[STORE] = store
-
-        async def database_ready() -> str | None:
-            try:
-                await store.get_user_by_scim_id("readiness-probe")
-            except StoreError as exc:
-                return type(exc).__name__
-            return None
-
-        app[READINESS]["database"] = database_ready
+        app[READINESS]["database"] = DatabaseReadiness(store)
         try:
             yield
         finally:
