@@ -160,6 +160,43 @@ async def test_large_membership_add_is_a_delta(store: Store) -> None:
     assert (await store.get_member_refs(group.scim_id, ["late", "nobody"]))[0] == {"late"}
 
 
+async def test_a_bulk_add_inserts_the_absent_members_and_reports_them_in_request_order(store: Store) -> None:
+    present = await add_user(store, "present")
+    zero, one, two = [(await add_user(store, f"new-{i}")).scim_id for i in range(3)]
+    child = await add_group(store, "child")
+    group = await add_group(store, "parent", [present.scim_id])
+    added = await store.change_group(
+        group.scim_id,
+        add=[
+            user_member(two, "Two"),
+            user_member(present.scim_id, "not this display"),
+            MemberRecord(child.scim_id, MemberType.GROUP, "child"),
+            user_member(zero, "Zero"),
+            user_member(two, "a repeat"),
+            user_member(one),
+        ],
+    )
+    assert added.version == 2
+    members = {m.member_scim_id: m for m in await store.list_members(group.scim_id)}
+    assert members == {
+        present.scim_id: user_member(present.scim_id),  # a member already there is left as it was
+        two: user_member(two, "Two"),  # the first of a repeated id
+        child.scim_id: MemberRecord(child.scim_id, MemberType.GROUP, "child"),
+        zero: user_member(zero, "Zero"),
+        one: user_member(one),
+    }
+    assert await store.add_members(group.scim_id, [user_member(i) for i in ("late", zero, "later")]) == [
+        "late",
+        "later",
+    ]
+    # The users added are bumped (their `groups` changed); the one already there stays at the version its
+    # first membership gave it.
+    for user_id in (zero, one, two, present.scim_id):
+        user = await store.get_user_by_scim_id(user_id)
+        assert user is not None
+        assert user.version == 2
+
+
 async def test_change_group_applies_diff_and_attributes_in_one_version_step(
     store: Store, clock: ManualClock
 ) -> None:
