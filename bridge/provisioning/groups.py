@@ -514,6 +514,7 @@ class GroupService:
                 add=[r.member for r in resolved],
                 remove=remove,
                 finishing_intent=finish,
+                known=record,
             )
 
         async def compensate(_: None) -> None:

@@ -210,9 +210,8 @@ def user_from_row(row: sqlite3.Row, groups: tuple[UserGroup, ...] = ()) -> UserR
     )
 
 
-def group_from_row(row: sqlite3.Row, *, bumped_at: str | None = None) -> GroupRecord:
-    """Build a GroupRecord from a `groups` row (columns in `GROUP_ROW` order); with `bumped_at`, the row as a
-    version bump at that time left it (a write that read the row before bumping it)."""
+def group_from_row(row: sqlite3.Row) -> GroupRecord:
+    """Build a GroupRecord from a `groups` row (columns in `GROUP_ROW` order)."""
     _, scim_id, det_id, display_name, external_id, doc, version, created, modified = row[:9]
     return GroupRecord(
         scim_id,
@@ -220,9 +219,9 @@ def group_from_row(row: sqlite3.Row, *, bumped_at: str | None = None) -> GroupRe
         display_name,
         external_id,
         decode_doc(doc),
-        version if bumped_at is None else version + 1,
+        version,
         parse_ts(created),
-        parse_ts(modified if bumped_at is None else bumped_at),
+        parse_ts(modified),
     )
 
 

@@ -453,12 +453,17 @@ class Store:
         add: Sequence[MemberRecord] = (),
         remove: Sequence[str] = (),
         finishing_intent: int | Finish | None = None,
+        known: GroupRecord | None = None,
     ) -> GroupRecord:
         """One SCIM group write in one transaction: members removed and added (absent/present ids are no-ops)
-        and, if given, the group's own attributes; returns the group as it then is."""
+        and, if given, the group's own attributes; returns the group as it then is. `known`: the group as the
+        caller read it, if it did (its document is then not read again while the group is still at that
+        version; group_writes.change_group)."""
 
         def unit(c: sqlite3.Connection, now: str) -> GroupRecord:
-            return group_writes.change_group(c, now, scim_id, attributes=attributes, add=add, remove=remove)
+            return group_writes.change_group(
+                c, now, scim_id, attributes=attributes, add=add, remove=remove, known=known
+            )
 
         return await self._write(self._finishing(finishing_intent, unit))
 

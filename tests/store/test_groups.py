@@ -220,8 +220,32 @@ async def test_change_group_applies_diff_and_attributes_in_one_version_step(
         3,
         clock.now,
     )
-    # Built from the row read before the bump, not read back: still what a read returns.
     assert members_only == await store.get_group_by_scim_id(group.scim_id)
+
+
+async def test_change_group_answers_from_the_known_group_only_while_the_row_is_at_its_version(
+    store: Store, clock: ManualClock
+) -> None:
+    group = await add_group(store, "Team", external_id="ext")
+    clock.advance()
+    added = await store.change_group(group.scim_id, add=[user_member("a")], known=group)
+    assert (added.version, added.last_modified) == (2, clock.now)
+    assert added == await store.get_group_by_scim_id(group.scim_id)
+    assert await store.change_group(group.scim_id, add=[user_member("a")], known=added) is added
+    # Written since the caller read it (by another process: this one's group lock does not hold that off).
+    await store.update_group(
+        group.scim_id, display_name="Team 2", external_id=None, doc={"displayName": "Team 2"}
+    )
+    clock.advance()
+    answer = await store.change_group(group.scim_id, add=[user_member("b")], known=added)
+    assert (answer.display_name, answer.external_id, answer.version) == ("Team 2", None, 4)
+    assert answer == await store.get_group_by_scim_id(group.scim_id)
+    # A move to another Determined group keeps the version: the det_id read in the transaction tells it.
+    moved = await store.move_group(group.scim_id, old_det_id=answer.det_id, new_det_id=answer.det_id + 10_000)
+    after_move = await store.change_group(group.scim_id, remove=["b"], known=answer)
+    assert after_move.det_id == moved.det_id
+    assert after_move == await store.get_group_by_scim_id(group.scim_id)
+    assert await store.change_group(group.scim_id, remove=["b"], known=answer) == after_move
 
 
 async def test_change_group_finishing_a_done_intent_changes_nothing(store: Store) -> None:
