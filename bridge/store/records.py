@@ -33,7 +33,8 @@ class UserGroup:
 
 
 class UserRecord(NamedTuple):
-    """A mapped user; `doc` is the SCIM document without id/meta/password (a fresh dict per record).
+    """A mapped user; `doc` is the SCIM document without id/meta/password: a fresh dict when read, the
+    document written (`UserFields.doc`) when a write answers with it; never changed in either case.
 
     `groups` are its direct memberships, sorted by displayName, as read in the same snapshot as the row by
     the reads and writes that serve SCIM (by SCIM id, userName or Determined id, list pages, updates); the

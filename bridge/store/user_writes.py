@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Final, NamedTuple, NoReturn
 
-from bridge.store.codec import EmailRow, decode_doc, email_rows, encode_doc, parse_ts, user_from_row
+from bridge.store.codec import EmailRow, email_rows, encode_doc, encode_doc_as_read, parse_ts, user_from_row
 from bridge.store.errors import NotFoundInStore, VersionConflict
 from bridge.store.records import UserGroup, UserRecord
 from bridge.store.user_groups import read_groups
@@ -64,7 +64,8 @@ def _refuse(conn: sqlite3.Connection, scim_id: str, expected_version: int | None
 
 class UserFields(NamedTuple):
     """What a user write sets: the indexed columns and the stored SCIM document (a named tuple, built once per
-    write: immutable, in a third of a frozen dataclass's instructions)."""
+    write: immutable, in a third of a frozen dataclass's instructions). `doc` holds JSON values as a decoder
+    gives them and is not changed once given to a write: the record the write answers with holds it."""
 
     user_name: str
     external_id: str | None
@@ -82,12 +83,17 @@ class UserFields(NamedTuple):
             encode_doc(self.doc, group=False),
         )
 
+    def written(self) -> tuple[tuple[str, str | None, str | None, int, str], Mapping[str, object]]:
+        """`columns()` and the document a read of them decodes (codec.encode_doc_as_read)."""
+        text, doc = encode_doc_as_read(self.doc, group=False)
+        return (self.user_name, self.external_id, self.display_name, int(self.active), text), doc
+
 
 def _written(
     scim_id: str,
     det_id: int,
     fields: UserFields,
-    doc: str,
+    doc: Mapping[str, object],
     version: int,
     created: str,
     now: str,
@@ -95,8 +101,8 @@ def _written(
 ) -> UserRecord:
     """The live user a write just stored, built from what it wrote: reading the row back (`RETURNING *`)
     cost ~60k instructions more per write (SQLite buffers RETURNING rows in a table of their own, and the
-    row is then converted and looked up column by column). `doc` is the stored text, decoded as a read
-    decodes it."""
+    row is then converted and looked up column by column). `doc`: the document as a read decodes it
+    (`UserFields.written`)."""
     return UserRecord(
         scim_id,
         det_id,
@@ -104,7 +110,7 @@ def _written(
         fields.external_id,
         fields.display_name,
         fields.active,
-        decode_doc(doc),
+        doc,
         version,
         parse_ts(created),
         parse_ts(now),
@@ -117,7 +123,7 @@ def insert_user(
     conn: sqlite3.Connection, now: str, *, scim_id: str, det_id: int, fields: UserFields
 ) -> UserRecord:
     """Insert a live user at version 1."""
-    columns = fields.columns()
+    columns, doc = fields.written()
     pk = conn.execute(
         "INSERT INTO users (scim_id, det_id, user_name, external_id, display_name, active, doc, version,"
         " created, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
@@ -126,7 +132,7 @@ def insert_user(
     assert pk is not None
     # A new pk has no email rows yet (deleting a user cascades to its emails).
     _insert_emails(conn, pk, email_rows(fields.doc))
-    return _written(scim_id, det_id, fields, columns[-1], 1, now, now)
+    return _written(scim_id, det_id, fields, doc, 1, now, now)
 
 
 # The indexed columns an update may change. SQLite rewrites an index entry for every column an UPDATE sets,
@@ -159,7 +165,7 @@ def update_user(
     _require_live(current, scim_id, expected_version)
     # By position, in the SELECT's order (a name costs a scan of the row's column names: see codec.USER_ROW).
     pk, det_id, version, *stored, created = current[:7]
-    user_name, external_id, display_name, active, doc = fields.columns()
+    (user_name, external_id, display_name, active, text), doc = fields.written()
     # Compared as Python text, not by the columns' NOCASE collation: a change of case is a change.
     changed = [
         (column, value)
@@ -170,7 +176,7 @@ def update_user(
     conn.execute(
         f"UPDATE users SET version = version + 1, {assignments}active = ?, doc = ?, last_modified = ?"  # noqa: S608 - fixed column names
         " WHERE pk = ?",
-        (*(value for _, value in changed), active, doc, now, pk),
+        (*(value for _, value in changed), active, text, now, pk),
     )
     if known is not None and (known.scim_id, known.version) != (scim_id, version):
         known = None  # changed since the caller read it

@@ -9,11 +9,11 @@ import sqlite3
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from bridge.store import InvalidDocument
-from bridge.store.codec import decode_doc, encode_doc, json_array
+from bridge.store.codec import decode_doc, encode_doc, encode_doc_as_read, json_array
 
 _JSON_WRITER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _SCALARS = st.one_of(
@@ -66,6 +66,35 @@ def test_a_stored_document_reads_back_as_json_wrote_it(doc: dict[str, Any]) -> N
         assert text == expected
     if "\\u" not in expected and not any(0xD800 <= ord(c) <= 0xDFFF for c in text):
         assert decode_doc(text) == json.loads(expected)
+
+
+def _typed(value: object) -> object:
+    """`value` with the type of every part beside it: 1 and 1.0, or a list and a tuple, compare unequal."""
+    if isinstance(value, dict):
+        return (dict, [(k, _typed(v)) for k, v in value.items()])
+    if isinstance(value, list | tuple):
+        return (type(value), [_typed(v) for v in value])
+    return (type(value), value)
+
+
+@given(_DOCUMENTS)
+def test_the_document_a_write_answers_with_is_what_a_read_of_its_text_decodes(doc: dict[str, Any]) -> None:
+    """The record a user write returns holds encode_doc_as_read's document, not one decoded from the text
+    stored: it must be the same values of the same types, integers beyond 64 bits and surrogates included."""
+    assume(_json_text(doc) is not None)
+    text, as_read = encode_doc_as_read(doc, group=False)
+    assert text == encode_doc(doc, group=False)
+    assert _typed(as_read) == _typed(decode_doc(text))
+
+
+def test_a_document_json_writes_differently_is_answered_as_a_read_decodes_it() -> None:
+    class Text(str):
+        __slots__ = ()
+
+    doc = {"x": Text("a"), "y": {1: "b"}, "z": ("null",), "big": 2**64}
+    text, as_read = encode_doc_as_read(doc, group=False)
+    assert _typed(as_read) == _typed({"x": "a", "y": {"1": "b"}, "z": ["null"], "big": 2**64})
+    assert _typed(as_read) == _typed(decode_doc(text))
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
