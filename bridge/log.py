@@ -150,12 +150,11 @@ class LevelAndTimestamp:
     ) -> MutableMapping[str, Any]:
         # structlog's level names: warn is the stdlib's alias, exception() logs at error.
         event_dict["level"] = _METHOD_LEVELS.get(method_name, method_name)
-        now = time.time()
-        second = int(now)
+        # Whole microseconds in integers: time.time()'s float took two float-to-int conversions more.
+        second, micro = divmod(time.time_ns() // 1000, 1_000_000)
         if second != self._second:
             self._prefix = datetime.fromtimestamp(second, UTC).isoformat()[: -len("+00:00")]
             self._second = second
-        micro = int((now - second) * 1_000_000)
         # isoformat() leaves the fraction out when it is zero.
         event_dict["timestamp"] = f"{self._prefix}.{micro:06d}Z" if micro else f"{self._prefix}Z"
         return event_dict

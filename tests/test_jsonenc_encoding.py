@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bridge import jsonenc
 from bridge.jsonenc import Encoded
@@ -30,3 +33,27 @@ def test_an_encoded_rendering_is_embedded_by_the_fallback_too(refused: object) -
 def test_an_unknown_object_is_refused_by_either_encoder(extra: int) -> None:
     with pytest.raises(TypeError, match="Object of type object is not JSON serializable"):
         jsonenc.dumps({"odd": extra, "x": object()})
+
+
+# JSON values with str keys only, as documents and log lines have them.
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(_JSON)
+def test_str_keyed_values_are_written_as_with_non_str_keys_allowed(value: object) -> None:
+    """dumps tries orjson without OPT_NON_STR_KEYS first (cheaper): the same text whenever every key is a str."""
+    try:
+        expected = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:  # lone surrogates: the fallback's text, as before
+        expected = json.dumps(value).encode()
+    assert jsonenc.dumps(value) == expected
+
+
+def test_non_str_keys_are_still_written() -> None:
+    assert jsonenc.dumps({1: "a", "n": {None: [Encoded(KEPT)], 2.5: True}}) == (
+        b'{"1":"a","n":{"null":[' + KEPT + b'],"2.5":true}}'
+    )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import structlog
 
-from bridge.log import configure_logging, log_request
+from bridge.log import LevelAndTimestamp, configure_logging, log_request
 from bridge.log_fields import bind_log_fields, clear_log_fields
 from tests.conftest import LogReader
 
@@ -62,6 +63,25 @@ def test_levels_and_timestamps_read_as_structlog_writes_them(captured_logs: LogR
         stamp = line["timestamp"]
         assert stamp.endswith("Z")
         assert before.replace(microsecond=0) <= datetime.fromisoformat(stamp) <= after
+
+
+@pytest.mark.parametrize(
+    ("ns", "text"),
+    [
+        (1_767_225_600_123_456_789, "2026-01-01T00:00:00.123456Z"),
+        (1_767_225_600_000_001_000, "2026-01-01T00:00:00.000001Z"),
+        # isoformat() leaves out a zero fraction, and so does the processor.
+        (1_767_225_601_000_000_999, "2026-01-01T00:00:01Z"),
+    ],
+)
+def test_the_timestamp_is_utc_isoformat_to_the_microsecond(
+    monkeypatch: pytest.MonkeyPatch, ns: int, text: str
+) -> None:
+    monkeypatch.setattr(time, "time_ns", lambda: ns)
+    event = LevelAndTimestamp()(None, "warn", {})
+    assert event == {"level": "warning", "timestamp": text}
+    expected = datetime.fromtimestamp(ns // 1000 // 10**6, UTC).replace(microsecond=ns // 1000 % 10**6)
+    assert text == expected.isoformat().replace("+00:00", "Z")
 
 
 def test_a_traceback_is_scrubbed_and_big_integers_still_render(captured_logs: LogReader) -> None:
