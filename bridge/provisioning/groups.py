@@ -247,7 +247,7 @@ class GroupService:
 
     async def get(self, scim_id: str, *, with_members: bool = True) -> GroupView:
         """A group; members come from the store only when wanted (`excludedAttributes=members`)."""
-        async with store_errors():
+        with store_errors():
             record = await self._store.get_group_by_scim_id(scim_id)
             if record is None:
                 raise NotFound(f"Group {scim_id} not found.")
@@ -258,7 +258,7 @@ class GroupService:
         """One page of groups filtered and sorted in SQL; members loaded per listed group only if wanted."""
         where, params = compile_sql(query.filter, GROUP_SCHEMA, GROUP_SQL) if query.filter else ("1=1", [])
         order = sort_sql(query.sort_by, GROUP_SCHEMA, GROUP_SQL) if query.sort_by else None
-        async with store_errors():
+        with store_errors():
             total, records = await self._store.list_groups(
                 where,
                 params,
@@ -487,7 +487,7 @@ class GroupService:
         scim_id = record.scim_id
         if not renamed and not resolved and not removed_det:
             if doc_changed:
-                async with store_errors():
+                with store_errors():
                     record = await self._store.update_group(
                         scim_id, display_name=name, external_id=external_id, doc=doc_to_store
                     )

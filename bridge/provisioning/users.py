@@ -103,7 +103,7 @@ class UserService:
 
     async def get(self, scim_id: str) -> UserRecord:
         """A live user; 404 for unknown and tombstoned ids."""
-        async with store_errors():
+        with store_errors():
             record = await self._store.get_user_by_scim_id(scim_id)
         if record is None:
             raise NotFound(f"User {scim_id} not found.")
@@ -112,7 +112,7 @@ class UserService:
     async def get_unless(self, scim_id: str, known_version: int | None) -> UserRecord | int:
         """As `get`, but only the version when it is still `known_version` (the caller's cached rendering
         of that version is current); 404 for unknown and tombstoned ids."""
-        async with store_errors():
+        with store_errors():
             found = await self._store.get_live_user_unless(scim_id, known_version)
         if found is None:
             raise NotFound(f"User {scim_id} not found.")
@@ -123,13 +123,13 @@ class UserService:
         name = _user_name_equals(query.filter)
         if name is not None:
             # The probe IdPs send before each create is a lookup by a unique key: no listing, no count.
-            async with store_errors():
+            with store_errors():
                 found = await self._store.get_user_by_user_name(name)
             matched = [] if found is None else [found]
             return len(matched), matched[query.offset : query.offset + query.count]
         where, params = compile_sql(query.filter, USER_SCHEMA, USER_SQL) if query.filter else ("1=1", [])
         order = sort_sql(query.sort_by, USER_SCHEMA, USER_SQL) if query.sort_by else None
-        async with store_errors():
+        with store_errors():
             return await self._store.list_users(
                 where,
                 params,
@@ -154,7 +154,7 @@ class UserService:
                     raise Uniqueness(f"userName {desired.username!r} is already provisioned.")
                 if existing is not None and not await self._relinkable(existing):
                     # Nothing of the tombstone's to relink (see _relinkable): the userName is provisioned afresh.
-                    async with store_errors():
+                    with store_errors():
                         await self._store.forget_tombstone(existing.scim_id)
                     existing = None
                 if existing is not None:
@@ -465,7 +465,7 @@ class UserService:
         tombstone's user gone and provisions a new Determined user. A 500 would be retried for ever and count
         toward Entra's quarantine. One retired meanwhile (by `reconcile --repair`) stays as it is: the 404 holds.
         """
-        async with store_errors():
+        with store_errors():
             await retire(self._store, record.scim_id, record.det_id, operation=scope.operation)
         scope.drift = USER_MISSING
         return NotFound(
