@@ -11,12 +11,14 @@ from typing import Final
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from multidict import istr
 
 from bridge.log import log_request
 from bridge.log_fields import bind_log_field
 from bridge.web.keys import CLIENT_NAME, REQUEST_ID
 
-REQUEST_ID_HEADER: Final = "X-Request-ID"
+# An istr, as aiohttp.hdrs names are: a header lookup by a plain str folds its case first (~0.5k instructions).
+REQUEST_ID_HEADER: Final = istr("X-Request-ID")
 # Accept a caller's id only if it is short and plain, so it cannot forge log structure.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _log = structlog.get_logger("bridge.request")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from bridge.provisioning.groups import GroupView
 from bridge.provisioning.translate import group_document
@@ -87,7 +87,7 @@ async def replace_group(request: web.Request) -> web.Response:
     """PUT /Groups/{id}."""
     doc = await resource_document(request, GROUP_SCHEMA)
     view = await request.app[GROUPS].replace(
-        request.match_info["id"], doc, caller(request), request.headers.get("If-Match")
+        request.match_info["id"], doc, caller(request), request.headers.get(hdrs.IF_MATCH)
     )
     return _one(request, view)
 
@@ -104,7 +104,7 @@ async def patch_group(request: web.Request) -> web.Response:
         request.match_info["id"],
         ops,
         caller(request),
-        request.headers.get("If-Match"),
+        request.headers.get(hdrs.IF_MATCH),
         with_members=wants_body and wants_members(attributes, excluded),
     )
     if not wants_body:
@@ -115,6 +115,6 @@ async def patch_group(request: web.Request) -> web.Response:
 async def delete_group(request: web.Request) -> web.Response:
     """DELETE /Groups/{id}: 204."""
     await request.app[GROUPS].delete(
-        request.match_info["id"], caller(request), request.headers.get("If-Match")
+        request.match_info["id"], caller(request), request.headers.get(hdrs.IF_MATCH)
     )
     return no_content()

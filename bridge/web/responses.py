@@ -35,12 +35,12 @@ def resource_response(
 
 def not_modified(request: web.Request, version: int) -> web.Response | None:
     """304 when the client's If-None-Match already names this version (RFC 7232 §3.2); else None."""
-    header = request.headers.get("If-None-Match")
+    header = request.headers.get(hdrs.IF_NONE_MATCH)
     if header is None:
         return None  # most reads: no ETag to build and compare
     if if_none_match_hit(header, etag_for(version)):
         response = web.Response(status=304)
-        response.headers["ETag"] = etag_for(version)
+        response.headers[hdrs.ETAG] = etag_for(version)
         return response
     return None
 
@@ -53,5 +53,5 @@ def no_content() -> web.Response:
 def no_content_with_etag(version: int) -> web.Response:
     """204 after a write, still telling the client the new version (RFC 7644 §3.14)."""
     response = web.Response(status=NO_CONTENT)
-    response.headers["ETag"] = etag_for(version)
+    response.headers[hdrs.ETAG] = etag_for(version)
     return response

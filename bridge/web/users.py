@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from bridge import jsonenc
 from bridge.provisioning.translate import user_document
 from bridge.scim import USER_SCHEMA, ListQuery, list_response, render
 from bridge.store import UserRecord
+from bridge.web.forwarded import public_base_url
 from bridge.web.inputs import list_query, patch_operations, projection, resource_document, search_query
-from bridge.web.keys import RENDERED_USERS, USERS
-from bridge.web.location import Locations, base_url, locations
+from bridge.web.keys import RENDERED_USERS, SETTINGS, USERS
+from bridge.web.location import Locations, locations
 from bridge.web.rendered import RenderedUsers
 from bridge.web.responses import no_content, not_modified, resource_response, scim_json
 from bridge.web.services import caller
@@ -98,7 +99,7 @@ async def get_user(request: web.Request) -> web.Response:
     if attributes or excluded:
         record = await app[USERS].get(scim_id)
         return not_modified(request, record.version) or _one(request, record)
-    base = base_url(request)
+    base = public_base_url(request, app[SETTINGS])  # base_url(request) without a second request.app
     rendered = app[RENDERED_USERS]
     kept = rendered.get(scim_id, base)
     found = await app[USERS].get_unless(scim_id, None if kept is None else kept[0])
@@ -115,7 +116,7 @@ async def replace_user(request: web.Request) -> web.Response:
     """PUT /Users/{id}."""
     doc = await resource_document(request, USER_SCHEMA)
     record = await request.app[USERS].replace(
-        request.match_info["id"], doc, caller(request), request.headers.get("If-Match")
+        request.match_info["id"], doc, caller(request), request.headers.get(hdrs.IF_MATCH)
     )
     return _one(request, record)
 
@@ -124,7 +125,7 @@ async def patch_user(request: web.Request) -> web.Response:
     """PATCH /Users/{id}: 200 with the resource (suvera's Keycloak plugin needs a body)."""
     ops = await patch_operations(request)
     record = await request.app[USERS].patch(
-        request.match_info["id"], ops, caller(request), request.headers.get("If-Match")
+        request.match_info["id"], ops, caller(request), request.headers.get(hdrs.IF_MATCH)
     )
     return _one(request, record)
 
@@ -132,6 +133,6 @@ async def patch_user(request: web.Request) -> web.Response:
 async def delete_user(request: web.Request) -> web.Response:
     """DELETE /Users/{id}: deactivate and tombstone; 204."""
     await request.app[USERS].delete(
-        request.match_info["id"], caller(request), request.headers.get("If-Match")
+        request.match_info["id"], caller(request), request.headers.get(hdrs.IF_MATCH)
     )
     return no_content()
