@@ -6,12 +6,12 @@ from aiohttp import web
 
 from bridge.config import Settings
 from bridge.web import health
-from bridge.web.authn import authn_middleware, setup_auth
+from bridge.web.authn import setup_auth
 from bridge.web.context import context_middleware
 from bridge.web.dialect import dialect_middleware
 from bridge.web.errors import error_middleware
 from bridge.web.keys import RENDERED_USERS, SETTINGS
-from bridge.web.metrics import metrics_middleware, setup_metrics
+from bridge.web.metrics import setup_metrics
 from bridge.web.readiness import READINESS
 from bridge.web.rendered import RenderedUsers
 from bridge.web.routes import setup_routes
@@ -20,27 +20,20 @@ from bridge.web.services import service_contexts
 
 def create_app(settings: Settings) -> web.Application:
     """Build the bridge's web application from validated settings."""
-    app = web.Application(
-        # Outermost first: the context middleware logs every request, even those the error
-        # middleware turns into SCIM errors (auth failures, router 404/405, body-size 413).
-        # The dialect middleware sits just inside it, so its `idp_dialect` reaches that line even on errors.
-        # The metrics middleware sits outside the error one: it sees final statuses.
-        middlewares=[
-            context_middleware,
-            dialect_middleware,
-            metrics_middleware,
-            error_middleware,
-            authn_middleware,
-        ],
-        client_max_size=settings.scim.max_payload_bytes,
-    )
+    app = web.Application(client_max_size=settings.scim.max_payload_bytes)
     app[SETTINGS] = settings
     app[READINESS] = {}
     app[RENDERED_USERS] = RenderedUsers()
     app.cleanup_ctx.extend(service_contexts(settings))
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
-    setup_auth(app, settings)
+    authenticate = setup_auth(app, settings)
     setup_routes(app, settings)
-    setup_metrics(app, settings)
+    count = setup_metrics(app, settings)
+    # Outermost first: the context middleware logs every request, even those the error
+    # middleware turns into SCIM errors (auth failures, router 404/405, body-size 413).
+    # The dialect middleware sits just inside it, so its `idp_dialect` reaches that line even on errors.
+    # The metrics middleware sits outside the error one: it sees final statuses.
+    # (Added once the authentication and metrics middlewares exist: each holds what it uses.)
+    app.middlewares.extend([context_middleware, dialect_middleware, count, error_middleware, authenticate])
     return app

@@ -6,7 +6,6 @@ from typing import Final
 
 from aiohttp import web
 
-from bridge.auth.credentials import Authenticator
 from bridge.auth.principal import IdpPrincipal
 from bridge.config import Settings
 from bridge.determined import DeterminedClient
@@ -18,7 +17,6 @@ from bridge.web.rendered import RenderedUsers
 SETTINGS: Final = web.AppKey[Settings]("settings")
 REQUEST_ID: Final = web.RequestKey[str]("request_id")
 CLIENT_NAME: Final = web.RequestKey[str]("client_name")
-AUTHENTICATOR: Final = web.AppKey[Authenticator]("authenticator")
 PRINCIPAL: Final = web.RequestKey[IdpPrincipal]("principal")
 # The request body as `read_json` decoded it, so the dialect middleware sniffs it without decoding it again.
 JSON_BODY: Final = web.RequestKey[object]("json_body")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bridge.config import AuthSettings, ScimSettings, ServerSettings, Settings
-from bridge.web.authn import authn_middleware, setup_auth
+from bridge.web.authn import setup_auth
 from bridge.web.context import context_middleware
 from bridge.web.errors import error_middleware
 from bridge.web.keys import PRINCIPAL
@@ -29,9 +29,10 @@ def bare_app(settings: Settings, clock: FakeClock) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
-    app = web.Application(middlewares=[context_middleware, error_middleware, authn_middleware])
+    app = web.Application()
     app.router.add_get("/scim/v2/Users", users)
     app.router.add_get("/scim/v2/ServiceProviderConfig", users)
     app.router.add_get("/healthz", healthz)
-    setup_auth(app, settings, clock=clock)
+    authenticate = setup_auth(app, settings, clock=clock)
+    app.middlewares.extend([context_middleware, error_middleware, authenticate])
     return app
