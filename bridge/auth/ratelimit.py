@@ -38,7 +38,8 @@ class FailedAttemptLimiter:
 
     def check(self, address: str) -> None:
         """Raise TooManyFailures if ``address`` has no failure budget left; otherwise do nothing."""
-        if self._capacity <= 0:
+        # An address without failures has no bucket (every successful request asks): no refill to compute.
+        if self._capacity <= 0 or address not in self._buckets:
             return
         bucket = self._refill(address)
         if bucket is None:

@@ -56,7 +56,8 @@ class AuthnPolicy:
         canonical = resource.canonical if resource is not None else None
         if canonical in self.open_routes:
             return False
-        return self._under_base(request.path) or (canonical is not None and self._under_base(canonical))
+        # The route first: a route under the base path needs no look at the request's path (most requests).
+        return (canonical is not None and self._under_base(canonical)) or self._under_base(request.path)
 
     def client_address(self, request: web.Request) -> str:
         """The peer address, or the nearest untrusted X-Forwarded-For hop when the peer is our proxy."""

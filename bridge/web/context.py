@@ -60,7 +60,8 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
             "path": request.path,
             "route": route.canonical if route is not None else None,
             "status": status,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            # Hundredths of a millisecond, half up: round(x, 2) costs twice as much (its exact decimal rounding).
+            "duration_ms": int((time.perf_counter() - started) * 100_000 + 0.5) / 100,
             "client": request.get(CLIENT_NAME),
         }
         asyncio.get_running_loop().call_soon(log_request, _log, fields)

@@ -61,7 +61,9 @@ def _under(path: str, base_path: str) -> bool:
 
 def classify(request: web.Request, base_path: str) -> tuple[str, str]:
     """``(resource, operation)`` labels: SCIM resource and operation, or the route of an operator endpoint."""
-    method = request.method if request.method in _METHODS else "OTHER"
+    method = request.method
+    if method not in _METHODS:
+        method = "OTHER"
     resource = request.match_info.route.resource
     canonical = resource.canonical if resource is not None else None
     return _labels(method, canonical, "" if canonical else request.path, base_path)

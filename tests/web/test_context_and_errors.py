@@ -60,6 +60,19 @@ async def test_request_id_is_echoed_or_generated(
     assert isinstance(lines[0]["duration_ms"], float)
 
 
+async def test_the_request_id_header_keeps_its_spelling_and_the_duration_two_decimals(
+    aiohttp_client: AiohttpClient, captured_logs: LogReader
+) -> None:
+    """The header name is an istr now (looked up without folding its case): it is still written as
+    X-Request-ID; duration_ms is rounded by integer arithmetic now: still hundredths of a millisecond."""
+    client = await aiohttp_client(bare_app())
+    response = await client.get("/ok")
+    assert [name for name, _ in response.raw_headers if name.lower() == b"x-request-id"] == [b"X-Request-ID"]
+    (line,) = [line for line in captured_logs() if line["event"] == "request"]
+    assert line["duration_ms"] >= 0
+    assert line["duration_ms"] == round(line["duration_ms"], 2)
+
+
 async def test_scim_errors_render_rfc_body(aiohttp_client: AiohttpClient) -> None:
     client = await aiohttp_client(bare_app())
     response = await client.get("/filter")
