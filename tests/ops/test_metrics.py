@@ -84,6 +84,16 @@ def _store_bytes(db_path: str) -> int:
     return sum(p.stat().st_size for p in (Path(db_path), Path(db_path + "-wal")) if p.exists())
 
 
+async def test_process_cpu_and_memory_are_exposed(tmp_path: Path, aiohttp_client: AiohttpClient) -> None:
+    """The process collector's figures are the bridge's own: CPU time it has used and its resident memory."""
+    client = await aiohttp_client(create_app(make_settings(tmp_path)))
+    samples = _samples(await (await client.get("/metrics")).text())
+    assert _value(samples, "process_cpu_seconds_total") > 0
+    assert _value(samples, "process_resident_memory_bytes") > 10 * 2**20
+    assert _value(samples, "process_open_fds") >= 3
+    assert _value(samples, "process_max_fds") >= _value(samples, "process_open_fds")
+
+
 async def test_component_reports_appear(tmp_path: Path, aiohttp_client: AiohttpClient) -> None:
     settings = make_settings(tmp_path)
     app = create_app(settings)
