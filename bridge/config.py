@@ -150,6 +150,12 @@ class DatabaseSettings:
     # Seconds a statement waits for another process's write lock (a CLI pass, an sqlite3 shell) before the request
     # answers 503; a write that gives up waits up to three times this (its intent or binding, its audit line).
     busy_timeout: float = 5.0
+    # Days a finished (done or rolled back) write intent is kept, then pruned by `serve`; 0 keeps them forever.
+    # Nothing reads an intent once finished except a repeated finish of it (a request racing a resolver),
+    # seconds later; at least a day, so a resolver that read it pending never finds it gone.
+    intent_retention_days: float = 7.0
+    # Days an audit line is kept, then pruned by `serve`; 0 keeps them forever.
+    audit_retention_days: float = 90.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -509,6 +515,24 @@ def _apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> Non
         target[parts[-1]] = value
 
 
+# Longest retention accepted, in days: far beyond any audit policy, and the cut-off stays a valid date.
+MAX_RETENTION_DAYS: Final = 36500.0
+
+
+def _validate_retention(settings: Settings, reader: _Reader) -> None:
+    database = settings.database
+    for key, days in (
+        ("database.intent_retention_days", database.intent_retention_days),
+        ("database.audit_retention_days", database.audit_retention_days),
+    ):
+        if days != 0 and not 1 <= days <= MAX_RETENTION_DAYS:
+            reader.problem(key, f"must be 0 (keep forever) or between 1 and {MAX_RETENTION_DAYS:.0f} days")
+    intents_s = database.intent_retention_days * 86400
+    if database.intent_retention_days >= 1 and intents_s <= settings.reconcile.intent_grace:
+        # A pending intent is resolved only after the grace; its finished row must outlive that resolution.
+        reader.problem("database.intent_retention_days", "must be longer than reconcile.intent_grace")
+
+
 def _validate(settings: Settings, reader: _Reader) -> None:
     if not settings.master.url:
         reader.problem("master.url", "required")
@@ -534,6 +558,7 @@ def _validate(settings: Settings, reader: _Reader) -> None:
         reader.problem("server.public_url", "must be an http(s) URL")
     if not 0 <= settings.database.busy_timeout <= 600:
         reader.problem("database.busy_timeout", "must be between 0 and 600 seconds")
+    _validate_retention(settings, reader)
     if settings.reconcile.max_retire < 0:
         reader.problem("reconcile.max_retire", "must be at least 0")
     if not 0 <= settings.reconcile.max_retire_fraction <= 1:

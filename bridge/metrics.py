@@ -176,6 +176,12 @@ class MetricsRecorder:
             ["path"],
             registry=r,
         )
+        self.store_pruned = Counter(
+            "scim_bridge_store_pruned_rows_total",
+            "Rows deleted by retention, by table (intents, audit_log).",
+            ["table"],
+            registry=r,
+        )
         r.register(_StoreSize(db_path))
 
     def observe_request(
@@ -200,6 +206,10 @@ class MetricsRecorder:
         """Publish the guard's decision on the last background run of `path` ("background" or "pass"): the
         gone and renamed mappings it counted, 0 when allowed."""
         self.reconcile_refused.labels(path).set(counted)
+
+    def observe_pruned(self, table: str, rows: int) -> None:
+        """Count rows a retention pass deleted from `table` (``intents`` or ``audit_log``)."""
+        self.store_pruned.labels(table).inc(rows)
 
     def observe_reconcile(self, outcome: str, drift: dict[str, int], finished_at: float) -> None:
         """Record one reconcile pass: its outcome, drift counts by kind, and when it finished."""

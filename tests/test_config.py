@@ -310,3 +310,54 @@ def test_more_problems_are_named_at_their_key(raw: object, expected: list[str]) 
 def test_an_empty_section_takes_its_defaults() -> None:
     """`database:` with nothing under it (YAML null) is the defaults, as if the section were left out."""
     assert parse_settings({**BASE, "database": None}, {}) == parse_settings(BASE, {})
+
+
+def test_retention_defaults_environment_and_keep_forever() -> None:
+    database = parse_settings(BASE, {}).database
+    assert (database.intent_retention_days, database.audit_retention_days) == (7.0, 90.0)
+    environ = {
+        "SCIM_BRIDGE_DATABASE__INTENT_RETENTION_DAYS": "0",
+        "SCIM_BRIDGE_DATABASE__AUDIT_RETENTION_DAYS": "365",
+    }
+    database = parse_settings(BASE, environ).database
+    assert (database.intent_retention_days, database.audit_retention_days) == (0.0, 365.0)
+
+
+@pytest.mark.parametrize(
+    ("database", "reconcile", "expected"),
+    [
+        (
+            {"intent_retention_days": 0.5, "audit_retention_days": -1},
+            {},
+            [
+                "database.intent_retention_days: must be 0 (keep forever) or between 1 and 36500 days",
+                "database.audit_retention_days: must be 0 (keep forever) or between 1 and 36500 days",
+            ],
+        ),
+        (
+            {"audit_retention_days": 36501, "intent_retention_days": "a week"},
+            {},
+            [
+                "database.intent_retention_days: must be a number",
+                "database.audit_retention_days: must be 0 (keep forever) or between 1 and 36500 days",
+            ],
+        ),
+        # A finished intent must outlive the grace after which a resolver may still be finishing it.
+        (
+            {"intent_retention_days": 1},
+            {"intent_grace": 86400},
+            ["database.intent_retention_days: must be longer than reconcile.intent_grace"],
+        ),
+    ],
+)
+def test_retention_bounds(
+    database: dict[str, object], reconcile: dict[str, object], expected: list[str]
+) -> None:
+    assert problems_of({**BASE, "database": database, "reconcile": reconcile}) == expected
+
+
+@pytest.mark.parametrize(
+    "database", [{"intent_retention_days": 0}, {"intent_retention_days": 2, "audit_retention_days": 0}]
+)
+def test_retention_past_a_long_grace_or_forever_is_valid(database: dict[str, object]) -> None:
+    parse_settings({**BASE, "database": database, "reconcile": {"intent_grace": 86400}}, {})

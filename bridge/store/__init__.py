@@ -34,10 +34,11 @@ from bridge.store.records import (
     UserRecord,
     UserRef,
 )
-from bridge.store.store import Store, open_store, report_problem
+from bridge.store.store import PRUNE_BATCH, Store, open_store, report_problem
 from bridge.store.user_writes import UserFields
 
 __all__ = [
+    "PRUNE_BATCH",
     "AuditEntry",
     "AuditLine",
     "BoundMaster",

@@ -6,6 +6,7 @@ Writes are plain functions run inside the writer's transaction (writer.py); read
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from bridge.store.codec import audit_from_row, intent_from_row
 from bridge.store.connections import ReaderConnection
@@ -88,9 +89,30 @@ def newer_pending_intent(conn: ReaderConnection, intent_id: int, target: str) ->
     return row is not None
 
 
-def prune_intents(conn: sqlite3.Connection, before: str) -> int:
-    """Delete finished intents older than `before`; returns how many."""
-    return conn.execute("DELETE FROM intents WHERE state <> 'pending' AND finished < ?", (before,)).rowcount
+def prunable_intents(conn: ReaderConnection, before: str, limit: int) -> list[int]:
+    """Up to `limit` ids of intents finished before `before`, oldest first, never the newest intent.
+
+    `finished` has no index (one would cost every write an update of it), so this scans: on a reader, where it
+    holds no write lock. The newest row stays because ids are rowids, not AUTOINCREMENT: deleting the highest
+    would let the next intent take its id again, and a resolver still holding the old one finish the new one.
+    """
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM intents WHERE state <> 'pending' AND finished < ?"
+            " AND id < (SELECT max(id) FROM intents) ORDER BY id LIMIT ?",
+            (before, limit),
+        )
+    ]
+
+
+def prune_intents(conn: sqlite3.Connection, ids: Sequence[int], before: str) -> int:
+    """Delete those of `ids` that are still finished before `before` (by primary key); returns how many."""
+    marks = ",".join("?" * len(ids))
+    return conn.execute(
+        f"DELETE FROM intents WHERE id IN ({marks}) AND state <> 'pending' AND finished < ?",  # noqa: S608 - placeholders only
+        (*ids, before),
+    ).rowcount
 
 
 def append_audit(conn: sqlite3.Connection, now: str, line: AuditLine) -> int:
@@ -120,6 +142,10 @@ def recent_audit(conn: ReaderConnection, limit: int) -> list[AuditEntry]:
     ]
 
 
-def prune_audit(conn: sqlite3.Connection, before: str) -> int:
-    """Delete audit lines older than `before`; returns how many."""
-    return conn.execute("DELETE FROM audit_log WHERE ts < ?", (before,)).rowcount
+def prune_audit(conn: sqlite3.Connection, before: str, limit: int) -> int:
+    """Delete up to `limit` audit lines older than `before`, oldest first (found by the `ts` index); returns
+    how many."""
+    return conn.execute(
+        "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE ts < ? ORDER BY ts LIMIT ?)",
+        (before, limit),
+    ).rowcount

@@ -55,6 +55,8 @@ WriteUnit = Callable[[sqlite3.Connection, str], T]
 ReadUnit = Callable[[ReaderConnection], T]
 
 DEFAULT_READERS: Final = 2
+# Rows one prune call deletes: a few milliseconds of write lock, so an IdP write queued behind it barely waits.
+PRUNE_BATCH: Final = 500
 _UNIQUE: Final[Mapping[str, type[StoreError]]] = {
     "users.user_name": DuplicateUserName,
     "groups.display_name": DuplicateDisplayName,
@@ -636,9 +638,15 @@ class Store:
         """Whether a pending intent newer than `intent_id` names the same target."""
         return await self._read(lambda c: journal.newer_pending_intent(c, intent_id, target))
 
-    async def prune_intents(self, before: datetime) -> int:
-        """Delete finished intents finished before `before`; returns how many."""
-        return await self._write(lambda c, _now: journal.prune_intents(c, format_ts(before)))
+    async def prune_intents(self, before: datetime, *, limit: int = PRUNE_BATCH) -> int:
+        """Delete up to `limit` intents finished before `before` (pending ones never), oldest first; returns
+        how many. A caller deletes all by calling again until fewer than `limit` go: each call is one short
+        write, so requests' writes run between them."""
+        cutoff = format_ts(before)
+        ids = await self._read(lambda c: journal.prunable_intents(c, cutoff, limit))
+        if not ids:
+            return 0
+        return await self._write(lambda c, _now: journal.prune_intents(c, ids, cutoff))
 
     # -- audit log -------------------------------------------------------------------------------
 
@@ -650,9 +658,11 @@ class Store:
         """The newest audit lines, newest first."""
         return await self._read(lambda c: journal.recent_audit(c, limit))
 
-    async def prune_audit(self, before: datetime) -> int:
-        """Delete audit lines older than `before`; returns how many."""
-        return await self._write(lambda c, _now: journal.prune_audit(c, format_ts(before)))
+    async def prune_audit(self, before: datetime, *, limit: int = PRUNE_BATCH) -> int:
+        """Delete up to `limit` audit lines older than `before`, oldest first; returns how many (called again
+        as `prune_intents` is)."""
+        cutoff = format_ts(before)
+        return await self._write(lambda c, _now: journal.prune_audit(c, cutoff, limit))
 
     # -- master binding --------------------------------------------------------------------------
 

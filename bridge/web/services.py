@@ -20,13 +20,15 @@ from bridge.store import open_store
 from bridge.web.keys import CLIENT_NAME, GROUPS, MASTER, REQUEST_ID, STORE, USERS
 from bridge.web.metrics import METRICS
 from bridge.web.readiness import READINESS, DatabaseReadiness
+from bridge.web.retention import retention_context
 from bridge.wiring import busy_timeout_ms, master_client_settings
 
 Context = Callable[[web.Application], AsyncIterator[None]]
 
 
 def service_contexts(settings: Settings) -> list[Context]:
-    """cleanup_ctx entries in start-up order: store (with migrations), master client, reconcile, services."""
+    """cleanup_ctx entries in start-up order: store (with migrations), master client, reconcile, services,
+    retention."""
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings.database.path, busy_timeout_ms=busy_timeout_ms(settings.database))
@@ -70,7 +72,14 @@ def service_contexts(settings: Settings) -> list[Context]:
 
     # After the store and client, before the services: it resolves a previous process's pending intents
     # before serving, and in `mode: shadow` puts the write-recording client in place for the services.
-    return [store_ctx, master_ctx, reconcile_context(settings), services_ctx]
+    # Retention last: its start-up pass runs beside serving, not before the listener opens.
+    return [
+        store_ctx,
+        master_ctx,
+        reconcile_context(settings),
+        services_ctx,
+        retention_context(settings.database),
+    ]
 
 
 def caller(request: web.Request) -> Caller:

@@ -149,3 +149,29 @@ async def test_newer_pending_intent_names_only_pending_newer_intents_of_the_targ
     assert not await store.newer_pending_intent(other, "carol")
     await store.finish_intent(newer, IntentState.DONE)
     assert not await store.newer_pending_intent(old, "bob")
+
+
+async def test_each_prune_call_deletes_a_bounded_batch_oldest_first(store: Store, clock: ManualClock) -> None:
+    async def intent(state: IntentState | None) -> int:
+        made = await store.begin_intent(
+            request_id="r", operation="create", resource_type="User", target="t", payload_digest="d"
+        )
+        if state is not None:
+            await store.finish_intent(made, state)
+        return made
+
+    finished = [await intent(IntentState.DONE if i % 2 else IntentState.ROLLED_BACK) for i in range(5)]
+    pending = await intent(None)
+    for i in range(3):
+        await store.append_audit(AuditLine(f"r{i}", "okta", "create", "User", None, 1, "ok"))
+        clock.advance(1)
+    newest = await intent(IntentState.DONE)
+    clock.advance(3600)
+    before = clock.now
+    assert [await store.prune_intents(before, limit=2) for _ in range(4)] == [2, 2, 1, 0]
+    assert [await store.get_intent(i) for i in finished] == [None] * 5
+    # Pending intents stay, and so does the newest row: a pruned highest id would be handed out again.
+    assert [i.id for i in await store.pending_intents()] == [pending]
+    assert await store.get_intent(newest) is not None
+    assert [await store.prune_audit(before, limit=2) for _ in range(3)] == [2, 1, 0]
+    assert await store.recent_audit() == []
