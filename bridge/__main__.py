@@ -44,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     with_config(db.add_parser("backup", help="online backup of the store to FILE")).add_argument("file")
     with_config(db.add_parser("check", help="integrity and mapping consistency; exit 1 on problems"))
+    prune = with_config(
+        db.add_parser("prune", help="delete finished intents and audit lines past their retention, once")
+    )
+    prune.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
     with_config(
         db.add_parser("rebind-master", help="bind the store to the master cluster master.url reaches now")
     )
@@ -142,10 +146,12 @@ def _check(settings: Settings, _args: argparse.Namespace) -> Coroutine[Any, Any,
 
 
 def _db(settings: Settings, args: argparse.Namespace) -> Coroutine[Any, Any, int]:
-    from bridge.commands.db import run_db_backup, run_db_check, run_db_rebind_master
+    from bridge.commands.db import run_db_backup, run_db_check, run_db_prune, run_db_rebind_master
 
     if args.db_command == "backup":
         return run_db_backup(settings, args.file)
+    if args.db_command == "prune":
+        return run_db_prune(settings, dry_run=args.dry_run)
     if args.db_command == "rebind-master":
         return run_db_rebind_master(settings)
     return run_db_check(settings)

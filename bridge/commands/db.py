@@ -1,5 +1,6 @@
-"""``scim-bridge db backup FILE``, ``db check`` and ``db rebind-master``: online backup and consistency check of
-the store (issue 7), and binding it to the master it now serves (bridge/provisioning/binding.py).
+"""``scim-bridge db backup FILE``, ``db check``, ``db prune`` and ``db rebind-master``: online backup and
+consistency check of the store (issue 7), one retention pass (bridge/web/retention.py), and binding it to the
+master it now serves (bridge/provisioning/binding.py).
 
 All refuse to create a database that does not exist: a typo in ``database.path`` must not look like an
 empty, healthy store.
@@ -8,6 +9,7 @@ empty, healthy store.
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, TextIO
 
@@ -16,7 +18,8 @@ import structlog
 from bridge.commands.failure import unusable
 from bridge.config import Settings
 from bridge.determined import MasterError, create_master_client
-from bridge.store import AuditLine, SchemaTooNew, Store, StoreCorrupt, StoreError, open_store
+from bridge.store import PRUNE_BATCH, AuditLine, SchemaTooNew, Store, StoreCorrupt, StoreError, open_store
+from bridge.web.retention import cutoffs, prune_once
 from bridge.wiring import busy_timeout_ms, master_client_settings
 
 EXIT_OK: Final = 0
@@ -120,6 +123,41 @@ async def run_db_check(settings: Settings, *, out: TextIO | None = None) -> int:
     print(f"{len(problems)} problem(s) in {settings.database.path}", file=out)
     _log.info("db.check", database=str(settings.database.path), problems=len(problems))
     return EXIT_PROBLEMS if problems else EXIT_OK
+
+
+def _pruned_line(verb: str, count: int, what: str, before: datetime | None, key: str) -> str:
+    if before is None:
+        return f"{what}: kept forever ({key}: 0)"
+    return f"{verb} {count} {what} older than {before.isoformat(timespec='seconds')}"
+
+
+async def run_db_prune(settings: Settings, *, dry_run: bool, out: TextIO | None = None) -> int:
+    """One retention pass, as ``serve`` makes hourly (safe beside it: bounded batches through the usual
+    locking); with `dry_run`, only how many rows it would delete."""
+    out = out or sys.stdout
+    store = await _open_existing(settings, out)
+    if store is None:
+        return EXIT_UNUSABLE
+    now = datetime.now(UTC)
+    cut = cutoffs(settings.database, now)
+    try:
+        if dry_run:
+            intents, audit = await store.count_prunable(cut.intents, cut.audit)
+        else:
+            pruned = await prune_once(store, settings.database, now, PRUNE_BATCH)
+            intents, audit = pruned.intents, pruned.audit
+    except StoreError as exc:
+        print(f"cannot prune {settings.database.path}: {type(exc).__name__}: {exc}", file=out)
+        return EXIT_UNUSABLE
+    finally:
+        await store.close()
+    verb = "would delete" if dry_run else "deleted"
+    print(
+        _pruned_line(verb, intents, "finished intents", cut.intents, "database.intent_retention_days"),
+        file=out,
+    )
+    print(_pruned_line(verb, audit, "audit lines", cut.audit, "database.audit_retention_days"), file=out)
+    return EXIT_OK
 
 
 async def run_db_rebind_master(settings: Settings, *, out: TextIO | None = None) -> int:

@@ -106,6 +106,22 @@ def prunable_intents(conn: ReaderConnection, before: str, limit: int) -> list[in
     ]
 
 
+def count_prunable(
+    conn: ReaderConnection, intents_before: str | None, audit_before: str | None
+) -> tuple[int, int]:
+    """How many intents and audit lines pruning at these cut-offs would delete (None: that table is kept)."""
+    intents = audit = 0
+    if intents_before is not None:
+        intents = conn.execute(
+            "SELECT count(*) FROM intents WHERE state <> 'pending' AND finished < ?"
+            " AND id < (SELECT max(id) FROM intents)",
+            (intents_before,),
+        ).fetchone()[0]
+    if audit_before is not None:
+        audit = conn.execute("SELECT count(*) FROM audit_log WHERE ts < ?", (audit_before,)).fetchone()[0]
+    return intents, audit
+
+
 def prune_intents(conn: sqlite3.Connection, ids: Sequence[int], before: str) -> int:
     """Delete those of `ids` that are still finished before `before` (by primary key); returns how many."""
     marks = ",".join("?" * len(ids))

@@ -648,6 +648,15 @@ class Store:
             return 0
         return await self._write(lambda c, _now: journal.prune_intents(c, ids, cutoff))
 
+    async def count_prunable(
+        self, intents_before: datetime | None, audit_before: datetime | None
+    ) -> tuple[int, int]:
+        """How many finished intents and audit lines `prune_intents` and `prune_audit` would delete at these
+        cut-offs (None: that table is not pruned), read in one snapshot."""
+        intents_cutoff = None if intents_before is None else format_ts(intents_before)
+        audit_cutoff = None if audit_before is None else format_ts(audit_before)
+        return await self._read(lambda c: journal.count_prunable(c, intents_cutoff, audit_cutoff))
+
     # -- audit log -------------------------------------------------------------------------------
 
     async def append_audit(self, line: AuditLine) -> int:

@@ -1,4 +1,5 @@
-"""Retention of the intent journal and the audit log: ``serve`` prunes both at start-up, then every hour.
+"""Retention of the intent journal and the audit log: ``serve`` prunes both at start-up, then every hour
+(``scim-bridge db prune`` runs one pass).
 
 Every SCIM write adds an intent and an audit line, so without this the database grows for as long as the
 bridge serves. Finished intents older than ``database.intent_retention_days`` and audit lines older than
@@ -50,18 +51,34 @@ async def _all_batches(prune: Callable[[], Awaitable[int]], batch: int) -> int:
             return deleted
 
 
+@dataclass(frozen=True, slots=True)
+class Cutoffs:
+    """What is older than this goes: finished intents, audit lines (None: that table is kept forever)."""
+
+    intents: datetime | None
+    audit: datetime | None
+
+
+def cutoffs(database: DatabaseSettings, now: datetime) -> Cutoffs:
+    """The cut-offs of ``database.intent_retention_days`` and ``database.audit_retention_days`` at `now`."""
+
+    def before(days: float) -> datetime | None:
+        return now - timedelta(days=days) if days else None
+
+    return Cutoffs(before(database.intent_retention_days), before(database.audit_retention_days))
+
+
 async def prune_once(store: Store, database: DatabaseSettings, now: datetime, batch: int) -> Pruned:
     """Delete what is past retention at `now`, `batch` rows per store call; logs ``store.pruned`` if any went."""
     fields: dict[str, object] = {}
     intents = audit = 0
-    if database.intent_retention_days:
-        before = now - timedelta(days=database.intent_retention_days)
-        intents = await _all_batches(lambda: store.prune_intents(before, limit=batch), batch)
-        fields["intents_before"] = before.isoformat()
-    if database.audit_retention_days:
-        before = now - timedelta(days=database.audit_retention_days)
-        audit = await _all_batches(lambda: store.prune_audit(before, limit=batch), batch)
-        fields["audit_before"] = before.isoformat()
+    cut = cutoffs(database, now)
+    if (intents_before := cut.intents) is not None:
+        intents = await _all_batches(lambda: store.prune_intents(intents_before, limit=batch), batch)
+        fields["intents_before"] = intents_before.isoformat()
+    if (audit_before := cut.audit) is not None:
+        audit = await _all_batches(lambda: store.prune_audit(audit_before, limit=batch), batch)
+        fields["audit_before"] = audit_before.isoformat()
     if intents or audit:
         _log.info("store.pruned", intents=intents, audit=audit, **fields)
     return Pruned(intents, audit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -13,47 +13,14 @@ from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.config import DatabaseSettings
 from bridge.store import open_store
-from bridge.store.codec import format_ts
 from bridge.web.keys import STORE
 from bridge.web.metrics import METRICS
 from bridge.web.retention import retention_context
 from tests.conftest import LogReader
 from tests.idp.harness import start_world
+from tests.ops.history import OLD, seed_history, table_rows
 from tests.polling import until
 from tests.provisioning.scim import create_user
-
-OLD = 1201  # more than two batches of PRUNE_BATCH (500)
-
-
-async def _seed(db: Path, now: datetime) -> None:
-    """A month of history written straight into the file: finished intents and audit lines a month old, one
-    pending intent as old, and a day-old finished intent and audit line."""
-    await (await open_store(db)).close()  # the schema
-    month_ago = format_ts(now - timedelta(days=30))
-    day_ago = format_ts(now - timedelta(days=1))
-    intent = "INSERT INTO intents (request_id, operation, resource_type, target, payload_digest, state, created, finished) VALUES (?, 'create', 'User', ?, 'd', ?, ?, ?)"
-    audit = "INSERT INTO audit_log (ts, request_id, client, operation, resource_type, resource_id, master_calls, outcome) VALUES (?, ?, 'okta', 'create', 'User', NULL, 1, 'ok')"
-    with sqlite3.connect(db) as conn:
-        conn.executemany(
-            intent,
-            [
-                (f"old-{i}", f"t{i}", "done" if i % 2 else "rolled_back", month_ago, month_ago)
-                for i in range(OLD)
-            ],
-        )
-        conn.execute(intent, ("old-pending", "tp", "pending", month_ago, None))
-        conn.execute(intent, ("recent", "tr", "done", day_ago, day_ago))
-        conn.executemany(audit, [(month_ago, f"old-{i}") for i in range(OLD)])
-        conn.execute(audit, (day_ago, "recent"))
-    conn.close()
-
-
-def _rows(db: Path) -> tuple[list[str], list[str]]:
-    with sqlite3.connect(db) as conn:
-        intents = [r[0] for r in conn.execute("SELECT request_id FROM intents ORDER BY id")]
-        audit = [r[0] for r in conn.execute("SELECT request_id FROM audit_log ORDER BY id")]
-    conn.close()
-    return intents, audit
 
 
 def _pruned(captured_logs: LogReader) -> list[dict[str, object]]:
@@ -64,7 +31,7 @@ async def test_serve_prunes_old_finished_intents_and_audit_lines_at_start_up(
     aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path, captured_logs: LogReader
 ) -> None:
     db = tmp_path / "bridge.db"
-    await _seed(db, datetime.now(UTC))
+    await seed_history(db, datetime.now(UTC))
     world = await start_world(
         aiohttp_server,
         aiohttp_client,
@@ -75,7 +42,7 @@ async def test_serve_prunes_old_finished_intents_and_audit_lines_at_start_up(
     [line] = _pruned(captured_logs)
     assert (line["level"], line["intents"], line["audit"]) == ("info", OLD, OLD)
     assert {"intents_before", "audit_before"} <= line.keys()
-    intents, audit = _rows(db)
+    intents, audit = table_rows(db)
     assert intents == ["old-pending", "recent"]
     assert audit == ["recent"]
     recorder = world.app[METRICS]
@@ -85,7 +52,7 @@ async def test_serve_prunes_old_finished_intents_and_audit_lines_at_start_up(
         )
     # The bridge serves on; what its writes journal now is recent and stays.
     await create_user(world, "ada@example.com", "Ada")
-    intents, audit = _rows(db)
+    intents, audit = table_rows(db)
     assert intents[:2] == ["old-pending", "recent"]
     assert len(intents) > 2
     assert audit[0] == "recent"
@@ -96,7 +63,7 @@ async def test_nothing_is_pruned_with_retention_zero(
     aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path, captured_logs: LogReader
 ) -> None:
     db = tmp_path / "bridge.db"
-    await _seed(db, datetime.now(UTC))
+    await seed_history(db, datetime.now(UTC))
     world = await start_world(
         aiohttp_server,
         aiohttp_client,
@@ -104,7 +71,7 @@ async def test_nothing_is_pruned_with_retention_zero(
         database={"intent_retention_days": 0, "audit_retention_days": 0},
     )
     await create_user(world, "ada@example.com", "Ada")
-    intents, audit = _rows(db)
+    intents, audit = table_rows(db)
     assert (len(intents), len(audit)) == (OLD + 2 + 1, OLD + 1 + 1)
     assert not _pruned(captured_logs)
 
@@ -113,7 +80,7 @@ async def test_a_busy_database_fails_a_pass_which_the_next_one_retries(
     aiohttp_client: AiohttpClient, tmp_path: Path, captured_logs: LogReader
 ) -> None:
     db = tmp_path / "bridge.db"
-    await _seed(db, datetime.now(UTC))
+    await seed_history(db, datetime.now(UTC))
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         app[STORE] = await open_store(db, busy_timeout_ms=0)
@@ -143,4 +110,4 @@ async def test_a_busy_database_fails_a_pass_which_the_next_one_retries(
     blocker.execute("ROLLBACK")
     blocker.close()
     await until(lambda: bool(_pruned(captured_logs)), "the next pass pruned nothing")
-    assert _rows(db) == (["old-pending", "recent"], ["recent"])
+    assert table_rows(db) == (["old-pending", "recent"], ["recent"])

@@ -7,12 +7,15 @@ import sqlite3
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bridge.__main__ import main
 from bridge.store import MemberRecord, Store, UserFields, open_store
+from tests.ops.history import OLD, seed_history, table_rows
 from tests.reliability.configs import write_config
 
 pytestmark = pytest.mark.usefixtures("reset_logging")
@@ -166,3 +169,50 @@ def test_check_as_a_subprocess_exit_code(tmp_path: Path) -> None:
     )
     assert broken.returncode == 1
     assert "mapped to built-in Determined user 1" in broken.stdout
+
+
+def _prune_config(directory: Path, db: Path, **retention: float) -> Path:
+    path = write_config(directory, db)
+    raw = yaml.safe_load(path.read_text())
+    raw["database"].update(retention)
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_prune_counts_then_deletes_what_is_past_retention(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "bridge.db"
+    asyncio.run(seed_history(db, datetime.now(UTC)))
+    capsys.readouterr()  # the seeding's store.migrated lines
+    config = _prune_config(tmp_path, db, audit_retention_days=20)
+    assert main(["db", "prune", "--dry-run", "-c", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"would delete {OLD} finished intents older than ")
+    assert out[1].startswith(f"would delete {OLD} audit lines older than ")
+    assert len(table_rows(db)[1]) == OLD + 1
+    assert main(["db", "prune", "-c", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"deleted {OLD} finished intents older than ")
+    assert out[1].startswith(f"deleted {OLD} audit lines older than ")
+    assert table_rows(db) == (["old-pending", "recent"], ["recent"])
+
+
+def test_prune_keeps_a_table_with_retention_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "bridge.db"
+    asyncio.run(seed_history(db, datetime.now(UTC)))
+    capsys.readouterr()  # the seeding's store.migrated lines
+    config = _prune_config(tmp_path, db, intent_retention_days=0)
+    assert main(["db", "prune", "-c", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "finished intents: kept forever (database.intent_retention_days: 0)"
+    assert out[1].startswith("deleted 0 audit lines older than ")  # 90 days by default: the month stays
+    assert table_rows(db) == (
+        [f"old-{i}" for i in range(OLD)] + ["old-pending", "recent"],
+        [f"old-{i}" for i in range(OLD)] + ["recent"],
+    )
+
+
+def test_prune_of_a_missing_database_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "prune", "-c", str(write_config(tmp_path, tmp_path / "absent.db"))]) == 3
+    assert "does not exist" in capsys.readouterr().out
