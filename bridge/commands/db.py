@@ -1,5 +1,5 @@
 """``scim-bridge db backup FILE``, ``db check``, ``db prune`` and ``db rebind-master``: online backup and
-consistency check of the store (issue 7), one retention pass (bridge/web/retention.py), and binding it to the
+consistency check of the store (issue 7), one retention pass (bridge/retention.py), and binding it to the
 master it now serves (bridge/provisioning/binding.py).
 
 All refuse to create a database that does not exist: a typo in ``database.path`` must not look like an
@@ -18,8 +18,8 @@ import structlog
 from bridge.commands.failure import unusable
 from bridge.config import Settings
 from bridge.determined import MasterError, create_master_client
+from bridge.retention import cutoffs, prune_once
 from bridge.store import PRUNE_BATCH, AuditLine, SchemaTooNew, Store, StoreCorrupt, StoreError, open_store
-from bridge.web.retention import cutoffs, prune_once
 from bridge.wiring import busy_timeout_ms, master_client_settings
 
 EXIT_OK: Final = 0

@@ -18,7 +18,6 @@ ends; the gauge ``scim_bridge_reconcile_refused`` shows it meanwhile, and a refu
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -35,6 +34,7 @@ from bridge.reconcile.intents import IntentResolver, Resolution
 from bridge.reconcile.refusal_log import ThrottledRefusalLog
 from bridge.reconcile.shadow import shadowed
 from bridge.store import Store, StoreError
+from bridge.tasks import stop
 from bridge.web.keys import MASTER, STORE
 from bridge.web.metrics import METRICS
 from bridge.wiring import protected_usernames
@@ -179,8 +179,6 @@ def reconcile_context(settings: Settings) -> CleanupContext:
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop(task)
 
     return context

@@ -1,21 +1,15 @@
-"""Retention of the intent journal and the audit log: ``serve`` prunes both at start-up, then every hour
-(``scim-bridge db prune`` runs one pass).
+"""``serve``'s retention task: a pass of bridge/retention.py at start-up, then every hour.
 
-Every SCIM write adds an intent and an audit line, so without this the database grows for as long as the
-bridge serves. Finished intents older than ``database.intent_retention_days`` and audit lines older than
-``database.audit_retention_days`` go; pending intents never do. Each store call deletes a bounded batch
-(``PRUNE_BATCH`` rows) in one short write, so IdP writes run between batches instead of waiting behind one long
-delete. A failed pass (a busy or failing database) is logged ``store.prune_failed`` and tried again next period;
+Every SCIM write adds an intent and an audit line, so without it the database grows for as long as the bridge
+serves. A failed pass (a busy or failing database) is logged ``store.prune_failed`` and tried again next period;
 a pass that deleted something logs ``store.pruned``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Final
 
 import structlog
@@ -23,7 +17,9 @@ from aiohttp import web
 
 from bridge.config import DatabaseSettings
 from bridge.metrics import MetricsRecorder
+from bridge.retention import prune_once
 from bridge.store import PRUNE_BATCH, Store, StoreError
+from bridge.tasks import stop
 from bridge.web.keys import STORE
 from bridge.web.metrics import METRICS
 
@@ -32,56 +28,6 @@ PRUNE_PERIOD: Final = 3600.0
 _log = structlog.get_logger("bridge.store")
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Pruned:
-    """What one pass deleted."""
-
-    intents: int = 0
-    audit: int = 0
-
-
-async def _all_batches(prune: Callable[[], Awaitable[int]], batch: int) -> int:
-    deleted = 0
-    while True:
-        count = await prune()
-        deleted += count
-        if count < batch:
-            return deleted
-
-
-@dataclass(frozen=True, slots=True)
-class Cutoffs:
-    """What is older than this goes: finished intents, audit lines (None: that table is kept forever)."""
-
-    intents: datetime | None
-    audit: datetime | None
-
-
-def cutoffs(database: DatabaseSettings, now: datetime) -> Cutoffs:
-    """The cut-offs of ``database.intent_retention_days`` and ``database.audit_retention_days`` at `now`."""
-
-    def before(days: float) -> datetime | None:
-        return now - timedelta(days=days) if days else None
-
-    return Cutoffs(before(database.intent_retention_days), before(database.audit_retention_days))
-
-
-async def prune_once(store: Store, database: DatabaseSettings, now: datetime, batch: int) -> Pruned:
-    """Delete what is past retention at `now`, `batch` rows per store call; logs ``store.pruned`` if any went."""
-    fields: dict[str, object] = {}
-    intents = audit = 0
-    cut = cutoffs(database, now)
-    if (intents_before := cut.intents) is not None:
-        intents = await _all_batches(lambda: store.prune_intents(intents_before, limit=batch), batch)
-        fields["intents_before"] = intents_before.isoformat()
-    if (audit_before := cut.audit) is not None:
-        audit = await _all_batches(lambda: store.prune_audit(audit_before, limit=batch), batch)
-        fields["audit_before"] = audit_before.isoformat()
-    if intents or audit:
-        _log.info("store.pruned", intents=intents, audit=audit, **fields)
-    return Pruned(intents, audit)
 
 
 async def _periodic(
@@ -115,8 +61,6 @@ def retention_context(
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop(task)
 
     return context

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
@@ -17,6 +16,7 @@ from bridge.provisioning.locks import KeyedLocks
 from bridge.provisioning.users import UserService
 from bridge.reconcile.background import reconcile_context
 from bridge.store import open_store
+from bridge.tasks import stop
 from bridge.web.keys import CLIENT_NAME, GROUPS, MASTER, REQUEST_ID, STORE, USERS
 from bridge.web.metrics import METRICS
 from bridge.web.readiness import READINESS, DatabaseReadiness
@@ -57,9 +57,7 @@ def service_contexts(settings: Settings) -> list[Context]:
         try:
             yield
         finally:
-            announcing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await announcing
+            await stop(announcing)
             await client.close()
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
