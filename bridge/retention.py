@@ -27,15 +27,6 @@ class Pruned:
     audit: int = 0
 
 
-async def _all_batches(prune: Callable[[], Awaitable[int]], batch: int) -> int:
-    deleted = 0
-    while True:
-        count = await prune()
-        deleted += count
-        if count < batch:
-            return deleted
-
-
 @dataclass(frozen=True, slots=True)
 class Cutoffs:
     """What is older than this goes: finished intents, audit lines (None: that table is kept forever)."""
@@ -53,17 +44,36 @@ def cutoffs(database: DatabaseSettings, now: datetime) -> Cutoffs:
     return Cutoffs(before(database.intent_retention_days), before(database.audit_retention_days))
 
 
-async def prune_once(store: Store, database: DatabaseSettings, now: datetime, batch: int) -> Pruned:
-    """Delete what is past retention at `now`, `batch` rows per store call; logs ``store.pruned`` if any went."""
+async def prune_once(
+    store: Store,
+    database: DatabaseSettings,
+    now: datetime,
+    batch: int,
+    on_batch: Callable[[str, int], None] | None = None,
+) -> Pruned:
+    """Delete what is past retention at `now`, `batch` rows per store call, telling `on_batch` (table, rows) after
+    each; logs ``store.pruned`` if any went, also when a later batch fails: what went before stays deleted."""
     fields: dict[str, object] = {}
-    intents = audit = 0
+    deleted = {"intents": 0, "audit_log": 0}
+
+    async def drain(table: str, prune: Callable[[], Awaitable[int]]) -> None:
+        while True:
+            count = await prune()
+            deleted[table] += count
+            if on_batch is not None:
+                on_batch(table, count)
+            if count < batch:
+                return
+
     cut = cutoffs(database, now)
-    if (intents_before := cut.intents) is not None:
-        intents = await _all_batches(lambda: store.prune_intents(intents_before, limit=batch), batch)
-        fields["intents_before"] = intents_before.isoformat()
-    if (audit_before := cut.audit) is not None:
-        audit = await _all_batches(lambda: store.prune_audit(audit_before, limit=batch), batch)
-        fields["audit_before"] = audit_before.isoformat()
-    if intents or audit:
-        _log.info("store.pruned", intents=intents, audit=audit, **fields)
-    return Pruned(intents, audit)
+    try:
+        if (intents_before := cut.intents) is not None:
+            fields["intents_before"] = intents_before.isoformat()
+            await drain("intents", lambda: store.prune_intents(intents_before, limit=batch))
+        if (audit_before := cut.audit) is not None:
+            fields["audit_before"] = audit_before.isoformat()
+            await drain("audit_log", lambda: store.prune_audit(audit_before, limit=batch))
+    finally:
+        if deleted["intents"] or deleted["audit_log"]:
+            _log.info("store.pruned", intents=deleted["intents"], audit=deleted["audit_log"], **fields)
+    return Pruned(deleted["intents"], deleted["audit_log"])

@@ -42,6 +42,7 @@ from bridge.store import (
     IntentNotPending,
     IntentRecord,
     IntentState,
+    NotFoundInStore,
     Store,
     UserFields,
 )
@@ -216,8 +217,9 @@ class IntentResolver:
     ) -> ResolvedIntent:
         try:
             await self.store.finish_intent(intent.id, state)
-        except IntentNotPending:
+        except (IntentNotPending, NotFoundInStore):
             # Finished meanwhile by the request itself (a periodic run raced a slow request): its answer wins.
+            # Gone is the same case: retention deletes only finished intents.
             return ResolvedIntent(
                 intent.id, intent.operation, intent.resource_type, intent.target, Resolution.DEFERRED
             )

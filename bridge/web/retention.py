@@ -34,15 +34,12 @@ async def _periodic(
     store: Store, database: DatabaseSettings, metrics: MetricsRecorder | None, period: float, batch: int
 ) -> None:
     while True:
+        counted = None if metrics is None else metrics.observe_pruned
         try:
-            pruned = await prune_once(store, database, datetime.now(UTC), batch)
+            await prune_once(store, database, datetime.now(UTC), batch, counted)
         except StoreError as exc:
-            # What went before the failure stays deleted; the rest goes next period.
+            # What went before the failure stays deleted (and counted); the rest goes next period.
             _log.warning("store.prune_failed", error=type(exc).__name__)
-        else:
-            if metrics is not None:
-                metrics.observe_pruned("intents", pruned.intents)
-                metrics.observe_pruned("audit_log", pruned.audit)
         await asyncio.sleep(period)
 
 

@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from bridge.config import DatabaseSettings
-from bridge.store import open_store
+from bridge.retention import prune_once
+from bridge.store import PRUNE_BATCH, StoreUnavailable, open_store
 from bridge.web.keys import STORE
 from bridge.web.metrics import METRICS
 from bridge.web.retention import retention_context
@@ -111,3 +113,36 @@ async def test_a_busy_database_fails_a_pass_which_the_next_one_retries(
     blocker.close()
     await until(lambda: bool(_pruned(captured_logs)), "the next pass pruned nothing")
     assert table_rows(db) == (["old-pending", "recent"], ["recent"])
+
+
+async def test_a_pass_that_fails_part_way_logs_and_counts_what_it_deleted(
+    tmp_path: Path, captured_logs: LogReader
+) -> None:
+    """The intents go, then another process takes the write lock before the audit lines' turn: the pass fails,
+    and the intents it deleted are still logged and counted (they stay deleted)."""
+    db = tmp_path / "bridge.db"
+    await seed_history(db, datetime.now(UTC))
+    store = await open_store(db, busy_timeout_ms=0)
+    blocker = sqlite3.connect(db, isolation_level=None)
+    counted: list[tuple[str, int]] = []
+
+    def on_batch(table: str, rows: int) -> None:
+        counted.append((table, rows))
+        if table == "intents" and rows < PRUNE_BATCH:  # the intents' last batch: lock out the audit lines'
+            blocker.execute("BEGIN IMMEDIATE")
+
+    database = DatabaseSettings(path=str(db), intent_retention_days=7, audit_retention_days=20)
+    try:
+        with pytest.raises(StoreUnavailable):
+            await prune_once(store, database, datetime.now(UTC), PRUNE_BATCH, on_batch)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        await store.close()
+    assert sum(rows for table, rows in counted if table == "intents") == OLD
+    assert all(table == "intents" for table, _ in counted)
+    [line] = _pruned(captured_logs)
+    assert (line["intents"], line["audit"]) == (OLD, 0)
+    intents, audit = table_rows(db)
+    assert intents == ["old-pending", "recent"]
+    assert len(audit) == OLD + 1

@@ -5,6 +5,7 @@ or a state it can no longer reach); journal entries are made as provisioning mak
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from bridge.reconcile import Resolution
 from bridge.store import IntentState, MemberRecord, UserFields
@@ -346,3 +347,19 @@ async def test_an_interrupted_group_create_whose_name_was_provisioned_since_leav
     assert await world.store.get_group_by_scim_id(since) is not None
     assert await world.store.get_group_by_det_id(crashed.id) is None
     assert await _state(world, intent) is IntentState.ROLLED_BACK
+
+
+async def test_an_intent_finished_and_then_pruned_meanwhile_keeps_the_requests_outcome(world: World) -> None:
+    """As above, and retention deleted the finished intent before the pass came to finish it."""
+    alice = await world.user("alice")
+    change = {"det_id": alice.det_id, "active": False}
+    intent = await _intent(world, "patch", "User", alice.scim_id, change)
+    read_by_the_pass = await world.store.get_intent(intent)
+    assert read_by_the_pass is not None
+    await world.store.finish_intent(intent, IntentState.DONE)
+    newest = await _intent(world, "patch", "User", alice.scim_id, change)  # retention keeps the newest row
+    await world.store.finish_intent(newest, IntentState.DONE)
+    assert await world.store.prune_intents(datetime(9999, 1, 1, tzinfo=UTC)) == 1
+    assert await world.store.get_intent(intent) is None
+    outcome = await _resolver(world).resolve(read_by_the_pass)
+    assert outcome.resolution is Resolution.DEFERRED
