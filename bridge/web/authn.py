@@ -8,8 +8,6 @@ Health, readiness, metrics and the OAuth token endpoint stay open.
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -26,12 +24,11 @@ from bridge.log_fields import bind_log_field
 from bridge.scim.errors import TooManyRequests, Unauthorized
 from bridge.web.keys import CLIENT_NAME, PRINCIPAL
 from bridge.web.oauth import make_token_endpoint
+from bridge.web.proxies import TrustedProxies
 
 TOKEN_PATH: Final = "/oauth/token"  # noqa: S105 - a route, not a secret
 OPEN_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
 _log = structlog.get_logger("bridge.auth")
-
-_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +38,7 @@ class AuthnPolicy:
     base_path: str
     open_routes: frozenset[str]
     limiter: FailedAttemptLimiter
-    trusted_proxies: tuple[_Network, ...]
+    trusted_proxies: TrustedProxies
     _base: str = field(init=False, repr=False)
     _prefix: str = field(init=False, repr=False)
 
@@ -62,33 +59,19 @@ class AuthnPolicy:
     def client_address(self, request: web.Request) -> str:
         """The peer address, or the nearest untrusted X-Forwarded-For hop when the peer is our proxy."""
         peer = request.remote or "unknown"
-        if not self.trusted_proxies or not self._trusted(peer):
+        if not self.trusted_proxies.trust(peer):
             return peer
         hops = [
             hop.strip() for value in request.headers.getall("X-Forwarded-For", []) for hop in value.split(",")
         ]
         hops = [hop for hop in hops if hop]
         for hop in reversed(hops):
-            if not self._trusted(hop):
+            if not self.trusted_proxies.trust(hop):
                 return hop
         return hops[0] if hops else peer
 
     def _under_base(self, path: str) -> bool:
         return path == self._base or path.startswith(self._prefix)
-
-    def _trusted(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self.trusted_proxies)
-
-
-def _networks(entries: Sequence[str]) -> tuple[_Network, ...]:
-    try:
-        return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
-    except ValueError as exc:
-        raise ValueError(f"server.trusted_proxies: {exc}") from None
 
 
 def setup_auth(app: web.Application, settings: Settings, *, clock: Clock = utc_now) -> Middleware:
@@ -105,7 +88,7 @@ def setup_auth(app: web.Application, settings: Settings, *, clock: Clock = utc_n
         base_path=settings.server.base_path,
         open_routes=OPEN_PATHS | frozenset(token_paths),
         limiter=limiter,
-        trusted_proxies=_networks(settings.server.trusted_proxies),
+        trusted_proxies=TrustedProxies.from_entries(settings.server.trusted_proxies),
     )
     endpoint = make_token_endpoint(authenticator.oauth, limiter, policy.client_address)
     for path in token_paths:

@@ -7,30 +7,20 @@ they would let a client choose the URLs the bridge hands back to the IdP.
 
 from __future__ import annotations
 
-import ipaddress
 import re
+from dataclasses import dataclass
 from typing import Final
 
 from aiohttp import web
 
 from bridge.config import Settings
+from bridge.web.proxies import TrustedProxies
 
 # A host with an optional port, or a bracketed IPv6 literal: nothing that could smuggle a path or scheme.
 _HOST: Final = re.compile(
     r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$"
 )
 _SCHEMES: Final = frozenset({"http", "https"})
-
-
-def _peer_trusted(request: web.Request, settings: Settings) -> bool:
-    if not settings.server.trusted_proxies:
-        return False  # the common case, without parsing the peer's address on every response
-    try:
-        peer = ipaddress.ip_address(request.remote or "")
-    except ValueError:
-        return False
-    networks = (ipaddress.ip_network(p, strict=False) for p in settings.server.trusted_proxies)
-    return any(peer in network for network in networks)
 
 
 def _first(value: str | None) -> str | None:
@@ -48,16 +38,33 @@ def _forwarded_scheme_host(request: web.Request) -> tuple[str | None, str | None
     return _first(request.headers.get("X-Forwarded-Proto")), _first(request.headers.get("X-Forwarded-Host"))
 
 
-def public_base_url(request: web.Request, settings: Settings) -> str:
-    """``scheme://host[:port]<base_path>`` as the client sees it, without a trailing slash."""
-    base_path = settings.server.base_path.rstrip("/")
-    if settings.server.public_url:
-        return settings.server.public_url.rstrip("/") + base_path
-    scheme, host = request.scheme, request.host
-    if _peer_trusted(request, settings):
-        forwarded_scheme, forwarded_host = _forwarded_scheme_host(request)
-        if forwarded_scheme and forwarded_scheme.lower() in _SCHEMES:
-            scheme = forwarded_scheme.lower()
-        if forwarded_host and _HOST.match(forwarded_host):
-            host = forwarded_host
-    return f"{scheme}://{host}{base_path}"
+@dataclass(frozen=True, slots=True)
+class PublicUrl:
+    """What the public base URL depends on, from settings once per app (it is asked on every response)."""
+
+    base_path: str
+    public_url: str | None
+    proxies: TrustedProxies
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PublicUrl:
+        base_path = settings.server.base_path.rstrip("/")
+        public_url = settings.server.public_url
+        return cls(
+            base_path=base_path,
+            public_url=public_url.rstrip("/") + base_path if public_url else None,
+            proxies=TrustedProxies.from_entries(settings.server.trusted_proxies),
+        )
+
+    def base_url(self, request: web.Request) -> str:
+        """``scheme://host[:port]<base_path>`` as the client sees it, without a trailing slash."""
+        if self.public_url:
+            return self.public_url
+        scheme, host = request.scheme, request.host
+        if self.proxies.trust(request.remote):
+            forwarded_scheme, forwarded_host = _forwarded_scheme_host(request)
+            if forwarded_scheme and forwarded_scheme.lower() in _SCHEMES:
+                scheme = forwarded_scheme.lower()
+            if forwarded_host and _HOST.match(forwarded_host):
+                host = forwarded_host
+        return f"{scheme}://{host}{self.base_path}"

@@ -12,9 +12,11 @@ from bridge.determined import DeterminedClient
 from bridge.provisioning.groups import GroupService
 from bridge.provisioning.users import UserService
 from bridge.store import Store
+from bridge.web.forwarded import PublicUrl
 from bridge.web.rendered import RenderedUsers
 
 SETTINGS: Final = web.AppKey[Settings]("settings")
+PUBLIC_URL: Final = web.AppKey[PublicUrl]("public_url")
 REQUEST_ID: Final = web.RequestKey[str]("request_id")
 CLIENT_NAME: Final = web.RequestKey[str]("client_name")
 PRINCIPAL: Final = web.RequestKey[IdpPrincipal]("principal")

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bridge.web.forwarded import public_base_url
-from bridge.web.keys import SETTINGS
+from bridge.web.keys import PUBLIC_URL
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +37,7 @@ class Locations:
 def base_url(request: web.Request) -> str:
     """The SCIM base URL for this request: server.public_url if set, else the request's (trusted) scheme and
     host."""
-    return public_base_url(request, request.app[SETTINGS])
+    return request.app[PUBLIC_URL].base_url(request)
 
 
 def locations(request: web.Request) -> Locations:

@@ -10,9 +10,8 @@ from bridge import jsonenc
 from bridge.provisioning.translate import user_document
 from bridge.scim import USER_SCHEMA, ListQuery, list_response, render
 from bridge.store import UserRecord
-from bridge.web.forwarded import public_base_url
 from bridge.web.inputs import list_query, patch_operations, projection, resource_document, search_query
-from bridge.web.keys import RENDERED_USERS, SETTINGS, USERS
+from bridge.web.keys import PUBLIC_URL, RENDERED_USERS, USERS
 from bridge.web.location import Locations, locations
 from bridge.web.rendered import RenderedUsers
 from bridge.web.responses import no_content, not_modified, resource_response, scim_json
@@ -99,7 +98,7 @@ async def get_user(request: web.Request) -> web.Response:
     if attributes or excluded:
         record = await app[USERS].get(scim_id)
         return not_modified(request, record.version) or _one(request, record)
-    base = public_base_url(request, app[SETTINGS])  # base_url(request) without a second request.app
+    base = app[PUBLIC_URL].base_url(request)  # base_url(request) without a second request.app
     rendered = app[RENDERED_USERS]
     kept = rendered.get(scim_id, base)
     found = await app[USERS].get_unless(scim_id, None if kept is None else kept[0])

@@ -1,4 +1,4 @@
-"""public_base_url: public_url wins; proxy headers honoured only from trusted proxies (real sockets)."""
+"""PublicUrl.base_url: public_url wins; proxy headers honoured only from trusted proxies (real sockets)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from aiohttp import web
 from pytest_aiohttp import AiohttpClient
 
 from bridge.config import Settings
-from bridge.web.forwarded import public_base_url
+from bridge.web.forwarded import PublicUrl
 from tests.ops.settings import make_settings
 
 
 def _app(settings: Settings) -> web.Application:
+    public = PublicUrl.from_settings(settings)
+
     async def where(request: web.Request) -> web.Response:
-        return web.Response(text=public_base_url(request, settings))
+        return web.Response(text=public.base_url(request))
 
     app = web.Application()
     app.router.add_get("/where", where)

@@ -322,6 +322,26 @@ async def test_locations_use_the_public_url(
     assert group["meta"]["location"] == f"https://scim.example.com/scim/v2/Groups/{group['id']}"
 
 
+async def test_locations_follow_a_trusted_proxy_and_only_it(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
+) -> None:
+    world = await start_world(
+        aiohttp_server,
+        aiohttp_client,
+        tmp_path,
+        server={"trusted_proxies": ["10.0.0.0/8", "127.0.0.1", "::1"]},
+    )
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "scim.example.com"}
+    response = await call(world, "POST", "/Users", user_body("ada@example.com", "Ada"), **forwarded)
+    body = await response.json()
+    expected = f"https://scim.example.com/scim/v2/Users/{body['id']}"
+    assert (response.headers["Location"], body["meta"]["location"]) == (expected, expected)
+    read = await call(world, "GET", f"/Users/{body['id']}", Forwarded="proto=https;host=idp.example.org")
+    assert (await read.json())["meta"]["location"] == f"https://idp.example.org/scim/v2/Users/{body['id']}"
+    own = await call(world, "GET", f"/Users/{body['id']}")
+    assert (await own.json())["meta"]["location"] == f"{world.bridge.make_url('/scim/v2/Users')}/{body['id']}"
+
+
 async def test_renaming_onto_a_protected_or_taken_name_is_409(world: World) -> None:
     ada = await create_user(world, "ada@example.com", "Ada")
     await create_user(world, "bob@example.com", "Bob")
