@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, TypeVar, get_args, get_origin
 
 import yaml
+from yarl import URL
 
 CONFIG_ENV: Final = "SCIM_BRIDGE_CONFIG"
 ENV_PREFIX: Final = "SCIM_BRIDGE_"
@@ -533,11 +534,42 @@ def _validate_retention(settings: Settings, reader: _Reader) -> None:
         reader.problem("database.intent_retention_days", "must be longer than reconcile.intent_grace")
 
 
+def _unresolvable_host(url: str) -> str | None:
+    """Why the resolver could not take the URL's host name, or None.
+
+    aiohttp hands yarl's (IDNA-encoded) host to getaddrinfo, which refuses an empty label or one over 63
+    characters, and no resolver answers for a name over 253: each master call would fail as a connect error.
+    """
+    try:
+        host = URL(url).raw_host
+    except ValueError as exc:  # an IDN that does not encode (UnicodeError is a ValueError)
+        return f"host name cannot be encoded ({exc})"
+    if not host:
+        return "must name a host"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return None
+    name = host.removesuffix(".")  # the root label of a fully qualified name is allowed
+    if len(name) > 253:
+        return "host name is longer than 253 characters"
+    for label in name.split("."):
+        if not label:
+            return f"host name {host!r} has an empty label"
+        if len(label) > 63:
+            return f"host name label {label[:16]}... is longer than 63 characters"
+    return None
+
+
 def _validate(settings: Settings, reader: _Reader) -> None:
     if not settings.master.url:
         reader.problem("master.url", "required")
     elif not re.match(r"^https?://[^/\s]+", settings.master.url):
         reader.problem("master.url", "must be an http(s) URL")
+    elif (host_problem := _unresolvable_host(settings.master.url)) is not None:
+        reader.problem("master.url", host_problem)
     already_reported = any(p.startswith(("master.token", "master.password")) for p in reader.problems)
     if (
         settings.master.token is None

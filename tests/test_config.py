@@ -361,3 +361,56 @@ def test_retention_bounds(
 )
 def test_retention_past_a_long_grace_or_forever_is_valid(database: dict[str, object]) -> None:
     parse_settings({**BASE, "database": database, "reconcile": {"intent_grace": 86400}}, {})
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://a..b/", "master.url: host name 'a..b' has an empty label"),
+        ("https://.master.example", "master.url: host name '.master.example' has an empty label"),
+        (
+            "http://" + "a" * 64 + ".example:8080",
+            "master.url: host name label aaaaaaaaaaaaaaaa... is longer than 63",
+        ),
+        ("http://" + ("a" * 60 + ".") * 5 + "example", "master.url: host name is longer than 253 characters"),
+        ("http://x\u200b.example", "master.url: host name cannot be encoded"),
+    ],
+)
+def test_master_url_host_the_resolver_cannot_take_is_refused(url: str, expected: str) -> None:
+    (problem,) = problems_of({"scim": SEED_SCIM, "master": {**MINIMAL_MASTER, "url": url}})
+    assert problem.startswith(expected)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://master.example:8080/api",
+        "https://" + ("a" * 63 + ".") * 3 + "b" * 61,  # 253 characters, labels of 63
+        "http://determined-master.default.svc.cluster.local.",
+        "http://10.0.0.1:8080",
+        "http://[::1]:8080",
+        "http://[2001:db8::5]",
+        "http://localhost:8080",
+        "https://bücher.example",
+        "http://user:pw@master:8080",
+    ],
+)
+def test_master_url_hosts_the_resolver_takes_pass(url: str) -> None:
+    settings = parse_settings({"scim": SEED_SCIM, "master": {**MINIMAL_MASTER, "url": url}}, {})
+    assert settings.master.url == url
+
+
+def test_cli_check_refuses_a_master_url_with_an_empty_label(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "scim: {auth: {type: basic, username: a, password: b}}\nmaster: {url: 'http://a..b/', token: abc}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bridge", "check", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "config error: master.url: host name 'a..b' has an empty label"
