@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
+from bridge.commands.db import database_file
 from bridge.commands.failure import unusable
 from bridge.commands.refusal import print_refusal
 from bridge.config import Settings
@@ -43,8 +44,8 @@ async def run_adoption(
     ``database.path`` must not adopt into a new, empty one. ``creates``: create it instead, saying so (the
     first command of a migration from the built-in plugin, before the bridge has ever served).
     """
-    missing = _missing_database(settings)
-    if missing is not None:
+    if database_file(settings) is None:
+        missing = Path(settings.database.path)
         if not creates:
             print(
                 f"{what} failed: database {missing} does not exist (`scim-bridge serve` creates it)", file=out
@@ -82,12 +83,6 @@ async def run_adoption(
     for line in report.lines():
         print(("(dry run) " if dry_run else "") + line, file=out)
     return EXIT_OK
-
-
-def _missing_database(settings: Settings) -> Path | None:
-    """``database.path`` if there is no file there yet (one stat, as `reconcile`'s check: no thread for it)."""
-    path = Path(settings.database.path)
-    return None if path.is_file() else path
 
 
 async def _settle_intents(

@@ -4,9 +4,9 @@ credential is an admin."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TextIO
 
+from bridge.commands.db import database_file
 from bridge.commands.failure import unusable
 from bridge.config import Settings
 from bridge.determined import MasterError, create_master_client
@@ -15,13 +15,9 @@ from bridge.store import BoundMaster, StoreError, open_store
 from bridge.wiring import busy_timeout_ms, master_client_settings
 
 
-def _has_database(settings: Settings) -> bool:
-    return Path(settings.database.path).is_file()
-
-
 async def _bound_master(settings: Settings) -> BoundMaster | None:
     """The database's bound master; None when there is no database yet (check creates none) or no binding."""
-    if not _has_database(settings):
+    if database_file(settings) is None:
         return None
     store = await open_store(settings.database.path, busy_timeout_ms=busy_timeout_ms(settings.database))
     try:

@@ -28,12 +28,17 @@ EXIT_UNUSABLE: Final = 3
 _log = structlog.get_logger("bridge.db")
 
 
+def database_file(settings: Settings) -> Path | None:
+    """The file at ``database.path``, or None while there is none (one stat: no thread for it)."""
+    path = Path(settings.database.path)
+    return path if path.is_file() else None
+
+
 def existing_database(settings: Settings, out: TextIO) -> Path | None:
     """The database file, or None (after saying so on `out`) if it does not exist."""
-    path = Path(settings.database.path)
-    if not path.is_file():
-        print(f"database {path} does not exist", file=out)
-        return None
+    path = database_file(settings)
+    if path is None:
+        print(f"database {Path(settings.database.path)} does not exist", file=out)
     return path
 
 
