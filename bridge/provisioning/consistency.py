@@ -21,6 +21,7 @@ from bridge.determined import (
     start_counting,
 )
 from bridge.log_fields import bind_log_fields
+from bridge.provisioning.ended import EndedIntents
 from bridge.scim.errors import InternalError, PreconditionFailed, ScimError, ServiceUnavailable, Uniqueness
 from bridge.scim.etags import etag_for, if_match_ok
 from bridge.store import AuditLine, Finish, IntentState, Store, StoreError, VersionConflict
@@ -53,6 +54,9 @@ class AuditScope:
     extra: dict[str, object] = field(default_factory=dict)
     # Set once the store write that finished the operation's intent also wrote its "ok" audit line.
     recorded: bool = False
+    # (retry key, intent id) of each intent the operation leaves pending, for the IdP's retry (ended.py). A tuple:
+    # the default costs no allocation on the success path.
+    left: tuple[tuple[str, int], ...] = ()
 
 
 # The operation `Journal.audited` is recording in this context, so `Journal.write` can put the audit line
@@ -139,6 +143,14 @@ class _StoreErrors:
 _STORE_ERRORS: Final = _StoreErrors()
 
 
+def _left_pending(retry_key: str, intent: int) -> None:
+    """Note an intent this request leaves pending on its audit scope, so `_Audited` hands it to `EndedIntents`
+    when the request ends (a write outside `Journal.audited`, with no scope, is no request of the IdP's)."""
+    scope = _SCOPE.get()
+    if scope is not None:
+        scope.left = (*scope.left, (retry_key, intent))
+
+
 class PartialMasterWrite(Exception):
     """A multi-call master operation failed after an earlier call of it was applied."""
 
@@ -150,10 +162,11 @@ class PartialMasterWrite(Exception):
 class Journal:
     """Runs master writes and the store writes that follow them as one recorded intention."""
 
-    __slots__ = ("_store",)
+    __slots__ = ("_ended", "_store")
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, ended: EndedIntents) -> None:
         self._store = store
+        self._ended = ended
 
     def audited(
         self, caller: Caller, operation: str, resource_type: str, resource_id: str | None = None
@@ -197,6 +210,7 @@ class Journal:
         store: Callable[[M, Finish], Awaitable[T]],
         compensate: Callable[[M], Awaitable[object]] | None = None,
         on_master_error: Callable[[MasterError], ScimError],
+        retry_key: str,
     ) -> T:
         """Begin an intent, call the master, then the store (which finishes the intent in its transaction and,
         inside `audited`, also writes the request's "ok" audit line there).
@@ -204,6 +218,7 @@ class Journal:
         A master failure marks the intent rolled back, unless the write may have landed (timeout after
         sending), when it stays pending for reconciliation. A store failure after master success is
         compensated when possible; otherwise the intent stays pending, so the two never disagree silently.
+        `retry_key` is the lock a retry of this write holds (ended.py): an intent left pending is noted under it.
         """
         # Marked for the writer: when this is the only operation in this stage (others may wait for a lock of
         # the same resource), its intent and store writes commit inline instead of crossing to the writer thread.
@@ -220,18 +235,26 @@ class Journal:
             except PartialMasterWrite as partial:
                 # Part of it reached the master: the intent stays pending so reconciliation finishes or undoes it.
                 _log.warning("master.partial_write", operation=operation, target=target, intent=intent)
+                _left_pending(retry_key, intent)
                 raise on_master_error(partial.cause) from None
             except MasterError as err:
                 # Unavailable: perhaps applied (a timeout after sending). A protocol error is a 200 whose body
                 # breaks the contract: most likely applied. Both stay pending; resolution asks the master.
-                if not isinstance(err, MasterUnavailable | MasterProtocolError):
-                    await self._finish_quietly(intent, IntentState.ROLLED_BACK)
+                if isinstance(err, MasterUnavailable | MasterProtocolError):
+                    _left_pending(retry_key, intent)
+                else:
+                    await self._finish_quietly(intent, IntentState.ROLLED_BACK, retry_key)
                 raise on_master_error(err) from None
             except ScimError:
                 # Refused by the bridge's own checks before any master write was sent, or a master refusal that
                 # applied nothing and needs more than `on_master_error` to answer (a user write's 404, after the
                 # GET that confirms or contradicts it).
-                await self._finish_quietly(intent, IntentState.ROLLED_BACK)
+                await self._finish_quietly(intent, IntentState.ROLLED_BACK, retry_key)
+                raise
+            except BaseException:
+                # Anything else (a bug of the bridge's, the request cancelled) may have come after the master
+                # applied the write: pending, as after a timeout.
+                _left_pending(retry_key, intent)
                 raise
             scope = _SCOPE.get()
             audit = None
@@ -260,9 +283,12 @@ class Journal:
                         _log.exception(
                             "master.compensation_failed", operation=operation, target=target, intent=intent
                         )
+                        _left_pending(retry_key, intent)
                     else:
-                        await self._finish_quietly(intent, IntentState.ROLLED_BACK)
+                        await self._finish_quietly(intent, IntentState.ROLLED_BACK, retry_key)
                         _log.warning("master.compensated", operation=operation, target=target, intent=intent)
+                else:
+                    _left_pending(retry_key, intent)
                 raise InternalError(
                     "The change reached Determined but could not be recorded; it is journalled for reconciliation."
                 ) from None
@@ -285,11 +311,14 @@ class Journal:
             f"{what} was provisioned by another writer while this request ran; look it up by name."
         )
 
-    async def _finish_quietly(self, intent: int, state: IntentState) -> None:
+    async def _finish_quietly(self, intent: int, state: IntentState, retry_key: str | None = None) -> None:
         try:
             await self._store.finish_intent(intent, state)
         except StoreError:
+            # Pending now (the database busy or failing): resolution decides it, at the retry if there is one.
             _log.exception("intent.finish_failed", intent=intent)
+            if retry_key is not None:
+                _left_pending(retry_key, intent)
 
 
 class _Audited:
@@ -322,6 +351,9 @@ class _Audited:
             scope.outcome = f"error:{status}" if scope.drift is None else f"error:{status}:{scope.drift}"
         assert self._token is not None
         _SCOPE.reset(self._token)
+        if scope.left:
+            # The request is over: its retry may resolve these at once instead of after reconcile.intent_grace.
+            self._journal._ended.ended(scope.left)
         try:
             await self._journal._finish_audit(self._caller, scope)
         finally:

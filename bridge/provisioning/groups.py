@@ -32,6 +32,7 @@ from bridge.provisioning.consistency import (
     check_if_match,
     store_errors,
 )
+from bridge.provisioning.ended import EndedIntents
 from bridge.provisioning.ids import ScimIds
 from bridge.provisioning.locks import KeyedLocks
 from bridge.provisioning.stale import USER_MISSING, missing_users, retire
@@ -236,10 +237,13 @@ def _members(ids: Sequence[str], users: Mapping[str, UserRef]) -> ResolvedMember
 class GroupService:
     """create / get / list / replace / patch / delete for SCIM Groups."""
 
-    def __init__(self, store: Store, master: DeterminedClient, *, locks: KeyedLocks | None = None) -> None:
+    def __init__(
+        self, store: Store, master: DeterminedClient, *, ended: EndedIntents, locks: KeyedLocks | None = None
+    ) -> None:
         self._store = store
         self._master = master
-        self._journal = Journal(store)
+        self._ended = ended
+        self._journal = Journal(store, ended)
         self._locks = locks or KeyedLocks()
         self._ids = ScimIds()
 
@@ -282,7 +286,8 @@ class GroupService:
             _RetireStaleMembers(self, scope),
         ):
             name = _check_name(str(doc.get("displayName", "")))
-            async with self._locks.hold(f"group-name:{name.lower()}"):
+            key = f"group-name:{name.lower()}"
+            async with self._locks.hold(key), self._ended.settling(key):
                 if await self._store.get_group_by_display_name(name) is not None:
                     raise Uniqueness(f"displayName {name!r} is already provisioned.")
                 ids = _member_ids(doc.get("members"))
@@ -324,6 +329,7 @@ class GroupService:
                     store=store_write,
                     compensate=compensate,
                     on_master_error=lambda err: to_scim_error(err, Operation.CREATE_GROUP),
+                    retry_key=key,
                 )
             scope.resource_id = record.scim_id
             return GroupView(record, sorted((r.member for r in resolved), key=lambda m: m.member_scim_id))
@@ -336,6 +342,7 @@ class GroupService:
             self._journal.audited(caller, "replace", "Group", scim_id) as scope,
             _RetireStaleMembers(self, scope) as retiring,
             self._locks.hold(f"group:{scim_id}"),
+            self._ended.settling(f"group:{scim_id}"),
         ):
             view = await self.get(scim_id, with_members=True)
             check_if_match(if_match, view.record.version)
@@ -367,6 +374,7 @@ class GroupService:
             self._journal.audited(caller, "patch", "Group", scim_id) as scope,
             _RetireStaleMembers(self, scope) as retiring,
             self._locks.hold(f"group:{scim_id}"),
+            self._ended.settling(f"group:{scim_id}"),
         ):
             loaded = needs_members(ops)
             view = await self.get(scim_id, with_members=loaded)
@@ -409,6 +417,7 @@ class GroupService:
         async with (
             self._journal.audited(caller, "delete", "Group", scim_id),
             self._locks.hold(f"group:{scim_id}"),
+            self._ended.settling(f"group:{scim_id}"),
         ):
             view = await self.get(scim_id, with_members=False)
             check_if_match(if_match, view.record.version)
@@ -435,6 +444,7 @@ class GroupService:
                 master=master_write,
                 store=store_write,
                 on_master_error=lambda err: to_scim_error(err, Operation.DELETE_GROUP),
+                retry_key=f"group:{scim_id}",
             )
 
     # -- internals -----------------------------------------------------------------------------
@@ -531,6 +541,7 @@ class GroupService:
             store=store_write,
             compensate=compensate,
             on_master_error=lambda err: to_scim_error(err, Operation.UPDATE_GROUP),
+            retry_key=f"group:{scim_id}",
         )
         return GroupView(updated, await self._store.list_members(scim_id) if with_members else None)
 

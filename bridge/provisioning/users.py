@@ -32,6 +32,7 @@ from bridge.provisioning.consistency import (
     check_if_match,
     store_errors,
 )
+from bridge.provisioning.ended import EndedIntents
 from bridge.provisioning.ids import ScimIds
 from bridge.provisioning.locks import KeyedLocks
 from bridge.provisioning.stale import USER_MISSING, retire, user_missing
@@ -83,13 +84,15 @@ class UserService:
         master: DeterminedClient,
         settings: UsersSettings,
         *,
+        ended: EndedIntents,
         own_username: str | None = None,
         locks: KeyedLocks | None = None,
     ) -> None:
         self._store = store
         self._master = master
         self._settings = settings
-        self._journal = Journal(store)
+        self._ended = ended
+        self._journal = Journal(store, ended)
         self._locks = locks or KeyedLocks()
         self._ids = ScimIds()
         names = {n.lower() for n in settings.protected_usernames} | {"admin", "determined"}
@@ -148,7 +151,8 @@ class UserService:
             _check_length(desired.username)
             await self._refuse_protected(desired.username)
             password = doc.get("password") if isinstance(doc.get("password"), str) else None
-            async with self._locks.hold(f"user-name:{desired.username.lower()}"):
+            key = _name_key(desired.username)
+            async with self._locks.hold(key), self._ended.settling(key):
                 existing = await self._store.get_user_by_user_name(desired.username, include_tombstoned=True)
                 if existing is not None and existing.tombstoned_at is None:
                     raise Uniqueness(f"userName {desired.username!r} is already provisioned.")
@@ -168,9 +172,11 @@ class UserService:
         self, scim_id: str, doc: Mapping[str, Any], caller: Caller, if_match: str | None = None
     ) -> UserRecord:
         """PUT /Users/{id} (RFC 7644 §3.5.1): one PatchUser with what changed; the rest in the store."""
+        key = f"user:{scim_id}"
         async with (
             self._journal.audited(caller, "replace", "User", scim_id) as scope,
-            self._locks.hold(f"user:{scim_id}"),
+            self._locks.hold(key),
+            self._ended.settling(key),
         ):
             record = await self.get(scim_id)
             check_if_match(if_match, record.version)
@@ -181,9 +187,11 @@ class UserService:
         self, scim_id: str, ops: Sequence[PatchOperation], caller: Caller, if_match: str | None = None
     ) -> UserRecord:
         """PATCH /Users/{id} (RFC 7644 §3.5.2): only changed master fields are sent, `active` always."""
+        key = f"user:{scim_id}"
         async with (
             self._journal.audited(caller, "patch", "User", scim_id) as scope,
-            self._locks.hold(f"user:{scim_id}"),
+            self._locks.hold(key),
+            self._ended.settling(key),
         ):
             record = await self.get(scim_id)
             check_if_match(if_match, record.version)
@@ -201,9 +209,11 @@ class UserService:
         the state the IdP asks for, no usable account, already holds on the master, and refusing would make
         the IdP's deprovisioning fail for ever while the store kept a live ghost.
         """
+        key = f"user:{scim_id}"
         async with (
             self._journal.audited(caller, "delete", "User", scim_id) as scope,
-            self._locks.hold(f"user:{scim_id}"),
+            self._locks.hold(key),
+            self._ended.settling(key),
         ):
             record = await self.get(scim_id)
             check_if_match(if_match, record.version)
@@ -246,6 +256,7 @@ class UserService:
                 master=master_write,
                 store=store_write,
                 on_master_error=lambda err: to_scim_error(err, Operation.DELETE_USER),
+                retry_key=key,
             )
 
     # -- internals -----------------------------------------------------------------------------
@@ -365,6 +376,7 @@ class UserService:
             store=store_write,
             compensate=compensate,
             on_master_error=lambda err: _create_error(err, desired.username),
+            retry_key=_name_key(desired.username),
         )
 
     async def _relink(
@@ -400,6 +412,7 @@ class UserService:
             store=store_write,
             compensate=compensate,
             on_master_error=lambda err: to_scim_error(err, Operation.CREATE_USER),
+            retry_key=_name_key(desired.username),
         )
 
     async def _update(
@@ -452,6 +465,7 @@ class UserService:
                 store=store_write,
                 compensate=compensate,
                 on_master_error=lambda err: to_scim_error(err, Operation.UPDATE_USER),
+                retry_key=f"user:{record.scim_id}",
             )
         except _DeterminedUserGone:
             raise await self._retire_stale(record, scope) from None
@@ -567,6 +581,11 @@ def _log_tombstone_taken(tombstone: UserRecord, master_user_name: str) -> None:
         user_name=tombstone.user_name,
         master_user_name=master_user_name,
     )
+
+
+def _name_key(user_name: str) -> str:
+    """The lock a create of this userName holds, and the key of what it leaves pending (ended.py)."""
+    return f"user-name:{user_name.lower()}"
 
 
 def _check_length(user_name: str) -> None:

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
 
-from bridge.determined import DeterminedClient, MasterGroupDetails, MasterUser
+from bridge.determined import DeterminedClient, MasterError, MasterGroupDetails, MasterUser
 from bridge.provisioning.adoption import map_master_group
 from bridge.reconcile.detect import DisplayName, Snapshot, master_group, master_user
 from bridge.reconcile.drift import DriftKind
@@ -44,6 +45,7 @@ from bridge.store import (
     IntentState,
     NotFoundInStore,
     Store,
+    StoreError,
     UserFields,
 )
 
@@ -139,6 +141,29 @@ class IntentResolver:
             for intent in reversed(await self.store.pending_intents())
             if created_before is None or intent.created < created_before
         ]
+        return await self._resolve_due(due, deadline)
+
+    async def resolve_ended(self, ids: Collection[int]) -> frozenset[int]:
+        """Resolve these intents at once, whatever their age: their requests ended in this process, so none is
+        in flight (provisioning/ended.py; the IdP's retry of the write holds its lock meanwhile). The ids still
+        pending afterwards: deferred, refused by the retirement guard, or not asked (the master or the store
+        failed while counting). Every step is `resolve_all`'s, guard and log events included."""
+        due: list[IntentRecord] = []
+        try:
+            for intent_id in sorted(ids, reverse=True):  # newest first, as `resolve_all` goes
+                intent = await self.store.get_intent(intent_id)
+                if intent is not None and intent.state is IntentState.PENDING:
+                    due.append(intent)
+            resolved = await self._resolve_due(due, None)
+        except (MasterError, StoreError) as exc:
+            # The retry's own answer stands (a 503 while the master is down); its next retry asks again.
+            _log.warning("reconcile.intents_deferred", path=self.path, error=type(exc).__name__)
+            return frozenset(ids)
+        if resolved.refusal is not None:
+            return frozenset(i.id for i in due)
+        return frozenset(o.intent_id for o in resolved.outcomes if o.resolution is Resolution.DEFERRED)
+
+    async def _resolve_due(self, due: list[IntentRecord], deadline: float | None) -> IntentPass:
         retiring = await retiring_intents(self.store, self.client, due)
         groups = await group_intents(self.store, self.client, due)
         refusal = await intent_refusal(self.retire_guard, self.store, retiring, groups)

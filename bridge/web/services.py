@@ -11,10 +11,12 @@ from bridge.config import Settings
 from bridge.determined import create_master_client
 from bridge.provisioning.binding import MasterBinding, announce
 from bridge.provisioning.consistency import Caller
+from bridge.provisioning.ended import EndedIntents
 from bridge.provisioning.groups import GroupService
 from bridge.provisioning.locks import KeyedLocks
 from bridge.provisioning.users import UserService
 from bridge.reconcile.background import reconcile_context
+from bridge.reconcile.factory import build_intent_resolver
 from bridge.store import open_store
 from bridge.tasks import stop
 from bridge.web.keys import CLIENT_NAME, GROUPS, MASTER, REQUEST_ID, STORE, USERS
@@ -62,10 +64,19 @@ def service_contexts(settings: Settings) -> list[Context]:
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         locks = KeyedLocks()
+        # What this process's ended requests left pending, resolved by their retries (provisioning/ended.py);
+        # kept no longer than the grace, after which the background resolution takes them.
+        resolver = build_intent_resolver(settings, app[STORE], app[MASTER], path="retry")
+        ended = EndedIntents(resolver.resolve_ended, settings.reconcile.intent_grace)
         app[USERS] = UserService(
-            app[STORE], app[MASTER], settings.users, own_username=settings.master.username, locks=locks
+            app[STORE],
+            app[MASTER],
+            settings.users,
+            ended=ended,
+            own_username=settings.master.username,
+            locks=locks,
         )
-        app[GROUPS] = GroupService(app[STORE], app[MASTER], locks=locks)
+        app[GROUPS] = GroupService(app[STORE], app[MASTER], ended=ended, locks=locks)
         yield
 
     # After the store and client, before the services: it resolves a previous process's pending intents

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
+from bridge.store import IntentState
 from bridge.web.keys import MASTER
 from tests.conftest import LogReader
 from tests.polling import until
@@ -73,6 +74,9 @@ async def test_a_busy_database_during_the_session_check_is_503_and_no_master_fai
     binding = await world.store.bound_master()
     assert binding is not None
     assert binding.cluster_id == "emulator-cluster"
-    # The refused create's intent could not be finished on the busy database either: it stays pending for
-    # resolution, which finds nothing of it on the master.
-    assert [i.operation for i in await world.store.pending_intents()] == ["create"]
+    # The refused create's intent could not be finished on the busy database either: it stayed pending, and the
+    # IdP's retry resolved it (its request was over), finding nothing of it on the master.
+    assert await world.store.pending_intents() == []
+    refused = await world.store.get_intent(1)
+    assert refused is not None
+    assert (refused.operation, refused.state) == ("create", IntentState.ROLLED_BACK)
