@@ -24,7 +24,7 @@ from bridge.log_fields import bind_log_field
 from bridge.scim.errors import TooManyRequests, Unauthorized
 from bridge.web.keys import CLIENT_NAME, PRINCIPAL
 from bridge.web.oauth import make_token_endpoint
-from bridge.web.proxies import TrustedProxies
+from bridge.web.proxies import TrustedProxies, unmapped
 
 TOKEN_PATH: Final = "/oauth/token"  # noqa: S105 - a route, not a secret
 OPEN_PATHS: Final = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -57,8 +57,9 @@ class AuthnPolicy:
         return (canonical is not None and self._under_base(canonical)) or self._under_base(request.path)
 
     def client_address(self, request: web.Request) -> str:
-        """The peer address, or the nearest untrusted X-Forwarded-For hop when the peer is our proxy."""
-        peer = request.remote or "unknown"
+        """The peer address, or the nearest untrusted X-Forwarded-For hop when the peer is our proxy; an
+        IPv4-mapped address as IPv4, so a client is one failed-attempts key on any listener (bridge/web/proxies.py)."""
+        peer = unmapped(request.remote or "unknown")
         if not self.trusted_proxies.trust(peer):
             return peer
         hops = [
@@ -67,8 +68,8 @@ class AuthnPolicy:
         hops = [hop for hop in hops if hop]
         for hop in reversed(hops):
             if not self.trusted_proxies.trust(hop):
-                return hop
-        return hops[0] if hops else peer
+                return unmapped(hop)
+        return unmapped(hops[0]) if hops else peer
 
     def _under_base(self, path: str) -> bool:
         return path == self._base or path.startswith(self._prefix)

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 
 from aiohttp import hdrs, web
 
 from bridge.config import MetricsSettings
+from bridge.web.proxies import parse_address
 
 
 def _peer_is_loopback(request: web.Request) -> bool:
-    try:
-        return ipaddress.ip_address(request.remote or "").is_loopback
-    except ValueError:
-        return False
+    # As IPv4 when mapped: a dual-stack listener reports a local curl as ::ffff:127.0.0.1, which Python's
+    # is_loopback (before 3.13) does not count.
+    ip = parse_address(request.remote or "")
+    return ip is not None and ip.is_loopback
 
 
 def operator_allowed(request: web.Request, settings: MetricsSettings, *, open_without_token: bool) -> bool:
