@@ -21,6 +21,8 @@ from typing import Any, Final, Literal, TypeVar, get_args, get_origin
 import yaml
 from yarl import URL
 
+from bridge.web.proxies import proxy_networks
+
 CONFIG_ENV: Final = "SCIM_BRIDGE_CONFIG"
 ENV_PREFIX: Final = "SCIM_BRIDGE_"
 _T = TypeVar("_T")
@@ -604,7 +606,7 @@ def _validate(settings: Settings, reader: _Reader) -> None:
         reader.problem("scim.auth.token_ttl", "must be at least 1 second")
     for i, proxy in enumerate(settings.server.trusted_proxies):
         try:
-            ipaddress.ip_network(proxy, strict=False)
+            proxy_networks(proxy)  # the parse TrustedProxies makes of it when the app is built
         except ValueError:
             reader.problem(f"server.trusted_proxies[{i}]", "must be an IP address or CIDR network")
 

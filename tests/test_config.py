@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bridge.config import ConfigError, Secret, hash_token, load_settings, parse_settings
+from bridge.web.proxies import TrustedProxies
 
 MINIMAL_MASTER = {"url": "http://127.0.0.1:8081", "token": "t" * 20}
 SEED_SCIM = {"enabled": True, "auth": {"type": "basic", "username": "determined", "password": "password"}}
@@ -414,3 +415,20 @@ def test_cli_check_refuses_a_master_url_with_an_empty_label(tmp_path: Path) -> N
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "config error: master.url: host name 'a..b' has an empty label"
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["10.0.0.0/8", "10.0.0.1/8", "::ffff:10.0.0.0/104", "2001:db8::/32", "::/0", "nope", "10.0.0.0/33", ""],
+)
+def test_trusted_proxies_are_validated_by_the_parse_the_app_makes(entry: str) -> None:
+    """Config validation and TrustedProxies share one parse: what loads is what the app can build."""
+    raw = {**BASE, "server": {"trusted_proxies": [entry]}}
+    try:
+        TrustedProxies.from_entries([entry])
+    except ValueError:
+        with pytest.raises(ConfigError, match=r"server\.trusted_proxies\[0\]: must be an IP address or CIDR"):
+            parse_settings(raw, {})
+    else:
+        proxies = parse_settings(raw, {}).server.trusted_proxies
+        assert TrustedProxies.from_entries(proxies) == TrustedProxies.from_entries([entry])
