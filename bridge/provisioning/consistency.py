@@ -25,10 +25,13 @@ from bridge.provisioning.ended import EndedIntents
 from bridge.scim.errors import InternalError, PreconditionFailed, ScimError, ServiceUnavailable, Uniqueness
 from bridge.scim.etags import etag_for, if_match_ok
 from bridge.store import AuditLine, Finish, IntentState, Store, StoreError, VersionConflict
-from bridge.store.errors import StoreCorrupt, StoreFailed, StoreUnavailable
+from bridge.store.errors import StoreCorrupt, StoreFailed, StoreUnavailable, StoreUnwritable
 
 T = TypeVar("T")
 M = TypeVar("M")
+# Seconds an IdP is asked to wait when the database cannot be written: an operator's fix takes minutes, and a
+# retry every two seconds (as for a busy database) would only fill the log with 503s meanwhile.
+UNWRITABLE_RETRY_AFTER: Final = 30
 _log = structlog.get_logger("bridge.provisioning")
 
 
@@ -106,13 +109,25 @@ def store_errors() -> _StoreErrors:
 
 
 def store_busy() -> ServiceUnavailable:
-    """The answer while the mapping database is busy or failing (another process's lock, a full disk)."""
+    """The answer while the mapping database is busy (another process's lock)."""
     return ServiceUnavailable("The mapping database is busy; retry later.", retry_after=2)
+
+
+def store_unavailable(exc: StoreUnavailable) -> ServiceUnavailable:
+    """The answer to a busy database, or to one whose file or disk refuses writes: the IdP retries later either
+    way, but the second waits for an operator (a mount, permissions, space), so it is told to wait longer and
+    `detail` names the condition (never a path)."""
+    if isinstance(exc, StoreUnwritable):
+        return ServiceUnavailable(
+            f"The mapping database cannot be written ({exc.condition}); the operator must fix it. Retry later.",
+            retry_after=UNWRITABLE_RETRY_AFTER,
+        )
+    return store_busy()
 
 
 def _scim_store_error(exc: BaseException | None) -> ScimError | None:
     if isinstance(exc, StoreUnavailable):
-        return store_busy()
+        return store_unavailable(exc)
     if isinstance(exc, VersionConflict):
         return PreconditionFailed("The resource changed concurrently; fetch it again.")
     if isinstance(exc, StoreCorrupt | StoreFailed):

@@ -19,7 +19,7 @@ from bridge.determined import (
     MasterUnavailable,
     MasterUnverified,
 )
-from bridge.provisioning.consistency import store_busy
+from bridge.provisioning.consistency import store_busy, store_unavailable
 from bridge.scim.errors import (
     InternalError,
     InvalidValue,
@@ -29,6 +29,7 @@ from bridge.scim.errors import (
     TooManyRequests,
     Uniqueness,
 )
+from bridge.store import StoreUnavailable
 
 _log = structlog.get_logger("bridge.provisioning")
 DEFAULT_RETRY_AFTER = 5
@@ -73,7 +74,8 @@ def to_scim_error(err: MasterError, op: Operation) -> ScimError:
     if isinstance(err, MasterUnverified):
         # The bridge's own database failed while it checked the master's identity; nothing was sent.
         if err.transient:
-            return store_busy()
+            cause = err.__cause__
+            return store_unavailable(cause) if isinstance(cause, StoreUnavailable) else store_busy()
         return InternalError("The bridge could not read which Determined cluster its database belongs to.")
     if isinstance(err, MasterUnavailable):
         return ServiceUnavailable(

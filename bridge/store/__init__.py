@@ -16,6 +16,7 @@ from bridge.store.errors import (
     StoreError,
     StoreFailed,
     StoreUnavailable,
+    StoreUnwritable,
     VersionConflict,
 )
 from bridge.store.group_writes import GroupAttributes
@@ -66,6 +67,7 @@ __all__ = [
     "StoreError",
     "StoreFailed",
     "StoreUnavailable",
+    "StoreUnwritable",
     "UserFields",
     "UserGroup",
     "UserRecord",

@@ -8,7 +8,8 @@ StoreError
  ├── VersionConflict       optimistic check on meta.version failed
  ├── IntentNotPending      an intent was finished twice, differently
  ├── StoreClosed           the store was used after close()
- ├── StoreUnavailable      SQLite is busy beyond the timeout, or the disk failed / is full
+ ├── StoreUnavailable      SQLite is busy beyond the timeout
+ │    └── StoreUnwritable  the file cannot be written: read-only, no permission, cannot open, disk full, I/O error
  ├── StoreCorrupt          the file is damaged, or is not a SQLite database
  ├── StoreFailed           any other SQLite failure (a file changed behind the bridge's back, or a bug)
  └── Duplicate             a unique key is taken
@@ -64,7 +65,17 @@ class StoreClosed(StoreError):
 
 
 class StoreUnavailable(StoreError):
-    """A transient or environmental SQLite failure (busy, locked, I/O error, disk full); worth a 503."""
+    """A transient or environmental SQLite failure (busy, locked; `StoreUnwritable`); worth a 503."""
+
+
+class StoreUnwritable(StoreUnavailable):
+    """The file or its disk refuses the bridge (SQLITE_READONLY, SQLITE_PERM, SQLITE_CANTOPEN, SQLITE_FULL,
+    SQLITE_IOERR): no retry by the bridge mends it, but an operator can (permissions, a mount, space), so the
+    IdP is told to retry later, as for a busy database, and the operator which `condition` it is."""
+
+    def __init__(self, condition: str, message: str) -> None:
+        super().__init__(message)
+        self.condition = condition
 
 
 class StoreCorrupt(StoreError):

@@ -29,6 +29,7 @@ from bridge.store.errors import (
     StoreError,
     StoreFailed,
     StoreUnavailable,
+    StoreUnwritable,
 )
 from bridge.store.group_writes import GroupAttributes
 from bridge.store.migrations import load_migrations, migrate
@@ -46,6 +47,7 @@ from bridge.store.records import (
     UserRef,
 )
 from bridge.store.user_writes import UserFields
+from bridge.store.writability import Writability
 from bridge.store.writer import Writer
 
 T = TypeVar("T")
@@ -71,10 +73,17 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-# Primary result codes (low byte of the extended code) that describe the environment, not the query.
-_UNAVAILABLE: Final = frozenset(
-    {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL}
-)
+# Primary result codes (low byte of the extended code) that describe the environment, not the query: another
+# connection's lock, which passes by itself; and the file or its disk refusing writes, which an operator mends
+# (named in the IdP's 503, the log and /readyz by the condition, never by SQLite's text or the file's path).
+_UNAVAILABLE: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+_UNWRITABLE: Final[Mapping[int, str]] = {
+    sqlite3.SQLITE_READONLY: "read-only",
+    sqlite3.SQLITE_PERM: "permission denied",
+    sqlite3.SQLITE_CANTOPEN: "cannot open",
+    sqlite3.SQLITE_FULL: "disk full",
+    sqlite3.SQLITE_IOERR: "I/O error",
+}
 # The file's pages are not what SQLite wrote, or it is no SQLite file at all.
 _CORRUPT: Final = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
@@ -86,6 +95,9 @@ def _translate(exc: sqlite3.Error, failed: str = "database failed") -> StoreErro
     code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
     if code in _UNAVAILABLE:
         return StoreUnavailable(f"database unavailable: {exc}")
+    condition = _UNWRITABLE.get(code)
+    if condition is not None:
+        return StoreUnwritable(condition, f"database unwritable ({condition}): {exc}")
     if code in _CORRUPT:
         return StoreCorrupt(f"{failed}: {exc}")
     if isinstance(exc, sqlite3.IntegrityError):
@@ -99,7 +111,7 @@ def _translate(exc: sqlite3.Error, failed: str = "database failed") -> StoreErro
 
 def _reported(error: StoreError, exc: sqlite3.Error, *, traceback: bool) -> StoreError:
     """`error`, logged first when no caller can act on it: a damaged file (store.corrupt), or a failure with no
-    better name (store.failed: a schema changed behind the bridge's back, a read-only file, a bug; with
+    better name (store.failed: a schema changed behind the bridge's back, a bug; with
     ``traceback`` the statement that failed, without local variables, log.py). SQLite's messages name no
     row's values."""
     if isinstance(error, StoreCorrupt):
@@ -123,6 +135,11 @@ def report_problem(error: StoreError) -> bool:
         return False
     _reported(error, cause, traceback=True)
     return True
+
+
+def _rewrite_application_id(conn: sqlite3.Connection, _now: str) -> None:
+    (application_id,) = conn.execute("PRAGMA application_id").fetchone()
+    conn.execute(f"PRAGMA application_id = {int(application_id):d}")
 
 
 def _in_read_transaction(conn: ReaderConnection, unit: ReadUnit[T]) -> T:
@@ -149,7 +166,7 @@ def _check_page(offset: int, limit: int) -> None:
 class Store:
     """Typed access to the mapping database; create with `open_store`, finish with `close`."""
 
-    __slots__ = ("_clock", "_closed", "_path", "_readers", "_writer")
+    __slots__ = ("_clock", "_closed", "_path", "_readers", "_writability", "_writer")
 
     def __init__(self, path: Path, writer: Writer, readers: ReaderPool, clock: Clock) -> None:
         self._path = path
@@ -157,11 +174,17 @@ class Store:
         self._readers = readers
         self._clock = clock
         self._closed = False
+        self._writability = Writability()
 
     @property
     def path(self) -> Path:
         """The database file."""
         return self._path
+
+    @property
+    def unwritable(self) -> str | None:
+        """The condition (`StoreUnwritable.condition`) the last failed call met, None once a write succeeded."""
+        return self._writability.condition
 
     async def close(self) -> None:
         """Wait for in-flight work, then close every connection; idempotent."""
@@ -194,11 +217,20 @@ class Store:
         try:
             return await job()
         except sqlite3.Error as exc:
-            raise _store_error(exc, report=report) from exc
+            raise self._failure(exc, report=report) from exc
+
+    def _failure(self, exc: sqlite3.Error, *, report: bool) -> StoreError:
+        error = _store_error(exc, report=report)
+        if isinstance(error, StoreUnwritable):
+            self._writability.failed(error, exc)
+        return error
 
     async def _write(self, unit: WriteUnit[T]) -> T:
         now = self._now()
-        return await self._guarded(lambda: self._writer.run(lambda conn: unit(conn, now)))
+        result = await self._guarded(lambda: self._writer.run(lambda conn: unit(conn, now)))
+        if self._writability.condition is not None:
+            self._writability.written()
+        return result
 
     async def _read(self, unit: ReadUnit[T]) -> T:
         """Run `unit` whole on a reader thread, inside one read transaction (one snapshot for all it reads).
@@ -218,7 +250,7 @@ class Store:
         try:
             return await self._readers.lookup(unit)
         except sqlite3.Error as exc:
-            raise _store_error(exc, report=True) from exc
+            raise self._failure(exc, report=True) from exc
 
     @staticmethod
     def _finishing(finishing: int | Finish | None, unit: WriteUnit[T]) -> WriteUnit[T]:
@@ -257,6 +289,12 @@ class Store:
             ),
             report=False,
         )
+
+    async def probe_write(self) -> None:
+        """A write no reader can tell from none (the file header's application_id, which the bridge does not use,
+        written as it is): the readiness check's test whether the file takes writes again after a
+        StoreUnwritable, so readiness comes back without waiting for an IdP write it keeps away."""
+        await self._write(_rewrite_application_id)
 
     async def get_live_user_unless(self, scim_id: str, known_version: int | None) -> UserRecord | int | None:
         """The live user with this SCIM id (None if none), or only its version when it equals
@@ -721,8 +759,8 @@ async def open_store(
     """Open (creating if needed) and migrate the database; SchemaTooNew if it is newer than this code.
 
     `busy_timeout_ms` is how long a statement waits for another process's lock before StoreUnavailable.
-    A file SQLite cannot open or use is a StoreError too (StoreUnavailable when busy, locked or failing,
-    StoreCorrupt when damaged or not a database).
+    A file SQLite cannot open or use is a StoreError too (StoreUnavailable when busy or locked, StoreUnwritable
+    when read-only, not permitted or its disk full or failing, StoreCorrupt when damaged or not a database).
     """
     if readers < 1 or busy_timeout_ms < 0:
         raise ValueError("readers must be >= 1 and busy_timeout_ms >= 0")
