@@ -596,9 +596,12 @@ def _check_length(user_name: str) -> None:
 def _create_error(err: MasterError, user_name: str) -> ScimError:
     # The master's own duplicate check answers the POST (§4.7 step 10), so no by-username lookup precedes it.
     if err.is_duplicate_username():
-        # Linking an existing Determined account is an operator decision (`scim-bridge adopt`).
+        # Either an account SCIM does not manage (linking it is an operator decision: `scim-bridge adopt`) or
+        # this request's own earlier attempt, which the retry's settling (ended.py) maps as this answer leaves:
+        # the detail has to be true of both.
         return Uniqueness(
-            f"userName {user_name!r} exists on the Determined master but is not managed by SCIM."
+            f"userName {user_name!r} already exists on the Determined master. If a userName filter does not"
+            " find it, it is not managed by SCIM: an operator can link it with `scim-bridge adopt`."
         )
     return to_scim_error(err, Operation.CREATE_USER)
 

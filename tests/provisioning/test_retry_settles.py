@@ -67,7 +67,10 @@ async def test_a_retried_user_create_maps_the_user_its_lost_first_attempt_made(
 
     retried = await call(world, "POST", "/Users", user_body("ada@example.com", "Ada"))
     assert retried.status == 409
-    assert (await retried.json())["scimType"] == "uniqueness"
+    answer = await retried.json()
+    assert answer["scimType"] == "uniqueness"
+    # True of what the retry left: the user exists, and (below) a userName filter finds it.
+    assert "already exists on the Determined master" in answer["detail"]
     # Okta's next move: the filter now finds the mapping the first attempt's intent was minted for.
     assert await _filter(world, "Users", "userName", "ada@example.com") == [pending[0].target]
     record = await world.store.get_user_by_scim_id(pending[0].target)

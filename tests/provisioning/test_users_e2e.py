@@ -90,6 +90,7 @@ async def test_create_is_one_master_post_and_the_master_refuses_unmanaged_names(
     body = await response.json()
     assert body["scimType"] == "uniqueness"
     assert "not managed by SCIM" in body["detail"]
+    assert "scim-bridge adopt" in body["detail"]
     assert await world.store.pending_intents() == []
     assert await world.store.get_user_by_user_name("unmanaged") is None
 
