@@ -21,13 +21,11 @@ LEGACY_URNS: Final[Mapping[str, str]] = {
 IGNORED_URNS: Final = frozenset({"http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"})
 
 
-def normalise_body(body: Mapping[str, Any]) -> dict[str, Any]:
-    """Apply the body-level rules; returns a shallow copy (nested values are not mutated)."""
-    for key in body:
-        if key[:4].lower() == "urn:":
-            break
-    else:
-        return dict(body)  # every rule is about a URN-named member: most bodies have none but `schemas`
+def normalise_body(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Apply the body-level rules: `body` itself when none applies, else a new mapping (nested values are
+    not mutated either way)."""
+    if not _may_name_urn(body):
+        return body  # every rule is about a URN-named member: most bodies have none but `schemas`
     out: dict[str, Any] = {}
     for key, value in body.items():
         mapped = LEGACY_URNS.get(key.lower())
@@ -41,6 +39,17 @@ def normalise_body(body: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(ext, Mapping):
         out[ENTERPRISE_USER_URN] = _onelogin_manager(ext)
     return out
+
+
+def _may_name_urn(body: Mapping[str, Any]) -> bool:
+    """Whether a member's name may start with ``urn:`` (any case): true for every body that has one.
+
+    One join and one lower() for all names instead of a slice and a lower() per name (~9k instructions for
+    an Okta user body of seven members, ~1.5k). No character but u, r, n and the colon themselves (in either
+    case) lowercases to text holding them, so the text finds each such name; a name holding NUL then
+    ``urn:`` is found too, and the rules, which look at each name again, leave that body as it was.
+    """
+    return "\x00urn:" in "\x00" + "\x00".join(body).lower()
 
 
 def _onelogin_manager(ext: Mapping[str, Any]) -> dict[str, Any]:

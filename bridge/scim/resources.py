@@ -42,7 +42,7 @@ def clean_input(body: object, schema: ResourceSchema, *, strict: bool = False) -
             if coerced is not None:
                 if one_primary:
                     check_single_primary(attr, coerced)
-                _container(doc, urn)[attr.name] = coerced
+                (doc if urn is None else _container(doc, urn))[attr.name] = coerced
     _check_required(doc, schema)
     finish_document(doc, schema)
     return doc
@@ -157,7 +157,10 @@ def _check_required(doc: Mapping[str, Any], schema: ResourceSchema) -> None:
         if attr.is_read_only:
             continue
         container = doc if urn is None else doc.get(urn)
-        if not isinstance(container, Mapping) or container.get(attr.name) is None:
+        # A dict (every cleaned document) by its type: the Mapping ABC's check costs ~2k instructions.
+        if (type(container) is not dict and not isinstance(container, Mapping)) or container.get(
+            attr.name
+        ) is None:
             raise InvalidValue(f"{attr.name} is required")
 
 

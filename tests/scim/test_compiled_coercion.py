@@ -15,11 +15,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge.scim.compat import core_urn_present, normalise_body, normalise_schema_urns
+from bridge.scim.compat import _may_name_urn, core_urn_present, normalise_body, normalise_schema_urns
 from bridge.scim.errors import InvalidSyntax, ScimError
 from bridge.scim.resources import _clean_key, _get_ci, check_required, clean_input, finish_document
 from bridge.scim.schemas import ENTERPRISE_USER_URN, GROUP_SCHEMA, USER_SCHEMA, Attribute, ResourceSchema
-from bridge.scim.values import coerce, coercer_for
+from bridge.scim.values import check_single_primary, coerce, coercer_for
 
 json_values = st.recursive(
     st.none()
@@ -66,7 +66,7 @@ def test_compiled_coercer_matches_coerce(index: int, value: object) -> None:
 
 def _generic_clean(body: dict[str, Any], schema: ResourceSchema, strict: bool) -> dict[str, Any]:
     """clean_input with every member taken by the generic `_clean_key` (no plan)."""
-    body = normalise_body(body)
+    body = dict(normalise_body(body))
     if strict and not core_urn_present(normalise_schema_urns(_get_ci(body, "schemas")), schema.core.id):
         raise InvalidSyntax(f"schemas must contain {schema.core.id}")
     doc: dict[str, Any] = {}
@@ -118,3 +118,41 @@ def test_plan_sees_an_okta_body_like_the_generic_path() -> None:
     assert "id" not in cleaned  # server-set
     assert "groups" not in cleaned  # readOnly
     assert cleaned["emails"] == [{"primary": True, "value": "ada@example.com", "type": "work"}]
+
+
+# Names near "urn:" in any case, with NUL, and characters whose lowercase is longer or ASCII (İ, the Kelvin sign).
+_NEAR_URN = st.text(
+    alphabet=st.sampled_from(["u", "U", "r", "R", "n", "N", ":", "\x00", "a", "\u0130", "\u212a"])
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(names=st.lists(st.one_of(_NEAR_URN, st.text(max_size=8)), max_size=6))
+def test_urn_screen_finds_every_urn_named_member(names: list[str]) -> None:
+    """normalise_body's one-pass screen says yes for every body with a member named urn:... (any case), as the
+    rule per name did; without NUL in a name it says exactly that."""
+    body = dict.fromkeys(names, 1)
+    per_name = any(name[:4].lower() == "urn:" for name in body)
+    if per_name:
+        assert _may_name_urn(body)
+    if not any("\x00" in name for name in body):
+        assert _may_name_urn(body) == per_name
+    if not per_name:  # no rule applies, whichever way the screen sent the body
+        assert dict(normalise_body(body)) == body
+
+
+@given(
+    values=st.lists(
+        st.dictionaries(
+            st.sampled_from(["primary", "value"]), st.sampled_from([True, False, "true", 1, None])
+        ),
+        max_size=4,
+    )
+)
+def test_single_primary_check_counts_true_alone(values: list[dict[str, object]]) -> None:
+    emails = USER_SCHEMA.resolve("emails")
+    assert emails is not None
+    trues = sum(1 for v in values if v.get("primary") is True)
+    assert _outcome(lambda: check_single_primary(emails.attribute, values)) == (
+        ("value", None) if trues <= 1 else ("InvalidValue", "only one of emails may be primary")
+    )
