@@ -7,10 +7,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bridge.scim.errors import InvalidPath, InvalidValue, Mutability, NoTarget
 from bridge.scim.filter_syntax import Compare
-from bridge.scim.patch import PatchOpKind, apply_patch, needs_members, parse_patch, parse_path
+from bridge.scim.patch import (
+    PatchOpKind,
+    _changed,
+    _parse_path,
+    apply_patch,
+    needs_members,
+    parse_patch,
+    parse_path,
+)
 from bridge.scim.schemas import ENTERPRISE_USER_URN, GROUP_SCHEMA
 from tests.scim.test_patch import group, patch, user
 
@@ -182,3 +192,35 @@ def test_removing_values_from_an_absent_multi_valued_attribute_changes_nothing()
     bare = {k: v for k, v in user().items() if k != "phoneNumbers"}
     result = patch(bare, {"op": "remove", "path": "phoneNumbers", "value": [{"value": "+1"}]})
     assert result.document == bare
+
+
+_NAMES = st.sampled_from(["active", "Active", "schemas", "members", "emails", "name", "userName"])
+_DOCS = st.dictionaries(_NAMES, st.none() | st.booleans() | st.lists(st.integers(), max_size=2), max_size=5)
+
+
+@given(before=_DOCS, after=_DOCS)
+def test_changed_names_are_those_whose_values_differ(before: dict[str, Any], after: dict[str, Any]) -> None:
+    """`_changed` walks each document once; it finds what comparing over the union of both name sets finds."""
+    names = set(before) | set(after)
+    expected = {n.lower() for n in names if n not in ("schemas", "members") and before.get(n) != after.get(n)}
+    assert _changed(before, after) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["active", " active ", "name.givenName", "urn:ietf:params:scim:schemas:core:2.0:User:active", "a b", ""],
+)
+def test_kept_attribute_paths_parse_as_a_fresh_parse_does(text: str) -> None:
+    def outcome() -> object:
+        try:
+            return parse_path(text)
+        except InvalidPath as err:
+            return ("InvalidPath", err.detail)
+
+    first = outcome()
+    assert outcome() == first  # answered from the kept parse, or refused again
+    try:
+        fresh: object = _parse_path(text)
+    except InvalidPath as err:
+        fresh = ("InvalidPath", err.detail)
+    assert first == fresh
