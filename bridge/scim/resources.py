@@ -307,29 +307,41 @@ def _put_projected(
 
 
 @functools.lru_cache(maxsize=16)  # as _render_plan
-def _plain_plan(schema: ResourceSchema) -> tuple[tuple[str | None, str], ...]:
-    """(URN, name) of the top-level attributes a read without projection may return."""
-    return tuple(
-        (urn, attr.name)
-        for urn, attr, _, _ in _render_plan(schema)
-        if attr.returned not in ("never", "request")
-    )
+def _plain_plan(schema: ResourceSchema) -> tuple[tuple[str | None, tuple[str, ...]], ...]:
+    """The top-level attributes a read without projection may return, in `_render_plan`'s order, as runs of
+    names that share a URN (None: the core schema's): (URN, names)."""
+    runs: list[tuple[str | None, list[str]]] = []
+    for urn, attr, _, _ in _render_plan(schema):
+        if attr.returned in ("never", "request"):
+            continue
+        if not runs or runs[-1][0] != urn:
+            runs.append((urn, []))
+        runs[-1][1].append(attr.name)
+    return tuple((urn, tuple(names)) for urn, names in runs)
 
 
 def _put_plain(out: dict[str, Any], doc: Mapping[str, Any], schema: ResourceSchema, copy: bool) -> None:
-    """_put_projected without projection (the IdPs' usual read), with the same result for less work."""
-    for urn, name in _plain_plan(schema):
+    """_put_projected without projection (the IdPs' usual read), with the same result for less work.
+
+    An extension's container is looked up once for all its attributes, and skipped whole when the document
+    has none (most users: the enterprise extension's six were six lookups, ~5k instructions per render).
+    """
+    for urn, names in _plain_plan(schema):
         if urn is None:
-            value = doc.get(name)
+            container: Mapping[str, Any] = doc
         else:
-            container = doc.get(urn)
-            if container is None or (type(container) is not dict and not isinstance(container, Mapping)):
+            found = doc.get(urn)
+            if found is None or (type(found) is not dict and not isinstance(found, Mapping)):
                 continue
+            container = found
+        target: dict[str, Any] | None = None
+        for name in names:
             value = container.get(name)
-        if value is None or value == {}:  # an explicit [] is rendered, as in _put_projected
-            continue
-        target = out if urn is None else out.setdefault(urn, {})
-        target[name] = copy_value(value) if copy else value
+            if value is None or value == {}:  # an explicit [] is rendered, as in _put_projected
+                continue
+            if target is None:
+                target = out if urn is None else out.setdefault(urn, {})
+            target[name] = copy_value(value) if copy else value
 
 
 # Most values in a document are strings, numbers and booleans: one set lookup tells them apart from the
