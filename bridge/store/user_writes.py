@@ -103,6 +103,7 @@ def _written(
     cost ~60k instructions more per write (SQLite buffers RETURNING rows in a table of their own, and the
     row is then converted and looked up column by column). `doc`: the document as a read decodes it
     (`UserFields.written`)."""
+    modified = parse_ts(now)
     return UserRecord(
         scim_id,
         det_id,
@@ -112,8 +113,8 @@ def _written(
         fields.active,
         doc,
         version,
-        parse_ts(created),
-        parse_ts(now),
+        modified if created == now else parse_ts(created),  # an insert: one parse for both
+        modified,
         None,  # tombstoned_at
         groups,
     )
