@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Final
@@ -51,6 +52,25 @@ def format_ts(moment: datetime) -> str:
         f"{two[year // 100]}{two[year % 100]}-{two[moment.month]}-{two[moment.day]}"
         f"T{two[moment.hour]}:{two[moment.minute]}:{two[moment.second]}{_MILLIS_Z[moment.microsecond // 1000]}"
     )
+
+
+class SystemStamps:
+    """``format_ts(datetime.now(UTC))``, the store's stamp for every write (two per SCIM write: its intent and
+    its change), with the text up to the second formatted once per second: ~9k instructions a stamp (the
+    datetime ~3.6k, its text ~5k), ~3k this way."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self) -> str:
+        second, micro = divmod(time.time_ns() // 1000, 1_000_000)
+        if second != self._second:
+            self._prefix = format_ts(datetime.fromtimestamp(second, UTC))[: -len(".000Z")]
+            self._second = second
+        return self._prefix + _MILLIS_Z[micro // 1000]
 
 
 def parse_ts(text: str) -> datetime:

@@ -17,7 +17,7 @@ from typing import Final, TypeVar
 import structlog
 
 from bridge.store import binding, group_writes, groups, integrity, journal, user_writes, users
-from bridge.store.codec import format_ts
+from bridge.store.codec import SystemStamps, format_ts
 from bridge.store.connections import BUSY_TIMEOUT_MS, ReaderConnection, ReaderPool, connect_writer
 from bridge.store.errors import (
     DuplicateDeterminedId,
@@ -166,13 +166,14 @@ def _check_page(offset: int, limit: int) -> None:
 class Store:
     """Typed access to the mapping database; create with `open_store`, finish with `close`."""
 
-    __slots__ = ("_clock", "_closed", "_path", "_readers", "_writability", "_writer")
+    __slots__ = ("_closed", "_now", "_path", "_readers", "_writability", "_writer")
 
     def __init__(self, path: Path, writer: Writer, readers: ReaderPool, clock: Clock) -> None:
         self._path = path
         self._writer = writer
         self._readers = readers
-        self._clock = clock
+        # The time of a write as stored (format_ts); a clock of the caller's own (tests) is asked each time.
+        self._now: Callable[[], str] = SystemStamps() if clock is _utc_now else lambda: format_ts(clock())
         self._closed = False
         self._writability = Writability()
 
@@ -205,9 +206,6 @@ class Store:
         return self._writer.stage()
 
     # -- units of work ---------------------------------------------------------------------------
-
-    def _now(self) -> str:
-        return format_ts(self._clock())
 
     async def _guarded(self, job: Callable[[], Awaitable[T]], *, report: bool = True) -> T:
         """Run a store job unless the store is closed; SQLite failures become store errors (logged unless

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.store.codec import format_ts, parse_ts
+from bridge.store.codec import SystemStamps, format_ts, parse_ts
 
 _ZONES = st.one_of(
     st.just(UTC),
@@ -33,3 +33,24 @@ def test_format_ts_is_isoformat_in_utc_to_the_millisecond_with_z(wall: datetime,
 def test_format_ts_refuses_a_naive_datetime() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         format_ts(datetime(2026, 12, 5, 8, 0))  # noqa: DTZ001 - the naive value under test
+
+
+def test_system_stamps_are_format_ts_of_the_time_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store's stamps, their seconds formatted once per second, are the text format_ts writes for the time
+    they were taken, across a change of second (and of day) too."""
+    stamps = SystemStamps()
+    moments = [
+        datetime(2026, 12, 5, 13, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2026, 12, 5, 14, 0, 0, 1_000, tzinfo=UTC),
+        datetime(2026, 12, 5, 14, 0, 0, 0, tzinfo=UTC),
+        datetime(2026, 12, 5, 23, 59, 59, 123_456, tzinfo=UTC),
+        datetime(2026, 12, 6, 0, 0, 0, 999_000, tzinfo=UTC),
+    ]
+    for moment in moments:
+        ns = (int(moment.timestamp()) * 1_000_000 + moment.microsecond) * 1000 + 999
+        monkeypatch.setattr("bridge.store.codec.time.time_ns", lambda ns=ns: ns)
+        assert stamps() == format_ts(moment)
+    monkeypatch.undo()
+    before = format_ts(datetime.now(UTC))
+    taken = stamps()
+    assert before <= taken <= format_ts(datetime.now(UTC))
