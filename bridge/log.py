@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, TextIO
 
+import orjson
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 
@@ -155,8 +156,9 @@ class LevelAndTimestamp:
         if second != self._second:
             self._prefix = datetime.fromtimestamp(second, UTC).isoformat()[: -len("+00:00")]
             self._second = second
-        # isoformat() leaves the fraction out when it is zero.
-        event_dict["timestamp"] = f"{self._prefix}.{micro:06d}Z" if micro else f"{self._prefix}Z"
+        # isoformat() leaves the fraction out when it is zero. zfill, not a 06d format spec: the spec's
+        # machinery costs ~1.5k instructions more, on every line.
+        event_dict["timestamp"] = f"{self._prefix}.{str(micro).zfill(6)}Z" if micro else f"{self._prefix}Z"
         return event_dict
 
 
@@ -216,9 +218,24 @@ def log_request(logger: Any, fields: dict[str, Any]) -> None:
         write(fields)
 
 
-def _dumps(event: Any, *, default: Callable[[Any], Any] | None = None, **_: Any) -> str:
-    """The JSONRenderer's serializer: every request writes one line, so it uses the fast encoder."""
-    return jsonenc.dumps(event, default=default).decode()
+def _unknown_value(value: Any) -> Any:
+    """A value JSON has no form for, as structlog's JSONRenderer writes it: its ``__structlog__()``, else its
+    repr."""
+    try:
+        return value.__structlog__()
+    except AttributeError:
+        return repr(value)
+
+
+def render_json(_: Any, __: str, event_dict: Mapping[str, Any]) -> str:
+    """The JSON renderer: the event as one line, as structlog's JSONRenderer writes it, with the fast
+    encoder. Every request writes a line, and the JSONRenderer's call of its serializer (keywords, and a
+    layer that accepts any) cost ~3k instructions more per line."""
+    try:
+        # jsonenc.dumps' first try, without its call (~1k): it ends here for every usual line.
+        return orjson.dumps(event_dict, default=_unknown_value).decode()
+    except orjson.JSONEncodeError:
+        return jsonenc.dumps(event_dict, default=_unknown_value).decode()
 
 
 def configure_logging(
@@ -237,7 +254,7 @@ def configure_logging(
             colors=False, exception_formatter=structlog.dev.plain_traceback
         )
     else:
-        renderer = structlog.processors.JSONRenderer(serializer=_dumps)
+        renderer = render_json
     chain = [*shared_processors(fmt), renderer]
     structlog.configure(
         processors=chain,

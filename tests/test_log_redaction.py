@@ -10,8 +10,11 @@ from typing import Any
 
 import pytest
 import structlog
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bridge.log import LevelAndTimestamp, configure_logging, log_request
+from bridge import jsonenc
+from bridge.log import LevelAndTimestamp, configure_logging, log_request, render_json
 from bridge.log_fields import bind_log_fields, clear_log_fields
 from tests.conftest import LogReader
 
@@ -171,3 +174,45 @@ def test_the_request_line_takes_the_generic_path_under_another_configuration() -
         structlog.reset_defaults()
     assert "request" in stream.getvalue()
     assert "status=200" in stream.getvalue()
+
+
+class _Named:
+    def __structlog__(self) -> str:
+        return "named"
+
+
+class _Plain:
+    def __repr__(self) -> str:
+        return "<plain>"
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(
+    st.dictionaries(
+        st.text(),
+        _JSON_VALUES | st.builds(_Named) | st.builds(_Plain) | st.integers(min_value=2**64),
+        max_size=6,
+    )
+)
+def test_the_json_renderer_writes_what_structlogs_wrote(event: dict[str, Any]) -> None:
+    # The renderer before: structlog's JSONRenderer around the same encoder.
+    def serializer(value: Any, *, default: Any, **_: Any) -> str:
+        return jsonenc.dumps(value, default=default).decode()
+
+    expected = structlog.processors.JSONRenderer(serializer=serializer)(None, "info", dict(event))
+    assert render_json(None, "info", dict(event)) == expected
+
+
+@given(st.integers(min_value=0, max_value=4_102_444_800 * 10**9))
+def test_every_timestamp_is_utc_isoformat(ns: int) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(time, "time_ns", lambda: ns)
+        event = LevelAndTimestamp()(None, "info", {})
+    expected = datetime.fromtimestamp(ns // 1000 // 10**6, UTC).replace(microsecond=ns // 1000 % 10**6)
+    assert event["timestamp"] == expected.isoformat().replace("+00:00", "Z")
