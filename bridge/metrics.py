@@ -45,6 +45,26 @@ class _StoreSize(Collector):
         yield family
 
 
+class Cell:
+    """The counts of one label set of a `_CountsAndLatency`: its counter's and its histogram's (shared with the
+    label sets that differ only in the counter's extra labels). The lists are the collector's own, updated in
+    place, so a cell kept by a caller stays current."""
+
+    __slots__ = ("_bounds", "_counted", "_latency")
+
+    def __init__(self, counted: list[float], latency: list[float], bounds: tuple[float, ...]) -> None:
+        self._counted = counted
+        self._latency = latency
+        self._bounds = bounds
+
+    def observe(self, seconds: float) -> None:
+        """Count one event and its latency."""
+        self._counted[0] += 1
+        # The first bucket whose bound is >= seconds, as Histogram.observe picks it.
+        self._latency[bisect.bisect_left(self._bounds, seconds)] += 1
+        self._latency[-2] += seconds
+
+
 class _CountsAndLatency(Collector):
     """A counter and a histogram fed together, counted in plain Python: ``scim_bridge_requests_total`` with
     ``scim_bridge_request_duration_seconds``, and ``scim_bridge_master_calls_total`` with
@@ -73,16 +93,17 @@ class _CountsAndLatency(Collector):
 
     def observe(self, key: tuple[object, ...], seconds: float) -> None:
         """Count one event under `key` (the counter's label values) and its latency under the histogram's."""
+        self.cell(key).observe(seconds)
+
+    def cell(self, key: tuple[object, ...]) -> Cell:
+        """The counts of `key` (the counter's label values), to observe its events with."""
         counted = self._counts.get(key)
         if counted is None:
             counted = self._counts[key] = [0, time.time()]
-        counted[0] += 1
         latency = self._latency.get(key[: self._width])
         if latency is None:
             latency = self._latency[key[: self._width]] = [0] * len(self._bounds) + [0.0, time.time()]
-        # The first bucket whose bound is >= seconds, as Histogram.observe picks it.
-        latency[bisect.bisect_left(self._bounds, seconds)] += 1
-        latency[-2] += seconds
+        return Cell(counted, latency, self._bounds)
 
     def total(self) -> int:
         """Events counted, all labels together."""
@@ -189,6 +210,10 @@ class MetricsRecorder:
     ) -> None:
         """Count one inbound request and its latency (label sets are bounded: see bridge/web/metrics.py)."""
         self._requests.observe((resource, operation, status, client), seconds)
+
+    def request_cell(self, resource: str, operation: str, status: int, client: str) -> Cell:
+        """The counts of inbound requests with these labels, for a caller that observes many of them."""
+        return self._requests.cell((resource, operation, status, client))
 
     def observe_auth_failure(self, reason: str) -> None:
         """Count one refused IdP request (``unauthorized`` or ``rate_limited``)."""

@@ -275,3 +275,17 @@ async def test_malformed_oauth_tokens_are_a_scim_401(aiohttp_client: AiohttpClie
         await assert_scim_401(
             await client.get("/scim/v2/Users", headers={"Authorization": f"Bearer {forged}"})
         )
+
+
+async def test_route_verdicts_are_the_same_on_every_request(aiohttp_client: AiohttpClient) -> None:
+    # The policy keeps each registered route's verdict after its first request; unmatched requests are
+    # decided by their path each time.
+    client = await client_for(aiohttp_client, settings_with(auth_settings()), FakeClock())
+    right = {"Authorization": f"Bearer {ENTRA_TOKEN}"}
+    for _ in range(2):
+        await assert_scim_401(await client.get("/scim/v2/Users"))
+        assert (await client.get("/scim/v2/Users", headers=right)).status == 200
+        assert (await client.get("/healthz")).status == 200
+        await assert_scim_401(await client.get("/scim/v2/Nope"))
+        assert (await client.get("/elsewhere")).status == 404
+        assert (await client.post("/healthz")).status == 405

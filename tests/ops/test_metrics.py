@@ -30,6 +30,34 @@ def _value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: s
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
+async def test_counts_kept_per_route_follow_status_client_and_method(
+    tmp_path: Path, aiohttp_client: AiohttpClient
+) -> None:
+    # The middleware keeps the counts of each registered route per method, status and client after their
+    # first request; unmatched requests (404, 405) are classified every time.
+    client = await aiohttp_client(create_app(make_settings(tmp_path)))
+    right = {"Authorization": aiohttp.encode_basic_auth(BASIC_USER, BASIC_PASSWORD)}
+    for _ in range(3):
+        assert (await client.get("/scim/v2/Users")).status == 401
+        assert (await client.get("/healthz")).status == 200
+        assert (await client.post("/healthz")).status == 405
+        assert (await client.get("/scim/v2/NoSuchResource", headers=right)).status == 404
+        assert (await client.get(f"/nowhere/{_}")).status == 404
+        assert (await client.get("/scim/v2/Users/u1")).status == 401
+    samples = _samples(await (await client.get("/metrics")).text())
+    total = "scim_bridge_requests_total"
+    assert _value(samples, total, resource="Users", operation="list", status="401", client="none") == 3
+    assert _value(samples, total, resource="Users", operation="get", status="401", client="none") == 3
+    assert _value(samples, total, resource="/healthz", operation="get", status="200", client="none") == 3
+    assert _value(samples, total, resource="unmatched", operation="post", status="405", client="none") == 3
+    assert _value(samples, total, resource="unmatched", operation="get", status="404", client="basic") == 3
+    assert _value(samples, total, resource="unmatched", operation="get", status="404", client="none") == 3
+    assert sum(v for (name, _), v in samples.items() if name == total) == 18
+    hist = "scim_bridge_request_duration_seconds_count"
+    assert _value(samples, hist, resource="Users", operation="list") == 3
+    assert _value(samples, hist, resource="unmatched", operation="get") == 6
+
+
 async def test_scripted_requests_are_counted_exactly(tmp_path: Path, aiohttp_client: AiohttpClient) -> None:
     client = await aiohttp_client(create_app(make_settings(tmp_path)))
     for _ in range(3):
