@@ -125,7 +125,8 @@ def store_unavailable(exc: StoreUnavailable) -> ServiceUnavailable:
     return store_busy()
 
 
-def _scim_store_error(exc: BaseException | None) -> ScimError | None:
+def scim_store_error(exc: BaseException | None) -> ScimError | None:
+    """The SCIM error a store failure becomes (as `store_errors` raises it); None for anything else."""
     if isinstance(exc, StoreUnavailable):
         return store_unavailable(exc)
     if isinstance(exc, VersionConflict):
@@ -150,7 +151,9 @@ class _StoreErrors:
     def __exit__(
         self, _type: type[BaseException] | None, exc: BaseException | None, _tb: TracebackType | None
     ) -> None:
-        translated = _scim_store_error(exc)
+        if exc is None:
+            return  # most blocks: no isinstance checks against the store's errors
+        translated = scim_store_error(exc)
         if translated is not None:
             raise translated from None
 
@@ -359,7 +362,7 @@ class _Audited:
         self, _type: type[BaseException] | None, exc: BaseException | None, _tb: TracebackType | None
     ) -> None:
         scope = self._scope
-        translated = _scim_store_error(exc)
+        translated = scim_store_error(exc)
         if exc is not None:
             final = exc if translated is None else translated
             status = final.status if isinstance(final, ScimError) else 500

@@ -30,6 +30,7 @@ from bridge.provisioning.consistency import (
     Journal,
     PartialMasterWrite,
     check_if_match,
+    scim_store_error,
     store_errors,
 )
 from bridge.provisioning.ended import EndedIntents
@@ -115,8 +116,15 @@ class UserService:
     async def get_unless(self, scim_id: str, known_version: int | None) -> UserRecord | int:
         """As `get`, but only the version when it is still `known_version` (the caller's cached rendering
         of that version is current); 404 for unknown and tombstoned ids."""
-        with store_errors():
+        # `store_errors` as a try: a ``with`` calls its __enter__ and __exit__ on every read (~2k instructions;
+        # every GET makes this read), a try costs nothing until something is raised.
+        try:
             found = await self._store.get_live_user_unless(scim_id, known_version)
+        except Exception as exc:
+            translated = scim_store_error(exc)
+            if translated is None:
+                raise
+            raise translated from None
         if found is None:
             raise NotFound(f"User {scim_id} not found.")
         return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -56,13 +57,19 @@ async def connect_writer(path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) 
 
 
 class ReaderConnection(sqlite3.Connection):
-    """A read-only connection plus the state only its own thread touches: the cache of listing indexes."""
+    """A read-only connection plus the state only its own thread touches: the cache of listing indexes, and
+    a cursor for lookups by a unique key."""
 
     pages: PageIndexes
+    lookups: sqlite3.Cursor
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.pages = PageIndexes()
+        # Connection.execute makes a cursor per call (~1.8k instructions; every GET makes a lookup). Only
+        # for statements that return at most one row, read with fetchone: the step after that row ends the
+        # statement, so the kept cursor holds no read transaction open between lookups.
+        self.lookups = self.cursor()
 
 
 def _open_reader(path: Path, busy_timeout_ms: int) -> ReaderConnection:
@@ -122,6 +129,12 @@ class _Reader:
 LOCK_CODES: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
+class Locked(enum.Enum):
+    """`ReaderPool.inline`'s answer when SQLite met a lock."""
+
+    LOCKED = "locked"
+
+
 class ReaderPool:
     """Read connections, each with its own thread; a read goes to the least busy one.
 
@@ -159,6 +172,15 @@ class ReaderPool:
         never meets a lock; when it does (e.g. during WAL recovery) the read goes to a reader thread,
         which may wait for it, instead of blocking the loop.
         """
+        found = self.inline(job)
+        if found is Locked.LOCKED:
+            return await self.run(job)
+        return found
+
+    def inline(self, job: Callable[[ReaderConnection], T]) -> T | Locked:
+        """`lookup` on the calling thread alone: `Locked.LOCKED` instead of the answer when SQLite met a lock (the
+        caller then runs `job` on a reader thread). Its callers save `lookup`'s coroutine (every GET makes
+        one lookup)."""
         if self._closed:
             raise StoreClosed("store is closed")
         try:
@@ -166,7 +188,7 @@ class ReaderPool:
         except sqlite3.OperationalError as exc:
             if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) not in LOCK_CODES:
                 raise
-        return await self.run(job)
+        return Locked.LOCKED
 
     async def run(self, job: Callable[[ReaderConnection], T]) -> T:
         """Run `job(connection)` on a reader thread and return its result (or raise its exception)."""

@@ -18,7 +18,7 @@ import structlog
 
 from bridge.store import binding, group_writes, groups, integrity, journal, user_writes, users
 from bridge.store.codec import SystemStamps, format_ts
-from bridge.store.connections import BUSY_TIMEOUT_MS, ReaderConnection, ReaderPool, connect_writer
+from bridge.store.connections import BUSY_TIMEOUT_MS, Locked, ReaderConnection, ReaderPool, connect_writer
 from bridge.store.errors import (
     DuplicateDeterminedId,
     DuplicateDisplayName,
@@ -240,13 +240,16 @@ class Store:
     async def _lookup(self, unit: ReadUnit[T]) -> T:
         """A single-statement read by a unique key, on the event loop's thread (see ReaderPool.lookup).
 
-        `_guarded` written out: every GET makes one, and the lambda and the coroutine more cost ~1.5k
-        instructions.
+        `_guarded` and `ReaderPool.lookup` written out: every GET makes one, and the lambda and the two
+        coroutines more cost ~3k instructions.
         """
         if self._closed:
             raise StoreClosed("store is closed")
         try:
-            return await self._readers.lookup(unit)
+            found = self._readers.inline(unit)
+            if found is Locked.LOCKED:
+                return await self._readers.run(unit)
+            return found
         except sqlite3.Error as exc:
             raise self._failure(exc, report=True) from exc
 

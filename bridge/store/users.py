@@ -28,7 +28,7 @@ def fetch_user(
     """The user whose `column` (a trusted column name) equals value, with its groups (one statement);
     tombstoned ones only if asked."""
     live = "" if include_tombstoned else " AND u.tombstoned_at IS NULL"
-    row = conn.execute(
+    row = conn.lookups.execute(
         f"SELECT u.*, {GROUPS_OF_U} AS groups FROM users u WHERE u.{column} = ?{live}",  # noqa: S608 - trusted column
         (value,),
     ).fetchone()
@@ -47,7 +47,7 @@ def fetch_live_user_unless(
     and groups in one snapshot); what it returns is the newer state, which is what a read should see.
     """
     if known_version is not None:
-        row = conn.execute(_LIVE_VERSION_SQL, (scim_id,)).fetchone()
+        row = conn.lookups.execute(_LIVE_VERSION_SQL, (scim_id,)).fetchone()
         if row is None:
             return None
         if row[0] == known_version:

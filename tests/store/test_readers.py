@@ -57,3 +57,19 @@ async def test_other_errors_are_raised_and_a_closed_pool_refuses(db_path: Path) 
         await pool.lookup(_value)
     with pytest.raises(StoreClosed):
         await pool.run(_value)
+
+
+async def test_a_lookup_through_the_kept_cursor_leaves_no_lock_behind(db_path: Path) -> None:
+    # A statement left unfinished on the kept cursor would hold its read lock (in WAL mode, its snapshot)
+    # until the next lookup: a writer that cannot wait would then be refused.
+    pool = await ReaderPool.open(db_path, 1)
+    other = sqlite3.connect(db_path, isolation_level=None, timeout=0)
+    try:
+        assert await pool.lookup(lambda conn: int(conn.lookups.execute("SELECT x FROM t").fetchone()[0])) == 1
+        other.execute("BEGIN EXCLUSIVE")
+        other.execute("UPDATE t SET x = 3")
+        other.execute("COMMIT")
+        assert await pool.lookup(lambda conn: int(conn.lookups.execute("SELECT x FROM t").fetchone()[0])) == 3
+    finally:
+        other.close()
+        await pool.close()
