@@ -45,6 +45,14 @@ class Rule:
         )
 
 
+# The master's paths a Rule names (regexes, matched whole).
+USERS_PATH = r"/api/v1/users"
+USER_PATH = r"/api/v1/users/\d+"
+GROUPS_PATH = r"/api/v1/groups"
+GROUP_PATH = r"/api/v1/groups/\d+"
+# Member changes and a deleted user's group exits go through AssignMultipleGroups (§4.16).
+ASSIGNMENTS_PATH = r"/api/v1/users/assignments"
+
 # What a proxy or a wrong path answers: a 404 that is not the master's answer about any user or group.
 PROXY_404 = "404 page not found"
 # A proxy's own 404 page that happens to contain the master's words: an SSO gateway in front of the master that

@@ -11,7 +11,7 @@ from bridge.store import IntentState
 from tests.conftest import LogReader
 from tests.idp.harness import World
 from tests.polling import until
-from tests.provisioning.faults import FaultProxy, Rule, start_world_behind_proxy
+from tests.provisioning.faults import ASSIGNMENTS_PATH, USER_PATH, FaultProxy, Rule, start_world_behind_proxy
 from tests.provisioning.scim import (
     assert_delete_half_done_then_retried,
     call,
@@ -20,10 +20,6 @@ from tests.provisioning.scim import (
     patch,
     user_body,
 )
-
-USER_PATH = r"/api/v1/users/\d+"
-# Member changes and a deleted user's group exits go through AssignMultipleGroups (§4.16).
-ASSIGNMENTS_PATH = r"/api/v1/users/assignments"
 
 
 @pytest.fixture

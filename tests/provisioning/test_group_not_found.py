@@ -11,12 +11,9 @@ from __future__ import annotations
 import pytest
 
 from tests.idp.harness import World
-from tests.provisioning.faults import PROXY_404, FaultProxy, Rule
+from tests.provisioning.faults import ASSIGNMENTS_PATH, GROUP_PATH, GROUPS_PATH, PROXY_404, FaultProxy, Rule
 from tests.provisioning.scim import GROUP_URN, call, create_group, create_user, patch
 
-GROUPS_PATH = r"/api/v1/groups"
-GROUP_PATH = r"/api/v1/groups/\d+"
-ASSIGNMENTS_PATH = r"/api/v1/users/assignments"
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 

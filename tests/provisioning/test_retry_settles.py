@@ -17,13 +17,16 @@ from bridge.store import IntentState
 from bridge.web.keys import MASTER
 from tests.conftest import LogReader
 from tests.idp.harness import World
-from tests.provisioning.faults import FaultProxy, Rule, start_world_behind_proxy
+from tests.provisioning.faults import (
+    ASSIGNMENTS_PATH,
+    GROUPS_PATH,
+    USER_PATH,
+    USERS_PATH,
+    FaultProxy,
+    Rule,
+    start_world_behind_proxy,
+)
 from tests.provisioning.scim import GROUP_URN, call, create_group, create_user, patch, user_body
-
-USERS_PATH = r"/api/v1/users"
-GROUPS_PATH = r"/api/v1/groups"
-USER_PATH = r"/api/v1/users/\d+"
-ASSIGNMENTS_PATH = r"/api/v1/users/assignments"
 
 
 @pytest.fixture

@@ -21,7 +21,14 @@ from bridge.commands.import_builtin import run_import_builtin
 from bridge.web.keys import SETTINGS
 from tests.conftest import LogReader
 from tests.idp.harness import World
-from tests.provisioning.faults import PROXY_404, PROXY_PAGE_USER_NOT_FOUND, FaultProxy, Rule
+from tests.provisioning.faults import (
+    ASSIGNMENTS_PATH,
+    PROXY_404,
+    PROXY_PAGE_USER_NOT_FOUND,
+    USER_PATH,
+    FaultProxy,
+    Rule,
+)
 from tests.provisioning.scim import (
     assert_delete_half_done_then_retried,
     call,
@@ -32,9 +39,7 @@ from tests.provisioning.scim import (
 )
 from tests.provisioning.test_stale_members import LOST_DET_ID, stale_user
 
-USER_PATH = r"/api/v1/users/\d+"
 STALE_USER_PATH = rf"/api/v1/users/{LOST_DET_ID}"
-ASSIGNMENTS_PATH = r"/api/v1/users/assignments"
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
