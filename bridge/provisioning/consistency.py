@@ -113,6 +113,11 @@ def store_busy() -> ServiceUnavailable:
     return ServiceUnavailable("The mapping database is busy; retry later.", retry_after=2)
 
 
+def _refusal(exc: StoreUnavailable) -> str:
+    """What kept the store from a write, for a log line: the unwritable condition, or a lock held elsewhere."""
+    return exc.condition if isinstance(exc, StoreUnwritable) else "busy"
+
+
 def store_unavailable(exc: StoreUnavailable) -> ServiceUnavailable:
     """The answer to a busy database, or to one whose file or disk refuses writes: the IdP retries later either
     way, but the second waits for an operator (a mount, permissions, space), so it is told to wait longer and
@@ -212,6 +217,15 @@ class Journal:
                     master_calls=made,
                     outcome=scope.outcome,
                 )
+            )
+        except StoreUnavailable as exc:
+            # Busy or unwritable: the request's 503 and store.unwritable already say so, and a traceback per
+            # refused request would fill the log (on a full disk, perhaps the very disk that is full).
+            _log.warning(
+                "audit.write_refused",
+                operation=scope.operation,
+                resource_type=scope.resource_type,
+                reason=_refusal(exc),
             )
         except StoreError:
             _log.exception("audit.write_failed", operation=scope.operation, resource_type=scope.resource_type)
@@ -332,9 +346,12 @@ class Journal:
     async def _finish_quietly(self, intent: int, state: IntentState, retry_key: str | None = None) -> None:
         try:
             await self._store.finish_intent(intent, state)
-        except StoreError:
+        except StoreError as exc:
             # Pending now (the database busy or failing): resolution decides it, at the retry if there is one.
-            _log.exception("intent.finish_failed", intent=intent)
+            if isinstance(exc, StoreUnavailable):
+                _log.warning("intent.finish_refused", intent=intent, reason=_refusal(exc))
+            else:
+                _log.exception("intent.finish_failed", intent=intent)
             if retry_key is not None:
                 _left_pending(retry_key, intent)
 

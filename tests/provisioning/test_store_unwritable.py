@@ -153,6 +153,12 @@ async def test_a_full_disk_is_a_503_naming_it_and_readiness_comes_back_when_spac
     unwritable = next(e for e in logs if e["event"] == "store.unwritable")
     assert (unwritable["level"], unwritable["error"]) == ("error", "database or disk is full")
     assert [e for e in logs if e["event"] == "unhandled_error"] == []
+    # Each refused request's audit line is a warning naming the condition, not another traceback on that disk.
+    assert [e for e in logs if e["event"] in ("audit.write_failed", "intent.finish_failed")] == []
+    refused = [e for e in logs if e["event"] == "audit.write_refused"]
+    assert len(refused) >= statuses.count(503), statuses
+    assert {(e["level"], e["reason"]) for e in refused} == {("warning", "disk full")}
+    assert all("exception" not in e for e in refused)
     assert await _active_unaccounted(world, names) == []
 
 
