@@ -34,7 +34,7 @@ from bridge.provisioning.consistency import (
 )
 from bridge.provisioning.ended import EndedIntents
 from bridge.provisioning.ids import ScimIds
-from bridge.provisioning.locks import KeyedLocks
+from bridge.provisioning.locks import KeyedLocks, group_key, group_name_key, user_key
 from bridge.provisioning.stale import USER_MISSING, missing_users, retire
 from bridge.provisioning.translate import GROUP_SQL, PERSONAL_GROUP_MARK, stored_doc
 from bridge.provisioning.upstream_errors import Operation, to_scim_error
@@ -286,7 +286,7 @@ class GroupService:
             _RetireStaleMembers(self, scope),
         ):
             name = _check_name(str(doc.get("displayName", "")))
-            key = f"group-name:{name.lower()}"
+            key = group_name_key(name)
             async with self._locks.hold(key), self._ended.settling(key):
                 if await self._store.get_group_by_display_name(name) is not None:
                     raise Uniqueness(f"displayName {name!r} is already provisioned.")
@@ -338,11 +338,12 @@ class GroupService:
         self, scim_id: str, doc: Mapping[str, Any], caller: Caller, if_match: str | None = None
     ) -> GroupView:
         """PUT /Groups/{id}: the rename and the member diff, as in `_write_members` (§4.14, §4.16, §7.2)."""
+        key = group_key(scim_id)
         async with (
             self._journal.audited(caller, "replace", "Group", scim_id) as scope,
             _RetireStaleMembers(self, scope) as retiring,
-            self._locks.hold(f"group:{scim_id}"),
-            self._ended.settling(f"group:{scim_id}"),
+            self._locks.hold(key),
+            self._ended.settling(key),
         ):
             view = await self.get(scim_id, with_members=True)
             check_if_match(if_match, view.record.version)
@@ -370,11 +371,12 @@ class GroupService:
         members-only change goes through assignments (whose answer does not list the group), so a member
         add to a large group costs O(delta), not O(group), on both sides.
         """
+        key = group_key(scim_id)
         async with (
             self._journal.audited(caller, "patch", "Group", scim_id) as scope,
             _RetireStaleMembers(self, scope) as retiring,
-            self._locks.hold(f"group:{scim_id}"),
-            self._ended.settling(f"group:{scim_id}"),
+            self._locks.hold(key),
+            self._ended.settling(key),
         ):
             loaded = needs_members(ops)
             view = await self.get(scim_id, with_members=loaded)
@@ -414,10 +416,11 @@ class GroupService:
 
     async def delete(self, scim_id: str, caller: Caller, if_match: str | None = None) -> None:
         """DELETE /Groups/{id}: `DELETE /api/v1/groups/{id}`, then drop the mapping and memberships."""
+        key = group_key(scim_id)
         async with (
             self._journal.audited(caller, "delete", "Group", scim_id),
-            self._locks.hold(f"group:{scim_id}"),
-            self._ended.settling(f"group:{scim_id}"),
+            self._locks.hold(key),
+            self._ended.settling(key),
         ):
             view = await self.get(scim_id, with_members=False)
             check_if_match(if_match, view.record.version)
@@ -444,7 +447,7 @@ class GroupService:
                 master=master_write,
                 store=store_write,
                 on_master_error=lambda err: to_scim_error(err, Operation.DELETE_GROUP),
-                retry_key=f"group:{scim_id}",
+                retry_key=key,
             )
 
     # -- internals -----------------------------------------------------------------------------
@@ -456,7 +459,7 @@ class GroupService:
             scim_id = entry.member.member_scim_id
             try:
                 # Under the user's lock, as a user write retires it: retire re-reads the mapping there.
-                async with self._locks.hold(f"user:{scim_id}"):
+                async with self._locks.hold(user_key(scim_id)):
                     done = await retire(self._store, scim_id, entry.det_id, operation=operation, group=group)
             except StoreError:
                 # The refusal stands; the mapping stays live until the next write naming it or reconcile.
@@ -541,7 +544,7 @@ class GroupService:
             store=store_write,
             compensate=compensate,
             on_master_error=lambda err: to_scim_error(err, Operation.UPDATE_GROUP),
-            retry_key=f"group:{scim_id}",
+            retry_key=group_key(scim_id),
         )
         return GroupView(updated, await self._store.list_members(scim_id) if with_members else None)
 

@@ -8,6 +8,29 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from types import TracebackType
 
 
+# The keys of the resources' locks. A write's retry settles under the lock it holds (ended.py), and the two
+# services lock each other's resources (a user delete leaves its groups, a group write retires a stale
+# member), so every lock and retry key is made here.
+def user_key(scim_id: str) -> str:
+    """A user's writes (PUT, PATCH, DELETE, retirement)."""
+    return f"user:{scim_id}"
+
+
+def group_key(scim_id: str) -> str:
+    """A group's writes (PUT, PATCH, DELETE) and the member diffs of a user delete leaving it."""
+    return f"group:{scim_id}"
+
+
+def user_name_key(user_name: str) -> str:
+    """A create (or relink) of this userName; case-insensitive, as the master's usernames are."""
+    return f"user-name:{user_name.lower()}"
+
+
+def group_name_key(name: str) -> str:
+    """A create of a group with this displayName; case-insensitive, as the store's uniqueness is."""
+    return f"group-name:{name.lower()}"
+
+
 class KeyedLocks:
     """One asyncio.Lock per key, created on demand and dropped when nobody holds or awaits it."""
 

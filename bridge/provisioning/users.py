@@ -35,7 +35,7 @@ from bridge.provisioning.consistency import (
 )
 from bridge.provisioning.ended import EndedIntents
 from bridge.provisioning.ids import ScimIds
-from bridge.provisioning.locks import KeyedLocks
+from bridge.provisioning.locks import KeyedLocks, group_key, user_key, user_name_key
 from bridge.provisioning.stale import USER_MISSING, retire, user_missing
 from bridge.provisioning.translate import (
     USER_SQL,
@@ -159,7 +159,7 @@ class UserService:
             _check_length(desired.username)
             await self._refuse_protected(desired.username)
             password = doc.get("password") if isinstance(doc.get("password"), str) else None
-            key = _name_key(desired.username)
+            key = user_name_key(desired.username)
             async with self._locks.hold(key), self._ended.settling(key):
                 existing = await self._store.get_user_by_user_name(desired.username, include_tombstoned=True)
                 if existing is not None and existing.tombstoned_at is None:
@@ -180,7 +180,7 @@ class UserService:
         self, scim_id: str, doc: Mapping[str, Any], caller: Caller, if_match: str | None = None
     ) -> UserRecord:
         """PUT /Users/{id} (RFC 7644 §3.5.1): one PatchUser with what changed; the rest in the store."""
-        key = f"user:{scim_id}"
+        key = user_key(scim_id)
         async with (
             self._journal.audited(caller, "replace", "User", scim_id) as scope,
             self._locks.hold(key),
@@ -195,7 +195,7 @@ class UserService:
         self, scim_id: str, ops: Sequence[PatchOperation], caller: Caller, if_match: str | None = None
     ) -> UserRecord:
         """PATCH /Users/{id} (RFC 7644 §3.5.2): only changed master fields are sent, `active` always."""
-        key = f"user:{scim_id}"
+        key = user_key(scim_id)
         async with (
             self._journal.audited(caller, "patch", "User", scim_id) as scope,
             self._locks.hold(key),
@@ -217,7 +217,7 @@ class UserService:
         the state the IdP asks for, no usable account, already holds on the master, and refusing would make
         the IdP's deprovisioning fail for ever while the store kept a live ghost.
         """
-        key = f"user:{scim_id}"
+        key = user_key(scim_id)
         async with (
             self._journal.audited(caller, "delete", "User", scim_id) as scope,
             self._locks.hold(key),
@@ -237,7 +237,7 @@ class UserService:
                     return True
                 try:
                     # Leaving the groups is a member diff on each: serialise with their PATCHes.
-                    async with self._locks.hold_all(f"group:{g.scim_id}" for g in groups):
+                    async with self._locks.hold_all(group_key(g.scim_id) for g in groups):
                         await self._master.leave_groups(record.det_id, [g.det_id for g in groups])
                 except MasterError as err:
                     raise PartialMasterWrite(err) from None
@@ -384,7 +384,7 @@ class UserService:
             store=store_write,
             compensate=compensate,
             on_master_error=lambda err: _create_error(err, desired.username),
-            retry_key=_name_key(desired.username),
+            retry_key=user_name_key(desired.username),
         )
 
     async def _relink(
@@ -420,7 +420,7 @@ class UserService:
             store=store_write,
             compensate=compensate,
             on_master_error=lambda err: to_scim_error(err, Operation.CREATE_USER),
-            retry_key=_name_key(desired.username),
+            retry_key=user_name_key(desired.username),
         )
 
     async def _update(
@@ -473,7 +473,7 @@ class UserService:
                 store=store_write,
                 compensate=compensate,
                 on_master_error=lambda err: to_scim_error(err, Operation.UPDATE_USER),
-                retry_key=f"user:{record.scim_id}",
+                retry_key=user_key(record.scim_id),
             )
         except _DeterminedUserGone:
             raise await self._retire_stale(record, scope) from None
@@ -589,11 +589,6 @@ def _log_tombstone_taken(tombstone: UserRecord, master_user_name: str) -> None:
         user_name=tombstone.user_name,
         master_user_name=master_user_name,
     )
-
-
-def _name_key(user_name: str) -> str:
-    """The lock a create of this userName holds, and the key of what it leaves pending (ended.py)."""
-    return f"user-name:{user_name.lower()}"
 
 
 def _check_length(user_name: str) -> None:
