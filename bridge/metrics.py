@@ -205,14 +205,9 @@ class MetricsRecorder:
         )
         r.register(_StoreSize(db_path))
 
-    def observe_request(
-        self, resource: str, operation: str, status: int, client: str, seconds: float
-    ) -> None:
-        """Count one inbound request and its latency (label sets are bounded: see bridge/web/metrics.py)."""
-        self._requests.observe((resource, operation, status, client), seconds)
-
     def request_cell(self, resource: str, operation: str, status: int, client: str) -> Cell:
-        """The counts of inbound requests with these labels, for a caller that observes many of them."""
+        """The counts of inbound requests with these labels; its `observe` counts one and its latency (label
+        sets are bounded, and the metrics middleware keeps a cell per route: see bridge/web/metrics.py)."""
         return self._requests.cell((resource, operation, status, client))
 
     def observe_auth_failure(self, reason: str) -> None:

@@ -207,8 +207,8 @@ def test_request_counts_and_latency_buckets_as_a_prometheus_histogram_keeps_them
     recorder = MetricsRecorder(str(tmp_path / "x.db"))
     # A bound belongs to its own bucket (le: less than or equal); past the last bound is +Inf only.
     for seconds in (0.005, 0.0050001, 0.3, 31.0):
-        recorder.observe_request("Users", "get", 200, "okta", seconds)
-    recorder.observe_request("Users", "get", 404, "okta", 0.001)
+        recorder.request_cell("Users", "get", 200, "okta").observe(seconds)
+    recorder.request_cell("Users", "get", 404, "okta").observe(0.001)
     samples = _samples(recorder.render().decode())
     labels = {"resource": "Users", "operation": "get"}
     bucket = "scim_bridge_request_duration_seconds_bucket"
@@ -277,7 +277,7 @@ def test_plain_counts_expose_what_prometheus_client_s_counter_and_histogram_do(t
     ]
     for step, (request, call, seconds) in enumerate(observed):
         with mock.patch("time.time", return_value=1_700_000_000.0 + step):
-            recorder.observe_request(*request, seconds)
+            recorder.request_cell(*request).observe(seconds)
             requests.labels(*(str(value) for value in request)).inc()
             request_seconds.labels(*request[:2]).observe(seconds)
             recorder.observe_master_call(*call, seconds)
