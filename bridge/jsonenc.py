@@ -52,7 +52,12 @@ def dumps(value: Any, *, default: Callable[[Any], Any] | None = None) -> bytes:
         # orjson ~2k more instructions per 12-key dict (a log line), on every call.
         return orjson.dumps(value, default=default or _embed)
     except orjson.JSONEncodeError:
-        pass
+        return dumps_refused(value, default=default)
+
+
+def dumps_refused(value: Any, *, default: Callable[[Any], Any] | None = None) -> bytes:
+    """`dumps` of a `value` that orjson's plain try (`dumps`' first) has refused, for a caller that made that
+    try itself: non-str keys, then the standard library."""
     try:
         return orjson.dumps(value, default=default or _embed, option=orjson.OPT_NON_STR_KEYS)
     except orjson.JSONEncodeError:

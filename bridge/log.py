@@ -235,7 +235,7 @@ def render_json(_: Any, __: str, event_dict: Mapping[str, Any]) -> str:
         # jsonenc.dumps' first try, without its call (~1k): it ends here for every usual line.
         return orjson.dumps(event_dict, default=_unknown_value).decode()
     except orjson.JSONEncodeError:
-        return jsonenc.dumps(event_dict, default=_unknown_value).decode()
+        return jsonenc.dumps_refused(event_dict, default=_unknown_value).decode()
 
 
 def configure_logging(
