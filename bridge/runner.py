@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
+from bridge import listen
 from bridge.tls import ReloadableServerContext
 
 _log = structlog.get_logger("bridge.runner")
@@ -39,12 +40,11 @@ async def start(listener: Listener, shutdown_timeout: float) -> tuple[web.AppRun
     """Start one listener; the caller owns the runner and must clean it up."""
     runner = web.AppRunner(listener.app, access_log=None, shutdown_timeout=shutdown_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, listener.host, listener.port, ssl_context=listener.ssl_context)
-    await site.start()
+    await listen.site(runner, listener.host, listener.port, listener.ssl_context).start()
     addresses = runner.addresses
     port = int(addresses[-1][1]) if addresses else listener.port
     scheme = "https" if listener.ssl_context else "http"
-    return runner, Started(listener.name, f"{scheme}://{listener.host}:{port}")
+    return runner, Started(listener.name, listen.url(scheme, listener.host, port))
 
 
 async def serve(

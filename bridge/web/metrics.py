@@ -16,6 +16,7 @@ import structlog
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
+from bridge import listen
 from bridge.config import MetricsSettings, Settings
 from bridge.metrics import CONTENT_TYPE, Cell, MetricsRecorder
 from bridge.web.keys import CLIENT_NAME
@@ -153,10 +154,9 @@ def _operator_listener(
         runner = web.AppRunner(operator_app, access_log=None)
         await runner.setup()
         port = settings.port or 0
-        site = web.TCPSite(runner, settings.host, port)
-        await site.start()
+        await listen.site(runner, settings.host, port).start()
         bound = runner.addresses[-1][1] if runner.addresses else port
-        endpoint.url = f"http://{settings.host}:{bound}"
+        endpoint.url = listen.url("http", settings.host, bound)
         _log.info("listening", name="operator", url=endpoint.url)
         try:
             yield
