@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-from typing import Final
+import sys
+from typing import Final, TextIO
 
+from bridge.commands.failure import unusable
 from bridge.config import Settings
 from bridge.runner import Listener, serve
+from bridge.store import StoreError
 from bridge.tls import server_ssl_context
 from bridge.web.app import create_app
 
@@ -17,6 +20,8 @@ from bridge.web.app import create_app
 # 340 collections, 84 ms). At 5,000, most of that state has been freed by reference counting before a
 # collection comes: 4 collections, 3 ms. Cyclic garbage waits longer for collection, a few thousand objects.
 YOUNG_GC_THRESHOLD: Final = 5000
+# As the other commands exit when the mapping database cannot be used (reconcile, db, adopt).
+EXIT_UNUSABLE: Final = 3
 
 
 def _started() -> None:
@@ -38,13 +43,21 @@ def with_listen(settings: Settings, host: str | None, port: int | None) -> Setti
     )
 
 
-async def run_serve(settings: Settings, *, host: str | None, port: int | None) -> int:
-    """Serve until SIGTERM/SIGINT."""
+async def run_serve(
+    settings: Settings, *, host: str | None, port: int | None, err: TextIO = sys.stderr
+) -> int:
+    """Serve until SIGTERM/SIGINT; exit 3 with the operator's line when start-up cannot use the database
+    (unopenable, damaged, newer, locked past the busy timeout). The store has logged its event for it
+    (store.unwritable, store.corrupt), which alerts as it would from a running bridge: no traceback."""
     settings = with_listen(settings, host, port)
     listener = Listener(
         create_app(settings), settings.server.host, settings.server.port, server_ssl_context(settings.server)
     )
-    await serve(
-        [listener], shutdown_timeout=settings.server.shutdown_timeout, on_started=lambda _: _started()
-    )
+    try:
+        await serve(
+            [listener], shutdown_timeout=settings.server.shutdown_timeout, on_started=lambda _: _started()
+        )
+    except StoreError as exc:
+        print(unusable(exc, settings), file=err)
+        return EXIT_UNUSABLE
     return 0

@@ -47,7 +47,7 @@ from bridge.store.records import (
     UserRef,
 )
 from bridge.store.user_writes import UserFields
-from bridge.store.writability import Writability
+from bridge.store.writability import Writability, log_unwritable
 from bridge.store.writer import Writer
 
 T = TypeVar("T")
@@ -771,7 +771,12 @@ async def open_store(
     except sqlite3.Error as exc:
         # Opening runs no query of the bridge's own: any SQLite failure here is the file's or its
         # environment's (another process's exclusive lock, not a database, unreadable), never a bug.
-        raise _reported(_translate(exc, "cannot open"), exc, traceback=False) from exc
+        error = _reported(_translate(exc, "cannot open"), exc, traceback=False)
+        if isinstance(error, StoreUnwritable):
+            # No store keeps the condition yet: opening is one call, so this is its one line, as a running
+            # store's first failed call writes it (an unopenable file at start-up alerts as a full disk later).
+            log_unwritable(error, exc)
+        raise error from exc
 
 
 async def _open(db: Path, clock: Clock | None, readers: int, busy_timeout_ms: int) -> Store:
