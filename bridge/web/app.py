@@ -11,8 +11,9 @@ from bridge.web.context import context_middleware
 from bridge.web.dialect import dialect_middleware
 from bridge.web.errors import error_middleware
 from bridge.web.forwarded import PublicUrl
-from bridge.web.keys import PUBLIC_URL, RENDERED_USERS, SETTINGS
+from bridge.web.keys import PUBLIC_URL, RENDERED_USERS, SETTINGS, TRUSTED_PROXIES
 from bridge.web.metrics import setup_metrics
+from bridge.web.proxies import TrustedProxies
 from bridge.web.readiness import READINESS
 from bridge.web.rendered import RenderedUsers
 from bridge.web.routes import setup_routes
@@ -23,7 +24,9 @@ def create_app(settings: Settings) -> web.Application:
     """Build the bridge's web application from validated settings."""
     app = web.Application(client_max_size=settings.scim.max_payload_bytes)
     app[SETTINGS] = settings
-    app[PUBLIC_URL] = PublicUrl.from_settings(settings)
+    proxies = TrustedProxies.from_entries(settings.server.trusted_proxies)
+    app[TRUSTED_PROXIES] = proxies
+    app[PUBLIC_URL] = PublicUrl.from_settings(settings, proxies)
     app[READINESS] = {}
     app[RENDERED_USERS] = RenderedUsers()
     app.cleanup_ctx.extend(service_contexts(settings))

@@ -22,7 +22,7 @@ from bridge.auth.ratelimit import FailedAttemptLimiter
 from bridge.config import Settings
 from bridge.log_fields import bind_log_field
 from bridge.scim.errors import TooManyRequests, Unauthorized
-from bridge.web.keys import CLIENT_NAME, PRINCIPAL
+from bridge.web.keys import CLIENT_NAME, PRINCIPAL, TRUSTED_PROXIES
 from bridge.web.oauth import make_token_endpoint
 from bridge.web.proxies import TrustedProxies, unmapped
 
@@ -74,17 +74,21 @@ class AuthnPolicy:
     def client_address(self, request: web.Request) -> str:
         """The peer address, or the nearest untrusted X-Forwarded-For hop when the peer is our proxy; an
         IPv4-mapped address as IPv4, so a client is one failed-attempts key on any listener (bridge/web/proxies.py)."""
-        peer = unmapped(request.remote or "unknown")
-        if not self.trusted_proxies.trust(peer):
-            return peer
+        peer = request.remote or "unknown"
+        if not self.trusted_proxies.networks:
+            return unmapped(peer)  # the common case: no proxies, no tuple (check's answer) per request
+        client, trusted = self.trusted_proxies.check(peer)
+        if not trusted:
+            return client
         hops = [
             hop.strip() for value in request.headers.getall("X-Forwarded-For", []) for hop in value.split(",")
         ]
-        hops = [hop for hop in hops if hop]
-        for hop in reversed(hops):
-            if not self.trusted_proxies.trust(hop):
-                return unmapped(hop)
-        return unmapped(hops[0]) if hops else peer
+        for hop in reversed([hop for hop in hops if hop]):
+            client, trusted = self.trusted_proxies.check(hop)
+            if not trusted:
+                break
+        # The nearest untrusted hop; with every hop trusted (an internal caller), the furthest; with none, the peer.
+        return client
 
     def _under_base(self, path: str) -> bool:
         return path == self._base or path.startswith(self._prefix)
@@ -93,7 +97,8 @@ class AuthnPolicy:
 def setup_auth(app: web.Application, settings: Settings, *, clock: Clock = utc_now) -> Middleware:
     """Build the Authenticator and limiter from settings; add the token endpoint if OAuth is configured.
 
-    Returns the authentication middleware, for the app's list (innermost: see bridge/web/app.py).
+    The trusted proxies are the app's (``TRUSTED_PROXIES``, set by the factory). Returns the authentication
+    middleware, for the app's list (innermost: see bridge/web/app.py).
     """
     auth = settings.scim.auth
     authenticator = Authenticator(auth, clock)
@@ -104,7 +109,7 @@ def setup_auth(app: web.Application, settings: Settings, *, clock: Clock = utc_n
         base_path=settings.server.base_path,
         open_routes=OPEN_PATHS | frozenset(token_paths),
         limiter=limiter,
-        trusted_proxies=TrustedProxies.from_entries(settings.server.trusted_proxies),
+        trusted_proxies=app[TRUSTED_PROXIES],
     )
     endpoint = make_token_endpoint(authenticator.oauth, limiter, policy.client_address)
     for path in token_paths:

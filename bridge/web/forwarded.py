@@ -47,13 +47,14 @@ class PublicUrl:
     proxies: TrustedProxies
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PublicUrl:
+    def from_settings(cls, settings: Settings, proxies: TrustedProxies) -> PublicUrl:
+        """From the server settings and the app's parse of their ``trusted_proxies``."""
         base_path = settings.server.base_path.rstrip("/")
         public_url = settings.server.public_url
         return cls(
             base_path=base_path,
             public_url=public_url.rstrip("/") + base_path if public_url else None,
-            proxies=TrustedProxies.from_entries(settings.server.trusted_proxies),
+            proxies=proxies,
         )
 
     def base_url(self, request: web.Request) -> str:

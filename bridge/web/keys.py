@@ -13,10 +13,13 @@ from bridge.provisioning.groups import GroupService
 from bridge.provisioning.users import UserService
 from bridge.store import Store
 from bridge.web.forwarded import PublicUrl
+from bridge.web.proxies import TrustedProxies
 from bridge.web.rendered import RenderedUsers
 
 SETTINGS: Final = web.AppKey[Settings]("settings")
 PUBLIC_URL: Final = web.AppKey[PublicUrl]("public_url")
+# server.trusted_proxies parsed once per app, for the public URL and the failed-attempts key alike.
+TRUSTED_PROXIES: Final = web.AppKey[TrustedProxies]("trusted_proxies")
 REQUEST_ID: Final = web.RequestKey[str]("request_id")
 CLIENT_NAME: Final = web.RequestKey[str]("client_name")
 PRINCIPAL: Final = web.RequestKey[IdpPrincipal]("principal")

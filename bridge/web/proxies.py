@@ -84,6 +84,18 @@ class TrustedProxies:
     def __bool__(self) -> bool:
         return bool(self.networks)
 
+    def check(self, address: str) -> tuple[str, bool]:
+        """`address` as the client key (`unmapped`) and whether it is inside one of the networks, from one parse:
+        a request from a proxy asks both of its peer and of each X-Forwarded-For hop it reads."""
+        if not self.networks:
+            return unmapped(address), False
+        ip = parse_address(address)
+        if ip is None:
+            return address, False
+        # The key `unmapped` makes: only a text with a colon and a dot is written as the address it parsed to.
+        key = str(ip) if ":" in address and "." in address else address
+        return key, any(ip in network for network in self.networks)
+
     def trust(self, address: str | None) -> bool:
         """True when `address` is an IP inside one of the networks (an IPv4-mapped one as its IPv4 address)."""
         if not self.networks:

@@ -8,7 +8,8 @@ from bridge.config import AuthSettings, ScimSettings, ServerSettings, Settings
 from bridge.web.authn import setup_auth
 from bridge.web.context import context_middleware
 from bridge.web.errors import error_middleware
-from bridge.web.keys import PRINCIPAL
+from bridge.web.keys import PRINCIPAL, TRUSTED_PROXIES
+from bridge.web.proxies import TrustedProxies
 from tests.auth.fakes import FakeClock
 
 
@@ -30,6 +31,7 @@ def bare_app(settings: Settings, clock: FakeClock) -> web.Application:
         return web.json_response({"status": "ok"})
 
     app = web.Application()
+    app[TRUSTED_PROXIES] = TrustedProxies.from_entries(settings.server.trusted_proxies)
     app.router.add_get("/scim/v2/Users", users)
     app.router.add_get("/scim/v2/ServiceProviderConfig", users)
     app.router.add_get("/healthz", healthz)

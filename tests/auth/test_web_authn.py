@@ -7,12 +7,12 @@ from base64 import b64encode
 from typing import Any
 
 import pytest
-from aiohttp import ClientResponse, web
+from aiohttp import ClientResponse
 from pytest_aiohttp import AiohttpClient
 
 from bridge.config import AuthSettings, ServerSettings, Settings
 from bridge.scim.errors import ERROR_URN
-from bridge.web.authn import setup_auth
+from bridge.web.app import create_app
 from tests.auth.apps import bare_app, settings_with
 from tests.auth.fakes import (
     CLIENT_SECRET,
@@ -237,12 +237,13 @@ async def test_no_credentials_configured_rejects_everything(aiohttp_client: Aioh
     assert (await client.post("/oauth/token", data={"grant_type": "client_credentials"})).status == 404
 
 
-def test_bad_trusted_proxy_entry_fails_setup() -> None:
+def test_bad_trusted_proxy_entry_fails_the_app_factory() -> None:
+    """The factory parses the entries once for the app (config validation refuses a bad one before)."""
     settings = dataclasses.replace(
         settings_with(auth_settings()), server=ServerSettings(trusted_proxies=("nope",))
     )
     with pytest.raises(ValueError, match=r"server\.trusted_proxies"):
-        setup_auth(web.Application(), settings)
+        create_app(settings)
 
 
 async def test_forwarded_hops_all_trusted_or_not_addresses_are_limited_by_what_they_say(

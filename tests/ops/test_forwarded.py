@@ -11,11 +11,12 @@ from pytest_aiohttp import AiohttpClient
 
 from bridge.config import Settings
 from bridge.web.forwarded import PublicUrl
+from bridge.web.proxies import TrustedProxies
 from tests.ops.settings import make_settings
 
 
 def _app(settings: Settings) -> web.Application:
-    public = PublicUrl.from_settings(settings)
+    public = PublicUrl.from_settings(settings, TrustedProxies.from_entries(settings.server.trusted_proxies))
 
     async def where(request: web.Request) -> web.Response:
         return web.Response(text=public.base_url(request))

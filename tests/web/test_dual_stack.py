@@ -4,6 +4,7 @@ the operator endpoints' loopback rule treat it as the IPv4 address it is (real s
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,8 +15,10 @@ import pytest
 from aiohttp import web
 
 from bridge.config import MetricsSettings
+from bridge.web import proxies
 from bridge.web.forwarded import PublicUrl
 from bridge.web.operator_access import operator_allowed
+from bridge.web.proxies import TrustedProxies, parse_address
 from tests.auth.apps import bare_app, settings_with
 from tests.auth.fakes import FakeClock, auth_settings
 from tests.conftest import LogReader
@@ -92,7 +95,8 @@ async def test_an_untrusted_mapped_peer_is_keyed_by_its_ipv4_address(captured_lo
 
 
 async def test_forwarding_headers_from_a_mapped_trusted_peer_are_believed(tmp_path: Path) -> None:
-    public = PublicUrl.from_settings(make_settings(tmp_path, server={"trusted_proxies": ["127.0.0.0/8"]}))
+    settings = make_settings(tmp_path, server={"trusted_proxies": ["127.0.0.0/8"]})
+    public = PublicUrl.from_settings(settings, TrustedProxies.from_entries(settings.server.trusted_proxies))
 
     async def where(request: web.Request) -> web.Response:
         return web.Response(text=public.base_url(request))
@@ -114,3 +118,24 @@ async def test_a_local_client_through_a_dual_stack_listener_is_loopback() -> Non
     app.router.add_get("/status", status)
     async with serving(app) as url, aiohttp.ClientSession() as http:
         assert (await http.get(url("/status"))).status == 200
+
+
+async def test_a_proxied_request_parses_each_address_once(
+    monkeypatch: pytest.MonkeyPatch, captured_logs: LogReader
+) -> None:
+    """The mapped peer (our proxy) and the mapped hop it forwards for: two addresses, two parses (it was four:
+    once for the key, once for the trust, of each)."""
+    parsed: list[str] = []
+
+    def counted(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+        parsed.append(address)
+        return parse_address(address)
+
+    settings = settings_with(auth_settings(), trusted_proxies=("127.0.0.1",))
+    async with serving(bare_app(settings, FakeClock())) as url, aiohttp.ClientSession() as http:
+        monkeypatch.setattr(proxies, "parse_address", counted)
+        headers = {**WRONG, "X-Forwarded-For": "::ffff:203.0.113.7"}
+        assert (await http.get(url("/scim/v2/Users"), headers=headers)).status == 401
+    assert parsed == ["::ffff:127.0.0.1", "::ffff:203.0.113.7"]
+    rejected = [e["client_address"] for e in captured_logs() if e.get("event") == "auth.rejected"]
+    assert rejected == ["203.0.113.7"]

@@ -8,6 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bridge.config import ServerSettings, Settings
+from bridge.web import proxies as proxies_module
+from bridge.web.app import create_app
+from bridge.web.keys import PUBLIC_URL, TRUSTED_PROXIES
 from bridge.web.proxies import TrustedProxies, proxy_networks, unmapped
 
 
@@ -126,3 +130,25 @@ def test_the_client_key_is_the_ipv4_address_of_a_mapped_one(address: str, key: s
 @given(st.ip_addresses(v=4))
 def test_a_mapped_address_and_its_ipv4_address_are_one_key(address: ipaddress.IPv4Address) -> None:
     assert unmapped(f"::ffff:{address}") == unmapped(str(address)) == str(address)
+
+
+@given(entries, addresses.filter(lambda address: address is not None))
+def test_check_is_the_client_key_and_the_trust_from_one_parse(configured: list[str], address: str) -> None:
+    """What client_address asks of each address it reads, as unmapped and trust answer it apart."""
+    proxies = TrustedProxies.from_entries(configured)
+    assert proxies.check(address) == (unmapped(address), proxies.trust(address))
+
+
+def test_the_app_factory_parses_trusted_proxies_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One parse per app, shared by the public URL and the authentication middleware (it was one each)."""
+    parsed: list[str] = []
+
+    def counted(entry: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        parsed.append(entry)
+        return proxy_networks(entry)
+
+    monkeypatch.setattr(proxies_module, "proxy_networks", counted)
+    app = create_app(Settings(server=ServerSettings(trusted_proxies=("10.0.0.0/8",))))
+    assert parsed == ["10.0.0.0/8"]
+    assert app[PUBLIC_URL].proxies is app[TRUSTED_PROXIES]
+    assert app[TRUSTED_PROXIES].trust("10.1.2.3")
