@@ -57,9 +57,9 @@ class AuditScope:
     extra: dict[str, object] = field(default_factory=dict)
     # Set once the store write that finished the operation's intent also wrote its "ok" audit line.
     recorded: bool = False
-    # (retry key, intent id) of each intent the operation leaves pending, for the IdP's retry (ended.py). A tuple:
-    # the default costs no allocation on the success path.
-    left: tuple[tuple[str, int], ...] = ()
+    # (retry key, intent id, whether its master write may still land) of each intent the operation leaves
+    # pending, for the IdP's retry (ended.py). A tuple: the default costs no allocation on the success path.
+    left: tuple[tuple[str, int, bool], ...] = ()
 
 
 # The operation `Journal.audited` is recording in this context, so `Journal.write` can put the audit line
@@ -166,12 +166,14 @@ class _StoreErrors:
 _STORE_ERRORS: Final = _StoreErrors()
 
 
-def _left_pending(retry_key: str, intent: int) -> None:
+def _left_pending(retry_key: str, intent: int, landing: bool) -> None:
     """Note an intent this request leaves pending on its audit scope, so `_Audited` hands it to `EndedIntents`
-    when the request ends (a write outside `Journal.audited`, with no scope, is no request of the IdP's)."""
+    when the request ends (a write outside `Journal.audited`, with no scope, is no request of the IdP's).
+    `landing`: a master call of it got no answer (a timeout, a lost answer, the request cancelled during it), so
+    the master may still apply it after the request has ended; otherwise every call it sent was answered."""
     scope = _SCOPE.get()
     if scope is not None:
-        scope.left = (*scope.left, (retry_key, intent))
+        scope.left = (*scope.left, (retry_key, intent, landing))
 
 
 class PartialMasterWrite(Exception):
@@ -267,13 +269,13 @@ class Journal:
             except PartialMasterWrite as partial:
                 # Part of it reached the master: the intent stays pending so reconciliation finishes or undoes it.
                 _log.warning("master.partial_write", operation=operation, target=target, intent=intent)
-                _left_pending(retry_key, intent)
+                _left_pending(retry_key, intent, isinstance(partial.cause, MasterUnavailable))
                 raise on_master_error(partial.cause) from None
             except MasterError as err:
                 # Unavailable: perhaps applied (a timeout after sending). A protocol error is a 200 whose body
                 # breaks the contract: most likely applied. Both stay pending; resolution asks the master.
                 if isinstance(err, MasterUnavailable | MasterProtocolError):
-                    _left_pending(retry_key, intent)
+                    _left_pending(retry_key, intent, isinstance(err, MasterUnavailable))
                 else:
                     await self._finish_quietly(intent, IntentState.ROLLED_BACK, retry_key)
                 raise on_master_error(err) from None
@@ -286,7 +288,7 @@ class Journal:
             except BaseException:
                 # Anything else (a bug of the bridge's, the request cancelled) may have come after the master
                 # applied the write: pending, as after a timeout.
-                _left_pending(retry_key, intent)
+                _left_pending(retry_key, intent, True)
                 raise
             scope = _SCOPE.get()
             audit = None
@@ -315,12 +317,13 @@ class Journal:
                         _log.exception(
                             "master.compensation_failed", operation=operation, target=target, intent=intent
                         )
-                        _left_pending(retry_key, intent)
+                        # The undo itself may have timed out after it was sent.
+                        _left_pending(retry_key, intent, True)
                     else:
                         await self._finish_quietly(intent, IntentState.ROLLED_BACK, retry_key)
                         _log.warning("master.compensated", operation=operation, target=target, intent=intent)
                 else:
-                    _left_pending(retry_key, intent)
+                    _left_pending(retry_key, intent, False)
                 raise InternalError(
                     "The change reached Determined but could not be recorded; it is journalled for reconciliation."
                 ) from None
@@ -328,17 +331,20 @@ class Journal:
                 scope.recorded = True
             return written
 
-    async def taken_meanwhile(self, finish: Finish, what: str) -> Uniqueness:
+    async def taken_meanwhile(self, finish: Finish, what: str, retry_key: str) -> Uniqueness:
         """The error for a create whose new master object another writer mapped before this write could: an
         `adopt` run beside the serving bridge (its pending-intent check ran before this create began) lists
         the master between this request's checks and its insert.
 
         The object is that writer's now. Undoing it, as a failed store write is undone, would leave their
         mapping on a deactivated user or a deleted group, so the intent is finished as done (the change is on
-        the master and mapped) and the IdP hears 409: a lookup by name finds the resource.
+        the master and mapped) and the IdP hears 409: a lookup by name finds the resource. A finish the store
+        refuses leaves the intent pending and noted under `retry_key`, as any other: the create's retry settles
+        it, safely, since resolution finds nothing unmapped to map (the object is that writer's mapping) and
+        the name taken (the retry's 409), so it rolls the intent back without a master write.
         """
         _log.warning("store.mapped_meanwhile", intent=finish.intent, resource=what)
-        await self._finish_quietly(finish.intent, IntentState.DONE)
+        await self._finish_quietly(finish.intent, IntentState.DONE, retry_key)
         return Uniqueness(
             f"{what} was provisioned by another writer while this request ran; look it up by name."
         )
@@ -353,7 +359,7 @@ class Journal:
             else:
                 _log.exception("intent.finish_failed", intent=intent)
             if retry_key is not None:
-                _left_pending(retry_key, intent)
+                _left_pending(retry_key, intent, False)
 
 
 class _Audited:

@@ -10,12 +10,17 @@ the rest), and the next write holding that lock resolves them before it lets go 
 
 They are resolved after the retry's own write, not before: the master may still apply a create it timed out on
 (a late landing), and an intent rolled back before the retry's create could then leave that user unmapped for
-good. After the retry's create the userName is the retry's on the master (the retry created it, so the first
-attempt can no longer land, and resolution rolls it back) or the first attempt's (the master refused the retry
-as a duplicate, and resolution maps it: the IdP's follow-up filter finds it). An update or delete retried is
-applied again from the store's state, then the earlier attempt's restore has nothing left to undo; resolving it
-first would put the master back in between (a deactivated user briefly active again). Intents of requests still
-in flight never get here, nor do another process's: both keep the grace rule.
+good. After a retry whose create succeeded, or met the name taken (the master's or the store's duplicate), the
+name is held on the master, so the first attempt can no longer land: resolution maps it (it landed) or rolls it
+back. After a retry that failed otherwise the name may still be free and a first attempt whose call got no
+answer still on its way: resolution maps it if the master shows it, and otherwise keeps it pending (the next
+retry asks again, the background after the grace decides). An update or delete retried is applied again from the store's state, and
+the earlier attempt's restore runs after it; resolving it first would put the master back in between (a
+deactivated user briefly active again). That restore cannot stop an earlier call that got no answer from
+landing later, so such an intent stays pending until the grace: each later write of the resource restores
+again, and the background's restore past the grace overwrites whatever landed with the store's, that is the
+newest, state. Intents of requests still in flight never get here, nor do another process's: both keep the
+grace rule.
 """
 
 from __future__ import annotations
@@ -25,31 +30,40 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Collection
 from types import TracebackType
 
-# Resolves intents of ended requests; returns the ids of those still pending (the master could not be asked).
-Settle = Callable[[Collection[int]], Awaitable[Collection[int]]]
+from bridge.scim.errors import Uniqueness
+
+# Resolves intents of ended requests (the ids; those of them whose master write may still land, the master still
+# applying a call that got no answer; whether the holder's write left the name it locks taken on the master:
+# `_Settling`); returns the ids of those still pending (the master could not be asked, or a write of theirs may
+# still land).
+Settle = Callable[[Collection[int], Collection[int], bool], Awaitable[Collection[int]]]
 
 
 class EndedIntents:
     """Intent ids by the lock key a retry holds; each kept at most ``keep_s`` seconds, after which the background
     resolution (older than ``reconcile.intent_grace``) takes it, so the map stays as small as the recent failures."""
 
-    __slots__ = ("_by_key", "_keep_s", "_order", "_settle")
+    __slots__ = ("_by_key", "_keep_s", "_landing", "_order", "_settle")
 
     def __init__(self, settle: Settle, keep_s: float) -> None:
         self._settle = settle
         self._keep_s = keep_s
         self._by_key: dict[str, set[int]] = {}
+        # The noted intents whose master write may still land.
+        self._landing: set[int] = set()
         self._order: deque[tuple[float, str, int]] = deque()
 
-    def ended(self, left: Collection[tuple[str, int]]) -> None:
-        """A request ended leaving these (retry key, intent id) pending."""
+    def ended(self, left: Collection[tuple[str, int, bool]]) -> None:
+        """A request ended leaving these (retry key, intent id, whether its master write may still land) pending."""
         now = time.monotonic()
         order = self._order
         while order and order[0][0] < now - self._keep_s:
             _at, key, intent = order.popleft()
             self._drop(key, {intent})
-        for key, intent in left:
+        for key, intent, landing in left:
             self._by_key.setdefault(key, set()).add(intent)
+            if landing:
+                self._landing.add(intent)
             order.append((now, key, intent))
 
     def settling(self, key: str) -> _Settling:
@@ -57,15 +71,16 @@ class EndedIntents:
         that key left pending (nothing but a dict lookup when there is none)."""
         return _Settling(self, key)
 
-    async def _settle_key(self, key: str) -> None:
+    async def _settle_key(self, key: str, name_taken: bool) -> None:
         ids = self._by_key.get(key)
         if not ids:
             return
         asked = frozenset(ids)
-        left = await self._settle(asked)
+        left = await self._settle(asked, asked.intersection(self._landing), name_taken)
         self._drop(key, asked.difference(left))
 
     def _drop(self, key: str, intents: Collection[int]) -> None:
+        self._landing.difference_update(intents)
         ids = self._by_key.get(key)
         if ids is None:
             return
@@ -91,4 +106,8 @@ class _Settling:
     ) -> None:
         # Not while the request is being cancelled (the IdP went away, shutdown): the next holder does it.
         if self._key in self._ended._by_key and (exc is None or isinstance(exc, Exception)):
-            await self._ended._settle_key(self._key)
+            # A create or relink that succeeded holds its name on the master now, and a 409 says something else
+            # does (the master's duplicate, or the store's live mapping, which has its user there). Any other
+            # failure may leave the name free, for an earlier attempt still on its way to take. (For the keys
+            # of updates, what they settle is no create: the flag does not matter there.)
+            await self._ended._settle_key(self._key, exc is None or isinstance(exc, Uniqueness))

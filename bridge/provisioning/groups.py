@@ -314,7 +314,9 @@ class GroupService:
                     except Duplicate:
                         if await self._store.get_group_by_det_id(group.id) is None:
                             raise
-                        raise await self._journal.taken_meanwhile(finish, f"displayName {name!r}") from None
+                        raise await self._journal.taken_meanwhile(
+                            finish, f"displayName {name!r}", key
+                        ) from None
 
                 async def compensate(group: MasterGroupDetails) -> None:
                     await self._master.delete_group(group.id)

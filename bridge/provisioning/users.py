@@ -360,7 +360,7 @@ class UserService:
                     raise
                 if holder.tombstoned_at is None:
                     raise await self._journal.taken_meanwhile(
-                        finish, f"userName {desired.username!r}"
+                        finish, f"userName {desired.username!r}", user_name_key(desired.username)
                     ) from None
             # The master just gave this id to the user it created, so the tombstone holding it maps no user of
             # this master (one made on another before an override): nothing can relink it. Kept, it would

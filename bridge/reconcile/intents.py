@@ -58,6 +58,10 @@ class Resolution(enum.Enum):
     COMPLETED = "completed"
     ROLLED_BACK = "rolled_back"
     DEFERRED = "deferred"  # the master could not be asked; try again next time
+    # At an IdP's retry (`resolve_ended`): the master was put right for now, but the intent's own master write may
+    # still land (the master still working on a request the bridge gave up on), so it stays pending until a
+    # run past reconcile.intent_grace, when it no longer can.
+    KEPT = "kept"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,8 @@ class IntentPass:
 
 # Operations whose resolution puts the master back to the store's state for their target (`_restore`).
 _RESTORING_OPERATIONS = frozenset({"patch", "replace"})
+# What `resolve_ended` reports as still pending.
+_STILL_PENDING = frozenset({Resolution.DEFERRED, Resolution.KEPT})
 
 
 @dataclass(slots=True)
@@ -95,6 +101,10 @@ class PassCache:
     finds its Determined user or group gone waits for the next run's count (none, for a lone `resolve`).
     ``recreatable``: the SCIM ids of the groups the guard counted and allowed to be re-created by a restore; a
     restore finding any other group gone waits for the next run's count in the same way.
+    ``landing``: the intents whose master write may still land (at an IdP's retry: a call of their request got
+    no answer, and the master may still be applying it): a restore or undo is done but the intent kept pending
+    (`Resolution.KEPT`), and a create the master does not show is rolled back only when ``name_taken`` (the
+    retry's write left the name taken on the master: the create can no longer land). Past the grace, none is.
     """
 
     users: list[MasterUser] | None = None
@@ -102,6 +112,8 @@ class PassCache:
     settled: set[tuple[str, str]] = field(default_factory=set)
     retirable: frozenset[int] = frozenset()
     recreatable: frozenset[str] = frozenset()
+    landing: frozenset[int] = frozenset()
+    name_taken: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,27 +155,38 @@ class IntentResolver:
         ]
         return await self._resolve_due(due, deadline)
 
-    async def resolve_ended(self, ids: Collection[int]) -> frozenset[int]:
+    async def resolve_ended(
+        self, ids: Collection[int], landing: Collection[int], name_taken: bool
+    ) -> frozenset[int]:
         """Resolve these intents at once, whatever their age: their requests ended in this process, so none is
-        in flight (provisioning/ended.py; the IdP's retry of the write holds its lock meanwhile). The ids still
-        pending afterwards: deferred, refused by the retirement guard, or not asked (the master or the store
-        failed while counting). Every step is `resolve_all`'s, guard and log events included."""
+        in flight (provisioning/ended.py; the IdP's retry of the write holds its lock meanwhile). The master
+        writes of `landing` may still land, though (`PassCache.landing`); `name_taken` says whether the retry's
+        write left the name it locks taken on the master. The ids still pending afterwards: kept (their writes may still
+        land), deferred, refused by the retirement guard, or not asked (the master or the store failed while
+        counting). Every other step is `resolve_all`'s, guard and log events included."""
         due: list[IntentRecord] = []
         try:
             for intent_id in sorted(ids, reverse=True):  # newest first, as `resolve_all` goes
                 intent = await self.store.get_intent(intent_id)
                 if intent is not None and intent.state is IntentState.PENDING:
                     due.append(intent)
-            resolved = await self._resolve_due(due, None)
+            resolved = await self._resolve_due(due, None, landing=frozenset(landing), name_taken=name_taken)
         except (MasterError, StoreError) as exc:
             # The retry's own answer stands (a 503 while the master is down); its next retry asks again.
             _log.warning("reconcile.intents_deferred", path=self.path, error=type(exc).__name__)
             return frozenset(ids)
         if resolved.refusal is not None:
             return frozenset(i.id for i in due)
-        return frozenset(o.intent_id for o in resolved.outcomes if o.resolution is Resolution.DEFERRED)
+        return frozenset(o.intent_id for o in resolved.outcomes if o.resolution in _STILL_PENDING)
 
-    async def _resolve_due(self, due: list[IntentRecord], deadline: float | None) -> IntentPass:
+    async def _resolve_due(
+        self,
+        due: list[IntentRecord],
+        deadline: float | None,
+        *,
+        landing: frozenset[int] = frozenset(),
+        name_taken: bool = True,
+    ) -> IntentPass:
         retiring = await retiring_intents(self.store, self.client, due)
         groups = await group_intents(self.store, self.client, due)
         refusal = await intent_refusal(self.retire_guard, self.store, retiring, groups)
@@ -174,6 +197,8 @@ class IntentResolver:
         cache = PassCache(
             retirable=frozenset(retiring) | frozenset(groups.retiring),
             recreatable=frozenset(groups.recreating.values()),
+            landing=landing,
+            name_taken=name_taken,
         )
         # Newest first: an older intent for the same target waits for a newer one (see `resolve`), so this
         # order settles them all in one pass.
@@ -191,22 +216,14 @@ class IntentResolver:
             except REPAIR_ERRORS as exc:
                 outcome = _deferred(intent, type(exc).__name__)
             else:
-                _log.info(
-                    "reconcile.intent_resolved",
-                    intent_id=intent.id,
-                    request_id=intent.request_id,
-                    operation=intent.operation,
-                    resource_type=intent.resource_type,
-                    target=intent.target,
-                    resolution=outcome.resolution.value,
-                    master_actions=list(outcome.master_actions),
-                )
+                _log_outcome(intent, outcome)
             outcomes.append(outcome)
         return IntentPass(tuple(outcomes))
 
     async def resolve(self, intent: IntentRecord, cache: PassCache | None = None) -> ResolvedIntent:
         """Complete or roll back one intent; defer it while a newer request for the same target is in flight."""
         cache = cache or PassCache()
+        landing = intent.id in cache.landing
         if await self._superseded_in_flight(intent):
             # Rolling back now could undo that request's master write just before it records it in the
             # store; once it has finished, this intent is resolved against the state it left.
@@ -218,19 +235,32 @@ class IntentResolver:
                 mapped = await self._complete_user_create(intent, cache)
             else:
                 mapped = await self._complete_group_create(intent, cache)
-            if mapped is None:
-                return await self._finish(intent, IntentState.ROLLED_BACK, ())
-            return await self._finish(intent, IntentState.DONE, mapped)
+            if mapped is not None:
+                return await self._finish(intent, IntentState.DONE, mapped)
+            if landing and not cache.name_taken:
+                # The name is still free on the master, so the create may land yet: rolled back now, it would
+                # leave that user or group unmapped for good (every create of the name a 409 nobody can find).
+                return _kept(intent, ())
+            return await self._finish(intent, IntentState.ROLLED_BACK, ())
         if intent.operation == "delete" and await self._deletion_happened(intent, cache):
             return await self._finish(intent, IntentState.DONE, ("store.delete",))
         if intent.operation == "relink":
-            return await self._finish(intent, IntentState.ROLLED_BACK, await self._undo_relink(intent))
+            undone = await self._undo_relink(intent)
+            if landing and not cache.name_taken:
+                # As for a create: its revival may land yet, and is undone again then.
+                return _kept(intent, undone)
+            return await self._finish(intent, IntentState.ROLLED_BACK, undone)
         key = (intent.resource_type, intent.target)
-        if intent.operation in _RESTORING_OPERATIONS and key in cache.settled:
-            return await self._finish(intent, IntentState.ROLLED_BACK, ())
-        actions = await self._restore(intent, cache)
-        if intent.operation in _RESTORING_OPERATIONS:
-            cache.settled.add(key)
+        actions: tuple[str, ...] = ()
+        if intent.operation not in _RESTORING_OPERATIONS or key not in cache.settled:
+            actions = await self._restore(intent, cache)
+            if intent.operation in _RESTORING_OPERATIONS:
+                cache.settled.add(key)
+        if landing:
+            # Put right for now, but a write landing after this restore would stay until a reconcile pass: kept
+            # pending, it is restored again by the next write of the resource, and past the grace by the
+            # background, from the store's (the newest) state.
+            return _kept(intent, actions)
         return await self._finish(intent, IntentState.ROLLED_BACK, actions)
 
     async def _superseded_in_flight(self, intent: IntentRecord) -> bool:
@@ -376,6 +406,30 @@ class IntentResolver:
                 continue
             done.append(drift.kind.value)
         return tuple(done)
+
+
+def _log_outcome(intent: IntentRecord, outcome: ResolvedIntent) -> None:
+    """The line of an intent resolved (or deferred behind a request in flight), or kept pending."""
+    fields = {
+        "intent_id": intent.id,
+        "request_id": intent.request_id,
+        "operation": intent.operation,
+        "resource_type": intent.resource_type,
+        "target": intent.target,
+        "resolution": outcome.resolution.value,
+        "master_actions": list(outcome.master_actions),
+    }
+    if outcome.resolution is Resolution.KEPT:
+        _log.info("reconcile.intent_kept", **fields)
+    else:
+        _log.info("reconcile.intent_resolved", **fields)
+
+
+def _kept(intent: IntentRecord, actions: tuple[str, ...]) -> ResolvedIntent:
+    """An intent left pending because its master write may still land (`Resolution.KEPT`)."""
+    return ResolvedIntent(
+        intent.id, intent.operation, intent.resource_type, intent.target, Resolution.KEPT, actions
+    )
 
 
 def _deferred(intent: IntentRecord, error: str) -> ResolvedIntent:

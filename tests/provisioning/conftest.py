@@ -23,3 +23,12 @@ async def proxied(
 ) -> tuple[World, FaultProxy]:
     """The same, with the bridge reaching the emulator through a FaultProxy (rules added by each test)."""
     return await start_world_behind_proxy(aiohttp_server, aiohttp_client, tmp_path)
+
+
+@pytest.fixture
+async def tried_once(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
+) -> tuple[World, FaultProxy]:
+    """As `proxied`, each master call tried once: one injected fault is one failure, and the circuit breaker
+    stays closed."""
+    return await start_world_behind_proxy(aiohttp_server, aiohttp_client, tmp_path, master={"retries": 0})

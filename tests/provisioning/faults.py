@@ -23,7 +23,9 @@ class Rule:
     connection, as a lost response would, or (`meanwhile`) forward, run another writer, then pass the master's
     answer on, as an answer still on its way while something else acts would. With `page`, the answer is that
     HTML page instead of an envelope, as a proxy's own error page is. With `reshaped`, forward first and then
-    answer 200 with that JSON text instead of the master's answer, as a master of another version would."""
+    answer 200 with that JSON text instead of the master's answer, as a master of another version would. With
+    `hold`, answer `status` at once but keep the request, which `FaultProxy.land_held` forwards later: a master
+    still applying a request the bridge gave up on (it lands after the bridge has moved on)."""
 
     method: str
     path: str
@@ -36,6 +38,7 @@ class Rule:
     meanwhile: Callable[[], Awaitable[None]] | None = None
     page: str | None = None
     reshaped: str | None = None
+    hold: bool = False
 
     def matches(self, request: web.Request) -> bool:
         return (
@@ -71,6 +74,8 @@ class FaultProxy:
     upstream: str
     rules: list[Rule] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)
+    # Requests a `hold` rule kept: method, path and query, body, headers.
+    held: list[tuple[str, str, bytes, dict[str, str]]] = field(default_factory=list)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.seen.append(f"{request.method} {request.path}")
@@ -80,6 +85,8 @@ class FaultProxy:
             rule = None
         if rule is not None:
             rule.times -= 1
+            if rule.hold:
+                self.held.append((request.method, request.path_qs, await request.read(), _forwarded(request)))
             if rule.page is not None:
                 return web.Response(status=rule.status, text=rule.page, content_type="text/html")
             if not rule.after_forward and rule.meanwhile is None and rule.reshaped is None:
@@ -89,17 +96,9 @@ class FaultProxy:
                     status=rule.status,
                     headers=rule.headers,
                 )
-        body = await request.read()
-        headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")}
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(
-                request.method, self.upstream + request.path_qs, data=body, headers=headers
-            ) as answer,
-        ):
-            payload = await answer.read()
-            status = answer.status
-            content_type = answer.content_type
+        status, payload, content_type = await self._forward(
+            request.method, request.path_qs, await request.read(), _forwarded(request)
+        )
         if rule is not None and rule.meanwhile is not None:
             await rule.meanwhile()
         if rule is not None and rule.reshaped is not None:
@@ -110,6 +109,25 @@ class FaultProxy:
             request.transport.close()
             raise web.HTTPServiceUnavailable
         return web.Response(status=status, body=payload, content_type=content_type)
+
+    async def land_held(self) -> list[int]:
+        """Forward the requests `hold` rules kept, oldest first; the master's statuses (nobody hears them)."""
+        held, self.held = self.held, []
+        return [(await self._forward(*request))[0] for request in held]
+
+    async def _forward(
+        self, method: str, path_qs: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, bytes, str]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(method, self.upstream + path_qs, data=body, headers=headers) as answer,
+        ):
+            return answer.status, await answer.read(), answer.content_type
+
+
+def _forwarded(request: web.Request) -> dict[str, str]:
+    """The headers the master needs of a request: its credentials and body type."""
+    return {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")}
 
 
 async def start_proxy(aiohttp_server: AiohttpServer, upstream: str) -> tuple[FaultProxy, TestServer]:

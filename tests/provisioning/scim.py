@@ -1,11 +1,16 @@
-"""Small SCIM request helpers for the end-to-end service tests (Okta's seed credentials)."""
+"""Small SCIM request helpers for the end-to-end service tests (Okta's seed credentials), and the background's
+intent resolution on demand."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import ClientResponse
 
+from bridge.reconcile.background import resolve_leftovers
+from bridge.reconcile.factory import build_intent_resolver
+from bridge.web.keys import MASTER, SETTINGS
 from tests.idp.harness import BASE_PATH, OKTA_BASIC, World
 
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -33,6 +38,25 @@ def user_body(user_name: str, display: str | None = None, **extra: Any) -> dict[
         body["displayName"] = display
     body.update(extra)
     return body
+
+
+def group_body(name: str, members: list[str] | None = None) -> dict[str, Any]:
+    """A POST /Groups body with these members."""
+    return {"schemas": [GROUP_URN], "displayName": name, "members": [{"value": m} for m in members or []]}
+
+
+async def filter_ids(world: World, resource: str, attribute: str, value: str) -> list[str]:
+    """The ids an IdP's `<attribute> eq "<value>"` lookup finds."""
+    found = await call(world, "GET", f'/{resource}?filter={attribute} eq "{value}"')
+    assert found.status == 200
+    return [r["id"] for r in (await found.json())["Resources"]]
+
+
+async def past_the_grace(world: World) -> None:
+    """The background's resolution once reconcile.intent_grace has passed for every pending intent; it must
+    leave none pending."""
+    resolver = build_intent_resolver(world.app[SETTINGS], world.store, world.app[MASTER], path="background")
+    assert await resolve_leftovers(resolver, datetime.now(UTC))
 
 
 def patch(*operations: dict[str, Any]) -> dict[str, Any]:
