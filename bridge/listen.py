@@ -10,6 +10,7 @@ host is bound as aiohttp binds it.
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import ssl
 
@@ -50,4 +51,39 @@ def site(
 
 def url(scheme: str, host: str, port: int) -> str:
     """``scheme://host:port``, an IPv6 literal in brackets (RFC 3986 §3.2.2)."""
-    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+    return f"{scheme}://{authority(host, port)}"
+
+
+def authority(host: str, port: int) -> str:
+    """``host:port``, an IPv6 literal in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class ListenFailed(Exception):
+    """A listener could not bind its address: another process holds the port, the host is not one of this
+    machine's addresses, or a port below 1024 without the privilege."""
+
+    def __init__(self, name: str, host: str, port: int, error: OSError) -> None:
+        # The OS's own words for the errno ("Address already in use"): the exception's text repeats the
+        # address, in the event loop's own format.
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        super().__init__(f"cannot listen on {authority(host, port)} ({name}): {reason}")
+        self.name = name
+        self.host = host
+        self.port = port
+        self.reason = reason
+
+
+async def start_site(
+    runner: web.BaseRunner, name: str, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+) -> str:
+    """Bind and start `runner`'s site for `host`:`port`; its URL (the bound port when 0 was asked for).
+
+    Raises ListenFailed when the address cannot be bound; the runner stays the caller's to clean up."""
+    try:
+        await site(runner, host, port, ssl_context).start()
+    except OSError as exc:
+        raise ListenFailed(name, host, port, exc) from exc
+    addresses = runner.addresses
+    bound = int(addresses[-1][1]) if addresses else port
+    return url("https" if ssl_context else "http", host, bound)

@@ -37,14 +37,21 @@ class Started:
 
 
 async def start(listener: Listener, shutdown_timeout: float) -> tuple[web.AppRunner, Started]:
-    """Start one listener; the caller owns the runner and must clean it up."""
+    """Start one listener; the caller owns the runner and must clean it up.
+
+    If the app's start-up or the bind fails (ListenFailed: the port is taken), the runner is cleaned up here
+    before the error propagates: the cleanup contexts the start-up entered (the store, its writer thread,
+    background tasks) exit as at a shutdown."""
     runner = web.AppRunner(listener.app, access_log=None, shutdown_timeout=shutdown_timeout)
-    await runner.setup()
-    await listen.site(runner, listener.host, listener.port, listener.ssl_context).start()
-    addresses = runner.addresses
-    port = int(addresses[-1][1]) if addresses else listener.port
-    scheme = "https" if listener.ssl_context else "http"
-    return runner, Started(listener.name, listen.url(scheme, listener.host, port))
+    try:
+        await runner.setup()
+        url = await listen.start_site(
+            runner, listener.name, listener.host, listener.port, listener.ssl_context
+        )
+    except BaseException:
+        await asyncio.shield(runner.cleanup())
+        raise
+    return runner, Started(listener.name, url)
 
 
 async def serve(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,9 +13,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp import web
 
-from bridge.runner import Listener, Started, serve
+from bridge.listen import ListenFailed
+from bridge.runner import Listener, Started, serve, start
 from tests.polling import until
 
 
@@ -101,3 +104,44 @@ def test_sigterm_stops_the_serve_process_cleanly(tmp_path: Path) -> None:
     assert process.returncode == 0, err
     assert '"stopped"' in out
     assert "Traceback" not in err
+
+
+async def test_a_listener_that_cannot_bind_cleans_up_its_app_and_names_the_address() -> None:
+    events: list[str] = []
+
+    async def resource(_: web.Application) -> AsyncIterator[None]:
+        events.append("start-up")
+        yield
+        events.append("cleanup")
+
+    app = web.Application()
+    app.cleanup_ctx.append(resource)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = int(holder.getsockname()[1])
+        with pytest.raises(ListenFailed) as raised:
+            await start(Listener(app, "127.0.0.1", port, name="bridge"), shutdown_timeout=5)
+    assert events == ["start-up", "cleanup"]
+    assert (raised.value.name, raised.value.host, raised.value.port) == ("bridge", "127.0.0.1", port)
+    assert str(raised.value) == f"cannot listen on 127.0.0.1:{port} (bridge): Address already in use"
+
+
+async def test_an_app_whose_start_up_fails_is_cleaned_up() -> None:
+    events: list[str] = []
+
+    async def opened(_: web.Application) -> AsyncIterator[None]:
+        events.append("opened")
+        yield
+        events.append("closed")
+
+    async def failing(_: web.Application) -> AsyncIterator[None]:
+        if not events:
+            yield
+        raise RuntimeError("start-up failed")
+
+    app = web.Application()
+    app.cleanup_ctx.extend([opened, failing])
+    with pytest.raises(RuntimeError, match="start-up failed"):
+        await start(Listener(app, "127.0.0.1", 0), shutdown_timeout=5)
+    assert events == ["opened", "closed"]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sys
 import tempfile
 from pathlib import Path
 
+from bridge.commands.cannot_listen import cannot_listen
 from bridge.commands.serve import with_listen
 from bridge.config import Settings
 from bridge.emulator import EmulatorConfig, create_emulator_app
+from bridge.listen import ListenFailed
 from bridge.runner import Listener, Started, serve
 from bridge.runner import start as start_listener
 from bridge.web.app import create_app
@@ -45,7 +48,10 @@ async def run_demo(settings: Settings, *, host: str | None, port: int | None) ->
     """
     with tempfile.TemporaryDirectory(prefix="scim-bridge-demo-") as workdir:
         database = dataclasses.replace(settings.database, path=str(Path(workdir) / "scim-bridge.db"))
-        return await _run(dataclasses.replace(settings, database=database), host=host, port=port)
+        try:
+            return await _run(dataclasses.replace(settings, database=database), host=host, port=port)
+        except ListenFailed as exc:
+            return cannot_listen(exc, sys.stderr)
 
 
 async def _run(settings: Settings, *, host: str | None, port: int | None) -> int:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from bridge.commands.cannot_listen import cannot_listen
 from bridge.emulator import EmulatorConfig, create_emulator_app
+from bridge.listen import ListenFailed
 from bridge.runner import Listener, serve
 
 
 async def run_emulator_command(args: argparse.Namespace) -> int:
-    """Serve the emulator until SIGTERM/SIGINT."""
+    """Serve the emulator until SIGTERM/SIGINT; exit 4 if its port cannot be bound."""
     config = EmulatorConfig(
         rbac=args.rbac,
         initial_password=args.initial_password,
@@ -22,5 +25,8 @@ async def run_emulator_command(args: argparse.Namespace) -> int:
         8081 if args.port is None else args.port,
         name="emulator",
     )
-    await serve([listener], shutdown_timeout=5.0)
+    try:
+        await serve([listener], shutdown_timeout=5.0)
+    except ListenFailed as exc:
+        return cannot_listen(exc, sys.stderr)
     return 0

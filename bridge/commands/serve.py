@@ -7,8 +7,10 @@ import gc
 import sys
 from typing import Final, TextIO
 
+from bridge.commands.cannot_listen import cannot_listen
 from bridge.commands.failure import unusable
 from bridge.config import Settings
+from bridge.listen import ListenFailed
 from bridge.runner import Listener, serve
 from bridge.store import StoreError
 from bridge.tls import server_ssl_context
@@ -48,7 +50,8 @@ async def run_serve(
 ) -> int:
     """Serve until SIGTERM/SIGINT; exit 3 with the operator's line when start-up cannot use the database
     (unopenable, damaged, newer, locked past the busy timeout). The store has logged its event for it
-    (store.unwritable, store.corrupt), which alerts as it would from a running bridge: no traceback."""
+    (store.unwritable, store.corrupt), which alerts as it would from a running bridge: no traceback.
+    Exit 4 when a listener cannot bind (`cannot_listen`), after the start-up's cleanups have run."""
     settings = with_listen(settings, host, port)
     listener = Listener(
         create_app(settings), settings.server.host, settings.server.port, server_ssl_context(settings.server)
@@ -60,4 +63,6 @@ async def run_serve(
     except StoreError as exc:
         print(unusable(exc, settings), file=err)
         return EXIT_UNUSABLE
+    except ListenFailed as exc:
+        return cannot_listen(exc, err)
     return 0

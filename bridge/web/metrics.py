@@ -153,10 +153,11 @@ def _operator_listener(
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
         runner = web.AppRunner(operator_app, access_log=None)
         await runner.setup()
-        port = settings.port or 0
-        await listen.site(runner, settings.host, port).start()
-        bound = runner.addresses[-1][1] if runner.addresses else port
-        endpoint.url = listen.url("http", settings.host, bound)
+        try:
+            endpoint.url = await listen.start_site(runner, "operator", settings.host, settings.port or 0)
+        except BaseException:
+            await runner.cleanup()
+            raise
         _log.info("listening", name="operator", url=endpoint.url)
         try:
             yield
