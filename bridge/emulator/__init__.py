@@ -1,6 +1,6 @@
 """In-process emulator of the Determined master's user, group, auth and token REST API."""
 
-from bridge.emulator.app import create_emulator_app, run_emulator
+from bridge.emulator.app import create_emulator_app
 from bridge.emulator.config import EmulatorConfig
 from bridge.emulator.faults import FaultPlan, Faults
 from bridge.emulator.keys import EMULATOR_STATE
@@ -13,5 +13,4 @@ __all__ = [
     "FaultPlan",
     "Faults",
     "create_emulator_app",
-    "run_emulator",
 ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
@@ -53,14 +51,3 @@ def create_emulator_app(config: EmulatorConfig | None = None) -> web.Application
         # Echo strips a trailing slash before routing (§1.1).
         app.router.add_route(method, path + "/", handler)
     return app
-
-
-async def run_emulator(host: str, port: int, config: EmulatorConfig) -> None:
-    """Serve the emulator on host:port until cancelled."""
-    runner = web.AppRunner(create_emulator_app(config))
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
