@@ -176,6 +176,17 @@ def _left_pending(retry_key: str, intent: int, landing: bool) -> None:
         scope.left = (*scope.left, (retry_key, intent, landing))
 
 
+class MappedMeanwhile(Exception):
+    """Raised by a create's compensation instead of undoing its new master object: another writer mapped that
+    object after the create's store write failed, so the undo would break their mapping (`Journal.write`)."""
+
+    def __init__(self, what: str, holder_key: str) -> None:
+        super().__init__(what)
+        self.what = what
+        # The lock key of the mapping that holds the object (locks.user_key / group_key).
+        self.holder_key = holder_key
+
+
 class PartialMasterWrite(Exception):
     """A multi-call master operation failed after an earlier call of it was applied."""
 
@@ -251,7 +262,9 @@ class Journal:
 
         A master failure marks the intent rolled back, unless the write may have landed (timeout after
         sending), when it stays pending for reconciliation. A store failure after master success is
-        compensated when possible; otherwise the intent stays pending, so the two never disagree silently.
+        compensated when possible (unless `compensate` finds the object mapped by another writer meanwhile:
+        `MappedMeanwhile`, answered as `taken_meanwhile`); otherwise the intent stays pending, so the two never
+        disagree silently.
         `retry_key` is the lock a retry of this write holds (ended.py): an intent left pending is noted under it.
         """
         # Marked for the writer: when this is the only operation in this stage (others may wait for a lock of
@@ -302,8 +315,9 @@ class Journal:
                     master_calls=calls_made(),
                     outcome=scope.outcome,
                 )
+            finish = Finish(intent, audit)
             try:
-                written = await store(result, Finish(intent, audit))
+                written = await store(result, finish)
             except ScimError:
                 raise
             except Exception:  # noqa: BLE001 - any store failure after a master write must be journalled
@@ -313,6 +327,10 @@ class Journal:
                 if compensate is not None:
                     try:
                         await compensate(result)
+                    except MappedMeanwhile as taken:
+                        raise await self.taken_meanwhile(
+                            finish, taken.what, retry_key, taken.holder_key
+                        ) from None
                     except Exception:  # noqa: BLE001 - a failed undo leaves the intent pending for reconcile
                         _log.exception(
                             "master.compensation_failed", operation=operation, target=target, intent=intent
@@ -331,25 +349,27 @@ class Journal:
                 scope.recorded = True
             return written
 
-    async def taken_meanwhile(self, finish: Finish, what: str, retry_key: str) -> Uniqueness:
+    async def taken_meanwhile(self, finish: Finish, what: str, retry_key: str, holder_key: str) -> Uniqueness:
         """The error for a create whose new master object another writer mapped before this write could: an
         `adopt` run beside the serving bridge (its pending-intent check ran before this create began) lists
-        the master between this request's checks and its insert.
+        the master between this request's checks and its insert, or before the compensation of an insert that
+        failed otherwise (a busy database: `MappedMeanwhile`).
 
         The object is that writer's now. Undoing it, as a failed store write is undone, would leave their
         mapping on a deactivated user or a deleted group, so the intent is finished as done (the change is on
         the master and mapped) and the IdP hears 409: a lookup by name finds the resource. A finish the store
-        refuses leaves the intent pending and noted under `retry_key`, as any other: the create's retry settles
-        it, safely, since resolution finds nothing unmapped to map (the object is that writer's mapping) and
-        the name taken (the retry's 409), so it rolls the intent back without a master write.
+        refuses leaves the intent pending and noted, as any other, under `retry_key` (the create's retry) and
+        under `holder_key`, the lock of the mapping that holds the object (the IdP's next write after its
+        filter found that mapping). Either settles it safely: resolution finds nothing unmapped to map (the
+        object is that writer's mapping), so it rolls the intent back without a master write.
         """
         _log.warning("store.mapped_meanwhile", intent=finish.intent, resource=what)
-        await self._finish_quietly(finish.intent, IntentState.DONE, retry_key)
+        await self._finish_quietly(finish.intent, IntentState.DONE, retry_key, holder_key)
         return Uniqueness(
             f"{what} was provisioned by another writer while this request ran; look it up by name."
         )
 
-    async def _finish_quietly(self, intent: int, state: IntentState, retry_key: str | None = None) -> None:
+    async def _finish_quietly(self, intent: int, state: IntentState, *retry_keys: str) -> None:
         try:
             await self._store.finish_intent(intent, state)
         except StoreError as exc:
@@ -358,8 +378,8 @@ class Journal:
                 _log.warning("intent.finish_refused", intent=intent, reason=_refusal(exc))
             else:
                 _log.exception("intent.finish_failed", intent=intent)
-            if retry_key is not None:
-                _left_pending(retry_key, intent, False)
+            for key in retry_keys:
+                _left_pending(key, intent, False)
 
 
 class _Audited:

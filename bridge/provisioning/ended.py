@@ -6,7 +6,8 @@ elsewhere waits ``reconcile.intent_grace`` (a younger intent may belong to a req
 two minutes a retried create met its own first attempt's user on the master, unmapped, and heard 409 with no
 user behind its follow-up filter. This process knows which of its requests are over: their intents are recorded
 here, under the lock key a retry of the same write takes (``user-name:<name>`` for a create, ``user:<id>`` for
-the rest), and the next write holding that lock resolves them before it lets go of it.
+the rest; a create whose object another writer mapped meanwhile also under that mapping's key, which the IdP's
+write after its filter holds), and the next write holding that lock resolves them before it lets go of it.
 
 They are resolved after the retry's own write, not before: the master may still apply a create it timed out on
 (a late landing), and an intent rolled back before the retry's create could then leave that user unmapped for

@@ -28,6 +28,7 @@ from bridge.provisioning.consistency import (
     AuditScope,
     Caller,
     Journal,
+    MappedMeanwhile,
     PartialMasterWrite,
     check_if_match,
     store_errors,
@@ -312,13 +313,18 @@ class GroupService:
                             finishing_intent=finish,
                         )
                     except Duplicate:
-                        if await self._store.get_group_by_det_id(group.id) is None:
+                        holder = await self._store.get_group_by_det_id(group.id)
+                        if holder is None:
                             raise
                         raise await self._journal.taken_meanwhile(
-                            finish, f"displayName {name!r}", key
+                            finish, f"displayName {name!r}", key, group_key(holder.scim_id)
                         ) from None
 
                 async def compensate(group: MasterGroupDetails) -> None:
+                    # As for a user (users.py): a group another writer mapped since the insert failed is theirs.
+                    holder = await self._store.get_group_by_det_id(group.id)
+                    if holder is not None:
+                        raise MappedMeanwhile(f"displayName {name!r}", group_key(holder.scim_id))
                     await self._master.delete_group(group.id)
 
                 record = await self._journal.write(

@@ -28,6 +28,7 @@ from bridge.provisioning.consistency import (
     AuditScope,
     Caller,
     Journal,
+    MappedMeanwhile,
     PartialMasterWrite,
     check_if_match,
     scim_store_error,
@@ -360,7 +361,10 @@ class UserService:
                     raise
                 if holder.tombstoned_at is None:
                     raise await self._journal.taken_meanwhile(
-                        finish, f"userName {desired.username!r}", user_name_key(desired.username)
+                        finish,
+                        f"userName {desired.username!r}",
+                        user_name_key(desired.username),
+                        user_key(holder.scim_id),
                     ) from None
             # The master just gave this id to the user it created, so the tombstone holding it maps no user of
             # this master (one made on another before an override): nothing can relink it. Kept, it would
@@ -371,6 +375,11 @@ class UserService:
             return await insert()
 
         async def compensate(user: MasterUser) -> None:
+            # The insert failed (a busy database), but another writer (`adopt` beside the bridge) may have mapped
+            # the user since: deactivated, it would be inactive under their live mapping. Read again first.
+            holder = await self._store.get_user_by_det_id(user.id)
+            if holder is not None:
+                raise MappedMeanwhile(f"userName {desired.username!r}", user_key(holder.scim_id))
             # Users cannot be deleted (§5.5): an unrecorded user must at least not be usable.
             await self._master.patch_user(user.id, active=False)
 
