@@ -95,6 +95,8 @@ class PassCache:
     """What one resolution pass learns once and reuses.
 
     ``users``/``groups``: master objects no mapping points at (a create intent is matched among them).
+    ``user_creates``/``group_creates``: the creates pending when they were listed, so a create whose object a
+    newer create also matches (the IdP's retry of it, in flight) is left to that one (`_NewerCreatePending`).
     ``settled``: (resource type, target) pairs whose newest update intent this pass restored, so the master
     already equals the store there and an older update intent of the same target has nothing left to undo.
     ``retirable``: the delete intents the guard counted and allowed to retire their mapping; any other that
@@ -109,6 +111,9 @@ class PassCache:
 
     users: list[MasterUser] | None = None
     groups: list[MasterGroupDetails] | None = None
+    # The pending creates of users and of groups, each read just after that listing (`_pending_creates`).
+    user_creates: tuple[IntentRecord, ...] = ()
+    group_creates: tuple[IntentRecord, ...] = ()
     settled: set[tuple[str, str]] = field(default_factory=set)
     retirable: frozenset[int] = frozenset()
     recreatable: frozenset[str] = frozenset()
@@ -231,10 +236,17 @@ class IntentResolver:
                 intent.id, intent.operation, intent.resource_type, intent.target, Resolution.DEFERRED
             )
         if intent.operation == "create":
-            if intent.resource_type == "User":
-                mapped = await self._complete_user_create(intent, cache)
-            else:
-                mapped = await self._complete_group_create(intent, cache)
+            try:
+                if intent.resource_type == "User":
+                    mapped = await self._complete_user_create(intent, cache)
+                else:
+                    mapped = await self._complete_group_create(intent, cache)
+            except _NewerCreatePending:
+                # Its object is the newer create's: mapped here, that request's own insert would fail and its
+                # IdP hear 409 for what it just made. Once it has finished, this one finds nothing to map.
+                return ResolvedIntent(
+                    intent.id, intent.operation, intent.resource_type, intent.target, Resolution.DEFERRED
+                )
             if mapped is not None:
                 return await self._finish(intent, IntentState.DONE, mapped)
             if landing and not cache.name_taken:
@@ -286,8 +298,17 @@ class IntentResolver:
     async def _unmapped_users(self, cache: PassCache) -> list[MasterUser]:
         if cache.users is None:
             mapped = {r.det_id for r in await self.store.all_users(include_tombstoned=True)}
-            cache.users = [u async for u in self.client.iter_users() if u.id not in mapped]
+            users = [u async for u in self.client.iter_users() if u.id not in mapped]
+            cache.user_creates = await self._pending_creates("User")
+            cache.users = users
         return cache.users
+
+    async def _pending_creates(self, resource_type: str) -> tuple[IntentRecord, ...]:
+        """The pending creates of `resource_type`, read after the master was listed: a create whose object the
+        listing shows journalled its intent before its master call, so it is among them unless it finished
+        since (then its mapping holds the object, and mapping it again fails as a Duplicate)."""
+        pending = await self.store.pending_intents()
+        return tuple(i for i in pending if i.operation == "create" and i.resource_type == resource_type)
 
     async def _unmapped_groups(self, cache: PassCache) -> list[MasterGroupDetails]:
         if cache.groups is None:
@@ -297,6 +318,7 @@ class IntentResolver:
                     details = await master_group(self.client, listed.id)
                     if details is not None:
                         found.append(details)
+            cache.group_creates = await self._pending_creates("Group")
             # Cached only when complete: a GET that failed midway defers this create, and a partial list would
             # have the next create rolled back for missing a group the master made.
             cache.groups = found
@@ -311,6 +333,11 @@ class IntentResolver:
             active = journalled_user_create(intent.payload_digest, user.username)
             if active is None:
                 continue
+            if any(
+                o.id > intent.id and journalled_user_create(o.payload_digest, user.username) is not None
+                for o in cache.user_creates
+            ):
+                raise _NewerCreatePending
             doc: dict[str, object] = {"userName": user.username, "active": active}
             if user.display_name:
                 doc["displayName"] = user.display_name
@@ -335,6 +362,11 @@ class IntentResolver:
         for details in candidates:
             if not journalled_group_create(intent.payload_digest, details):
                 continue
+            if any(
+                o.id > intent.id and journalled_group_create(o.payload_digest, details)
+                for o in cache.group_creates
+            ):
+                raise _NewerCreatePending
             try:
                 await map_master_group(self.store, intent.target, details.id, details.name, details.users)
             except Duplicate:
@@ -406,6 +438,11 @@ class IntentResolver:
                 continue
             done.append(drift.kind.value)
         return tuple(done)
+
+
+class _NewerCreatePending(Exception):
+    """A create's object is also what a newer pending create journalled (the same userName, or displayName and
+    members): that newer request may be in flight, between its master call and its mapping (`resolve`)."""
 
 
 def _log_outcome(intent: IntentRecord, outcome: ResolvedIntent) -> None:
