@@ -4,10 +4,13 @@ valgrind are too slow for the suite; `python -m bench.instructions` runs them)."
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pytest
 
-from bench.instructions import Window, callgrind_totals, line, new_dumps_total, row
+from bench.clients import HttpSide
+from bench.directory import Directory
+from bench.instructions import OPERATIONS, Window, callgrind_totals, line, new_dumps_total, row, workloads
 
 HEADER = "# callgrind format\nversion: 1\ncreator: callgrind-3.19.0\npid: 7\nevents: Ir\n"
 
@@ -51,3 +54,14 @@ def test_a_row_is_thousands_per_request_and_the_ratio_counts_the_emulator_behind
 def test_no_native_count_gives_no_ratio() -> None:
     empty = Window(requests=10, bridge=0, emulator=0)
     assert row("create_user", 1, Window(requests=10, bridge=5, emulator=5), empty)["ratio"] is None
+
+
+def test_every_operation_has_a_workload_and_the_cold_reads_make_their_own_users() -> None:
+    """get_user_cold reads users no request has read: its prepare step makes them, apart from the directory
+    get_user reads (which it leaves as it is)."""
+    directory = Directory(scim_ids=["a", "b"], det_ids={"user000000@bench.example": 1})
+    calls = workloads(cast(HttpSide, None), cast(HttpSide, None), directory)
+    assert tuple(calls) == OPERATIONS
+    assert calls["get_user_cold"].prepare is not None
+    assert calls["get_user"].prepare is None
+    assert directory.scim_ids == ["a", "b"]
