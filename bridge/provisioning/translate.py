@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -10,7 +11,9 @@ from typing import Any, Final, NamedTuple
 from bridge.scim.etags import etag_for
 from bridge.scim.filter_sql import MultiValuedSql
 from bridge.scim.filters import SqlMapping
-from bridge.store import GroupRecord, MemberRecord, UserRecord
+from bridge.scim.resources import plain_plan
+from bridge.scim.schemas import USER_SCHEMA
+from bridge.store import GroupRecord, MemberRecord, UserGroup, UserRecord, UserView
 from bridge.store.codec import format_ts
 from bridge.store.sql_mapping import (
     GROUP_COLUMNS,
@@ -143,17 +146,118 @@ def user_document(record: UserRecord, groups_base: str) -> dict[str, Any]:
     doc["active"] = record.active
     doc.pop("groups", None)  # readOnly: only the membership table says what it is
     if record.groups:
-        doc["groups"] = [
-            {
-                "value": g.scim_id,
-                "$ref": f"{groups_base}/{g.scim_id}",
-                "display": g.display_name,
-                "type": "direct",
-            }
-            for g in record.groups
-        ]
+        doc["groups"] = _user_groups(record.groups, groups_base)
     doc["meta"] = _meta(record.created, record.last_modified, record.version)
     return doc
+
+
+def user_view(record: UserRecord) -> UserView:
+    """What a read without projection renders of `record` (`plain_user_document`)."""
+    modified = format_ts(record.last_modified)
+    created = modified if record.created == record.last_modified else format_ts(record.created)
+    return UserView(
+        record.scim_id, record.doc, record.active, record.version, created, modified, record.groups
+    )
+
+
+def _plain_user_layout() -> tuple[
+    tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]
+]:
+    """The core attributes a read without projection returns, in render()'s order, cut where the record's own
+    `active` and `groups` go (before active, between them, after groups); then each extension's."""
+    (_, core), *extensions = plain_plan(USER_SCHEMA)  # the core schema's run first, active before groups
+    active, groups = core.index("active"), core.index("groups")
+    return (
+        core[:active],
+        core[active + 1 : groups],
+        core[groups + 1 :],
+        tuple((u, n) for u, n in extensions if u),
+    )
+
+
+_USER_LAYOUT: Final = _plain_user_layout()
+
+
+@functools.lru_cache(maxsize=64)
+def _present_layout(
+    keys: tuple[str, ...],
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
+    """`_USER_LAYOUT` less the names a document with these keys lacks. Documents of one IdP share a few
+    shapes, and a loop step per name of the schema (a Python loop step costs ~0.5k instructions) was more
+    than half of a plain render."""
+    present = frozenset(keys)
+    before_active, before_groups, after_groups, extensions = _USER_LAYOUT
+    return (
+        tuple(n for n in before_active if n in present),
+        tuple(n for n in before_groups if n in present),
+        tuple(n for n in after_groups if n in present),
+        tuple((urn, names) for urn, names in extensions if urn in present),
+    )
+
+
+def _user_groups(groups: tuple[UserGroup, ...], groups_base: str) -> list[dict[str, str]]:
+    return [
+        {
+            "value": g.scim_id,
+            "$ref": f"{groups_base}/{g.scim_id}",
+            "display": g.display_name,
+            "type": "direct",
+        }
+        for g in groups
+    ]
+
+
+def plain_user_document(view: UserView, groups_base: str, location: str) -> dict[str, Any]:
+    """``render(user_document(record, groups_base), USER_SCHEMA, location=location, copy=False)`` without
+    projection (every GET that misses the kept bodies, every plain listing), built in one pass.
+
+    The same dict, key for key and in the same order (a test holds the two to it), without the document's
+    copy, the loop over the whole schema's plan, meta's copy and the timestamps' parsing and formatting:
+    ~24k instructions fewer for a usual user. Its values are the document's own (not copied): the caller
+    encodes the result at once.
+    """
+    doc = view.doc
+    before_active, before_groups, after_groups, extensions = _present_layout(tuple(doc))
+    out: dict[str, Any] = {"schemas": [USER_SCHEMA.core.id], "id": view.scim_id}
+    for name in before_active:
+        value = doc.get(name)
+        if value is None or value == {}:
+            continue
+        out[name] = value
+    out["active"] = view.active
+    for name in before_groups:
+        value = doc.get(name)
+        if value is None or value == {}:
+            continue
+        out[name] = value
+    if view.groups:
+        out["groups"] = _user_groups(view.groups, groups_base)
+    for name in after_groups:
+        value = doc.get(name)
+        if value is None or value == {}:
+            continue
+        out[name] = value
+    for urn, names in extensions:
+        container = doc.get(urn)
+        if type(container) is not dict and not isinstance(container, Mapping):
+            continue
+        extension: dict[str, Any] = {}
+        for name in names:
+            value = container.get(name)
+            if value is None or value == {}:
+                continue
+            extension[name] = value
+        if extension:
+            out[urn] = extension
+            out["schemas"].append(urn)
+    out["meta"] = {
+        "created": view.created,
+        "lastModified": view.last_modified,
+        "version": etag_for(view.version),
+        "resourceType": USER_SCHEMA.name,
+        "location": location,
+    }
+    return out
 
 
 def member_entry(member: MemberRecord, users_base: str, groups_base: str) -> dict[str, Any]:

@@ -307,7 +307,7 @@ def _put_projected(
 
 
 @functools.lru_cache(maxsize=16)  # as _render_plan
-def _plain_plan(schema: ResourceSchema) -> tuple[tuple[str | None, tuple[str, ...]], ...]:
+def plain_plan(schema: ResourceSchema) -> tuple[tuple[str | None, tuple[str, ...]], ...]:
     """The top-level attributes a read without projection may return, in `_render_plan`'s order, as runs of
     names that share a URN (None: the core schema's): (URN, names)."""
     runs: list[tuple[str | None, list[str]]] = []
@@ -326,7 +326,7 @@ def _put_plain(out: dict[str, Any], doc: Mapping[str, Any], schema: ResourceSche
     An extension's container is looked up once for all its attributes, and skipped whole when the document
     has none (most users: the enterprise extension's six were six lookups, ~5k instructions per render).
     """
-    for urn, names in _plain_plan(schema):
+    for urn, names in plain_plan(schema):
         if urn is None:
             container: Mapping[str, Any] = doc
         else:

@@ -34,6 +34,7 @@ from bridge.store.records import (
     UserGroup,
     UserRecord,
     UserRef,
+    UserView,
 )
 from bridge.store.store import PRUNE_BATCH, Store, open_store, report_problem
 from bridge.store.user_writes import UserFields
@@ -72,6 +73,7 @@ __all__ = [
     "UserGroup",
     "UserRecord",
     "UserRef",
+    "UserView",
     "VersionConflict",
     "open_store",
     "report_problem",

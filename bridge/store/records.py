@@ -59,6 +59,20 @@ class UserRecord(NamedTuple):
     groups: tuple[UserGroup, ...] = ()
 
 
+class UserView(NamedTuple):
+    """What a read without projection renders of a live user (`UserRecord`'s fields less the columns only
+    writes, filters and reconciliation use), with its timestamps as the store's text (``format_ts``'s form),
+    which is what ``meta`` shows: a GET that misses the kept bodies neither parses nor formats them."""
+
+    scim_id: str
+    doc: Mapping[str, object]
+    active: bool
+    version: int
+    created: str
+    last_modified: str
+    groups: tuple[UserGroup, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class UserRef:
     """What a group write needs of a member user: its Determined id, its userName (the member `display`) and

@@ -7,9 +7,9 @@ from typing import Any
 from aiohttp import hdrs, web
 
 from bridge import jsonenc
-from bridge.provisioning.translate import user_document
+from bridge.provisioning.translate import plain_user_document, user_document, user_view
 from bridge.scim import USER_SCHEMA, ListQuery, list_response, render
-from bridge.store import UserRecord
+from bridge.store import UserRecord, UserView
 from bridge.web.inputs import list_query, patch_operations, projection, resource_document, search_query
 from bridge.web.keys import PUBLIC_URL, RENDERED_USERS, USERS
 from bridge.web.location import Locations, locations
@@ -31,13 +31,13 @@ def _render(
     )
 
 
-def _plain_body(rendered: RenderedUsers, record: UserRecord, where: Locations) -> bytes:
+def _plain_body(rendered: RenderedUsers, user: UserView, where: Locations) -> bytes:
     """The encoded body without projection: the kept one of this version, else rendered and kept."""
-    kept = rendered.get(record.scim_id, where.base)
-    if kept is not None and kept[0] == record.version:
+    kept = rendered.get(user.scim_id, where.base)
+    if kept is not None and kept[0] == user.version:
         return kept[1]
-    body = jsonenc.dumps(_render(record, where, (), ()))
-    rendered.put(record.scim_id, where.base, record.version, body)
+    body = jsonenc.dumps(plain_user_document(user, where.groups, where.user(user.scim_id)))
+    rendered.put(user.scim_id, where.base, user.version, body)
     return body
 
 
@@ -65,7 +65,7 @@ async def _list(request: web.Request, query: ListQuery) -> web.Response:
         resources = [_render(r, where, query.attributes, query.excluded_attributes) for r in records]
     else:  # each resource as GET /Users/{id} returns it: kept encodings are reused
         rendered = request.app[RENDERED_USERS]
-        resources = [jsonenc.Encoded(_plain_body(rendered, r, where)) for r in records]
+        resources = [jsonenc.Encoded(_plain_body(rendered, user_view(r), where)) for r in records]
     return scim_json(list_response(resources, total, query.start_index))
 
 
@@ -103,7 +103,7 @@ async def get_user(request: web.Request) -> web.Response:
     kept = rendered.get(scim_id, base)
     found = await app[USERS].get_unless(scim_id, None if kept is None else kept[0])
     if isinstance(found, UserRecord):
-        version, body = found.version, _plain_body(rendered, found, Locations(base))
+        version, body = found.version, _plain_body(rendered, user_view(found), Locations(base))
     else:  # the store answers with a bare version only when it is the one kept
         assert kept is not None
         version, body = kept
