@@ -51,7 +51,7 @@ from bridge.scim.errors import InvalidValue, NotFound, ScimError, Uniqueness
 from bridge.scim.filter_sql import sort_sql
 from bridge.scim.filters import Compare, CompareOp, Filter
 from bridge.scim.patch import PatchOperation
-from bridge.store import Duplicate, Finish, NotFoundInStore, Store, UserFields, UserRecord
+from bridge.store import Duplicate, Finish, NotFoundInStore, Store, UserFields, UserRecord, UserView
 
 # Texts of the master's display-name validation (§5.1, §4.9 step 7); another candidate may pass.
 _DISPLAY_REJECTIONS = ("similar username or display name", "non-ASCII", "cannot be renamed", "minimum length")
@@ -114,9 +114,10 @@ class UserService:
             raise NotFound(f"User {scim_id} not found.")
         return record
 
-    async def get_unless(self, scim_id: str, known_version: int | None) -> UserRecord | int:
-        """As `get`, but only the version when it is still `known_version` (the caller's cached rendering
-        of that version is current); 404 for unknown and tombstoned ids."""
+    async def get_unless(self, scim_id: str, known_version: int | None) -> UserView | int:
+        """What a read without projection renders of a live user (`get` reads the whole record), or only the
+        version when it is still `known_version` (the caller's cached rendering of that version is current);
+        404 for unknown and tombstoned ids."""
         # `store_errors` as a try: a ``with`` calls its __enter__ and __exit__ on every read (~2k instructions;
         # every GET makes this read), a try costs nothing until something is raised.
         try:

@@ -45,6 +45,7 @@ from bridge.store.records import (
     MemberRecord,
     UserRecord,
     UserRef,
+    UserView,
 )
 from bridge.store.user_writes import UserFields
 from bridge.store.writability import Writability, log_unwritable
@@ -297,10 +298,10 @@ class Store:
         StoreUnwritable, so readiness comes back without waiting for an IdP write it keeps away."""
         await self._write(_rewrite_application_id)
 
-    async def get_live_user_unless(self, scim_id: str, known_version: int | None) -> UserRecord | int | None:
-        """The live user with this SCIM id (None if none), or only its version when it equals
-        `known_version`: a conditional read for callers that cache renderings by version (every write to
-        a user row bumps its version, whichever process makes it)."""
+    async def get_live_user_unless(self, scim_id: str, known_version: int | None) -> UserView | int | None:
+        """What a read without projection renders of the live user with this SCIM id (None if none), or only
+        its version when it equals `known_version`: a conditional read for callers that cache renderings by
+        version (every write to a user row bumps its version, whichever process makes it)."""
         return await self._lookup(lambda c: users.fetch_live_user_unless(c, scim_id, known_version))
 
     async def get_user_by_user_name(

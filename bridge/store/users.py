@@ -6,13 +6,19 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Final
 
-from bridge.store.codec import USER_ROW, json_array, user_from_row
+from bridge.store.codec import USER_ROW, decode_doc, json_array, stored_ts, user_from_row
 from bridge.store.connections import ReaderConnection
 from bridge.store.pages import fetch_page
-from bridge.store.records import UserRecord, UserRef
+from bridge.store.records import UserRecord, UserRef, UserView
 from bridge.store.user_groups import GROUPS_OF_U, decode_groups, read_groups_of_page
 
 _LIVE_VERSION_SQL: Final = "SELECT version FROM users WHERE scim_id = ? AND tombstoned_at IS NULL"
+# What a read without projection renders (UserView), in its order: 6 columns of the row's 12, ~15k instructions
+# fewer than `SELECT u.*` (SQLite's and the sqlite3 module's work per column returned).
+_LIVE_VIEW_SQL: Final = (
+    f"SELECT doc, active, version, created, last_modified, {GROUPS_OF_U} FROM users u"  # noqa: S608 - constant text
+    " WHERE u.scim_id = ? AND u.tombstoned_at IS NULL"
+)
 _REFS_SQL: Final = (
     "SELECT scim_id, det_id, user_name, tombstoned_at IS NULL FROM users"
     " WHERE scim_id IN (SELECT value FROM json_each(?))"
@@ -37,9 +43,10 @@ def fetch_user(
 
 def fetch_live_user_unless(
     conn: ReaderConnection, scim_id: str, known_version: int | None
-) -> UserRecord | int | None:
-    """The live user with this SCIM id, None if there is none; only its version (an int) when that is still
-    `known_version`, so a caller that keeps renderings by version skips decoding the stored document.
+) -> UserView | int | None:
+    """What a read without projection renders of the live user with this SCIM id, None if there is none;
+    only its version (an int) when that is still `known_version`, so a caller that keeps renderings by
+    version skips decoding the stored document.
 
     With a known version, a first statement reads the version alone: that is the usual answer, and it
     costs half of reading the row (12 columns, the stored document among them, ~2.3 us saved per read).
@@ -52,7 +59,20 @@ def fetch_live_user_unless(
             return None
         if row[0] == known_version:
             return known_version
-    return fetch_user(conn, "scim_id", scim_id, include_tombstoned=False)
+    row = conn.lookups.execute(_LIVE_VIEW_SQL, (scim_id,)).fetchone()
+    if row is None:
+        return None
+    doc, active, version, created, modified, groups = row
+    created = stored_ts(created)
+    return UserView(
+        scim_id,
+        decode_doc(doc),
+        bool(active),
+        version,
+        created,
+        created if modified == created else stored_ts(modified),
+        decode_groups(groups),
+    )
 
 
 def fetch_user_refs(

@@ -102,8 +102,8 @@ async def get_user(request: web.Request) -> web.Response:
     rendered = app[RENDERED_USERS]
     kept = rendered.get(scim_id, base)
     found = await app[USERS].get_unless(scim_id, None if kept is None else kept[0])
-    if isinstance(found, UserRecord):
-        version, body = found.version, _plain_body(rendered, user_view(found), Locations(base))
+    if isinstance(found, UserView):
+        version, body = found.version, _plain_body(rendered, found, Locations(base))
     else:  # the store answers with a bare version only when it is the one kept
         assert kept is not None
         version, body = kept

@@ -5,13 +5,28 @@ from __future__ import annotations
 import itertools
 import uuid
 
-from bridge.store import GroupRecord, MemberRecord, MemberType, Store, UserFields, UserRecord
+from bridge.store import GroupRecord, MemberRecord, MemberType, Store, UserFields, UserRecord, UserView
+from bridge.store.codec import format_ts
 
 _det_ids = itertools.count(100)
 
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def view_of(record: UserRecord) -> UserView:
+    """What the store's conditional read (get_live_user_unless) answers for the live user `record`."""
+    doc, active, version, groups = record.doc, record.active, record.version, record.groups
+    return UserView(
+        record.scim_id,
+        doc,
+        active,
+        version,
+        format_ts(record.created),
+        format_ts(record.last_modified),
+        groups,
+    )
 
 
 async def add_user(

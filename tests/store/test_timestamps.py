@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.store.codec import SystemStamps, format_ts, parse_ts
+from bridge.store.codec import SystemStamps, format_ts, parse_ts, stored_ts
 
 _ZONES = st.one_of(
     st.just(UTC),
@@ -54,3 +54,29 @@ def test_system_stamps_are_format_ts_of_the_time_now(monkeypatch: pytest.MonkeyP
     before = format_ts(datetime.now(UTC))
     taken = stamps()
     assert before <= taken <= format_ts(datetime.now(UTC))
+
+
+@given(
+    st.datetimes(_EARLIEST, _LATEST),
+    _ZONES,
+    st.sampled_from(["milliseconds", "microseconds", "seconds", "auto"]),
+)
+def test_stored_ts_is_format_ts_of_parse_ts_and_keeps_format_ts_own_text(
+    wall: datetime, zone: timezone, timespec: str
+) -> None:
+    """A GET shows a stored timestamp as format_ts(parse_ts(text)); the text format_ts wrote is kept as it is."""
+    moment = wall.replace(tzinfo=zone)
+    for text in (
+        moment.isoformat(timespec=timespec),
+        moment.isoformat(sep=" ", timespec=timespec),
+        format_ts(moment),
+    ):
+        assert stored_ts(text) == format_ts(parse_ts(text))
+    own = format_ts(moment)
+    assert stored_ts(own) is own
+
+
+@pytest.mark.parametrize("text", ["2026-13-05T08:00:00.000Z", "2026-12-05T08:00:00.00xZ", "not a time", ""])
+def test_stored_ts_refuses_what_parse_ts_refuses(text: str) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - datetime's own message
+        stored_ts(text)
