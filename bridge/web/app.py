@@ -8,7 +8,6 @@ from bridge.config import Settings
 from bridge.web import health
 from bridge.web.authn import setup_auth
 from bridge.web.context import context_middleware
-from bridge.web.dialect import dialect_middleware
 from bridge.web.errors import error_middleware
 from bridge.web.forwarded import PublicUrl
 from bridge.web.keys import PUBLIC_URL, RENDERED_USERS, SETTINGS, TRUSTED_PROXIES
@@ -37,8 +36,8 @@ def create_app(settings: Settings) -> web.Application:
     count = setup_metrics(app, settings)
     # Outermost first: the context middleware logs every request, even those the error
     # middleware turns into SCIM errors (auth failures, router 404/405, body-size 413).
-    # The dialect middleware sits just inside it, so its `idp_dialect` reaches that line even on errors.
+    # It binds `idp_dialect` too (bridge/web/dialect.py), so the dialect reaches that line even on errors.
     # The metrics middleware sits outside the error one: it sees final statuses.
     # (Added once the authentication and metrics middlewares exist: each holds what it uses.)
-    app.middlewares.extend([context_middleware, dialect_middleware, count, error_middleware, authenticate])
+    app.middlewares.extend([context_middleware, count, error_middleware, authenticate])
     return app

@@ -1,5 +1,8 @@
 """IdP dialect detection (User-Agent, query flags, body shape), logged per request as ``idp_dialect``.
 
+The context middleware (bridge/web/context.py) asks `request_dialect` before the handler and binds it with the
+request id, then `refine_from_body` after it.
+
 The dialect only labels requests for operators; behaviour stays tolerant for every IdP
 (shared/idp/idp-traffic.md §0). Unknown or ambiguous clients are ``generic``.
 """
@@ -15,7 +18,6 @@ from types import MappingProxyType
 from typing import Final
 
 from aiohttp import hdrs, web
-from aiohttp.typedefs import Handler
 
 from bridge.log_fields import bind_log_field
 from bridge.web.keys import JSON_BODY
@@ -154,29 +156,27 @@ def detect_dialect(
 
 
 # Each dialect's text, read once: Enum.value is a Python-level property (~1.5k instructions a read).
-_LOG_VALUES: Final = MappingProxyType({dialect: dialect.value for dialect in IdpDialect})
+LOG_VALUES: Final = MappingProxyType({dialect: dialect.value for dialect in IdpDialect})
 
 
 def bind_dialect(dialect: IdpDialect) -> None:
     """Bind ``idp_dialect`` into structlog's context for the rest of this request."""
-    bind_log_field(LOG_KEY, _LOG_VALUES[dialect])
+    bind_log_field(LOG_KEY, LOG_VALUES[dialect])
 
 
-@web.middleware
-async def dialect_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Bind ``idp_dialect`` from headers and query, then refine it from the body the handler already read.
-
-    The body is never read here: sniffing happens after the handler, and only when the handler consumed
-    the body (so unauthenticated requests are never parsed), from aiohttp's cached copy.
-    """
-    # detect_dialect without a body, skipping the query's parsing when there is none (most requests).
+def request_dialect(request: web.Request) -> IdpDialect:
+    """`detect_dialect` from the request's headers and query, before the handler (the body is not read);
+    the query is not parsed when there is none (most requests)."""
     dialect = dialect_from_user_agent(request.headers.get(hdrs.USER_AGENT))
     if dialect is IdpDialect.GENERIC and request.query_string:
         dialect = dialect_from_query(request.path, request.query)
-    bind_dialect(dialect)
-    response = await handler(request)
-    if dialect is IdpDialect.GENERIC and request.body_exists and not request.can_read_body:
-        refined = dialect_from_body(await request.read(), request.get(JSON_BODY, _UNDECODED))
-        if refined is not IdpDialect.GENERIC:
-            bind_dialect(refined)
-    return response
+    return dialect
+
+
+async def refine_from_body(request: web.Request) -> None:
+    """After the handler, for a request `request_dialect` found ``generic`` whose body the handler read (so
+    unauthenticated requests are never parsed): bind the dialect the body shows, read from aiohttp's cached
+    copy."""
+    refined = dialect_from_body(await request.read(), request.get(JSON_BODY, _UNDECODED))
+    if refined is not IdpDialect.GENERIC:
+        bind_dialect(refined)

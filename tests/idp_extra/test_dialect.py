@@ -19,7 +19,6 @@ from bridge.web.dialect import (
     dialect_from_document,
     dialect_from_query,
     dialect_from_user_agent,
-    dialect_middleware,
 )
 from bridge.web.errors import error_middleware
 from tests.conftest import LogReader
@@ -170,7 +169,7 @@ def dialect_app() -> web.Application:
         await request.content.read()
         return web.json_response({"ok": True})
 
-    app = web.Application(middlewares=[context_middleware, dialect_middleware, error_middleware])
+    app = web.Application(middlewares=[context_middleware, error_middleware])
     app.router.add_route("*", "/scim/v2/Users", reads_body)
     app.router.add_route("*", "/scim/v2/Groups", reads_body)
     app.router.add_route("*", "/unread", ignores_body)
