@@ -320,10 +320,21 @@ class Journal:
                 written = await store(result, finish)
             except ScimError:
                 raise
-            except Exception:  # noqa: BLE001 - any store failure after a master write must be journalled
-                _log.exception(
-                    "store.write_failed_after_master", operation=operation, target=target, intent=intent
-                )
+            except Exception as exc:  # noqa: BLE001 - any store failure after a master write must be journalled
+                if isinstance(exc, StoreUnavailable):
+                    # Busy or unwritable: the reason says it all (store.unwritable has the condition), and a
+                    # traceback per refused write would fill the log, perhaps on the disk that is full.
+                    _log.error(
+                        "store.write_refused_after_master",
+                        operation=operation,
+                        target=target,
+                        intent=intent,
+                        reason=_refusal(exc),
+                    )
+                else:
+                    _log.exception(
+                        "store.write_failed_after_master", operation=operation, target=target, intent=intent
+                    )
                 if compensate is not None:
                     try:
                         await compensate(result)
@@ -342,6 +353,9 @@ class Journal:
                         _log.warning("master.compensated", operation=operation, target=target, intent=intent)
                 else:
                     _left_pending(retry_key, intent, False)
+                if isinstance(exc, StoreUnavailable):
+                    # Undone, or pending for the retry to settle: either way the IdP's retry is the way on.
+                    raise store_unavailable(exc) from None
                 raise InternalError(
                     "The change reached Determined but could not be recorded; it is journalled for reconciliation."
                 ) from None

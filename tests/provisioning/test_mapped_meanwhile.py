@@ -80,6 +80,16 @@ async def test_a_busy_insert_does_not_deactivate_the_user_adopt_mapped_meanwhile
     assert master_user.active
     assert mapped.active
     assert [e["event"] for e in captured_logs() if e.get("event", "").startswith("master.compensat")] == []
+    # The busy database is the reason given, without a traceback (a refused write is no bug of the bridge's).
+    failed_events = ("store.write_failed_after_master", "store.write_refused_after_master")
+    [failed] = [e for e in captured_logs() if e.get("event") in failed_events]
+    assert (failed["event"], failed["level"], failed["operation"], failed["reason"]) == (
+        "store.write_refused_after_master",
+        "error",
+        "create",
+        "busy",
+    )
+    assert "exception" not in failed
     assert [p.operation for p in await world.store.pending_intents()] == ["create"]  # its finish was refused
 
 

@@ -28,7 +28,7 @@ from bridge.store.store import _translate
 from tests.conftest import LogReader
 from tests.idp.harness import World, start_world
 from tests.polling import until
-from tests.provisioning.scim import call, user_body
+from tests.provisioning.scim import call, filter_ids, user_body
 
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 
@@ -170,7 +170,9 @@ async def test_a_disk_filling_while_the_master_writes_leaves_the_user_compensate
 ) -> None:
     """The intent is recorded, the master creates the user, then the store cannot record it: as for any store
     failure after the master, the user is deactivated (compensated) and the intent left pending when even
-    marking it rolled back fails, so resolution decides it once the disk has room."""
+    marking it rolled back fails, so resolution decides it once the disk has room. The IdP hears the full
+    disk's 503 (retry later), not a 500; its retry once the disk has room settles the user, which its
+    userName filter then finds."""
     world = await start_world(aiohttp_server, aiohttp_client, small_disk)
     assert (await call(world, "POST", "/Users", user_body("ada@example.com", "Ada"))).status == 201
     faults = world.emulator.app[EMULATOR_STATE].faults
@@ -184,8 +186,9 @@ async def test_a_disk_filling_while_the_master_writes_leaves_the_user_compensate
     filler = _fill(small_disk)
     faults.configure(latency_ms=0)
     answer = await writing
-    assert answer.status == 500, await answer.text()
-    assert "could not be recorded; it is journalled for reconciliation" in (await answer.json())["detail"]
+    assert answer.status == 503, await answer.text()
+    assert answer.headers["Retry-After"] == "30"
+    assert "cannot be written (disk full)" in (await answer.json())["detail"]
     grace = (await world.master.state()).users["grace@example.com"]
     assert not grace.active  # compensated
     assert await world.store.get_user_by_user_name("grace@example.com") is None
@@ -198,6 +201,14 @@ async def test_a_disk_filling_while_the_master_writes_leaves_the_user_compensate
     ready = await world.bridge.get("/readyz")
     assert ready.status == 200, await ready.text()
     assert "store.recovered" in [e["event"] for e in captured_logs()]
+    # The retry settles the first attempt (its user mapped and reactivated) and hears 409, as any create of a
+    # name the bridge maps; the IdP's userName filter then finds that user (Okta's import filters first).
+    retried = await call(world, "POST", "/Users", user_body("grace@example.com", "Grace"))
+    assert retried.status == 409, await retried.text()
+    [found] = await filter_ids(world, "Users", "userName", "grace@example.com")
+    assert (await (await call(world, "GET", f"/Users/{found}")).json())["active"] is True
+    assert (await world.master.state()).users["grace@example.com"].active
+    assert await world.store.pending_intents() == []
 
 
 async def test_a_database_that_cannot_be_opened_for_writing_is_unwritable_not_a_failure(
