@@ -346,15 +346,15 @@ def _put_plain(out: dict[str, Any], doc: Mapping[str, Any], schema: ResourceSche
 
 # Most values in a document are strings, numbers and booleans: one set lookup tells them apart from the
 # containers, where two isinstance calls and a function call per leaf made most of a document copy's cost.
-_ATOMS: Final = frozenset({str, int, float, bool, type(None)})
+ATOMS: Final = frozenset({str, int, float, bool, type(None)})
 
 
 def copy_value(value: Any) -> Any:
     """Copy a JSON-shaped value (dicts, lists, immutable scalars) without deepcopy's memo and dispatch."""
     if isinstance(value, list):
-        return [v if type(v) in _ATOMS else copy_value(v) for v in value]
+        return [v if type(v) in ATOMS else copy_value(v) for v in value]
     if isinstance(value, dict):
-        return {k: v if type(v) in _ATOMS else copy_value(v) for k, v in value.items()}
+        return {k: v if type(v) in ATOMS else copy_value(v) for k, v in value.items()}
     return value
 
 

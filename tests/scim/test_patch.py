@@ -512,3 +512,67 @@ def test_more_paths(op: dict[str, Any], check: Any) -> None:
 def test_manager_sub_attribute_read_only() -> None:
     with pytest.raises(Mutability):
         patch(user(), {"op": "replace", "path": f"{ENTERPRISE_USER_URN}:manager.displayName", "value": "x"})
+
+
+# ------------------------------------------------------------------ copies only what it changes
+
+
+def test_only_what_an_operation_changes_in_place_is_copied() -> None:
+    """The result shares the values no operation reached with the input; those an operation changes in place
+    (an element's primary flag, a sub-attribute, an extension's attribute) are copies, the input unchanged."""
+    doc = user() | {
+        ENTERPRISE_USER_URN: {"manager": {"value": "m1"}, "department": "Tour"},
+        "emails": [
+            {"value": "a@example.com", "type": "work", "primary": True},
+            {"value": "b@example.com", "type": "home"},
+        ],
+        "name": {"givenName": "Barbara", "familyName": "Jensen"},
+        "phoneNumbers": [{"value": "555-1234", "type": "work"}],
+        "x509Certificates": [{"value": "MIIC"}],
+    }
+    before = copy.deepcopy(doc)
+    result = apply_patch(
+        doc,
+        parse_patch(
+            {
+                "Operations": [
+                    {"op": "add", "path": "emails", "value": [{"value": "c@example.com", "primary": True}]},
+                    {"op": "replace", "path": "name.givenName", "value": "Babs"},
+                    {"op": "replace", "path": 'addresses[type eq "work"].locality', "value": "Oslo"},
+                    {"op": "replace", "path": f"{ENTERPRISE_USER_URN}:department", "value": "Ops"},
+                    {"op": "replace", "value": {"active": False}},
+                ]
+            }
+        ),
+        USER_SCHEMA,
+    )
+    assert doc == before
+    work = result.document
+    assert [e.get("primary") for e in work["emails"]] == [False, None, True]
+    assert work["name"] == {"givenName": "Babs", "familyName": "Jensen"}
+    assert work[ENTERPRISE_USER_URN] == {"manager": {"value": "m1"}, "department": "Ops"}
+    assert work["active"] is False
+    assert [a["locality"] for a in work["addresses"] if a.get("type") == "work"] == ["Oslo"]
+    # Untouched: the input's own objects, not copies (the saving this exists for).
+    assert work["phoneNumbers"] is doc["phoneNumbers"]
+    assert work["x509Certificates"] is doc["x509Certificates"]
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        {"op": "replace", "path": 'emails[type eq "work"].primary', "value": False},
+        {"op": "remove", "path": 'emails[type eq "work"].display'},
+        {"op": "add", "path": 'emails[type eq "other"].value', "value": "o@example.com"},
+        {"op": "replace", "path": "emails.type", "value": "other"},
+        {"op": "remove", "path": "name.middleName"},
+        {"op": "replace", "path": "addresses", "value": [{"type": "home", "primary": True}]},
+        {"op": "add", "path": "addresses", "value": [{"type": "other", "primary": True}]},
+        {"op": "remove", "path": f"{ENTERPRISE_USER_URN}:manager"},
+        {"op": "remove", "path": ENTERPRISE_USER_URN},
+    ],
+)
+def test_in_place_changes_leave_the_input_alone(op: dict[str, Any]) -> None:
+    doc = user() | {ENTERPRISE_USER_URN: {"manager": {"value": "m1"}, "department": "Tour"}}
+    expected = apply_patch(copy.deepcopy(doc), parse_patch({"Operations": [op]}), USER_SCHEMA)
+    assert patch(doc, op) == expected
