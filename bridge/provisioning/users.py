@@ -163,8 +163,14 @@ class UserService:
             password = doc.get("password") if isinstance(doc.get("password"), str) else None
             key = user_name_key(desired.username)
             async with self._locks.hold(key), self._ended.settling(key):
-                existing = await self._store.get_user_by_user_name(desired.username, include_tombstoned=True)
-                if existing is not None and existing.tombstoned_at is None:
+                existing: UserRecord | None = None
+                # Almost always no user has the name: a one-column probe; a tombstone's is then read whole.
+                live = await self._store.user_name_live(desired.username)
+                if live is False:
+                    existing = await self._store.get_user_by_user_name(
+                        desired.username, include_tombstoned=True
+                    )
+                if live or (existing is not None and existing.tombstoned_at is None):
                     raise Uniqueness(f"userName {desired.username!r} is already provisioned.")
                 if existing is not None and not await self._relinkable(existing):
                     # Nothing of the tombstone's to relink (see _relinkable): the userName is provisioned afresh.

@@ -312,6 +312,11 @@ class Store:
             lambda c: users.fetch_user(c, "user_name", user_name, include_tombstoned=include_tombstoned)
         )
 
+    async def user_name_live(self, user_name: str) -> bool | None:
+        """Whether the user with this userName (compared as in `get_user_by_user_name`) is live; None if there
+        is none: a create's check, whose answer is almost always None, without reading a whole user."""
+        return await self._lookup(lambda c: users.user_name_live(c, user_name))
+
     async def get_user_by_det_id(self, det_id: int, *, include_tombstoned: bool = False) -> UserRecord | None:
         """The user mapped to this Determined user id."""
         return await self._lookup(

@@ -19,6 +19,7 @@ _LIVE_VIEW_SQL: Final = (
     f"SELECT doc, active, version, created, last_modified, {GROUPS_OF_U} FROM users u"  # noqa: S608 - constant text
     " WHERE u.scim_id = ? AND u.tombstoned_at IS NULL"
 )
+_USER_NAME_LIVE_SQL: Final = "SELECT tombstoned_at IS NULL FROM users WHERE user_name = ?"
 _REFS_SQL: Final = (
     "SELECT scim_id, det_id, user_name, tombstoned_at IS NULL FROM users"
     " WHERE scim_id IN (SELECT value FROM json_each(?))"
@@ -39,6 +40,16 @@ def fetch_user(
         (value,),
     ).fetchone()
     return None if row is None else user_from_row(row, decode_groups(row[len(USER_ROW)]))
+
+
+def user_name_live(conn: ReaderConnection, user_name: str) -> bool | None:
+    """Whether the user holding this userName (compared as `fetch_user` does) is live; None if none holds it.
+
+    One column: Python's sqlite3 builds a result's description (a name and a 7-tuple per column) on every
+    execute, ~750 instructions a column, so this costs ~11k fewer than `fetch_user` even when no row is found.
+    """
+    row = conn.lookups.execute(_USER_NAME_LIVE_SQL, (user_name,)).fetchone()
+    return None if row is None else bool(row[0])
 
 
 def fetch_live_user_unless(

@@ -45,6 +45,17 @@ async def test_user_name_lookup_and_uniqueness_ignore_case(store: Store) -> None
     assert (await store.list_users("1=1", [], limit=10))[0] == 1
 
 
+async def test_user_name_live_says_live_tombstoned_or_free_ignoring_case(store: Store) -> None:
+    live = await add_user(store, "Alice")
+    gone = await add_user(store, "Bob")
+    await store.tombstone_user(gone.scim_id)
+    assert await store.user_name_live("aLICE") is True
+    assert await store.user_name_live("BOB") is False
+    assert await store.user_name_live("carol") is None
+    # The same answer as the whole read it stands in for.
+    assert (await store.get_user_by_user_name("aLICE", include_tombstoned=True)) == live
+
+
 async def test_duplicate_det_id_and_scim_id_are_refused(store: Store) -> None:
     user = await add_user(store, "a", det_id=42)
     with pytest.raises(DuplicateDeterminedId):
