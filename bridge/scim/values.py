@@ -64,7 +64,8 @@ def _complex(attr: Attribute, value: object) -> dict[str, Any] | None:
         # a plain id for manager (Entra) or a bare member id (Microsoft Postman "group garbage")
         coerced = coerce_single(value_sub, value)
         return {value_sub.name: coerced} if coerced is not None else None
-    if not isinstance(value, Mapping):
+    # A dict by its type first (every decoded body's): the Mapping ABC's check costs ~1.7k instructions.
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise InvalidValue(f"{attr.name} must be an object")
     out: dict[str, Any] = {}
     for key, raw in value.items():

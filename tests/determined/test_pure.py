@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 import pytest
 
@@ -152,6 +153,15 @@ def test_parse_contract_user_examples() -> None:
     assert full.agent_user_group is not None
     assert full.agent_user_group.agent_group == "ml"
     assert full.last_auth_at == datetime(2025, 3, 21, 8, 0, 1, 500123, tzinfo=UTC)
+
+
+def test_parse_user_takes_any_mapping_not_only_dicts() -> None:
+    """Dicts are told by their type before the Mapping ABC; other mappings still parse, anything else is
+    the master's protocol error."""
+    doc = {"id": 7, "username": "jane", "admin": False, "active": True, "displayName": "J", "remote": True}
+    assert parse_user(MappingProxyType(doc)) == parse_user(doc)
+    with pytest.raises(MasterProtocolError):
+        parse_user([("id", 7)])
 
 
 def test_parse_pages_and_groups() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -127,6 +128,14 @@ def test_query(path: str, query: dict[str, str], expected: IdpDialect) -> None:
 def test_document(document: object, expected: IdpDialect) -> None:
     assert dialect_from_document(document) is expected
     assert dialect_from_body(json.dumps(document).encode()) is expected
+
+
+def test_documents_that_are_other_mappings_are_classified_alike() -> None:
+    """Dicts are told by their type before the Mapping ABC; any other mapping is read the same way."""
+    entra = {"schemas": [PATCH_OP], "Operations": [MappingProxyType({"op": "Replace", "path": "active"})]}
+    assert dialect_from_document(MappingProxyType(entra)) is IdpDialect.ENTRA
+    dotted = {"op": "replace", "value": MappingProxyType({"name.givenName": "Ada"})}
+    assert dialect_from_document({"schemas": [PATCH_OP], "Operations": [dotted]}) is IdpDialect.ENTRA
 
 
 def test_body_that_is_not_json_or_too_big_is_generic() -> None:
