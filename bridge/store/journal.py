@@ -9,13 +9,13 @@ import sqlite3
 from collections.abc import Sequence
 
 from bridge.store.codec import audit_from_row, intent_from_row
-from bridge.store.connections import ReaderConnection
+from bridge.store.connections import ReaderConnection, WriterConnection
 from bridge.store.errors import IntentNotPending, NotFoundInStore
 from bridge.store.records import AuditEntry, AuditLine, IntentRecord, IntentState
 
 
 def begin_intent(
-    conn: sqlite3.Connection,
+    conn: WriterConnection,
     now: str,
     *,
     request_id: str,
@@ -26,7 +26,7 @@ def begin_intent(
 ) -> int:
     """Journal a pending intention; returns its id."""
     return _inserted(
-        conn.execute(
+        conn.statements.execute(
             "INSERT INTO intents (request_id, operation, resource_type, target, payload_digest, state, created)"
             " VALUES (?, ?, ?, ?, ?, 'pending', ?)",
             (request_id, operation, resource_type, target, payload_digest, now),
@@ -59,9 +59,9 @@ def finish_intent(conn: sqlite3.Connection, now: str, intent_id: int, state: Int
         raise IntentNotPending(f"intent {intent_id} is already {row[0]}")
 
 
-def require_pending(conn: sqlite3.Connection, now: str, intent_id: int) -> None:
+def require_pending(conn: WriterConnection, now: str, intent_id: int) -> None:
     """Finish an intent as done inside a larger unit; it must still be pending, else the unit rolls back."""
-    changed = conn.execute(
+    changed = conn.statements.execute(
         "UPDATE intents SET state = 'done', finished = ? WHERE id = ? AND state = 'pending'", (now, intent_id)
     ).rowcount
     if not changed:
@@ -131,10 +131,10 @@ def prune_intents(conn: sqlite3.Connection, ids: Sequence[int], before: str) -> 
     ).rowcount
 
 
-def append_audit(conn: sqlite3.Connection, now: str, line: AuditLine) -> int:
+def append_audit(conn: WriterConnection, now: str, line: AuditLine) -> int:
     """Append one audit line; returns its id."""
     return _inserted(
-        conn.execute(
+        conn.statements.execute(
             "INSERT INTO audit_log (ts, request_id, client, operation, resource_type, resource_id, master_calls,"
             " outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (

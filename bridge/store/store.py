@@ -18,7 +18,14 @@ import structlog
 
 from bridge.store import binding, group_writes, groups, integrity, journal, user_writes, users
 from bridge.store.codec import SystemStamps, format_ts
-from bridge.store.connections import BUSY_TIMEOUT_MS, Locked, ReaderConnection, ReaderPool, connect_writer
+from bridge.store.connections import (
+    BUSY_TIMEOUT_MS,
+    Locked,
+    ReaderConnection,
+    ReaderPool,
+    WriterConnection,
+    connect_writer,
+)
 from bridge.store.errors import (
     DuplicateDeterminedId,
     DuplicateDisplayName,
@@ -54,7 +61,7 @@ from bridge.store.writer import Writer
 T = TypeVar("T")
 _log = structlog.get_logger("bridge.store")
 Clock = Callable[[], datetime]
-WriteUnit = Callable[[sqlite3.Connection, str], T]
+WriteUnit = Callable[[WriterConnection, str], T]
 ReadUnit = Callable[[ReaderConnection], T]
 
 DEFAULT_READERS: Final = 2
@@ -262,7 +269,7 @@ class Store:
             return unit
         finish = finishing if isinstance(finishing, Finish) else Finish(finishing)
 
-        def both(conn: sqlite3.Connection, now: str) -> T:
+        def both(conn: WriterConnection, now: str) -> T:
             result = unit(conn, now)
             journal.require_pending(conn, now, finish.intent)
             if finish.audit is not None:
@@ -352,7 +359,7 @@ class Store:
     ) -> UserRecord:
         """Insert a new live user (version 1); DuplicateUserName / DuplicateDeterminedId / DuplicateScimId."""
 
-        def unit(c: sqlite3.Connection, now: str) -> UserRecord:
+        def unit(c: WriterConnection, now: str) -> UserRecord:
             return user_writes.insert_user(c, now, scim_id=scim_id, det_id=det_id, fields=fields)
 
         return await self._write(self._finishing(finishing_intent, unit))
@@ -374,7 +381,7 @@ class Store:
         and groups are then not read again while the user is still at that version; user_writes.update_user).
         """
 
-        def unit(c: sqlite3.Connection, now: str) -> UserRecord:
+        def unit(c: WriterConnection, now: str) -> UserRecord:
             record = user_writes.update_user(
                 c, now, scim_id, fields=fields, expected_version=expected_version, known=known
             )
@@ -419,7 +426,7 @@ class Store:
     ) -> UserRecord:
         """Revive a tombstoned user (same Determined user) for a POST with its userName; created resets."""
 
-        def unit(c: sqlite3.Connection, now: str) -> UserRecord:
+        def unit(c: WriterConnection, now: str) -> UserRecord:
             return user_writes.relink_user(c, now, scim_id, new_scim_id=new_scim_id, fields=fields)
 
         return await self._write(self._finishing(finishing_intent, unit))

@@ -7,14 +7,15 @@ from collections.abc import Mapping
 from typing import Final, NamedTuple, NoReturn
 
 from bridge.store.codec import EmailRow, email_rows, encode_doc, encode_doc_as_read, parse_ts, user_from_row
+from bridge.store.connections import WriterConnection
 from bridge.store.errors import NotFoundInStore, VersionConflict
 from bridge.store.records import UserGroup, UserRecord
 from bridge.store.user_groups import read_groups
 
 
-def _insert_emails(conn: sqlite3.Connection, pk: int, rows: list[EmailRow]) -> None:
+def _insert_emails(conn: WriterConnection, pk: int, rows: list[EmailRow]) -> None:
     if rows:
-        conn.executemany(
+        conn.statements.executemany(
             "INSERT INTO user_emails (user_pk, position, value, type, is_primary, display)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             [(pk, *row) for row in rows],
@@ -22,7 +23,7 @@ def _insert_emails(conn: sqlite3.Connection, pk: int, rows: list[EmailRow]) -> N
 
 
 def _replace_emails(
-    conn: sqlite3.Connection, pk: int, doc: Mapping[str, object], kept: list[EmailRow] | None = None
+    conn: WriterConnection, pk: int, doc: Mapping[str, object], kept: list[EmailRow] | None = None
 ) -> None:
     """Make the user's email rows those of `doc`; `kept`: the rows it has now, when the caller knows them."""
     rows = email_rows(doc)
@@ -41,12 +42,13 @@ def _replace_emails(
     _insert_emails(conn, pk, rows)
 
 
-def _require_live(row: sqlite3.Row | None, scim_id: str, expected_version: int | None) -> None:
-    """Refuse a write to a user that is missing (or tombstoned), or whose version moved past `expected_version`."""
-    if row is None:
+def _require_live(version: int | None, scim_id: str, expected_version: int | None) -> None:
+    """Refuse a write to a user that is missing or tombstoned (`version` None: no live row), or whose version
+    moved past `expected_version`."""
+    if version is None:
         raise NotFoundInStore(f"no live user {scim_id}")
-    if expected_version is not None and row["version"] != expected_version:
-        raise VersionConflict(expected_version, row["version"])
+    if expected_version is not None and version != expected_version:
+        raise VersionConflict(expected_version, version)
 
 
 def _refuse(conn: sqlite3.Connection, scim_id: str, expected_version: int | None) -> NoReturn:
@@ -58,7 +60,7 @@ def _refuse(conn: sqlite3.Connection, scim_id: str, expected_version: int | None
     row = conn.execute(
         "SELECT version FROM users WHERE scim_id = ? AND tombstoned_at IS NULL", (scim_id,)
     ).fetchone()
-    _require_live(row, scim_id, expected_version)
+    _require_live(None if row is None else row[0], scim_id, expected_version)
     raise AssertionError("a live user at the expected version matches the UPDATE")
 
 
@@ -121,11 +123,11 @@ def _written(
 
 
 def insert_user(
-    conn: sqlite3.Connection, now: str, *, scim_id: str, det_id: int, fields: UserFields
+    conn: WriterConnection, now: str, *, scim_id: str, det_id: int, fields: UserFields
 ) -> UserRecord:
     """Insert a live user at version 1."""
     columns, doc = fields.written()
-    pk = conn.execute(
+    pk = conn.statements.execute(
         "INSERT INTO users (scim_id, det_id, user_name, external_id, display_name, active, doc, version,"
         " created, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
         (scim_id, det_id, *columns, now, now),
@@ -143,7 +145,7 @@ _INDEXED: Final = ("user_name", "external_id", "display_name")  # in update_user
 
 
 def update_user(
-    conn: sqlite3.Connection,
+    conn: WriterConnection,
     now: str,
     scim_id: str,
     *,
@@ -158,12 +160,12 @@ def update_user(
     version, so while the row is still at that version they are the known ones and are not read again: two
     statements of the six in a deactivation's transaction.
     """
-    current = conn.execute(
+    current = conn.statements.execute(
         "SELECT pk, det_id, version, user_name, external_id, display_name, created FROM users"
         " WHERE scim_id = ? AND tombstoned_at IS NULL",
         (scim_id,),
     ).fetchone()
-    _require_live(current, scim_id, expected_version)
+    _require_live(None if current is None else current[2], scim_id, expected_version)
     # By position, in the SELECT's order (a name costs a scan of the row's column names: see codec.USER_ROW).
     pk, det_id, version, *stored, created = current[:7]
     (user_name, external_id, display_name, active, text), doc = fields.written()
@@ -174,7 +176,7 @@ def update_user(
         if old != value
     ]
     assignments = "".join(f"{column} = ?, " for column, _ in changed)
-    conn.execute(
+    conn.statements.execute(
         f"UPDATE users SET version = version + 1, {assignments}active = ?, doc = ?, last_modified = ?"  # noqa: S608 - fixed column names
         " WHERE pk = ?",
         (*(value for _, value in changed), active, text, now, pk),
@@ -210,7 +212,7 @@ def forget_tombstone(conn: sqlite3.Connection, scim_id: str) -> None:
 
 
 def relink_user(
-    conn: sqlite3.Connection, now: str, scim_id: str, *, new_scim_id: str | None, fields: UserFields
+    conn: WriterConnection, now: str, scim_id: str, *, new_scim_id: str | None, fields: UserFields
 ) -> UserRecord:
     """Bring a tombstoned user back as a new SCIM resource on the same Determined user."""
     found = conn.execute(

@@ -1,10 +1,10 @@
 """The single SQLite writer: one connection on one thread, committing queued units of work in groups.
 
-A unit is a plain function over a `sqlite3.Connection`, run whole on the writer thread: one thread hop per
-group of units instead of several per statement, so the write lock is never held across event-loop turns
-(under load each turn is long, and hop-per-statement writes capped the bridge near 235 writes/s whatever
-the concurrency). Units that queue while a group runs form the next group and share one transaction. The
-units of one loop turn are handed to the writer thread together, at the end of the turn: each hand-over can
+A unit is a plain function over the writer's connection (a `WriterConnection`), run whole on the writer
+thread: one thread hop per group of units instead of several per statement, so the write lock is never held
+across event-loop turns (under load each turn is long, and hop-per-statement writes capped the bridge near
+235 writes/s whatever the concurrency). Units that queue while a group runs form the next group and share one
+transaction. The units of one loop turn are handed to the writer thread together, at the end of the turn: each hand-over can
 wake the thread, and a wake-up made while the loop's thread holds the GIL costs context switches on both
 threads (one wake per unit was ~11% of the GIL-holding samples of creates at c=32). A unit
 that raises undoes only itself: the group runs once plainly and, only if a unit raised, is rolled back and
@@ -48,11 +48,11 @@ from types import TracebackType
 from typing import Any, Final, Generic, TypeVar, cast
 
 from bridge.store.checkpointer import Checkpointer
-from bridge.store.connections import LOCK_CODES, open_writer_connection
+from bridge.store.connections import LOCK_CODES, WriterConnection, open_writer_connection
 from bridge.store.errors import StoreClosed
 
 T = TypeVar("T")
-SyncUnit = Callable[[sqlite3.Connection], T]
+SyncUnit = Callable[[WriterConnection], T]
 
 # Bounds the latency one group adds to the units queued behind it (a group stops taking hand-overs at this
 # size; the last one it took may carry it past, by at most one loop turn's units).
@@ -75,7 +75,7 @@ class _Job:
     future: asyncio.Future[Any]
 
 
-def _run_group(conn: sqlite3.Connection, units: list[SyncUnit[Any]]) -> list[_Outcome[Any]]:
+def _run_group(conn: WriterConnection, units: list[SyncUnit[Any]]) -> list[_Outcome[Any]]:
     """One transaction for all `units`: first all of them plainly, and only if one raises, again with each
     in a savepoint (`_run_savepointed`), so that only the units that fail are undone."""
     try:
@@ -105,7 +105,7 @@ def _run_group(conn: sqlite3.Connection, units: list[SyncUnit[Any]]) -> list[_Ou
     return [_Outcome(value=value) for value in values]
 
 
-def _run_savepointed(conn: sqlite3.Connection, units: list[SyncUnit[Any]]) -> list[_Outcome[Any]]:
+def _run_savepointed(conn: WriterConnection, units: list[SyncUnit[Any]]) -> list[_Outcome[Any]]:
     """One transaction for all `units`, each in a savepoint: a unit that raises undoes only itself."""
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -133,7 +133,7 @@ def _run_savepointed(conn: sqlite3.Connection, units: list[SyncUnit[Any]]) -> li
 
 
 def _fail_group(
-    conn: sqlite3.Connection, units: list[SyncUnit[Any]], exc: BaseException
+    conn: WriterConnection, units: list[SyncUnit[Any]], exc: BaseException
 ) -> list[_Outcome[Any]]:
     """BEGIN held, but a savepoint step or COMMIT failed (disk full, I/O error): nothing of the group is
     durable, so every unit fails, including the ones that had succeeded inside it."""
@@ -142,7 +142,7 @@ def _fail_group(
     return [_Outcome(error=exc)] * len(units)
 
 
-def _run_alone(conn: sqlite3.Connection, unit: SyncUnit[T]) -> _Outcome[T]:
+def _run_alone(conn: WriterConnection, unit: SyncUnit[T]) -> _Outcome[T]:
     """A group of one, BEGIN done: no savepoint, as a failure rolls back the whole transaction anyway.
 
     Inside a savepoint SQLite copies every page the unit changes into a statement journal first (about 16
@@ -170,7 +170,7 @@ def _settle(settled: list[tuple[asyncio.Future[Any], _Outcome[Any]]]) -> None:
             future.set_result(outcome.value)
 
 
-def _open_connections(path: Path, busy_timeout_ms: int) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+def _open_connections(path: Path, busy_timeout_ms: int) -> tuple[WriterConnection, WriterConnection]:
     """The writer's connection, without automatic checkpoints, and the checkpointer's."""
     writer = open_writer_connection(path, busy_timeout_ms)
     try:
@@ -232,7 +232,7 @@ class Writer:
         "_timeout_now",
     )
 
-    def __init__(self, conn: sqlite3.Connection, checkpointer: Checkpointer) -> None:
+    def __init__(self, conn: WriterConnection, checkpointer: Checkpointer) -> None:
         self._conn = conn
         self._checkpointer = checkpointer
         # The connection's own busy timeout, for groups on the writer thread; an inline unit sets 0.

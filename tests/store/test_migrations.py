@@ -10,7 +10,7 @@ import aiosqlite
 import pytest
 
 from bridge.store import IntentState, MigrationFailed, SchemaTooNew, journal, open_store
-from bridge.store.connections import connect_writer
+from bridge.store.connections import WriterConnection, connect_writer
 from bridge.store.migrations import Migration, load_migrations, migrate, schema_version, split_statements
 
 
@@ -199,7 +199,7 @@ async def test_journalling_an_intent_builds_no_temporary_index(db_path: Path) ->
     store = await open_store(db_path)
     await store.close()
     traced: list[str] = []
-    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn = sqlite3.connect(db_path, isolation_level=None, factory=WriterConnection)
     try:
         conn.set_trace_callback(traced.append)
         conn.execute("BEGIN IMMEDIATE")

@@ -21,6 +21,7 @@ from bridge.store import (
     user_groups,
     user_writes,
 )
+from bridge.store.connections import WriterConnection
 from tests.store.conftest import ManualClock
 from tests.store.factories import add_group, add_user, new_id, view_of
 
@@ -329,7 +330,7 @@ async def test_documents_read_back_exactly_whatever_their_numbers_and_strings(st
 def _updates_of(db_path: Path, scim_id: str, fields: UserFields) -> list[str]:
     """The UPDATE statements user_writes.update_user runs for `fields`, traced on a connection of its own."""
     statements: list[str] = []
-    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn = sqlite3.connect(db_path, isolation_level=None, factory=WriterConnection)
     conn.row_factory = sqlite3.Row
     try:
         conn.set_trace_callback(statements.append)
