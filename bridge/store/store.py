@@ -232,8 +232,17 @@ class Store:
         return error
 
     async def _write(self, unit: WriteUnit[T]) -> T:
+        """Run `unit` in the writer's next transaction, stamped with this moment.
+
+        `_guarded` written out: a SCIM write makes two, and its lambda and coroutine cost ~2k instructions each.
+        """
+        if self._closed:
+            raise StoreClosed("store is closed")
         now = self._now()
-        result = await self._guarded(lambda: self._writer.run(lambda conn: unit(conn, now)))
+        try:
+            result = await self._writer.run(lambda conn: unit(conn, now))
+        except sqlite3.Error as exc:
+            raise self._failure(exc, report=True) from exc
         if self._writability.condition is not None:
             self._writability.written()
         return result
