@@ -54,7 +54,14 @@ from bench.directory import (
 from bench.loadgen import Call, closed_loop
 from bench.processes import BRIDGE_TOKEN, MASTER_PASSWORD, Proc, start_bridge, start_emulator
 
-OPERATIONS: Final = ("get_user", "get_user_cold", "create_user", "deactivate_user", "group_member_add")
+OPERATIONS: Final = (
+    "get_user",
+    "get_user_cold",
+    "get_user_stale",
+    "create_user",
+    "deactivate_user",
+    "group_member_add",
+)
 # Under valgrind a server starts in tens of seconds (every import is instrumented code being translated).
 STARTUP_SECONDS: Final = 300.0
 WINDOW_SECONDS: Final = 1800.0
@@ -217,6 +224,39 @@ def workloads(bridge: HttpSide, native: HttpSide, directory: Directory) -> dict[
     async def get_cold_native(seq: int) -> int:
         return await native.status("GET", f"/users/{cold_det[seq]}")
 
+    # Users read once, then written: each GET finds the kept body of an older version, as an IdP's GET right
+    # before or after its PATCH does (Okta reads a user around every write to it).
+    stale_scim: list[str] = []
+    stale_det: list[int] = []
+
+    async def stale_users(count: int) -> None:
+        first = len(stale_scim)
+        names = [f"stale{n:06d}@bench.example" for n in range(first, count)]
+        made = await create_users(bridge, names, first)
+
+        async def read_then_write(seq: int) -> int:
+            status = await bridge.status("GET", f"/Users/{made[seq]}")
+            if status != 200:
+                return status
+            renamed = patch_body({"op": "replace", "path": "displayName", "value": f"Renamed {first + seq}"})
+            return await bridge.status("PATCH", f"/Users/{made[seq]}", renamed)
+
+        stats = await closed_loop(
+            read_then_write, requests=len(made), concurrency=16, max_seconds=WINDOW_SECONDS
+        )
+        if stats.failures:
+            raise RuntimeError(f"get_user_stale's read and write of {stats.failures} users failed")
+        listed = Directory()
+        await read_det_ids(native, listed)
+        stale_scim.extend(made)
+        stale_det.extend(listed.det_ids[name] for name in names)
+
+    async def get_stale_bridge(seq: int) -> int:
+        return await bridge.status("GET", f"/Users/{stale_scim[seq]}")
+
+    async def get_stale_native(seq: int) -> int:
+        return await native.status("GET", f"/users/{stale_det[seq]}")
+
     async def create_bridge(seq: int) -> int:
         status, body = await bridge.call("POST", "/Users", user_doc(f"ir-b{seq}@bench.example", seq))
         if status == 201:
@@ -260,6 +300,7 @@ def workloads(bridge: HttpSide, native: HttpSide, directory: Directory) -> dict[
     return {
         "get_user": Workload(get_bridge, get_native),
         "get_user_cold": Workload(get_cold_bridge, get_cold_native, prepare=cold_users),
+        "get_user_stale": Workload(get_stale_bridge, get_stale_native, prepare=stale_users),
         "create_user": Workload(create_bridge, create_native),
         "deactivate_user": Workload(deactivate_bridge, deactivate_native),
         "group_member_add": Workload(add_bridge, add_native, prepare=groups_for),

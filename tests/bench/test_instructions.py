@@ -56,12 +56,13 @@ def test_no_native_count_gives_no_ratio() -> None:
     assert row("create_user", 1, Window(requests=10, bridge=5, emulator=5), empty)["ratio"] is None
 
 
-def test_every_operation_has_a_workload_and_the_cold_reads_make_their_own_users() -> None:
-    """get_user_cold reads users no request has read: its prepare step makes them, apart from the directory
-    get_user reads (which it leaves as it is)."""
+def test_every_operation_has_a_workload_and_the_cold_and_stale_reads_make_their_own_users() -> None:
+    """get_user_cold reads users no request has read, get_user_stale users read once and written since: their
+    prepare steps make them, apart from the directory get_user reads (which they leave as it is)."""
     directory = Directory(scim_ids=["a", "b"], det_ids={"user000000@bench.example": 1})
     calls = workloads(cast(HttpSide, None), cast(HttpSide, None), directory)
     assert tuple(calls) == OPERATIONS
     assert calls["get_user_cold"].prepare is not None
+    assert calls["get_user_stale"].prepare is not None
     assert calls["get_user"].prepare is None
     assert directory.scim_ids == ["a", "b"]
