@@ -7,7 +7,8 @@ still at that version (``Store.get_live_user_unless``); every write to a user ro
 (bridge/store/user_groups.py), whoever makes it: this process, ``scim-bridge reconcile``, another one.
 So a write is never hidden by an entry, and entries need no invalidation.
 
-Only reads put entries (bridge/web/users.py): a write's answer is rendered for that response alone.
+Only reads add entries (bridge/web/users.py). A write's answer replaces the entry of a user that has one (an
+IdP reads a user right before and after writing it), so the read that follows finds the written version kept.
 """
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ class RenderedUsers:
             return None
         self._entries.move_to_end(scim_id)
         return entry[0], entry[2]
+
+    def refresh(self, scim_id: str, base: str, version: int, body: bytes) -> None:
+        """`put`, only when a body of this user is kept under this base: a write's answer, which adds no entry
+        (see bridge/web/users.py's `_one`)."""
+        entry = self._entries.get(scim_id)
+        if entry is not None and entry[1] == base:
+            self.put(scim_id, base, version, body)
 
     def put(self, scim_id: str, base: str, version: int, body: bytes) -> None:
         """Keep `body`, the rendering of `version`, unless a newer version's is kept already."""

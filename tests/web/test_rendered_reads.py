@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,68 @@ async def test_a_write_through_this_bridge_is_read_back_at_once(
     assert (await _filtered(world, "ada"))["totalResults"] == 0
 
 
+async def test_a_write_answer_replaces_the_kept_body_it_outdates_with_what_a_read_renders(
+    aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
+) -> None:
+    """The GET an IdP sends after its PATCH finds the written version kept, byte for byte what a read of
+    the user renders (groups, meta, the extension included); a write adds no kept body of its own, nor does
+    one with a projection replace it."""
+    world = await start_world(aiohttp_server, aiohttp_client, tmp_path)
+    scim_id = await _create(world, "lovelace")
+    kept = world.app[RENDERED_USERS]
+    assert len(kept) == 0  # a create keeps nothing
+    group = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "analysts"}
+    group["members"] = [{"value": scim_id}]  # type: ignore[list-item]
+    assert (await world.bridge.post(f"{BASE_PATH}/Groups", json=group, headers=HEADERS)).status == 201
+    _, first_etag, _ = await _get(world, scim_id)
+    assert len(kept) == 1
+
+    enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    patch = {
+        "schemas": [PATCH_OP],
+        "Operations": [
+            {"op": "replace", "path": "displayName", "value": "Ada L"},
+            {"op": "add", "path": f"{enterprise}:department", "value": "Engines"},
+        ],
+    }
+    patched = await world.bridge.patch(f"{BASE_PATH}/Users/{scim_id}", json=patch, headers=HEADERS)
+    assert patched.status == 200
+    answer = await patched.read()
+    base = f"http://{world.bridge.host}:{world.bridge.port}{BASE_PATH}"
+    assert kept.get(scim_id, base) == (int(patched.headers["ETag"].split('"')[1]), answer)
+    got = await world.bridge.get(f"{BASE_PATH}/Users/{scim_id}", headers=HEADERS)
+    assert (await got.read(), got.headers["ETag"]) == (answer, patched.headers["ETag"])
+    written = json.loads(answer)
+    assert written["displayName"] == "Ada L"
+    assert [g["display"] for g in written["groups"]] == ["analysts"]
+    assert written[enterprise] == {"department": "Engines"}
+    assert patched.headers["ETag"] != first_etag
+
+    projected = await world.bridge.patch(
+        f"{BASE_PATH}/Users/{scim_id}?attributes=userName",
+        json={"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "Countess"}]},
+        headers=HEADERS,
+    )
+    assert projected.status == 200
+    assert set(json.loads(await projected.read())) == {"schemas", "id", "meta", "userName"}
+    assert kept.get(scim_id, base) == (int(patched.headers["ETag"].split('"')[1]), answer)  # left as it was
+    status, etag, body = await _get(world, scim_id)
+    assert (status, etag, body["title"]) == (200, projected.headers["ETag"], "Countess")
+
+    again = await world.bridge.patch(
+        f"{BASE_PATH}/Users/{scim_id}",
+        json={"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "Lady"}]},
+        headers=HEADERS,
+    )
+    assert again.status == 200
+    # Another base URL is kept apart, so this read renders the user from its row.
+    fresh = await world.bridge.get(
+        f"{BASE_PATH}/Users/{scim_id}", headers={**HEADERS, "Host": "other.example"}
+    )
+    host = base.removesuffix(BASE_PATH).encode()
+    assert (await fresh.read()).replace(b"http://other.example", host) == await again.read()
+
+
 async def test_a_write_by_another_process_on_the_same_database_is_read_back(
     aiohttp_server: AiohttpServer, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> None:
@@ -124,6 +187,18 @@ def test_the_lru_keeps_newest_versions_within_its_bound() -> None:
     kept.put("c", "http://x", 1, b"c1")
     assert (kept.get("b", "http://x"), len(kept)) == (None, 2)
     assert kept.get("a", "http://x") == (2, b"a2")
+
+
+def test_a_refresh_replaces_only_a_kept_body_of_an_older_version_under_its_base() -> None:
+    kept = RenderedUsers()
+    kept.refresh("a", "http://x", 1, b"a1")  # a write's answer: nothing kept, nothing added
+    assert len(kept) == 0
+    kept.put("a", "http://x", 2, b"a2")
+    kept.refresh("a", "http://y", 3, b"a3")
+    kept.refresh("a", "http://x", 1, b"a1")  # a slower write's answer of an older version
+    assert (kept.get("a", "http://x"), len(kept)) == ((2, b"a2"), 1)
+    kept.refresh("a", "http://x", 3, b"a3")
+    assert kept.get("a", "http://x") == (3, b"a3")
 
 
 def test_the_lru_keeps_its_bodies_within_its_byte_bound() -> None:
