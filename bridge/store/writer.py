@@ -50,6 +50,7 @@ from typing import Any, Final, Generic, TypeVar, cast
 from bridge.store.checkpointer import Checkpointer
 from bridge.store.connections import LOCK_CODES, WriterConnection, open_writer_connection
 from bridge.store.errors import StoreClosed
+from bridge.store.scheduling import batch_scheduling
 
 T = TypeVar("T")
 SyncUnit = Callable[[WriterConnection], T]
@@ -332,6 +333,7 @@ class Writer:
 
     def _serve(self) -> None:
         """The writer thread: take what is queued (up to MAX_GROUP), run it as one group, answer, repeat."""
+        batch_scheduling()
         stopping = False
         while not stopping:
             first = self._queue.get()

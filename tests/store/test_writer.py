@@ -5,6 +5,7 @@ loop's thread, never waiting there for a lock."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
@@ -241,3 +242,12 @@ async def test_a_caller_cancelled_after_its_inline_unit_ran_leaves_it_committed(
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await writer.run(_rows) == ["done"]
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="no SCHED_BATCH on this platform (Linux has it)")
+async def test_the_writer_thread_runs_under_sched_batch_and_the_loops_thread_does_not(writer: Writer) -> None:
+    """The writer thread, woken by every hand-over, must not preempt the loop's thread (bridge/store/scheduling.py)."""
+    assert (
+        await writer.run(lambda _: os.sched_getscheduler(0)) == os.SCHED_BATCH
+    )  # unmarked: the writer thread
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
