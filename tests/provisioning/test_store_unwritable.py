@@ -10,7 +10,6 @@ file that cannot be opened for writing, and a connection opened ``mode=ro`` for 
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import shutil
 import sqlite3
@@ -22,12 +21,11 @@ from typing import BinaryIO
 import pytest
 from pytest_aiohttp import AiohttpClient, AiohttpServer
 
-from bridge.emulator import EMULATOR_STATE
 from bridge.store import StoreUnwritable, open_store
 from bridge.store.store import _translate
 from tests.conftest import LogReader
 from tests.idp.harness import World, start_world
-from tests.polling import until
+from tests.provisioning.faults import USERS_PATH, Rule, start_world_behind_proxy
 from tests.provisioning.scim import call, filter_ids, user_body
 
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -173,19 +171,18 @@ async def test_a_disk_filling_while_the_master_writes_leaves_the_user_compensate
     marking it rolled back fails, so resolution decides it once the disk has room. The IdP hears the full
     disk's 503 (retry later), not a 500; its retry once the disk has room settles the user, which its
     userName filter then finds."""
-    world = await start_world(aiohttp_server, aiohttp_client, small_disk)
+    world, proxy = await start_world_behind_proxy(aiohttp_server, aiohttp_client, small_disk)
     assert (await call(world, "POST", "/Users", user_body("ada@example.com", "Ada"))).status == 201
-    faults = world.emulator.app[EMULATOR_STATE].faults
-    faults.configure(latency_ms=300)
-    writing = asyncio.create_task(call(world, "POST", "/Users", user_body("grace@example.com", "Grace")))
+    filled: list[Path] = []
 
-    async def intent_recorded() -> bool:
-        return bool(await world.store.pending_intents())
+    async def fill() -> None:
+        filled.append(_fill(small_disk))
 
-    await until(intent_recorded, "the create recorded no intent")
-    filler = _fill(small_disk)
-    faults.configure(latency_ms=0)
-    answer = await writing
+    # The master has created the user (its answer held at the proxy) when the disk fills: the store write after
+    # it is refused, whatever the machine's load.
+    proxy.rules.append(Rule("POST", USERS_PATH, meanwhile=fill))
+    answer = await call(world, "POST", "/Users", user_body("grace@example.com", "Grace"))
+    [filler] = filled
     assert answer.status == 503, await answer.text()
     assert answer.headers["Retry-After"] == "30"
     assert "cannot be written (disk full)" in (await answer.json())["detail"]
