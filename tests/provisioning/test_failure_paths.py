@@ -128,10 +128,12 @@ async def test_a_create_answered_in_a_shape_off_the_contract_stays_journalled_an
     assert response.status == 500
     assert (await world.master.state()).users["ada@example.com"].active
 
-    async def mapped() -> bool:
-        return await world.store.get_user_by_user_name("ada@example.com") is not None
+    async def resolved() -> bool:
+        # The mapping's insert and the intent's finish are two transactions: wait for the second.
+        intent = await world.store.get_intent(1)
+        return intent is not None and intent.state is not IntentState.PENDING
 
-    await until(mapped, "the create's user was not mapped by intent resolution")
+    await until(resolved, "the create's intent was not resolved")
     record = await world.store.get_user_by_user_name("ada@example.com")
     assert record is not None
     assert record.det_id == (await world.master.state()).users["ada@example.com"].id
