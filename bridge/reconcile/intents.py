@@ -232,9 +232,7 @@ class IntentResolver:
         if await self._superseded_in_flight(intent):
             # Rolling back now could undo that request's master write just before it records it in the
             # store; once it has finished, this intent is resolved against the state it left.
-            return ResolvedIntent(
-                intent.id, intent.operation, intent.resource_type, intent.target, Resolution.DEFERRED
-            )
+            return _unresolved(intent, Resolution.DEFERRED)
         if intent.operation == "create":
             try:
                 if intent.resource_type == "User":
@@ -244,15 +242,13 @@ class IntentResolver:
             except _NewerCreatePending:
                 # Its object is the newer create's: mapped here, that request's own insert would fail and its
                 # IdP hear 409 for what it just made. Once it has finished, this one finds nothing to map.
-                return ResolvedIntent(
-                    intent.id, intent.operation, intent.resource_type, intent.target, Resolution.DEFERRED
-                )
+                return _unresolved(intent, Resolution.DEFERRED)
             if mapped is not None:
                 return await self._finish(intent, IntentState.DONE, mapped)
             if landing and not cache.name_taken:
                 # The name is still free on the master, so the create may land yet: rolled back now, it would
                 # leave that user or group unmapped for good (every create of the name a 409 nobody can find).
-                return _kept(intent, ())
+                return _unresolved(intent, Resolution.KEPT)
             return await self._finish(intent, IntentState.ROLLED_BACK, ())
         if intent.operation == "delete" and await self._deletion_happened(intent, cache):
             return await self._finish(intent, IntentState.DONE, ("store.delete",))
@@ -260,7 +256,7 @@ class IntentResolver:
             undone = await self._undo_relink(intent)
             if landing and not cache.name_taken:
                 # As for a create: its revival may land yet, and is undone again then.
-                return _kept(intent, undone)
+                return _unresolved(intent, Resolution.KEPT, undone)
             return await self._finish(intent, IntentState.ROLLED_BACK, undone)
         key = (intent.resource_type, intent.target)
         actions: tuple[str, ...] = ()
@@ -272,7 +268,7 @@ class IntentResolver:
             # Put right for now, but a write landing after this restore would stay until a reconcile pass: kept
             # pending, it is restored again by the next write of the resource, and past the grace by the
             # background, from the store's (the newest) state.
-            return _kept(intent, actions)
+            return _unresolved(intent, Resolution.KEPT, actions)
         return await self._finish(intent, IntentState.ROLLED_BACK, actions)
 
     async def _superseded_in_flight(self, intent: IntentRecord) -> bool:
@@ -287,9 +283,7 @@ class IntentResolver:
         except (IntentNotPending, NotFoundInStore):
             # Finished meanwhile by the request itself (a periodic run raced a slow request): its answer wins.
             # Gone is the same case: retention deletes only finished intents.
-            return ResolvedIntent(
-                intent.id, intent.operation, intent.resource_type, intent.target, Resolution.DEFERRED
-            )
+            return _unresolved(intent, Resolution.DEFERRED)
         resolution = Resolution.COMPLETED if state is IntentState.DONE else Resolution.ROLLED_BACK
         return ResolvedIntent(
             intent.id, intent.operation, intent.resource_type, intent.target, resolution, actions
@@ -462,10 +456,13 @@ def _log_outcome(intent: IntentRecord, outcome: ResolvedIntent) -> None:
         _log.info("reconcile.intent_resolved", **fields)
 
 
-def _kept(intent: IntentRecord, actions: tuple[str, ...]) -> ResolvedIntent:
-    """An intent left pending because its master write may still land (`Resolution.KEPT`)."""
+def _unresolved(
+    intent: IntentRecord, resolution: Resolution, actions: tuple[str, ...] = ()
+) -> ResolvedIntent:
+    """The outcome of an intent left pending: deferred (to the next run), or kept (`Resolution.KEPT`: its master
+    write may still land) after `actions` put the master right for now."""
     return ResolvedIntent(
-        intent.id, intent.operation, intent.resource_type, intent.target, Resolution.KEPT, actions
+        intent.id, intent.operation, intent.resource_type, intent.target, resolution, actions
     )
 
 
@@ -478,6 +475,4 @@ def _deferred(intent: IntentRecord, error: str) -> ResolvedIntent:
         resource_type=intent.resource_type,
         error=error,
     )
-    return ResolvedIntent(
-        intent.id, intent.operation, intent.resource_type, intent.target, Resolution.DEFERRED
-    )
+    return _unresolved(intent, Resolution.DEFERRED)
