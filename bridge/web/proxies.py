@@ -100,5 +100,4 @@ class TrustedProxies:
         """True when `address` is an IP inside one of the networks (an IPv4-mapped one as its IPv4 address)."""
         if not self.networks:
             return False  # the common case, without parsing the address
-        ip = parse_address(address or "")
-        return ip is not None and any(ip in network for network in self.networks)
+        return self.check(address or "")[1]
