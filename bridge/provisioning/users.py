@@ -268,7 +268,13 @@ class UserService:
                 operation="delete",
                 resource_type="User",
                 target=scim_id,
-                payload={"det_id": record.det_id, "groups": [g.det_id for g in groups]},
+                # The version read: resolution counts this delete as landed only while the store still holds it
+                # (reconcile/journalled.py `journalled_user_delete`).
+                payload={
+                    "det_id": record.det_id,
+                    "groups": [g.det_id for g in groups],
+                    "version": record.version,
+                },
                 master=master_write,
                 store=store_write,
                 on_master_error=lambda err: to_scim_error(err, Operation.DELETE_USER),

@@ -9,7 +9,10 @@ what happened:
   the unmapped ones by the journalled payload digest. If it exists the mapping is completed under that
   SCIM id (the IdP's retry then finds it by filter instead of creating a second object); if not, the intent
   is rolled back.
-* ``delete``: if the master shows the deletion, the store records it (completed); otherwise rolled back.
+* ``delete``: if the master shows the deletion, the store records it (completed); otherwise rolled back. For a
+  user, an inactive Determined user shows it only while the store, unwritten since the delete read it (the
+  version it journalled), has the user active: otherwise the inactivity is the store's own state (a user
+  already inactive, or a later PATCH the IdP heard 200 for) and the delete is rolled back.
 * ``replace`` / ``patch`` / ``relink`` and the rest: rolled back, and the master is put back to what the store
   says (idp_wins for that one resource), so the IdP's retry starts from a state both sides agree on.
 
@@ -35,7 +38,12 @@ from bridge.reconcile.detect import DisplayName, Snapshot, master_group, master_
 from bridge.reconcile.drift import DriftKind
 from bridge.reconcile.guard import RetireGuard, RetireRefusal
 from bridge.reconcile.intent_guard import group_intents, intent_refusal, retiring_intents
-from bridge.reconcile.journalled import journalled_group_create, journalled_relink, journalled_user_create
+from bridge.reconcile.journalled import (
+    journalled_group_create,
+    journalled_relink,
+    journalled_user_create,
+    journalled_user_delete,
+)
 from bridge.reconcile.refusal_log import RefusalLog
 from bridge.reconcile.repair import REPAIR_ERRORS, Repairer, Unrepairable
 from bridge.store import (
@@ -384,7 +392,8 @@ class IntentResolver:
         return ()
 
     async def _deletion_happened(self, intent: IntentRecord, cache: PassCache) -> bool:
-        """If the master already shows the deletion, record it in the store and say so."""
+        """If the master already shows the deletion, record it in the store and say so (for a user: see the
+        module's note on ``delete``)."""
         if intent.resource_type == "User":
             record = await self.store.get_user_by_scim_id(intent.target)
             if record is None:
@@ -397,9 +406,20 @@ class IntentResolver:
                 # when it was counted, or nothing counted: a lone `resolve`; master_user took only the master's
                 # own "user not found" as gone): the next run counts it.
                 raise Unrepairable("a retirement the guard did not count")
+            memberships = await self.store.groups_of_member(record.scim_id)
+            if master is not None and not (
+                record.active
+                and journalled_user_delete(
+                    intent.payload_digest, record.det_id, [g.det_id for g in memberships], record.version
+                )
+            ):
+                # An inactive user shows this delete landed only where the store, as the delete read it, has it
+                # active. Else the inactivity is the store's own state (the user was inactive before the DELETE,
+                # or a write the IdP heard 2xx for since, a PATCH active=false, deactivated it) and proves
+                # nothing: tombstoning would retire a user the IdP was last told exists (its next write a 404).
+                return False
             # The deletion may have died between deactivating and leaving the groups: finish the second
             # step on the master before the store forgets the memberships (§7.2 Delete user).
-            memberships = await self.store.groups_of_member(record.scim_id)
             await self.client.leave_groups(record.det_id, [m.det_id for m in memberships])
             await self.store.tombstone_user(record.scim_id)
             return True

@@ -7,6 +7,8 @@ match identifies the object. The payload shapes here mirror provisioning's ``Jou
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bridge.determined import MasterGroupDetails
 from bridge.provisioning.consistency import digest_matches
 
@@ -29,3 +31,9 @@ def journalled_group_create(payload_digest: str, group: MasterGroupDetails) -> b
 def journalled_relink(payload_digest: str, det_id: int, username: str) -> bool:
     """True if a relink of Determined user ``det_id`` under ``username`` has this digest."""
     return digest_matches({"det_id": det_id, "username": username}, payload_digest)
+
+
+def journalled_user_delete(payload_digest: str, det_id: int, groups: Sequence[int], version: int) -> bool:
+    """True if a user delete with this digest read Determined user ``det_id``'s mapping at ``version``, a member
+    of ``groups`` (Determined ids, in the store's order): the mapping has not been written since."""
+    return digest_matches({"det_id": det_id, "groups": list(groups), "version": version}, payload_digest)

@@ -207,21 +207,31 @@ async def test_a_group_member_add_landing_after_a_rename_is_overwritten(
     assert await world.store.pending_intents() == []
 
 
-async def test_a_delete_landing_after_another_write_is_completed_not_undone(
+async def test_a_delete_landing_after_another_acknowledged_write_is_undone(
     tried_once: tuple[World, FaultProxy],
 ) -> None:
-    """The IdP heard 503 for a DELETE and sends a PATCH: the DELETE's deactivation landing after it is found at
-    the grace as any delete the master shows done, and completed (the mapping tombstoned), not undone."""
+    """The IdP heard 503 for a DELETE and then 200 for a PATCH of the same user: the user exists as far as it was
+    told. The DELETE's deactivation landing after that is no delete the resolution completes (the store's version
+    moved past what the delete read: test_pending_delete.py); it is undone at the grace like any other late
+    landing, and the IdP's retry of the DELETE deletes the user."""
     world, proxy = tried_once
     ada = await create_user(world, "ada@example.com", "Ada")
     proxy.rules.append(Rule("PATCH", USER_PATH, status=503, text="timeout", hold=True))
     assert (await call(world, "DELETE", f"/Users/{ada['id']}")).status == 503
     tagged = patch({"op": "replace", "path": "externalId", "value": "okta-7"})
     assert (await call(world, "PATCH", f"/Users/{ada['id']}", tagged)).status == 200
-    assert [p.operation for p in await world.store.pending_intents()] == ["delete"]
+    [delete] = await world.store.pending_intents()
+    assert delete.operation == "delete"
     assert await proxy.land_held() == [200]
 
     await past_the_grace(world)
+    assert (await world.store.get_intent(delete.id)).state is IntentState.ROLLED_BACK  # type: ignore[union-attr]
+    assert (await world.master.state()).users["ada@example.com"].active
+    shown = await call(world, "GET", f"/Users/{ada['id']}")
+    assert shown.status == 200
+    assert ((await shown.json())["active"], (await shown.json())["externalId"]) == (True, "okta-7")
+
+    assert (await call(world, "DELETE", f"/Users/{ada['id']}")).status == 204
     assert not (await world.master.state()).users["ada@example.com"].active
     assert (await call(world, "GET", f"/Users/{ada['id']}")).status == 404
 

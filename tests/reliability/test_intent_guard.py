@@ -22,14 +22,14 @@ from tests.conftest import LogReader
 from tests.idp.master_view import MasterState
 from tests.polling import until
 from tests.reliability.conftest import ADMIN_PASSWORD, World, WrongMaster, bounded
-from tests.reliability.test_intents import _intent
+from tests.reliability.test_intents import _intent, _user_delete
 
 USERS = 3
 
 
 async def _delete_pending(world: World, user: UserRecord) -> int:
     """The intent a user DELETE journals before deactivating the user on the master (then the crash)."""
-    return await _intent(world, "delete", "User", user.scim_id, {"det_id": user.det_id, "groups": []})
+    return await _user_delete(world, user.scim_id)
 
 
 async def _ghosts(world: World, *names: str) -> list[UserRecord]:

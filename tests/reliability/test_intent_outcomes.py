@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from bridge.reconcile import Resolution
 from bridge.store import IntentState, MemberRecord, UserFields
 from tests.reliability.conftest import World
-from tests.reliability.test_intents import _intent, _resolver
+from tests.reliability.test_intents import _intent, _resolver, _user_delete
 
 
 async def _state(world: World, intent: int) -> IntentState:
@@ -267,7 +267,7 @@ async def test_a_group_create_an_interrupted_resolution_already_mapped_is_comple
 
 async def test_a_user_delete_an_interrupted_resolution_already_recorded_is_completed(world: World) -> None:
     gone = await world.user("gone")
-    intent = await _intent(world, "delete", "User", gone.scim_id, {"det_id": gone.det_id, "groups": []})
+    intent = await _user_delete(world, gone.scim_id)
     await world.bridge.patch_user(gone.det_id, active=False)
     await world.store.tombstone_user(gone.scim_id)
     [outcome] = (await _resolver(world).resolve_all()).outcomes

@@ -36,6 +36,20 @@ async def _intent(world: World, operation: str, resource_type: str, target: str,
     )
 
 
+async def _user_delete(world: World, scim_id: str) -> int:
+    """A user delete journalled as provisioning journals it, from the mapping as it stands."""
+    record = await world.store.get_user_by_scim_id(scim_id)
+    assert record is not None
+    groups = [g.det_id for g in await world.store.groups_of_member(scim_id)]
+    return await _intent(
+        world,
+        "delete",
+        "User",
+        scim_id,
+        {"det_id": record.det_id, "groups": groups, "version": record.version},
+    )
+
+
 async def test_interrupted_user_create_is_completed_under_the_minted_id(world: World) -> None:
     scim_id = str(uuid.uuid4())
     intent = await _intent(
@@ -79,8 +93,8 @@ async def test_interrupted_patch_is_rolled_back_on_the_master(world: World) -> N
 async def test_interrupted_user_delete_completes_if_the_master_shows_it(world: World) -> None:
     gone, kept = await world.user("gone"), await world.user("kept")
     group = await world.group("team", [gone, kept])
-    await _intent(world, "delete", "User", gone.scim_id, {"det_id": gone.det_id, "groups": []})
-    await _intent(world, "delete", "User", kept.scim_id, {"det_id": kept.det_id, "groups": []})
+    await _user_delete(world, gone.scim_id)
+    await _user_delete(world, kept.scim_id)
     await world.bridge.patch_user(gone.det_id, active=False)  # only the first delete reached the master
     outcomes = (await _resolver(world).resolve_all()).outcomes
     assert {o.target: o.resolution for o in outcomes} == {
@@ -107,7 +121,7 @@ async def test_interrupted_delete_of_a_user_gone_from_the_master_completes(world
         fields=UserFields("ghost", None, "Ghost", True, {"userName": "ghost", "active": True}),
     )
     await world.store.add_members(group, [MemberRecord(ghost.scim_id, display="Ghost")])
-    await _intent(world, "delete", "User", ghost.scim_id, {"det_id": ghost.det_id, "groups": []})
+    await _user_delete(world, ghost.scim_id)
     [outcome] = (await _resolver(world).resolve_all()).outcomes
     assert outcome.resolution is Resolution.COMPLETED
     assert await world.store.get_user_by_scim_id(ghost.scim_id) is None
@@ -160,7 +174,7 @@ async def test_an_old_intent_waits_while_a_newer_request_on_the_same_target_is_i
     alice = await world.user("alice")
     old = await _intent(world, "patch", "User", alice.scim_id, {"det_id": alice.det_id, "active": False})
     # A newer request on alice: its master write landed, its store write has not happened yet.
-    await _intent(world, "delete", "User", alice.scim_id, {"det_id": alice.det_id, "groups": []})
+    await _user_delete(world, alice.scim_id)
     await world.bridge.patch_user(alice.det_id, active=False)
     old_record = await world.store.get_intent(old)
     assert old_record is not None
