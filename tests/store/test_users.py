@@ -16,6 +16,7 @@ from bridge.store import (
     Store,
     UserFields,
     UserGroup,
+    UserRecord,
     UserRef,
     VersionConflict,
     user_groups,
@@ -342,6 +343,51 @@ def _updates_of(db_path: Path, scim_id: str, fields: UserFields) -> list[str]:
     finally:
         conn.close()
     return [s for s in statements if s.startswith("UPDATE users")]
+
+
+def _traced_update(
+    db_path: Path, scim_id: str, fields: UserFields, known: UserRecord
+) -> tuple[UserRecord, list[str]]:
+    """user_writes.update_user given the caller's record, and the statements it ran, on a connection of its own."""
+    statements: list[str] = []
+    conn = sqlite3.connect(db_path, isolation_level=None, factory=WriterConnection)
+    conn.row_factory = sqlite3.Row
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.set_trace_callback(statements.append)
+        record = user_writes.update_user(
+            conn, "2026-01-01T00:00:00.000Z", scim_id, fields=fields, expected_version=None, known=known
+        )
+        conn.set_trace_callback(None)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return record, statements
+
+
+async def test_an_update_given_the_current_record_is_its_update_alone(store: Store, db_path: Path) -> None:
+    """A deactivation given the user as read (still at that version) runs one UPDATE naming that version,
+    no SELECT before it, and answers what a read then returns; given a record a version behind, the UPDATE
+    matches nothing and the write reads the row as without one."""
+    user = await add_user(
+        store, "erin", external_id="ext-e", display_name="Erin", emails=[{"value": "e@x.org"}]
+    )
+    await add_group(store, "Ops", [user.scim_id])
+    read = await store.get_user_by_scim_id(user.scim_id)
+    assert read is not None
+    off = UserFields("erin", "ext-e", "Erin", False, {**read.doc, "active": False})
+    updated, statements = _traced_update(db_path, user.scim_id, off, read)
+    assert len(statements) == 1
+    assert statements[0].startswith("UPDATE users SET version = version + 1, active = ")
+    assert statements[0].endswith(f"AND version = {read.version}")
+    assert updated == await store.get_user_by_scim_id(user.scim_id)
+    assert updated.version == read.version + 1
+    # `read` is a version behind now: the UPDATE naming its version changes nothing, the row is read.
+    renamed = UserFields("Erin2", "ext-e", "Erin", True, {**read.doc, "userName": "Erin2"})
+    again, statements = _traced_update(db_path, user.scim_id, renamed, read)
+    assert [s.split()[0] for s in statements] == ["UPDATE", "SELECT", "UPDATE", "SELECT", "SELECT"]
+    assert again == await store.get_user_by_scim_id(user.scim_id)
+    assert (again.version, again.user_name, again.active) == (read.version + 2, "Erin2", True)
 
 
 async def test_an_update_sets_only_the_indexed_columns_that_change(store: Store, db_path: Path) -> None:
