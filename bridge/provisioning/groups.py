@@ -308,7 +308,7 @@ class GroupService:
                             det_id=group.id,
                             display_name=name,
                             external_id=_opt_str(doc.get("externalId")),
-                            doc=stored_doc({**doc, "displayName": name}),
+                            doc=stored_doc(doc, "displayName", name),
                             members=[r.member for r in resolved],
                             finishing_intent=finish,
                         )
@@ -497,7 +497,7 @@ class GroupService:
             other = await self._store.get_group_by_display_name(name)
             if other is not None and other.scim_id != record.scim_id:
                 raise Uniqueness(f"displayName {name!r} is already provisioned.")
-        doc_to_store = stored_doc({**new_doc, "displayName": name})
+        doc_to_store = stored_doc(new_doc, "displayName", name)
         external_id = _opt_str(new_doc.get("externalId"))
         doc_changed: bool = renamed or doc_to_store != dict(record.doc) or external_id != record.external_id
         if users is None:

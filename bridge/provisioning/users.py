@@ -42,6 +42,7 @@ from bridge.provisioning.translate import (
     USER_SQL,
     MasterUserFields,
     display_name_candidates,
+    display_name_for,
     stored_doc,
     user_fields,
 )
@@ -454,8 +455,11 @@ class UserService:
         scope: AuditScope,
     ) -> UserRecord:
         operation = scope.operation
-        before = self._fields({**record.doc, "userName": record.user_name}, default_active=record.active)
-        before = MasterUserFields(before.username, before.display_name, record.active)
+        sources = self._settings.display_name_source
+        # What the master holds now: the record's own userName and active, no copy of its document.
+        before = MasterUserFields(
+            record.user_name.strip(), display_name_for(record.doc, sources, record.user_name), record.active
+        )
         after = self._fields(new_doc, default_active=record.active)
         row = _row(new_doc, after)
         sync_password = password if self._settings.password_sync and password else None
@@ -638,7 +642,7 @@ def _row(doc: Mapping[str, Any], fields: MasterUserFields) -> UserFields:
         external_id=_opt_str(doc.get("externalId")),
         display_name=_opt_str(doc.get("displayName")),
         active=fields.active,
-        doc=stored_doc({**doc, "active": fields.active}),
+        doc=stored_doc(doc, "active", fields.active),
     )
 
 
