@@ -81,8 +81,9 @@ class ReaderConnection(sqlite3.Connection):
         super().__init__(*args, **kwargs)
         self.pages = PageIndexes()
         # Connection.execute makes a cursor per call (~1.8k instructions; every GET makes a lookup). Only
-        # for statements that return at most one row, read with fetchone: the step after that row ends the
-        # statement, so the kept cursor holds no read transaction open between lookups.
+        # for statements that return at most one row, read with fetchone (the step after that row ends the
+        # statement), or whose rows are read at once with fetchall: the kept cursor holds no read
+        # transaction open between lookups.
         self.lookups = self.cursor()
 
 

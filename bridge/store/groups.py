@@ -25,7 +25,8 @@ _MEMBER_REFS_SQL = (
 
 def fetch_group(conn: ReaderConnection, column: str, value: object) -> GroupRecord | None:
     """The group whose `column` (a trusted column name) equals value."""
-    row = conn.execute(f"SELECT * FROM groups WHERE {column} = ?", (value,)).fetchone()  # noqa: S608 - trusted column
+    # Each column it is asked by is unique: the lookups cursor (see ReaderConnection).
+    row = conn.lookups.execute(f"SELECT * FROM groups WHERE {column} = ?", (value,)).fetchone()  # noqa: S608 - trusted column
     return None if row is None else group_from_row(row)
 
 
@@ -44,9 +45,8 @@ def read_member_refs(
     tombstoned ones too; O(len(ids)), never the whole membership."""
     present: set[str] = set()
     users: dict[str, UserRef] = {}
-    for member_id, is_member, det_id, user_name, live in conn.execute(
-        _MEMBER_REFS_SQL, (json_array(ids), scim_id)
-    ):
+    rows = conn.lookups.execute(_MEMBER_REFS_SQL, (json_array(ids), scim_id)).fetchall()
+    for member_id, is_member, det_id, user_name, live in rows:
         if is_member:
             present.add(member_id)
         if det_id is not None:
