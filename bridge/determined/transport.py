@@ -26,7 +26,8 @@ import httptools
 from bridge import __version__
 
 Answer = tuple[int, bytes, str | None, str | None]
-"""(status, body, Retry-After header or None, Location header or None).
+"""(status, body, Retry-After header or None, Location header or None); the two headers of an answer that is
+no success (status 300 or more: a success's are not read).
 
 The transport never follows a redirect: the Location is kept so that the caller can say where the master
 pointed (a 3xx usually means master.url is not the master's final URL, e.g. http:// in front of https://)."""
@@ -71,11 +72,11 @@ class _Connection(asyncio.Protocol):
         self.keep_alive = False
         self._answer: asyncio.Future[Answer] | None = None
         self._chunks: list[bytes] = []
-        self._retry_after: str | None = None
-        self._location: str | None = None
+        # What came of this exchange until the answer's head was complete (interim answers' heads first): its
+        # few headers are read from there when needed (_head_fields), not by a Python callback per header.
+        self._head: list[bytes] = []
         self._received = False
         self._headers_done = False
-        self._delimited = False
         self._read_timeout: float | None = None
         self._deadline = 0.0
         self._last_read = 0.0
@@ -97,6 +98,8 @@ class _Connection(asyncio.Protocol):
             return
         self._received = True
         self._last_read = self._loop.time()
+        if not self._headers_done:
+            self._head.append(data)
         try:
             self._parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
@@ -112,7 +115,7 @@ class _Connection(asyncio.Protocol):
         self._pool.lost(self)
         if self._answer is None or self._answer.done():
             return
-        if exc is None and not ours and self._headers_done and not self._delimited:
+        if exc is None and not ours and self._headers_done and not _head_fields(b"".join(self._head))[2]:
             # Neither Content-Length nor chunked: the body ran until the master closed (RFC 9112 §6.3 item 8).
             self.keep_alive = False
             self._complete()
@@ -128,15 +131,6 @@ class _Connection(asyncio.Protocol):
         if self._answer is None:
             self.close()  # an answer after the one asked for: the master and the bridge disagree on the stream
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        lowered = name.lower()
-        if lowered == b"retry-after":
-            self._retry_after = value.decode("latin-1")
-        elif lowered == b"location":
-            self._location = value.decode("latin-1")
-        elif lowered == b"content-length" or lowered == b"transfer-encoding":
-            self._delimited = True
-
     def on_headers_complete(self) -> None:
         self._headers_done = True
 
@@ -145,9 +139,9 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         if self._parser.get_status_code() < 200:
-            # An interim answer (103 Early Hints): the final one follows on the same stream.
-            self._retry_after = self._location = None
-            self._headers_done = self._delimited = False
+            # An interim answer (103 Early Hints): the final one follows on the same stream (its head is kept
+            # with the interim one's, which _head_fields skips).
+            self._headers_done = False
             self._chunks = []
             return
         self.keep_alive = self._parser.should_keep_alive()
@@ -169,8 +163,8 @@ class _Connection(asyncio.Protocol):
         answer = self._loop.create_future()
         self._answer = answer
         self._chunks = []
-        self._retry_after = self._location = None
-        self._received = self._headers_done = self._delimited = False
+        self._head = []
+        self._received = self._headers_done = False
         self._read_timeout = read_timeout
         self._deadline = deadline
         self._last_read = self._loop.time()
@@ -198,7 +192,12 @@ class _Connection(asyncio.Protocol):
             return
         chunks = self._chunks
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        answer.set_result((self._parser.get_status_code(), body, self._retry_after, self._location))
+        status = self._parser.get_status_code()
+        if status < 300:
+            answer.set_result((status, body, None, None))
+            return
+        retry_after, location, _ = _head_fields(b"".join(self._head))
+        answer.set_result((status, body, retry_after, location))
 
     def _fail(self, error: TransportError) -> None:
         answer = self._answer
@@ -231,6 +230,44 @@ class _Connection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+def _head_fields(received: bytes) -> tuple[str | None, str | None, bool]:
+    """Retry-After and Location of the final answer's head in `received` (the last of each, as Latin-1 text
+    without its leading blanks, as httptools gives a value; None if absent), and whether that head says how its
+    body ends (Content-Length or Transfer-Encoding).
+
+    `received` starts with the answer and holds its whole head (httptools has parsed it): interim 1xx answers,
+    which have no body, then the final status line and its header lines, then an empty line.
+    """
+    retry_after: str | None = None
+    location: str | None = None
+    delimited = False
+    status_next = True
+    interim = False
+    for raw in received.split(b"\n"):
+        line = raw[:-1] if raw.endswith(b"\r") else raw
+        if status_next:
+            status_next = False
+            parts = line.split(None, 2)  # "HTTP/1.1 103 Early Hints": an interim answer, its head first
+            interim = len(parts) > 1 and parts[1].startswith(b"1")
+            continue
+        if not line:  # the end of a head: the final one's, or an interim one's and then another status line
+            if not interim:
+                break
+            status_next = True
+            continue
+        if interim:
+            continue
+        name, _, value = line.partition(b":")
+        lowered = name.strip().lower()
+        if lowered == b"retry-after":
+            retry_after = value.lstrip(b" \t").decode("latin-1")
+        elif lowered == b"location":
+            location = value.lstrip(b" \t").decode("latin-1")
+        elif lowered in (b"content-length", b"transfer-encoding"):
+            delimited = True
+    return retry_after, location, delimited
 
 
 class MasterTransport:

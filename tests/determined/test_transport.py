@@ -344,6 +344,33 @@ async def test_interim_answer_is_skipped_for_the_final_one() -> None:
         await master.close()
 
 
+async def test_the_final_answers_own_headers_are_read_from_its_head() -> None:
+    """Retry-After and Location come from the final answer's head, whatever the case of their names, the last
+    of each, without leading blanks; an interim answer's (in the same write here) and a success's are not read."""
+    heads = [
+        b"HTTP/1.1 103 Early Hints\r\nRetry-After: 1\r\nLocation: /early\r\n\r\n"
+        b"HTTP/1.1 503 Service Unavailable\r\nretry-after:  9 \r\nRETRY-AFTER: 8\r\nlocation: /x \r\n"
+        b"Content-Length: 2\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nRetry-After: 5\r\nLocation: /y\r\nContent-Length: 2\r\n\r\n{}",
+        b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 2\r\n\r\n{}",
+    ]
+
+    async def answers(server: Server, peer: Peer) -> None:
+        for head in heads:
+            await peer.request()
+            await peer.send(head)
+        await peer.request()
+
+    async with serving(answers) as server:
+        master = transport(server.url)
+        said = [
+            await master.request("GET", "/", read_timeout=5.0, deadline=deadline(), repeatable=True)
+            for _ in heads
+        ]
+        await master.close()
+    assert said == [(503, b"{}", "8", "/x "), (200, b"{}", None, None), (429, b"{}", None, None)]
+
+
 async def test_body_split_across_writes_and_closed_answers() -> None:
     async def split_then_close(server: Server, peer: Peer) -> None:
         await peer.request()
