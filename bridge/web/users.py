@@ -53,19 +53,23 @@ def _one(request: web.Request, record: UserRecord, *, status: int = 200) -> web.
     users kept (the same as a 2k-user bridge).
     """
     attributes, excluded = projection(request)
-    where = locations(request)
+    app = request.app
+    base = app[PUBLIC_URL].base_url(request)
     scim_id = record.scim_id
-    location = where.user(scim_id) if status == 201 else None
+    # The user's URL and the groups' made as Locations makes them, without one (a frozen dataclass and its
+    # properties, ~3k instructions).
+    url = f"{base}/Users/{scim_id}"
+    location = url if status == 201 else None
     if attributes or excluded:
         return resource_response(
-            _render(record, where, attributes, excluded),
+            _render(record, Locations(base), attributes, excluded),
             version=record.version,
             location=location,
             status=status,
         )
     # What a GET of this version renders (plain_user_document is held to render(user_document(...))).
-    body = jsonenc.dumps(plain_user_document(user_view(record), where.groups, where.user(scim_id)))
-    request.app[RENDERED_USERS].refresh(scim_id, where.base, record.version, body)
+    body = jsonenc.dumps(plain_user_document(user_view(record), f"{base}/Groups", url))
+    app[RENDERED_USERS].refresh(scim_id, base, record.version, body)
     return resource_response(body, version=record.version, location=location, status=status)
 
 
