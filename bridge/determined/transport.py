@@ -33,6 +33,9 @@ The transport never follows a redirect: the Location is kept so that the caller 
 pointed (a 3xx usually means master.url is not the master's final URL, e.g. http:// in front of https://)."""
 
 _CLOSE_WAIT: Final = 1.0  # seconds close() lets connections shut down (TLS close_notify) before aborting them
+# What may come before an answer's head is complete (interim heads included); it is kept until then, so a peer
+# that streams headers without end must not grow it without bound. aiohttp's client allows 8 KiB a line.
+HEAD_LIMIT: Final = 64 * 1024
 
 
 class TransportError(Exception):
@@ -75,6 +78,7 @@ class _Connection(asyncio.Protocol):
         # What came of this exchange until the answer's head was complete (interim answers' heads first): its
         # few headers are read from there when needed (_head_fields), not by a Python callback per header.
         self._head: list[bytes] = []
+        self._head_size = 0
         self._received = False
         self._headers_done = False
         self._read_timeout: float | None = None
@@ -100,10 +104,15 @@ class _Connection(asyncio.Protocol):
         self._last_read = self._loop.time()
         if not self._headers_done:
             self._head.append(data)
+            self._head_size += len(data)
         try:
             self._parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
             self._fail(ConnectionLost(f"malformed answer: {exc}", received=True))
+            self.close()
+            return
+        if not self._headers_done and self._head_size > HEAD_LIMIT:
+            self._fail(ConnectionLost(f"answer head over {HEAD_LIMIT} bytes", received=True))
             self.close()
 
     def eof_received(self) -> bool:
@@ -164,6 +173,7 @@ class _Connection(asyncio.Protocol):
         self._answer = answer
         self._chunks = []
         self._head = []
+        self._head_size = 0
         self._received = self._headers_done = False
         self._read_timeout = read_timeout
         self._deadline = deadline

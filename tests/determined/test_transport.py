@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from bridge.determined import MasterClientSettings, MasterInternal, MasterUnavailable, create_master_client
-from bridge.determined.transport import AnswerTimeout, ConnectFailed, ConnectionLost, MasterTransport
+from bridge.determined.transport import (
+    HEAD_LIMIT,
+    AnswerTimeout,
+    ConnectFailed,
+    ConnectionLost,
+    MasterTransport,
+)
 
 Handler = Callable[["Server", "Peer"], Awaitable[None]]
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
@@ -422,6 +428,40 @@ async def test_malformed_answer_is_a_lost_connection() -> None:
         master = transport(server.url)
         with pytest.raises(ConnectionLost, match="malformed answer"):
             await get(master)
+        await master.close()
+
+
+@pytest.mark.parametrize(
+    ("opening", "repeated"),
+    [
+        (b"HTTP/1.1 200 OK\r\n", b"X-Filler: " + b"a" * 1000 + b"\r\n"),
+        (b"", b"HTTP/1.1 103 Early Hints\r\nLink: </" + b"a" * 1000 + b">\r\n\r\n"),
+    ],
+    ids=["headers-without-end", "interim-answers-without-end"],
+)
+async def test_an_answer_head_without_end_fails_once_over_the_limit(opening: bytes, repeated: bytes) -> None:
+    # The head is kept until it is complete: headers (or interim answers) without end must not grow it forever.
+    async def endless(server: Server, peer: Peer) -> None:
+        await peer.request()
+        await peer.send(opening)
+        while True:
+            await peer.send(repeated)
+
+    async with serving(endless) as server:
+        master = transport(server.url)
+        with pytest.raises(ConnectionLost, match=f"answer head over {HEAD_LIMIT} bytes") as info:
+            await get(master)
+        await master.close()
+    assert info.value.received
+    assert len(server.peers) == 1  # bytes of an answer came: never resent
+
+
+async def test_a_large_body_after_a_complete_head_is_not_limited() -> None:
+    body = b'{"pad": "' + b"b" * (4 * HEAD_LIMIT) + b'"}'
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    async with serving(keep_answering([answer])) as server:
+        master = transport(server.url)
+        assert await get(master) == (200, body)
         await master.close()
 
 
