@@ -62,7 +62,8 @@ class PublicUrl:
         if self.public_url:
             return self.public_url
         scheme, host = request.scheme, request.host
-        if self.proxies.trust(request.remote):
+        # The peer only when there are proxies to trust: without any, `trust` is False for every address.
+        if self.proxies.networks and self.proxies.trust(request.remote):
             forwarded_scheme, forwarded_host = _forwarded_scheme_host(request)
             if forwarded_scheme and forwarded_scheme.lower() in _SCHEMES:
                 scheme = forwarded_scheme.lower()
