@@ -32,9 +32,12 @@ class Authenticator:
         # same one on every request, so it is decoded and hashed once. Only matches are kept, so there are
         # a few entries per configured pair (base64's unused bits) and a client cannot grow the map; the
         # constant-time comparisons still run on every request, and a hit tells the caller nothing the
-        # answer does not. (Basic passwords are in memory anyway: settings hold them. Bearer tokens are
-        # not cached: only their digests may be kept, docs/configuration.md.)
+        # answer does not. (Basic passwords are in memory anyway: settings hold them.)
         self._basic_digests: dict[str, tuple[bytes, bytes]] = {}
+        # The principals of static bearer tokens that matched, by `_token_key` (never by the token: only
+        # digests of bearer tokens may be kept, docs/configuration.md). An IdP sends the same token on every
+        # request, and its SHA-256 (OpenSSL's setup, the digest, its hex) cost each one ~6k instructions.
+        self._bearer_keys: dict[tuple[int, int], IdpPrincipal] = {}
 
     @property
     def schemes(self) -> tuple[str, ...]:
@@ -78,6 +81,10 @@ class Authenticator:
         return IdpPrincipal(name, "basic")
 
     def _verify_token(self, token: str) -> IdpPrincipal:
+        key = _token_key(token)
+        known = self._bearer_keys.get(key)
+        if known is not None:
+            return known
         presented = hash_token(token)
         found: IdpPrincipal | None = None
         # No early exit: the time taken does not depend on which configured token matched.
@@ -85,8 +92,25 @@ class Authenticator:
             if hmac.compare_digest(presented, want) and found is None:
                 found = configured
         if found is not None:
+            self._bearer_keys[key] = found
             return found
         principal = self.oauth.verify(token)
         if principal is None:
             raise AuthenticationFailed(FailureReason.BAD_CREDENTIALS)
         return principal
+
+
+def _token_key(token: str) -> tuple[int, int]:
+    """What `Authenticator` keeps of a static bearer token that matched: two of Python's string hashes, of the
+    token and of the token with a suffix, i.e. 128 bits of SipHash under the process's random key.
+
+    Only tokens that matched a configured digest in full are entered, so the map holds one entry per
+    configured token and a client cannot grow it. Another token finds an entry only by matching both hashes:
+    without the valid token (and, unless PYTHONHASHSEED is set, without the key) the client cannot compute
+    them, so it has to guess 128 bits online, every miss a failed attempt for the limiter. Which entry a
+    lookup probes depends on the presented token's hashes, not on how much of a valid token it shares, and a
+    hit (faster than a miss) tells the client only what its 200 does. A token of another configuration
+    (rotation, revocation) lives in another Authenticator with a map of its own; OAuth access tokens expire
+    and are never entered (`OAuthTokens.verify` checks each one).
+    """
+    return hash(token), hash(token + "\x00")
