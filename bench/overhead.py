@@ -63,7 +63,7 @@ def _per_request_us(before: float | None, after: float | None, requests: int) ->
     return round((after - before) / requests * 1e6, 1)
 
 
-async def _settle(servers: CpuProbe) -> None:
+async def settle(servers: CpuProbe) -> None:
     """Wait until the servers' CPU time stops rising (at most SETTLE_SECONDS).
 
     What a cell leaves behind (log lines still being written, a WAL checkpoint) is then charged to that
@@ -101,7 +101,7 @@ async def _costed(
         call, requests=count, concurrency=concurrency, max_seconds=max_seconds, first=first
     )
     loadgen_after = time.process_time()
-    await _settle(servers)
+    await settle(servers)
     cpu: Cost = {
         "server": _per_request_us(server_before, server(), stats.requests),
         "loadgen": _per_request_us(loadgen_before, loadgen_after, stats.requests),
@@ -181,7 +181,7 @@ async def measure_pair(
         warmups[side] = await closed_loop(
             calls[side], requests=warm, concurrency=concurrency, max_seconds=plan.cell_seconds
         )
-        await _settle(sides.bridge_cpu)
+        await settle(sides.bridge_cpu)
     count = cell_requests(
         [w.throughput for w in warmups.values()],
         min_seconds=plan.min_cell_seconds,
@@ -191,7 +191,7 @@ async def measure_pair(
     )
     if prepare is not None:
         await prepare(warm, count, plan.rounds)
-        await _settle(sides.bridge_cpu)
+        await settle(sides.bridge_cpu)
     rounds = await run_rounds(
         plan,
         bridge,

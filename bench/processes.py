@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -11,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
@@ -23,6 +24,9 @@ STOP_SECONDS: Final = 15.0
 MASTER_PASSWORD: Final = "bench-admin-password"
 BRIDGE_TOKEN: Final = "bench-bearer-token-0123456789abcdef"
 PEER_TOKEN: Final = "bench-peer-token-0123456789abcdef"
+FLOOR_TOKEN: Final = "bench-floor-token-0123456789abcdef"
+# This checkout's root: the floor server runs its bench and bridge whatever directory it starts in.
+ROOT: Final = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -82,8 +86,10 @@ class Proc:
         self.log.close()
 
 
-def start(name: str, argv: Sequence[str], url: str, workdir: Path) -> Proc:
-    """Start `argv` with its output in workdir/<name>.log."""
+def start(
+    name: str, argv: Sequence[str], url: str, workdir: Path, env: Mapping[str, str] | None = None
+) -> Proc:
+    """Start `argv` with its output in workdir/<name>.log; `env` is added to this process's environment."""
     log_path = workdir / f"{name}.log"
     log = log_path.open("wb")
     process = subprocess.Popen(  # noqa: S603 - fixed argv of our own tools
@@ -91,7 +97,7 @@ def start(name: str, argv: Sequence[str], url: str, workdir: Path) -> Proc:
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=workdir,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     return Proc(name, process, url, log_path, log)
 
@@ -200,4 +206,42 @@ async def start_peer(workdir: Path) -> Proc:
     argv = [_executable("scim2-server"), "--port", str(port), "--bearer-token", PEER_TOKEN]
     proc = start("scim2-server", argv, f"http://127.0.0.1:{port}", workdir)
     await wait_ready(proc, "/v2/ServiceProviderConfig", {"Authorization": f"Bearer {PEER_TOKEN}"})
+    return proc
+
+
+def floor_config(workdir: Path, master_url: str) -> Path:
+    """The floor server's JSON config (bench.floor_server.FloorConfig): the emulator's admin, a fresh SQLite file."""
+    path = workdir / "floor.json"
+    doc = {
+        "master_url": master_url,
+        "username": "admin",
+        "password": MASTER_PASSWORD,
+        "token": FLOOR_TOKEN,
+        "database": str(workdir / "floor.db"),
+    }
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+async def start_floor(
+    workdir: Path, master_url: str, *, wrapper: Sequence[str] = (), startup: float = STARTUP_SECONDS
+) -> Proc:
+    """The floor server (bench.floor_server, a measuring instrument) on a free port against `master_url`;
+    under `wrapper` (valgrind, bench.floor_instructions) when that is set."""
+    port = free_port()
+    config = floor_config(workdir, master_url)
+    argv = [
+        *wrapper,
+        sys.executable,
+        "-m",
+        "bench.floor_server",
+        "--config",
+        str(config),
+        "--port",
+        str(port),
+    ]
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    proc = start("floor", argv, f"http://127.0.0.1:{port}", workdir, env={"PYTHONPATH": path})
+    await wait_ready(proc, "/healthz", seconds=startup)
     return proc
