@@ -12,8 +12,10 @@ so that the bridge's cost can be split into "the design's" and "the bridge's own
 * a 201 JSON answer built with orjson, and one JSON log line.
 
 PATCH of ``active`` (deactivate) is the same shape: the mapping read, an intent, PATCH /api/v1/users/{id},
-one commit. Nothing else: no SCIM validation (a body that is not the expected shape gets a 400), no
-metrics, no audit, no retries, no circuit breaker, no reconciliation of intents a crash leaves pending.
+one commit. ``GET /scim/v2/Users?filter=userName eq "x"`` (the lookup an IdP sends before each create) is
+one indexed SELECT of the mapping table and a minimal ListResponse, with no master call. Nothing else: no
+SCIM validation (a body that is not the expected shape gets a 400), no metrics, no audit, no retries, no
+circuit breaker, no reconciliation of intents a crash leaves pending.
 
 Commits are grouped per event-loop turn on the loop's thread: every intent that arrives in one turn shares
 a transaction, and each caller hears back only after that COMMIT. No thread hand-over and the fewest
@@ -30,6 +32,7 @@ import argparse
 import asyncio
 import hashlib
 import hmac
+import re
 import signal
 import sqlite3
 import sys
@@ -51,6 +54,7 @@ Unit = Callable[[sqlite3.Connection], T]
 
 USER_SCHEMA: Final = "urn:ietf:params:scim:schemas:core:2.0:User"
 ERROR_SCHEMA: Final = "urn:ietf:params:scim:api:messages:2.0:Error"
+LIST_SCHEMA: Final = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SCIM_JSON: Final = "application/scim+json"
 # The bridge's defaults (bridge.config): master connections, connect timeout, request timeout.
 MASTER_CONNECTIONS: Final = 16
@@ -67,10 +71,15 @@ CREATE TABLE IF NOT EXISTS intents (
 CREATE TABLE IF NOT EXISTS users (
     scim_id TEXT PRIMARY KEY,
     det_id INTEGER NOT NULL UNIQUE,
-    user_name TEXT NOT NULL UNIQUE,
+    -- userName is not caseExact (RFC 7643 §4.1.1): its unique index is NOCASE, as the bridge's is
+    -- (0001_initial.sql), so the filter's case-insensitive eq is one search of that index.
+    user_name TEXT NOT NULL UNIQUE COLLATE NOCASE,
     active INTEGER NOT NULL
 );
 """
+FIND_BY_NAME: Final = "SELECT scim_id, user_name, active FROM users WHERE user_name = ?"
+# The one filter served: an attribute name and operator in any case (RFC 7644 §3.4.2.2), a JSON string value.
+USERNAME_EQ: Final = re.compile(r'\s*username\s+eq\s+("(?:[^"\\]|\\.)*")\s*', re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,21 +186,27 @@ def _failed(intent: int) -> Unit[None]:
     return unit
 
 
-def error(status: int, detail: str) -> web.Response:
+def error(status: int, detail: str, scim_type: str | None = None) -> web.Response:
     """An RFC 7644 §3.12 error answer."""
     body = {"schemas": [ERROR_SCHEMA], "status": str(status), "detail": detail}
+    if scim_type is not None:
+        body["scimType"] = scim_type
     return web.Response(status=status, body=orjson.dumps(body), content_type=SCIM_JSON)
 
 
-def _user_answer(status: int, scim_id: str, user_name: str, active: bool) -> web.Response:
-    body = {
+def _user(scim_id: str, user_name: str, active: bool) -> dict[str, Any]:
+    return {
         "schemas": [USER_SCHEMA],
         "id": scim_id,
         "userName": user_name,
         "active": active,
         "meta": {"resourceType": "User", "location": f"/scim/v2/Users/{scim_id}"},
     }
-    return web.Response(status=status, body=orjson.dumps(body), content_type=SCIM_JSON)
+
+
+def _user_answer(status: int, scim_id: str, user_name: str, active: bool) -> web.Response:
+    body = orjson.dumps(_user(scim_id, user_name, active))
+    return web.Response(status=status, body=body, content_type=SCIM_JSON)
 
 
 class Floor:
@@ -229,6 +244,28 @@ class Floor:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         presented = hashlib.sha256(token.encode()).digest()
         return scheme.lower() == "bearer" and hmac.compare_digest(presented, self._token_digest)
+
+    async def find(self, request: web.Request) -> web.Response:
+        """GET /scim/v2/Users?filter=userName eq "x": the mapping row by its unique index, as a ListResponse."""
+        if not self._authenticated(request):
+            return error(401, "authentication required")
+        wanted = USERNAME_EQ.fullmatch(request.query.get("filter", ""))
+        if wanted is None:
+            return error(400, 'only the filter userName eq "..." is served', "invalidFilter")
+        try:
+            user_name = str(orjson.loads(wanted.group(1)))
+        except orjson.JSONDecodeError:
+            return error(400, "the filter's value is not a JSON string", "invalidFilter")
+        # Read on the loop's thread between the journal's transactions, as deactivate's mapping read is.
+        rows = self._conn.execute(FIND_BY_NAME, (user_name,)).fetchall()
+        body = {
+            "schemas": [LIST_SCHEMA],
+            "totalResults": len(rows),
+            "startIndex": 1,
+            "itemsPerPage": len(rows),
+            "Resources": [_user(str(r[0]), str(r[1]), bool(r[2])) for r in rows],
+        }
+        return web.Response(body=orjson.dumps(body), content_type=SCIM_JSON)
 
     async def create(self, request: web.Request) -> web.Response:
         """POST /scim/v2/Users: intent, master POST, mapping + finish, 201."""
@@ -329,6 +366,7 @@ async def serve(config: FloorConfig, port: int) -> None:
     floor = Floor(config, conn, transport)
     await floor.login()
     app = web.Application(middlewares=[request_line])
+    app.router.add_get("/scim/v2/Users", floor.find)
     app.router.add_post("/scim/v2/Users", floor.create)
     app.router.add_patch("/scim/v2/Users/{id}", floor.deactivate)
     app.router.add_get("/healthz", healthz)

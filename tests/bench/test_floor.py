@@ -1,5 +1,5 @@
 """The floor server (bench/floor_server.py) as real processes: the emulator and the floor on loopback, a real
-SQLite file; and `bench.floor`'s three-way run at the tiny plan."""
+SQLite file; and `bench.floor`'s three-way run at the tiny plan (writes at c=1 and c=32, Okta's import)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from bench.clients import HttpSide, native_side, new_session, patch_body, scim_side, user_doc
-from bench.floor import SIDES, run
+from bench.floor import run
+from bench.floor_rounds import SIDES
+from bench.floor_server import FIND_BY_NAME
 from bench.plan import tiny
 from bench.processes import FLOOR_TOKEN, MASTER_PASSWORD, Proc, start_emulator, start_floor
 
@@ -69,6 +72,41 @@ async def test_a_create_lands_on_the_emulator_and_its_mapping_in_the_floors_sqli
             assert db.execute("SELECT state FROM intents ORDER BY id").fetchall() == [("done",), ("done",)]
 
 
+async def test_the_username_filter_finds_a_created_user_by_its_index_and_nothing_for_an_unknown_name(
+    tmp_path: Path, floor: Proc
+) -> None:
+    async with new_session() as session:
+        scim = scim_side(session, floor.url + "/scim/v2", FLOOR_TOKEN)
+        status, created = await scim.call("POST", "/Users", user_doc("Floor-3@bench.example", 3))
+        assert status == 201
+
+        async def lookup(expression: str) -> tuple[int, dict[str, object]]:
+            status, body = await scim.call("GET", "/Users?filter=" + quote(expression))
+            return status, body
+
+        # userName is not caseExact: another case finds the same user, and the attribute name is any case.
+        for expression in ('userName eq "Floor-3@bench.example"', 'USERNAME Eq "floor-3@BENCH.example"'):
+            assert await lookup(expression) == (
+                200,
+                {
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                    "totalResults": 1,
+                    "startIndex": 1,
+                    "itemsPerPage": 1,
+                    "Resources": [created],
+                },
+            )
+        status, empty = await lookup('userName eq "nobody@bench.example"')
+        assert (status, empty["totalResults"], empty["Resources"]) == (200, 0, [])
+        status, refused = await lookup('displayName eq "Floor"')
+        assert (status, refused["status"], refused["scimType"]) == (400, "400", "invalidFilter")
+
+    with sqlite3.connect(tmp_path / "floor.db") as db:
+        plan = " ".join(str(r[-1]) for r in db.execute("EXPLAIN QUERY PLAN " + FIND_BY_NAME, ("x",)))
+    # One search of the unique userName index, no scan of the table.
+    assert plan.startswith("SEARCH users USING INDEX sqlite_autoindex_users_"), plan
+
+
 async def test_a_wrong_token_is_refused_with_a_scim_error_and_nothing_is_written(
     tmp_path: Path, floor: Proc
 ) -> None:
@@ -95,7 +133,9 @@ async def test_a_wrong_token_is_refused_with_a_scim_error_and_nothing_is_written
 async def test_the_three_way_run_measures_every_side_in_every_round(tmp_path: Path) -> None:
     plan = dataclasses.replace(tiny(), rounds=3)
     rows = await run(plan, tmp_path, deactivate=True)
-    assert [r["op"] for r in rows] == ["create_user", "deactivate_user"]
+    writes = [(op, c) for c in (1, 32) for op in ("create_user", "deactivate_user")]
+    assert [(r["op"], r["concurrency"]) for r in rows] == [*writes, ("okta_import", plan.import_concurrency)]
+    assert all(side["requests"] == plan.import_users for side in rows[-1]["sides"].values())
     for row in rows:
         assert row["rounds"] == 3
         # Each round ran the three sides in a different order.
@@ -114,3 +154,6 @@ async def test_the_three_way_run_measures_every_side_in_every_round(tmp_path: Pa
             low, high = ratio["spread"]
             assert 0 < low <= ratio["median"] <= high
             assert ratio["cpu_bound"] > 0
+            for figure in ("p50_ratio", "p99_ratio", "wall_time_ratio"):
+                low, high = row[figure][name]["spread"]
+                assert 0 < low <= row[figure][name]["median"] <= high
