@@ -6,6 +6,7 @@ import io
 import json
 import time
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -207,6 +208,111 @@ def test_the_json_renderer_writes_what_structlogs_wrote(event: dict[str, Any]) -
 
     expected = structlog.processors.JSONRenderer(serializer=serializer)(None, "info", dict(event))
     assert render_json(None, "info", dict(event)) == expected
+
+
+# Text that redaction masks, or whose key it masks, in many cases and spellings; and text near it.
+_SECRET_SAMPLES = [
+    "Bearer abcdefgh",
+    "bAsIc dXNlcjpwYXNz",
+    "password=hunter2",
+    "PASSWD: x",
+    "Secret: 'x'",
+    'token"=t0k',
+    "\u017fecret=abc",
+    "api_key",
+    "ApiKey",
+    "api-key",
+    "Authorization",
+    "cookie",
+    "credential",
+    "tokens",
+    "base",
+]
+_SECRETISH = st.builds(
+    lambda before, hint, after: before + hint + after,
+    st.text(max_size=4),
+    st.sampled_from(_SECRET_SAMPLES),
+    st.text(max_size=4),
+)
+_KEYS = (
+    st.text(max_size=8) | _SECRETISH | st.sampled_from(["level", "timestamp", "status", "exc_info"])
+).filter(lambda key: key != "event")
+_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=2**64)
+    | st.floats()
+    | st.text()
+    | _SECRETISH
+    | st.builds(_Named)
+    | st.builds(_Plain)
+)
+_VALUES = st.recursive(
+    _LEAVES,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(_KEYS, inner, max_size=3)
+        | st.dictionaries(_KEYS, inner, max_size=3).map(MappingProxyType)
+    ),
+    max_leaves=8,
+)
+
+
+def _generic_and_fast_lines(fields: dict[str, Any], bound: dict[str, Any]) -> tuple[str, str]:
+    """The line ``info("request", **fields)`` writes and the one ``log_request`` writes, at the same instant,
+    with `bound` bound."""
+    stream = io.StringIO()
+    configure_logging("json", "info", stream)
+    logger = structlog.get_logger("test")
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(time, "time_ns", lambda: 1_767_225_600_123_456_789)
+            bind_log_fields(**bound)
+            logger.info("request", **fields)
+            log_request(logger, dict(fields))
+    finally:
+        clear_log_fields()
+        structlog.reset_defaults()
+    # By newlines alone: splitlines() also splits at characters JSON writes as they are (U+0085, U+2028).
+    generic, fast, end = stream.getvalue().split("\n")
+    assert end == ""
+    return generic, fast
+
+
+@pytest.mark.parametrize("text", _SECRET_SAMPLES)
+def test_each_word_redaction_looks_for_takes_the_request_line_through_redaction(text: str) -> None:
+    """Each sample alone on a line, as a key and as a value, at the top and nested: the fast path's screen
+    must send every one of them through redaction."""
+    cases: list[tuple[dict[str, Any], dict[str, Any]]] = [
+        ({text: "v", "status": 200}, {}),
+        ({"detail": text}, {}),
+        ({"nested": [{"x": {text: "v"}}]}, {}),
+        ({"nested": {"x": [text]}}, {}),
+        ({"status": 200}, {text: "v", "idp": text}),
+    ]
+    for fields, bound in cases:
+        generic, fast = _generic_and_fast_lines(fields, bound)
+        assert fast == generic, (fields, bound)
+
+
+def test_values_orjson_does_not_know_take_the_request_line_through_redaction() -> None:
+    """A mapping that is no dict (redaction copies it into one), objects, a tuple."""
+    fields = {"m": MappingProxyType({"a": [1]}), "n": _Named(), "p": _Plain(), "t": (1, "x")}
+    generic, fast = _generic_and_fast_lines(fields, {"bound": MappingProxyType({})})
+    assert fast == generic
+    assert json.loads(fast)["m"] == {"a": [1]}
+
+
+@given(st.dictionaries(_KEYS, _VALUES, max_size=8), st.dictionaries(_KEYS, _VALUES, max_size=4))
+def test_the_request_lines_fast_path_writes_what_info_writes(
+    fields: dict[str, Any], bound: dict[str, Any]
+) -> None:
+    """The JSON request line screens the rendered line and redacts only when it may hold a secret: for any
+    fields and bound fields, secret-looking or not, it writes byte for byte the line ``info`` writes."""
+    generic, fast = _generic_and_fast_lines(fields, bound)
+    assert fast == generic
 
 
 @given(st.integers(min_value=0, max_value=4_102_444_800 * 10**9))
