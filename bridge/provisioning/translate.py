@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import unicodedata
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any, Final, NamedTuple
 
 from bridge.scim.etags import etag_for
@@ -14,7 +13,6 @@ from bridge.scim.filters import SqlMapping
 from bridge.scim.resources import plain_plan
 from bridge.scim.schemas import USER_SCHEMA
 from bridge.store import GroupRecord, MemberRecord, UserGroup, UserRecord, UserView
-from bridge.store.codec import format_ts
 from bridge.store.sql_mapping import (
     GROUP_COLUMNS,
     GROUP_DOCUMENT_SQL,
@@ -136,15 +134,9 @@ def stored_doc(doc: Mapping[str, Any], key: str, value: object) -> dict[str, Any
     return stored
 
 
-def _meta(created: datetime, last_modified: datetime, version: int) -> dict[str, str]:
-    # Records hold UTC instants at the store's millisecond precision: the text they were stored as. A resource
-    # never changed since its creation (every create's answer) has one text for both (~5k instructions each).
-    modified = format_ts(last_modified)
-    return {
-        "created": modified if created == last_modified else format_ts(created),
-        "lastModified": modified,
-        "version": etag_for(version),
-    }
+def _meta(created: str, last_modified: str, version: int) -> dict[str, str]:
+    # Records hold their timestamps as the store's text, which is what meta shows.
+    return {"created": created, "lastModified": last_modified, "version": etag_for(version)}
 
 
 def user_document(record: UserRecord, groups_base: str) -> dict[str, Any]:
@@ -165,10 +157,14 @@ def user_document(record: UserRecord, groups_base: str) -> dict[str, Any]:
 
 def user_view(record: UserRecord) -> UserView:
     """What a read without projection renders of `record` (`plain_user_document`)."""
-    modified = format_ts(record.last_modified)
-    created = modified if record.created == record.last_modified else format_ts(record.created)
     return UserView(
-        record.scim_id, record.doc, record.active, record.version, created, modified, record.groups
+        record.scim_id,
+        record.doc,
+        record.active,
+        record.version,
+        record.created,
+        record.last_modified,
+        record.groups,
     )
 
 

@@ -246,6 +246,7 @@ def user_from_row(row: sqlite3.Row, groups: tuple[UserGroup, ...] = ()) -> UserR
         modified,
         gone,
     ) = row[:12]
+    created = stored_ts(created)
     # Positional, in the record's field order (~5k instructions fewer than by keyword).
     return UserRecord(
         scim_id,
@@ -256,8 +257,8 @@ def user_from_row(row: sqlite3.Row, groups: tuple[UserGroup, ...] = ()) -> UserR
         bool(active),
         decode_doc(doc),
         version,
-        parse_ts(created),
-        parse_ts(modified),
+        created,
+        created if modified == created else stored_ts(modified),
         _opt_ts(gone),
         groups,
     )
@@ -266,6 +267,7 @@ def user_from_row(row: sqlite3.Row, groups: tuple[UserGroup, ...] = ()) -> UserR
 def group_from_row(row: sqlite3.Row) -> GroupRecord:
     """Build a GroupRecord from a `groups` row (columns in `GROUP_ROW` order)."""
     _, scim_id, det_id, display_name, external_id, doc, version, created, modified = row[:9]
+    created = stored_ts(created)
     return GroupRecord(
         scim_id,
         det_id,
@@ -273,8 +275,8 @@ def group_from_row(row: sqlite3.Row) -> GroupRecord:
         external_id,
         decode_doc(doc),
         version,
-        parse_ts(created),
-        parse_ts(modified),
+        created,
+        created if modified == created else stored_ts(modified),
     )
 
 

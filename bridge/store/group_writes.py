@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bridge.store.codec import encode_doc, group_from_row, json_array, parse_ts
+from bridge.store.codec import encode_doc, group_from_row, json_array
 from bridge.store.errors import NotFoundInStore, VersionConflict
 from bridge.store.records import GroupRecord, MemberDiff, MemberRecord
 from bridge.store.user_groups import bump_members, bump_users
@@ -170,7 +170,7 @@ def change_group(
         return group_from_row(conn.execute("SELECT * FROM groups WHERE pk = ?", (pk,)).fetchone())
     if not changed:
         return known
-    return known._replace(version=version + 1, last_modified=parse_ts(now))
+    return known._replace(version=version + 1, last_modified=now)
 
 
 def _add(conn: sqlite3.Connection, pk: int, members: Sequence[MemberRecord]) -> list[str]:

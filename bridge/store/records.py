@@ -43,6 +43,10 @@ class UserRecord(NamedTuple):
     A named tuple, as `GroupRecord`: immutable like a frozen dataclass, and built from positional values in
     ~5k instructions against ~19k (a frozen dataclass's __init__ sets each field through
     ``object.__setattr__``). Every write builds one or two and most reads one.
+
+    `created` and `last_modified` are the store's text (``format_ts``'s form), as `UserView`'s: ``meta``
+    shows them and nothing computes with them, so a write's answer neither parses its stamp nor formats
+    the two back (~2k and ~5k instructions each; a deactivation's answer formatted both).
     """
 
     scim_id: str
@@ -53,8 +57,8 @@ class UserRecord(NamedTuple):
     active: bool
     doc: Mapping[str, object]
     version: int
-    created: datetime
-    last_modified: datetime
+    created: str
+    last_modified: str
     tombstoned_at: datetime | None
     groups: tuple[UserGroup, ...] = ()
 
@@ -84,7 +88,9 @@ class UserRef:
 
 
 class GroupRecord(NamedTuple):
-    """A mapped group; `doc` is the SCIM document without id/meta/members (a named tuple: see `UserRecord`)."""
+    """A mapped group; `doc` is the SCIM document without id/meta/members (a named tuple, its timestamps the
+    store's text: see `UserRecord`; a member add, whose 204 shows neither, parsed both when it read the group
+    and its own stamp when it wrote)."""
 
     scim_id: str
     det_id: int
@@ -92,8 +98,8 @@ class GroupRecord(NamedTuple):
     external_id: str | None
     doc: Mapping[str, object]
     version: int
-    created: datetime
-    last_modified: datetime
+    created: str
+    last_modified: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Final, NamedTuple, NoReturn
 
-from bridge.store.codec import EmailRow, email_rows, encode_doc, encode_doc_as_read, parse_ts, user_from_row
+from bridge.store.codec import EmailRow, email_rows, encode_doc, encode_doc_as_read, stored_ts, user_from_row
 from bridge.store.connections import WriterConnection
 from bridge.store.errors import NotFoundInStore, VersionConflict
 from bridge.store.records import UserGroup, UserRecord
@@ -107,14 +106,13 @@ def _written(
     doc: Mapping[str, object],
     version: int,
     now: str,
-    created: datetime | None = None,
+    created: str | None = None,
     groups: tuple[UserGroup, ...] = (),
 ) -> UserRecord:
     """The live user a write just stored, built from what it wrote: reading the row back (`RETURNING *`)
     cost ~60k instructions more per write (SQLite buffers RETURNING rows in a table of their own, and the
     row is then converted and looked up column by column). `doc`: the document as a read decodes it
     (`UserFields.written`); `created`: None for an insert (created at `now`)."""
-    modified = parse_ts(now)
     return UserRecord(
         scim_id,
         det_id,
@@ -124,8 +122,8 @@ def _written(
         fields.active,
         doc,
         version,
-        modified if created is None else created,
-        modified,
+        now if created is None else created,
+        now,
         None,  # tombstoned_at
         groups,
     )
@@ -212,7 +210,7 @@ def update_user(
         known = None  # changed since the caller read it
     _replace_emails(conn, pk, fields.doc, None if known is None else email_rows(known.doc))
     groups = read_groups(conn, scim_id) if known is None else known.groups
-    return _written(scim_id, det_id, fields, doc, version + 1, now, parse_ts(created), groups)
+    return _written(scim_id, det_id, fields, doc, version + 1, now, stored_ts(created), groups)
 
 
 def _assignments(

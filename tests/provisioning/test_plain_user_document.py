@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from bridge.provisioning.translate import plain_user_document, user_document, user_view
 from bridge.scim import USER_SCHEMA, render
 from bridge.store import UserGroup, UserRecord
+from bridge.store.codec import format_ts
 
 ENTERPRISE = USER_SCHEMA.extensions[0].id
 _CORE_NAMES = [attr.name for urn, attr in USER_SCHEMA.all_attributes() if urn is None]
@@ -55,8 +56,8 @@ def test_the_plain_document_is_the_rendered_one_key_for_key_in_order(
         active,
         doc,
         version,
-        created,
-        created + timedelta(seconds=later),
+        format_ts(created),
+        format_ts(created + timedelta(seconds=later)),
         None,
         groups,
     )

@@ -6,7 +6,6 @@ import itertools
 import uuid
 
 from bridge.store import GroupRecord, MemberRecord, MemberType, Store, UserFields, UserRecord, UserView
-from bridge.store.codec import format_ts
 
 _det_ids = itertools.count(100)
 
@@ -23,8 +22,8 @@ def view_of(record: UserRecord) -> UserView:
         doc,
         active,
         version,
-        format_ts(record.created),
-        format_ts(record.last_modified),
+        record.created,
+        record.last_modified,
         groups,
     )
 

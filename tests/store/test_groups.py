@@ -20,6 +20,7 @@ from bridge.store import (
     UserRef,
     VersionConflict,
 )
+from bridge.store.codec import format_ts
 from tests.store.conftest import ManualClock
 from tests.store.factories import add_group, add_user, new_id, user_member
 
@@ -61,7 +62,7 @@ async def test_add_members_reports_only_what_was_added(store: Store, clock: Manu
     assert await store.count_members(group.scim_id) == 3
     refreshed = await store.get_group_by_scim_id(group.scim_id)
     assert refreshed is not None
-    assert refreshed.last_modified == later
+    assert refreshed.last_modified == format_ts(later)
 
 
 async def test_remove_members_reports_only_what_was_removed(store: Store) -> None:
@@ -218,7 +219,7 @@ async def test_change_group_applies_diff_and_attributes_in_one_version_step(
     assert (members_only.display_name, members_only.version, members_only.last_modified) == (
         "Team 2",
         3,
-        clock.now,
+        format_ts(clock.now),
     )
     assert members_only == await store.get_group_by_scim_id(group.scim_id)
 
@@ -229,7 +230,7 @@ async def test_change_group_answers_from_the_known_group_only_while_the_row_is_a
     group = await add_group(store, "Team", external_id="ext")
     clock.advance()
     added = await store.change_group(group.scim_id, add=[user_member("a")], known=group)
-    assert (added.version, added.last_modified) == (2, clock.now)
+    assert (added.version, added.last_modified) == (2, format_ts(clock.now))
     assert added == await store.get_group_by_scim_id(group.scim_id)
     assert await store.change_group(group.scim_id, add=[user_member("a")], known=added) is added
     # Written since the caller read it (by another process: this one's group lock does not hold that off).

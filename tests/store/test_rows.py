@@ -59,8 +59,8 @@ def _user_by_name(row: sqlite3.Row, groups: tuple[UserGroup, ...] = ()) -> UserR
         active=bool(row["active"]),
         doc=decode_doc(row["doc"]),
         version=row["version"],
-        created=parse_ts(row["created"]),
-        last_modified=parse_ts(row["last_modified"]),
+        created=format_ts(parse_ts(row["created"])),
+        last_modified=format_ts(parse_ts(row["last_modified"])),
         tombstoned_at=None if tombstoned is None else parse_ts(tombstoned),
         groups=groups,
     )
@@ -74,8 +74,8 @@ def _group_by_name(row: sqlite3.Row) -> GroupRecord:
         external_id=row["external_id"],
         doc=decode_doc(row["doc"]),
         version=row["version"],
-        created=parse_ts(row["created"]),
-        last_modified=parse_ts(row["last_modified"]),
+        created=format_ts(parse_ts(row["created"])),
+        last_modified=format_ts(parse_ts(row["last_modified"])),
     )
 
 

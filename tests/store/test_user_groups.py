@@ -4,6 +4,7 @@ rename and delete of a group moves (kept renderings are validated by version: br
 from __future__ import annotations
 
 from bridge.store import GroupAttributes, MemberRecord, MemberType, Store, UserFields, UserGroup, UserRecord
+from bridge.store.codec import format_ts
 from tests.store.conftest import ManualClock
 from tests.store.factories import add_group, add_user, user_member, view_of
 
@@ -56,7 +57,7 @@ async def test_membership_changes_bump_only_the_users_whose_groups_changed(
         b.scim_id
     ]
     assert await _versions(store, a.scim_id, b.scim_id, c.scim_id) == [2, 2, 1]
-    assert (await _user(store, b.scim_id)).last_modified == moved
+    assert (await _user(store, b.scim_id)).last_modified == format_ts(moved)
 
     await store.remove_members(group.scim_id, [a.scim_id, c.scim_id])
     assert await _versions(store, a.scim_id, b.scim_id, c.scim_id) == [3, 2, 1]

@@ -22,6 +22,7 @@ from bridge.store import (
     user_groups,
     user_writes,
 )
+from bridge.store.codec import format_ts
 from bridge.store.connections import WriterConnection
 from tests.store.conftest import ManualClock
 from tests.store.factories import add_group, add_user, new_id, view_of
@@ -30,8 +31,8 @@ from tests.store.factories import add_group, add_user, new_id, view_of
 async def test_insert_then_get_by_every_key(store: Store, clock: ManualClock) -> None:
     user = await add_user(store, "Alice", external_id="ext-1", display_name="Alice A", det_id=7)
     assert user.version == 1
-    assert user.created == clock.now
-    assert user.last_modified == clock.now
+    assert user.created == format_ts(clock.now)
+    assert user.last_modified == format_ts(clock.now)
     assert user.tombstoned_at is None
     assert await store.get_user_by_scim_id(user.scim_id) == user
     assert await store.get_user_by_det_id(7) == user
@@ -105,7 +106,7 @@ async def test_update_bumps_version_and_last_modified(store: Store, clock: Manua
     )
     assert updated.version == 2
     assert updated.created == user.created
-    assert updated.last_modified == later
+    assert updated.last_modified == format_ts(later)
     assert (updated.user_name, updated.external_id, updated.display_name, updated.active) == (
         "Bobby",
         "e",
@@ -215,7 +216,7 @@ async def test_relink_revives_the_same_determined_user(store: Store, clock: Manu
     assert revived.scim_id == fresh_id
     assert revived.det_id == 77
     assert revived.tombstoned_at is None
-    assert revived.created == back_at
+    assert revived.created == format_ts(back_at)
     assert revived.version == 3
     assert await store.get_user_by_user_name("gina") == revived
     assert await store.get_user_by_scim_id(user.scim_id, include_tombstoned=True) is None
@@ -452,7 +453,7 @@ async def test_the_record_a_user_write_returns_is_the_one_a_read_then_returns(
     assert updated == read
     assert read is not None
     assert (read.version, read.groups[0].scim_id, read.active) == (3, group.scim_id, False)
-    assert (read.created, read.last_modified) == (inserted.created, clock.now)
+    assert (read.created, read.last_modified) == (inserted.created, format_ts(clock.now))
 
 
 async def test_an_update_given_the_user_as_read_answers_what_a_read_then_returns(
