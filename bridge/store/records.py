@@ -77,10 +77,10 @@ class UserView(NamedTuple):
     groups: tuple[UserGroup, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class UserRef:
+class UserRef(NamedTuple):
     """What a group write needs of a member user: its Determined id, its userName (the member `display`) and
-    whether it is live (an add takes live users only; a removal takes tombstoned ones too)."""
+    whether it is live (an add takes live users only; a removal takes tombstoned ones too). A named tuple,
+    as `MemberRecord`: immutable, ~1.3k instructions cheaper to build than a frozen dataclass."""
 
     det_id: int
     user_name: str
@@ -102,9 +102,9 @@ class GroupRecord(NamedTuple):
     last_modified: str
 
 
-@dataclass(frozen=True, slots=True)
-class MemberRecord:
-    """One member of a group, by SCIM id."""
+class MemberRecord(NamedTuple):
+    """One member of a group, by SCIM id (a named tuple: see `UserRecord`; a member add builds one per
+    added user)."""
 
     member_scim_id: str
     member_type: MemberType = MemberType.USER
