@@ -175,7 +175,7 @@ def update_user(
         known is not None
         and known.scim_id == scim_id
         and expected_version in (None, known.version)
-        and email_rows(fields.doc) == email_rows(known.doc)
+        and _same_emails(fields.doc, known.doc)
     ):
         written = fields.written()
         (user_name, external_id, display_name, active, text), doc = written
@@ -211,6 +211,13 @@ def update_user(
     _replace_emails(conn, pk, fields.doc, None if known is None else email_rows(known.doc))
     groups = read_groups(conn, scim_id) if known is None else known.groups
     return _written(scim_id, det_id, fields, doc, version + 1, now, stored_ts(created), groups)
+
+
+def _same_emails(doc: Mapping[str, object], known: Mapping[str, object]) -> bool:
+    """Whether `doc` has the email rows of `known`. A PATCH that leaves the emails (a deactivation) keeps the
+    read document's own list, whose rows are the same without building either set (~4k instructions)."""
+    emails = doc.get("emails")
+    return (emails is not None and emails is known.get("emails")) or email_rows(doc) == email_rows(known)
 
 
 def _assignments(
