@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
-from bench.clients import HttpSide, native_side, native_user_doc, new_session, patch_body, scim_side, user_doc
+from bench.clients import HttpSide, native_side, native_user_doc, new_session, scim_side, user_doc
 from bench.floor_instructions import count
 from bench.floor_rounds import SIDES, Servers, Side, cell, measure, run_rounds
 from bench.loadgen import Call
@@ -43,6 +43,7 @@ from bench.processes import (
     start_emulator,
     start_floor,
 )
+from bench.write_calls import native_write_calls, scim_write_calls
 
 CONCURRENCIES: Final = (1, 32)
 IMPORT_USERS: Final = 1_000  # users per side and round of a real run (the full plan's count)
@@ -65,44 +66,26 @@ class Writes:
     """The create and deactivate calls of each side; deactivation uses the users that side created."""
 
     def __init__(self, clients: Clients, tag: str) -> None:
-        self._clients = clients
-        self._tag = tag  # in every user name: each cell creates users no other cell has
-        self.created: dict[Side, list[str]] = {side: [] for side in SIDES}
+        # `tag` is in every user name: each cell creates users no other cell has.
+        self._calls = {
+            side: native_write_calls(clients.native, f"fl-{side}-{tag}-")
+            if side == "native"
+            else scim_write_calls(clients.side(side), f"fl-{side}-{tag}-")
+            for side in SIDES
+        }
 
     def create(self, side: Side) -> Call:
         """POST one fresh user through `side`."""
-        client, made = self._clients.side(side), self.created[side]
-
-        async def call(seq: int) -> int:
-            name = f"fl-{side}-{self._tag}-{seq}@bench.example"
-            if side == "native":
-                status, body = await client.call("POST", "/users", native_user_doc(name, seq))
-                if status == 200:
-                    made.append(str(body["user"]["id"]))
-                return status
-            status, body = await client.call("POST", "/Users", user_doc(name, seq))
-            if status == 201:
-                made.append(str(body["id"]))
-            return status
-
-        return call
+        return self._calls[side].create
 
     def deactivate(self, side: Side) -> Call:
         """PATCH active=false on the `seq`-th user `side` created."""
-        client, made = self._clients.side(side), self.created[side]
-        scim = patch_body({"op": "replace", "path": "active", "value": False})
-
-        async def call(seq: int) -> int:
-            if side == "native":
-                return await client.status("PATCH", f"/users/{made[seq]}", {"active": False})
-            return await client.status("PATCH", f"/Users/{made[seq]}", scim)
-
-        return call
+        return self._calls[side].deactivate
 
     @property
     def room(self) -> int:
         """Users every side has created (deactivations available per side)."""
-        return min(len(made) for made in self.created.values())
+        return min(len(calls.made) for calls in self._calls.values())
 
 
 def import_call(clients: Clients, side: Side) -> Call:

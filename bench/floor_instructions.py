@@ -11,10 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final
 
-from bench.clients import native_side, native_user_doc, new_session, patch_body, scim_side, user_doc
+from bench.clients import native_side, new_session, scim_side
 from bench.instructions import STARTUP_SECONDS, WINDOW_SECONDS, Counted, line, measure, row
 from bench.loadgen import closed_loop
 from bench.processes import FLOOR_TOKEN, MASTER_PASSWORD, Proc, start_emulator, start_floor
+from bench.write_calls import native_write_calls, scim_write_calls
 
 REQUESTS: Final = 500
 WARMUP: Final = 200
@@ -38,44 +39,21 @@ async def count(
         async with new_session() as session:
             floor = scim_side(session, floor_proc.url + "/scim/v2", FLOOR_TOKEN)
             native = await native_side(session, emulator_proc.url, "admin", MASTER_PASSWORD)
-            made_floor: list[str] = []
-            made_native: list[str] = []
-
-            async def create_floor(seq: int) -> int:
-                status, body = await floor.call("POST", "/Users", user_doc(f"ir-f{seq}@bench.example", seq))
-                if status == 201:
-                    made_floor.append(str(body["id"]))
-                return status
-
-            async def create_native(seq: int) -> int:
-                doc = native_user_doc(f"ir-n{seq}@bench.example", seq)
-                status, body = await native.call("POST", "/users", doc)
-                if status == 200:
-                    made_native.append(str(body["user"]["id"]))
-                return status
-
-            inactive = patch_body({"op": "replace", "path": "active", "value": False})
-
-            async def deactivate_floor(seq: int) -> int:
-                return await floor.status("PATCH", f"/Users/{made_floor[seq]}", inactive)
-
-            async def deactivate_native(seq: int) -> int:
-                return await native.status("PATCH", f"/users/{made_native[seq]}", {"active": False})
-
-            ops = [("create_user", create_floor, create_native)]
+            through_floor, direct = scim_write_calls(floor, "ir-f"), native_write_calls(native, "ir-n")
+            ops = [("create_user", through_floor.create, direct.create)]
             if deactivate:
-                ops.append(("deactivate_user", deactivate_floor, deactivate_native))
+                ops.append(("deactivate_user", through_floor.deactivate, direct.deactivate))
             rows = []
-            for op, through_floor, direct in ops:
-                for call in (through_floor, direct):
+            for op, floor_call, native_call in ops:
+                for call in (floor_call, native_call):
                     await closed_loop(
                         call, requests=warmup, concurrency=CONCURRENCY, max_seconds=WINDOW_SECONDS
                     )
                 counted_floor = await measure(
-                    servers, through_floor, requests=requests, concurrency=CONCURRENCY, first=warmup
+                    servers, floor_call, requests=requests, concurrency=CONCURRENCY, first=warmup
                 )
                 counted_native = await measure(
-                    servers, direct, requests=requests, concurrency=CONCURRENCY, first=warmup
+                    servers, native_call, requests=requests, concurrency=CONCURRENCY, first=warmup
                 )
                 rows.append(row(f"{op} (floor)", CONCURRENCY, counted_floor, counted_native))
                 print(line(rows[-1]), flush=True)

@@ -37,11 +37,9 @@ from bench.clients import (
     HttpSide,
     members_add,
     native_side,
-    native_user_doc,
     new_session,
     patch_body,
     scim_side,
-    user_doc,
 )
 from bench.directory import (
     Directory,
@@ -53,6 +51,7 @@ from bench.directory import (
 )
 from bench.loadgen import Call, closed_loop
 from bench.processes import BRIDGE_TOKEN, MASTER_PASSWORD, Proc, start_bridge, start_emulator
+from bench.write_calls import native_write_calls, scim_write_calls
 
 # The writes run before the two GET workloads that add users of their own (cold, stale): the emulator's
 # create costs more with more users in it (~8% with theirs), which would move the create row's ratio.
@@ -199,8 +198,7 @@ def workloads(bridge: HttpSide, native: HttpSide, directory: Directory) -> dict[
     """One workload per operation, in `OPERATIONS` order: deactivation uses the users the creates made."""
     scim_ids = directory.scim_ids
     det_ids = list(directory.det_ids.values())
-    created_scim: list[str] = []
-    created_det: list[int] = []
+    through_bridge, direct = scim_write_calls(bridge, "ir-b"), native_write_calls(native, "ir-n")
 
     async def get_bridge(seq: int) -> int:
         return await bridge.status("GET", f"/Users/{scim_ids[seq % len(scim_ids)]}")
@@ -259,26 +257,6 @@ def workloads(bridge: HttpSide, native: HttpSide, directory: Directory) -> dict[
     async def get_stale_native(seq: int) -> int:
         return await native.status("GET", f"/users/{stale_det[seq]}")
 
-    async def create_bridge(seq: int) -> int:
-        status, body = await bridge.call("POST", "/Users", user_doc(f"ir-b{seq}@bench.example", seq))
-        if status == 201:
-            created_scim.append(str(body["id"]))
-        return status
-
-    async def create_native(seq: int) -> int:
-        status, body = await native.call("POST", "/users", native_user_doc(f"ir-n{seq}@bench.example", seq))
-        if status == 200:
-            created_det.append(int(body["user"]["id"]))
-        return status
-
-    deactivate = patch_body({"op": "replace", "path": "active", "value": False})
-
-    async def deactivate_bridge(seq: int) -> int:
-        return await bridge.status("PATCH", f"/Users/{created_scim[seq]}", deactivate)
-
-    async def deactivate_native(seq: int) -> int:
-        return await native.status("PATCH", f"/users/{created_det[seq]}", {"active": False})
-
     scim_groups: list[str] = []
     native_groups: list[int] = []
 
@@ -301,8 +279,8 @@ def workloads(bridge: HttpSide, native: HttpSide, directory: Directory) -> dict[
 
     return {
         "get_user": Workload(get_bridge, get_native),
-        "create_user": Workload(create_bridge, create_native),
-        "deactivate_user": Workload(deactivate_bridge, deactivate_native),
+        "create_user": Workload(through_bridge.create, direct.create),
+        "deactivate_user": Workload(through_bridge.deactivate, direct.deactivate),
         "group_member_add": Workload(add_bridge, add_native, prepare=groups_for),
         "get_user_cold": Workload(get_cold_bridge, get_cold_native, prepare=cold_users),
         "get_user_stale": Workload(get_stale_bridge, get_stale_native, prepare=stale_users),
