@@ -22,7 +22,7 @@ from bridge.auth.ratelimit import FailedAttemptLimiter
 from bridge.config import Settings
 from bridge.log_fields import bind_log_field
 from bridge.scim.errors import TooManyRequests, Unauthorized
-from bridge.web.keys import CLIENT_NAME, PRINCIPAL, TRUSTED_PROXIES
+from bridge.web.keys import PRINCIPAL, REQUEST_CONTEXT, TRUSTED_PROXIES
 from bridge.web.oauth import make_token_endpoint
 from bridge.web.proxies import TrustedProxies, unmapped
 
@@ -52,9 +52,8 @@ class AuthnPolicy:
         object.__setattr__(self, "_prefix", self._base + "/")
         object.__setattr__(self, "_by_route", {})
 
-    def protects(self, request: web.Request) -> bool:
-        """True for every request under the base path except the open routes."""
-        route = request.match_info.route
+    def protects(self, request: web.Request, route: web.AbstractRoute) -> bool:
+        """True for every request under the base path except the open routes (`route`: the request's)."""
         known = self._by_route.get(route)
         if known is not None:
             return known
@@ -127,7 +126,8 @@ def authn_middleware(policy: AuthnPolicy, authenticator: Authenticator) -> Middl
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         """Authenticate protected requests; a failure is a SCIM 401, a blocked address a SCIM 429."""
-        if not policy.protects(request):
+        context = request[REQUEST_CONTEXT]
+        if not policy.protects(request, context.route):
             return await handler(request)
         # The client's address only when the limiter holds one (an address failed within the last minute or
         # so): the check of any other address passes, and the address (the peer unmapped, or a forwarded hop)
@@ -151,7 +151,7 @@ def authn_middleware(policy: AuthnPolicy, authenticator: Authenticator) -> Middl
             _log.warning("auth.rejected", reason=exc.reason.value, client_address=address)
             raise Unauthorized(exc.reason.detail) from None
         request[PRINCIPAL] = principal
-        request[CLIENT_NAME] = principal.name
+        context.client = principal.name
         # ``idp``, not ``client``: the canonical request line already has a ``client`` field of its own.
         bind_log_field("idp", principal.name)
         return await handler(request)

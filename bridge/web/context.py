@@ -16,7 +16,8 @@ from multidict import istr
 from bridge.log import log_request
 from bridge.log_fields import bind_log_fields
 from bridge.web.dialect import LOG_VALUES, IdpDialect, refine_from_body, request_dialect
-from bridge.web.keys import CLIENT_NAME, REQUEST_ID
+from bridge.web.keys import REQUEST_CONTEXT
+from bridge.web.request_context import RequestContext
 
 # An istr, as aiohttp.hdrs names are: a header lookup by a plain str folds its case first (~0.5k instructions).
 REQUEST_ID_HEADER: Final = istr("X-Request-ID")
@@ -44,7 +45,8 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     per request, ~5k instructions.
     """
     request_id = _request_id(request)
-    request[REQUEST_ID] = request_id
+    context = RequestContext(request_id, request.match_info.route)
+    request[REQUEST_CONTEXT] = context
     dialect = request_dialect(request)
     # No clear_contextvars first: aiohttp runs each request in a task of its own, in a copy of the
     # connection's context, so nothing bound by an earlier request on the connection is there to clear.
@@ -60,7 +62,7 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
         response.headers[REQUEST_ID_HEADER] = request_id
         return response
     finally:
-        route = request.match_info.route.resource
+        route = context.route.resource
         # Written once the response is on its way (as aiohttp writes its access log): the line is
         # bookkeeping, and rendering and writing it (~15-25 us) need not delay the answer. call_soon
         # runs it in a copy of this request's context, so the fields bound during the request (idp,
@@ -72,6 +74,6 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
             "status": status,
             # Hundredths of a millisecond, half up: round(x, 2) costs twice as much (its exact decimal rounding).
             "duration_ms": int((time.perf_counter() - started) * 100_000 + 0.5) / 100,
-            "client": request.get(CLIENT_NAME),
+            "client": context.client,
         }
         asyncio.get_running_loop().call_soon(log_request, _log, fields)

@@ -18,7 +18,7 @@ from bridge.scim.errors import (
     ScimError,
     UnsupportedMediaType,
 )
-from bridge.web.keys import REQUEST_ID
+from bridge.web.keys import REQUEST_CONTEXT
 
 SCIM_CONTENT_TYPE: Final = "application/scim+json"
 _log = structlog.get_logger("bridge.errors")
@@ -67,5 +67,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(_from_http_exception(exc))
     except Exception:  # noqa: BLE001 - the last line of defence: the body stays generic
         _log.exception("unhandled_error")
-        return error_response(InternalError(f"Internal server error (request id {request[REQUEST_ID]})."))
+        return error_response(
+            InternalError(f"Internal server error (request id {request[REQUEST_CONTEXT].request_id}).")
+        )
     return response

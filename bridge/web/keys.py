@@ -15,13 +15,13 @@ from bridge.store import Store
 from bridge.web.forwarded import PublicUrl
 from bridge.web.proxies import TrustedProxies
 from bridge.web.rendered import RenderedUsers
+from bridge.web.request_context import RequestContext
 
 SETTINGS: Final = web.AppKey[Settings]("settings")
 PUBLIC_URL: Final = web.AppKey[PublicUrl]("public_url")
 # server.trusted_proxies parsed once per app, for the public URL and the failed-attempts key alike.
 TRUSTED_PROXIES: Final = web.AppKey[TrustedProxies]("trusted_proxies")
-REQUEST_ID: Final = web.RequestKey[str]("request_id")
-CLIENT_NAME: Final = web.RequestKey[str]("client_name")
+REQUEST_CONTEXT: Final = web.RequestKey[RequestContext]("request_context")
 PRINCIPAL: Final = web.RequestKey[IdpPrincipal]("principal")
 # The request body as `read_json` decoded it, so the dialect middleware sniffs it without decoding it again.
 JSON_BODY: Final = web.RequestKey[object]("json_body")

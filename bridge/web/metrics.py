@@ -19,7 +19,7 @@ from aiohttp.typedefs import Handler, Middleware
 from bridge import listen
 from bridge.config import MetricsSettings, Settings
 from bridge.metrics import CONTENT_TYPE, Cell, MetricsRecorder
-from bridge.web.keys import CLIENT_NAME
+from bridge.web.keys import REQUEST_CONTEXT
 from bridge.web.operator_access import operator_allowed, unauthorized
 from bridge.web.status import STATUS_COUNTS, make_status_handler, refresh_store_gauges
 
@@ -121,8 +121,9 @@ def metrics_middleware(recorder: MetricsRecorder, base_path: str) -> Middleware:
             # Only the authn middleware answers 401/429 under the base path (and the token endpoint, 401).
             if status in (401, 429) and _under(request.path, base_path):
                 recorder.observe_auth_failure("unauthorized" if status == 401 else "rate_limited")
-            route = request.match_info.route
-            key = (route, request.method, status, request.get(CLIENT_NAME) or "none")
+            context = request[REQUEST_CONTEXT]
+            route = context.route
+            key = (route, request.method, status, context.client or "none")
             cell = cells.get(key)
             if cell is None:
                 cell = recorder.request_cell(*classify(request, base_path), status, key[3])

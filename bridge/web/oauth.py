@@ -18,7 +18,7 @@ from bridge.auth.basic import decode_basic
 from bridge.auth.failures import AuthenticationFailed, InvalidClient, TooManyFailures
 from bridge.auth.oauth import OAuthTokens
 from bridge.auth.ratelimit import FailedAttemptLimiter
-from bridge.web.keys import CLIENT_NAME
+from bridge.web.keys import REQUEST_CONTEXT
 
 FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
 # RFC 6749 §5.1: token responses, including errors, must not be cached.
@@ -136,7 +136,7 @@ def make_token_endpoint(
                 issued = tokens.issue(client_id, client_secret, form.get("scope"))
             except InvalidClient:
                 continue
-            request[CLIENT_NAME] = issued.client_name
+            request[REQUEST_CONTEXT].client = issued.client_name
             _log.info("auth.token_issued", idp=issued.client_name, expires_in=issued.expires_in)
             body = {
                 "access_token": issued.access_token,

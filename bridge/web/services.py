@@ -19,7 +19,7 @@ from bridge.reconcile.background import reconcile_context
 from bridge.reconcile.factory import build_intent_resolver
 from bridge.store import open_store
 from bridge.tasks import stop
-from bridge.web.keys import CLIENT_NAME, GROUPS, MASTER, REQUEST_ID, STORE, USERS
+from bridge.web.keys import GROUPS, MASTER, REQUEST_CONTEXT, STORE, USERS
 from bridge.web.metrics import METRICS
 from bridge.web.readiness import READINESS, DatabaseReadiness
 from bridge.web.retention import retention_context
@@ -93,4 +93,5 @@ def service_contexts(settings: Settings) -> list[Context]:
 
 def caller(request: web.Request) -> Caller:
     """The request id and authenticated IdP client, for the intent journal and the audit log."""
-    return Caller(request_id=request[REQUEST_ID], client=request.get(CLIENT_NAME) or "-")
+    context = request[REQUEST_CONTEXT]
+    return Caller(request_id=context.request_id, client=context.client or "-")
