@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from bench.clients import native_side, new_session, scim_side
-from bench.instructions import STARTUP_SECONDS, WINDOW_SECONDS, Counted, line, measure, row
-from bench.loadgen import closed_loop
+from bench.instructions import STARTUP_SECONDS, Counted, counted_row
 from bench.processes import FLOOR_TOKEN, MASTER_PASSWORD, Proc, start_emulator, start_floor
 from bench.write_calls import native_write_calls, scim_write_calls
 
@@ -45,18 +44,17 @@ async def count(
                 ops.append(("deactivate_user", through_floor.deactivate, direct.deactivate))
             rows = []
             for op, floor_call, native_call in ops:
-                for call in (floor_call, native_call):
-                    await closed_loop(
-                        call, requests=warmup, concurrency=CONCURRENCY, max_seconds=WINDOW_SECONDS
+                rows.append(
+                    await counted_row(
+                        servers,
+                        f"{op} (floor)",
+                        floor_call,
+                        native_call,
+                        warmup=warmup,
+                        requests=requests,
+                        concurrency=CONCURRENCY,
                     )
-                counted_floor = await measure(
-                    servers, floor_call, requests=requests, concurrency=CONCURRENCY, first=warmup
                 )
-                counted_native = await measure(
-                    servers, native_call, requests=requests, concurrency=CONCURRENCY, first=warmup
-                )
-                rows.append(row(f"{op} (floor)", CONCURRENCY, counted_floor, counted_native))
-                print(line(rows[-1]), flush=True)
             return rows
     finally:
         if floor_proc is not None:

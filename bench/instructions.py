@@ -326,25 +326,43 @@ async def run(
                 work = calls[op]
                 if work.prepare is not None:
                     await work.prepare(per_op)
-                await closed_loop(
-                    work.bridge, requests=warmup, concurrency=concurrency, max_seconds=WINDOW_SECONDS
+                rows.append(
+                    await counted_row(
+                        servers,
+                        op,
+                        work.bridge,
+                        work.native,
+                        warmup=warmup,
+                        requests=requests,
+                        concurrency=concurrency,
+                    )
                 )
-                await closed_loop(
-                    work.native, requests=warmup, concurrency=concurrency, max_seconds=WINDOW_SECONDS
-                )
-                scim = await measure(
-                    servers, work.bridge, requests=requests, concurrency=concurrency, first=warmup
-                )
-                rest = await measure(
-                    servers, work.native, requests=requests, concurrency=concurrency, first=warmup
-                )
-                rows.append(row(op, concurrency, scim, rest))
-                print(line(rows[-1]), flush=True)
             return rows
     finally:
         if bridge_proc is not None:
             bridge_proc.stop()
         emulator_proc.stop()
+
+
+async def counted_row(
+    servers: tuple[Counted, Counted],
+    op: str,
+    front: Call,
+    native: Call,
+    *,
+    warmup: int,
+    requests: int,
+    concurrency: int,
+) -> dict[str, Any]:
+    """One operation's row, printed: `warmup` calls of each side uncounted, then the front's counted window
+    (a SCIM front's instructions and the emulator's behind it), then the native one."""
+    for call in (front, native):
+        await closed_loop(call, requests=warmup, concurrency=concurrency, max_seconds=WINDOW_SECONDS)
+    through = await measure(servers, front, requests=requests, concurrency=concurrency, first=warmup)
+    direct = await measure(servers, native, requests=requests, concurrency=concurrency, first=warmup)
+    result = row(op, concurrency, through, direct)
+    print(line(result), flush=True)
+    return result
 
 
 def row(op: str, concurrency: int, scim: Window, native: Window) -> dict[str, Any]:
