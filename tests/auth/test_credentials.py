@@ -127,8 +127,9 @@ def test_failure_never_carries_the_presented_credential() -> None:
     assert "determined" not in text
 
 
-def test_every_configured_basic_credential_is_compared(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Behavioural proxy for constant time: a match on the first entry still compares the rest.
+@pytest.fixture
+def compare_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per ``hmac.compare_digest`` call from here on (the real comparison still runs)."""
     calls: list[int] = []
     real = hmac.compare_digest
 
@@ -137,6 +138,12 @@ def test_every_configured_basic_credential_is_compared(monkeypatch: pytest.Monke
         return real(a, b)  # type: ignore[arg-type]  # the stubs take str pairs or bytes pairs; both pass here
 
     monkeypatch.setattr(hmac, "compare_digest", counting)
+    return calls
+
+
+def test_every_configured_basic_credential_is_compared(compare_calls: list[int]) -> None:
+    # Behavioural proxy for constant time: a match on the first entry still compares the rest.
+    calls = compare_calls
     authenticator().verify(basic_header("determined", OKTA_PASSWORD))
     assert len(calls) == 4  # two credentials x (username, password)
     calls.clear()
@@ -209,16 +216,9 @@ def test_only_matched_bearer_tokens_are_kept_and_never_as_text() -> None:
 
 
 def test_a_kept_bearer_match_skips_the_digests_and_a_miss_still_compares_them_all(
-    monkeypatch: pytest.MonkeyPatch,
+    compare_calls: list[int],
 ) -> None:
-    calls: list[int] = []
-    real = hmac.compare_digest
-
-    def counting(a: bytes | str, b: bytes | str) -> bool:
-        calls.append(1)
-        return real(a, b)  # type: ignore[arg-type]  # the stubs take str pairs or bytes pairs; both pass here
-
-    monkeypatch.setattr(hmac, "compare_digest", counting)
+    calls = compare_calls
     auth = authenticator(bearer=("first-token-aaaaaaaaaa", "second-token-bbbbbbbbb"))
     auth.verify("Bearer first-token-aaaaaaaaaa")
     assert len(calls) == 2
