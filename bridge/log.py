@@ -235,15 +235,14 @@ def _json_request_line(
     """
 
     now = stamp.timestamp
+    generic = _request_line(chain)
 
     def request_line(self: Any, fields: dict[str, Any]) -> None:
         event: Any = {**self._context, **fields} if self._context else fields
         event["event"] = "request"
         merge_log_fields(None, "info", event)
         if "exc_info" in event:
-            for processor in chain:
-                event = processor(self._logger, "info", event)
-            self._logger.msg(event)
+            generic(self, event)
             return
         # `stamp`'s work for ``info``, without its call through the instance (~1k).
         event["level"] = "info"
