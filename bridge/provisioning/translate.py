@@ -109,13 +109,17 @@ def display_name_candidates(desired: str, user_name: str) -> list[str]:
 
 
 def user_fields(
-    doc: Mapping[str, Any], sources: Sequence[str], *, default_active: bool = True
+    doc: Mapping[str, Any],
+    sources: Sequence[str],
+    *,
+    default_active: bool = True,
+    user_name: str | None = None,
 ) -> MasterUserFields:
-    """What the master should hold for this SCIM document."""
+    """What the master should hold for this SCIM document (`user_name`: as `display_name_for`'s)."""
     active = doc.get("active")
     return MasterUserFields(
-        username=_text(doc.get("userName")),
-        display_name=display_name_for(doc, sources),
+        username=_text(doc.get("userName") if user_name is None else user_name),
+        display_name=display_name_for(doc, sources, user_name),
         active=active if isinstance(active, bool) else default_active,
     )
 

@@ -42,7 +42,6 @@ from bridge.provisioning.translate import (
     USER_SQL,
     MasterUserFields,
     display_name_candidates,
-    display_name_for,
     stored_doc,
     user_fields,
 )
@@ -455,11 +454,14 @@ class UserService:
         scope: AuditScope,
     ) -> UserRecord:
         operation = scope.operation
-        sources = self._settings.display_name_source
         # What the master holds now: the record's own userName and active, no copy of its document.
-        before = MasterUserFields(
-            record.user_name.strip(), display_name_for(record.doc, sources, record.user_name), record.active
+        held = user_fields(
+            record.doc,
+            self._settings.display_name_source,
+            default_active=record.active,
+            user_name=record.user_name,
         )
+        before = MasterUserFields(held.username, held.display_name, record.active)
         after = self._fields(new_doc, default_active=record.active)
         row = _row(new_doc, after)
         sync_password = password if self._settings.password_sync and password else None
