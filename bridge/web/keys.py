@@ -23,7 +23,8 @@ PUBLIC_URL: Final = web.AppKey[PublicUrl]("public_url")
 TRUSTED_PROXIES: Final = web.AppKey[TrustedProxies]("trusted_proxies")
 REQUEST_CONTEXT: Final = web.RequestKey[RequestContext]("request_context")
 PRINCIPAL: Final = web.RequestKey[IdpPrincipal]("principal")
-# The request body as `read_json` decoded it, so the dialect middleware sniffs it without decoding it again.
+# The request body as `read_json` decoded it, so the dialect's refinement after the handler (the context
+# middleware's, bridge/web/dialect.py `refine_from_body`) sniffs it without decoding it again.
 JSON_BODY: Final = web.RequestKey[object]("json_body")
 STORE: Final = web.AppKey[Store]("store")
 MASTER: Final = web.AppKey[DeterminedClient]("master")
